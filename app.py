@@ -1,0 +1,18 @@
+"""The default platform: `python app.py` (or `cdk8s synth`) writes the core tree to dist/core."""
+
+from __future__ import annotations
+
+# sre_constructs first: it picks jsii's Node before cdk8s starts the jsii kernel.
+from sre_constructs import CorePlatform, write_tree  # noqa: I001
+from cdk8s import App
+
+
+def main() -> None:
+    app = App()  # outdir: $CDK8S_OUTDIR (set by `cdk8s synth`), else dist
+    CorePlatform(app, "core")
+    for path in write_tree(app, app.outdir):
+        print(path)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,52 @@
+"""sre-constructs: cdk8s constructs for the core SRE platform, delivered by Flux CD.
+
+The public API. Everything else is internal and may change.
+"""
+
+from __future__ import annotations
+
+from . import _node  # noqa: F401  (before jsii starts: choose its Node)
+from .kernel.component import FluxDependency, HealthCheck, HelmReleaseHandle, PlatformComponent
+from .kernel.errors import ValidationError
+from .kernel.platform_chart import PlatformChart
+from .kernel.sources import ChartSources
+from .kernel.tree import TreeDriftError, render_tree, write_tree
+from .platform import SERVICES, CorePlatform
+from .services.backup import Backup
+from .services.cert_manager import CertManager
+from .services.external_secrets import ExternalSecrets
+from .services.istio import Istio
+from .services.kyverno import Kyverno
+from .services.logging import Logging
+from .services.monitoring import Monitoring
+from .services.openbao import OpenBao
+from .services.runtime_security import RuntimeSecurity
+from .versions import CHARTS, REPOSITORIES, ChartPin, ChartRepository
+
+__all__ = [
+    "Backup",
+    "CHARTS",
+    "CertManager",
+    "ChartPin",
+    "ChartRepository",
+    "ChartSources",
+    "CorePlatform",
+    "ExternalSecrets",
+    "FluxDependency",
+    "HealthCheck",
+    "HelmReleaseHandle",
+    "Istio",
+    "Kyverno",
+    "Logging",
+    "Monitoring",
+    "OpenBao",
+    "PlatformChart",
+    "PlatformComponent",
+    "REPOSITORIES",
+    "RuntimeSecurity",
+    "SERVICES",
+    "TreeDriftError",
+    "ValidationError",
+    "render_tree",
+    "write_tree",
+]

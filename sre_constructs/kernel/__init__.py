@@ -1,0 +1,1 @@
+"""The kernel every service builds on: component, chart sources, tree writer, validation, errors."""

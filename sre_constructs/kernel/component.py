@@ -1,0 +1,487 @@
+"""PlatformComponent: one service = one Flux Kustomization plus one folder of manifests."""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from cdk8s import ApiObject, Chart
+from cdk8s_plus_28 import k8s
+from constructs import Construct
+
+from imports.flux.io.fluxcd.toolkit import helm as flux_helm
+from imports.flux.io.fluxcd.toolkit import kustomize as flux_kustomize
+
+from ..versions import ChartPin, ChartRepository
+from .errors import ValidationError
+from .platform_chart import PlatformChart, check_tree_path
+from .sources import FLUX_NAMESPACE, ChartSources
+from .validation import (
+    check_chart_version,
+    check_dns_label,
+    check_duration,
+    check_values,
+    duration_seconds,
+    format_minutes,
+)
+
+__all__ = ["PlatformComponent", "HelmReleaseHandle", "HealthCheck", "FluxDependency"]
+
+# Flux picks these up; they are also what `kubectl get` users expect to see.
+_PART_OF = "app.kubernetes.io/part-of"
+_LIBRARY = "sre-constructs"
+
+
+@dataclass(frozen=True)
+class HealthCheck:
+    """An object Flux checks for readiness when the component's ``wait`` is off.
+
+    Args:
+        kind: the object kind (``Deployment``, ``StatefulSet``, ``DaemonSet``, ``HelmRelease``).
+        name: the object name.
+        namespace: the object namespace.
+        api_version: its API version. Default ``apps/v1``.
+    """
+
+    kind: str
+    name: str
+    namespace: str
+    api_version: str = "apps/v1"
+
+    def to_flux(self) -> dict[str, str]:
+        """The ``healthChecks`` entry."""
+        return {"apiVersion": self.api_version, "kind": self.kind, "name": self.name, "namespace": self.namespace}
+
+
+@dataclass(frozen=True)
+class FluxDependency:
+    """A Flux Kustomization this component waits for, by name (for trees not built here)."""
+
+    name: str
+    namespace: str = FLUX_NAMESPACE
+
+
+@dataclass
+class HelmReleaseHandle:
+    """A HelmRelease emitted by a component, with what later calls need to know about it.
+
+    Attributes:
+        release_name: the Helm release name (also the HelmRelease object name).
+        namespace: where the release is installed.
+        chart: the chart name.
+        version: the chart version or range.
+        timeout: Helm's timeout for install and upgrade.
+        values: the final values (defaults, then knobs, then the user's ``values``).
+        api_object: the emitted HelmRelease.
+        depends_on: releases this one waits for (Flux HelmRelease ``dependsOn``).
+    """
+
+    release_name: str
+    namespace: str
+    chart: str
+    version: str
+    timeout: str
+    values: dict[str, Any]
+    api_object: ApiObject
+    depends_on: list[HelmReleaseHandle] = field(default_factory=list)
+
+    def health_check(self) -> HealthCheck:
+        """A health check on the HelmRelease itself (Ready includes Helm's own wait)."""
+        return HealthCheck("HelmRelease", self.release_name, self.namespace, "helm.toolkit.fluxcd.io/v2")
+
+
+class _HelmRelease(flux_helm.HelmRelease):
+    """A typed HelmRelease whose ``values`` stay Python data.
+
+    jsii sorts keys and drops ``None``; Helm needs ``null`` to delete a chart default, so the values
+    are put in here rather than crossing into jsii at construction.
+    """
+
+    def __init__(self, scope: Construct, id: str, handle_values: dict[str, Any], **props: Any) -> None:
+        super().__init__(scope, id, **props)
+        self._values = handle_values
+        self._depends_on: list[HelmReleaseHandle] = []
+
+    def to_json(self) -> Any:
+        data = super().to_json()
+        spec = data["spec"]
+        if self._depends_on:
+            spec["dependsOn"] = [
+                {"name": dep.release_name, "namespace": dep.namespace} for dep in self._depends_on
+            ]
+        if self._values:
+            spec["values"] = self._values
+        return data
+
+
+class _ComponentKustomization(flux_kustomize.Kustomization):
+    """The component's Flux Kustomization; dependsOn, healthChecks and timeout follow later calls."""
+
+    def __init__(self, scope: Construct, id: str, owner: PlatformComponent, **props: Any) -> None:
+        super().__init__(scope, id, **props)
+        self._owner = owner
+
+    def to_json(self) -> Any:
+        data = super().to_json()
+        data["spec"].update(self._owner._dynamic_spec())
+        return data
+
+
+class PlatformComponent(Construct):
+    """One platform service: a Flux Kustomization (``components/<name>.yaml``) and a folder (``<name>/``).
+
+    The component owns its namespace, its HelmReleases and the chart sources they need. Inside a
+    :class:`~sre_constructs.PlatformChart` (such as ``CorePlatform``) it joins that tree; inside any
+    other cdk8s Chart it synthesizes on its own, HelmRepositories included.
+
+    Args:
+        scope: the parent construct.
+        id: construct id.
+        name: component name: the folder name and, with the tree's prefix, the Flux Kustomization
+            name. A DNS-1123 label. Default: ``id``.
+        namespace: the namespace the component owns and installs into, or ``None`` for a component
+            with cluster-scoped objects only. Default ``None``.
+        create_namespace: emit the ``Namespace`` object. Default ``True``.
+        namespace_labels: extra labels on the Namespace (Pod Security, mesh injection, ...).
+        wait: Flux waits for every applied object to be Ready before dependents start. Default
+            ``True``. With ``False``, Flux checks the :meth:`add_health_check` targets instead (or,
+            when none were added, the component's HelmReleases).
+        interval: how often Flux reconciles the Kustomization. Default ``10m``.
+        retry_interval: retry delay after a failure. Default ``2m``.
+        timeout: apply-plus-readiness timeout. Default: derived from the releases, the sum of Helm
+            timeouts along the longest release dependsOn chain plus 5m, so the slowest chart fits.
+        path: repository path of the tree the component's folder lives in. Default: the
+            enclosing PlatformChart's path, else ``.``.
+        source_ref: Flux GitRepository (in ``flux-system``) with the tree. Default: the enclosing
+            PlatformChart's, else ``flux-system``.
+        name_prefix: prefix of the Flux Kustomization name. Default: the enclosing PlatformChart's,
+            else none.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        name: str | None = None,
+        namespace: str | None = None,
+        create_namespace: bool = True,
+        namespace_labels: Mapping[str, str] | None = None,
+        wait: bool = True,
+        interval: str = "10m",
+        retry_interval: str = "2m",
+        timeout: str | None = None,
+        path: str | None = None,
+        source_ref: str | None = None,
+        name_prefix: str | None = None,
+    ) -> None:
+        super().__init__(scope, id)
+        where = self.node.path
+        self.name: str = check_dns_label(where, "name", name if name is not None else id)
+        """Component name: folder name and (with the prefix) Flux Kustomization name."""
+        self.namespace: str | None = (
+            check_dns_label(where, "namespace", namespace) if namespace is not None else None
+        )
+        """The namespace the component owns, if any."""
+        if not isinstance(wait, bool):
+            raise ValidationError(where, "wait", wait, "True or False")
+        self.wait: bool = wait
+        self._interval = check_duration(where, "interval", interval)
+        self._retry_interval = check_duration(where, "retry_interval", retry_interval)
+        self._timeout = check_duration(where, "timeout", timeout) if timeout is not None else None
+
+        chart = Chart.of(self)
+        self.platform: PlatformChart | None = chart if isinstance(chart, PlatformChart) else None
+        """The tree this component belongs to, or ``None`` when used in a plain chart."""
+        tree_path = path if path is not None else (self.platform.tree_path if self.platform else ".")
+        self.tree_path: str = check_tree_path(where, tree_path) if tree_path != "." else "."
+        self.source_ref: str = check_dns_label(
+            where, "source_ref",
+            source_ref if source_ref is not None else (self.platform.source_ref if self.platform else "flux-system"),
+        )
+        prefix = name_prefix if name_prefix is not None else (self.platform.name_prefix if self.platform else "")
+        self.flux_name: str = check_dns_label(where, "flux name (name_prefix + name)", prefix + self.name)
+        """Name of the component's Flux Kustomization in ``flux-system``."""
+
+        self._dependencies: list[PlatformComponent] = []
+        self._external_dependencies: list[FluxDependency] = []
+        self._releases: list[HelmReleaseHandle] = []
+        self._health_checks: list[HealthCheck] = []
+
+        if self.platform is not None:
+            self.platform._register(self)
+        self._namespaces: dict[str, ApiObject] = {}
+        self.namespace_object: ApiObject | None = None
+        """The emitted Namespace, if any."""
+        if self.namespace is not None and create_namespace:
+            self.namespace_object = self.add_namespace(self.namespace, namespace_labels)
+        self.kustomization: ApiObject = _ComponentKustomization(
+            self, "Kustomization", self,
+            metadata={"name": self.flux_name, "namespace": FLUX_NAMESPACE},
+            spec=flux_kustomize.KustomizationSpec(
+                interval=self._interval,
+                retry_interval=self._retry_interval,
+                path=self.flux_path,
+                prune=True,
+                wait=self.wait,
+                source_ref=flux_kustomize.KustomizationSpecSourceRef(
+                    kind=flux_kustomize.KustomizationSpecSourceRefKind.GIT_REPOSITORY,
+                    name=self.source_ref,
+                    namespace=FLUX_NAMESPACE,
+                ),
+            ),
+        )
+        """The component's Flux Kustomization (written to ``components/<name>.yaml``)."""
+
+    # -- identity ---------------------------------------------------------------------------
+
+    @property
+    def flux_path(self) -> str:
+        """``spec.path`` of the Flux Kustomization: ``./<tree path>/<name>``."""
+        return "./" + posixpath.normpath(posixpath.join(self.tree_path, self.name))
+
+    @property
+    def dependencies(self) -> list[PlatformComponent]:
+        """Components this one waits for (direct edges only)."""
+        return list(self._dependencies)
+
+    @property
+    def releases(self) -> list[HelmReleaseHandle]:
+        """The HelmReleases this component installs, in creation order."""
+        return list(self._releases)
+
+    @property
+    def health_checks(self) -> list[HealthCheck]:
+        """What Flux checks when ``wait`` is off: the added checks, else the HelmReleases."""
+        if self._health_checks:
+            return list(self._health_checks)
+        return [release.health_check() for release in self._releases]
+
+    # -- additions --------------------------------------------------------------------------
+
+    def depends_on(self, *components: PlatformComponent) -> PlatformComponent:
+        """Make Flux apply this component only after each of ``components`` is Ready.
+
+        Inside a PlatformChart the dependencies must belong to the same tree; a component in a
+        plain chart (an application team's) may depend on any tree's components. For a Flux
+        Kustomization that no construct here represents, use :meth:`add_flux_dependency`.
+
+        Returns:
+            ``self``, for chaining.
+        """
+        for dep in components:
+            if not isinstance(dep, PlatformComponent):
+                raise ValidationError(
+                    self.node.path, "dependsOn", dep, "a PlatformComponent (the component to wait for)"
+                )
+            if dep is self:
+                raise ValidationError(self.node.path, "dependsOn", dep.name, "another component, not itself")
+            if self.platform is not None and dep.platform is not self.platform:
+                raise ValidationError(
+                    self.node.path, "dependsOn", dep.node.path,
+                    f"a component of the same platform {self.platform.node.path}; for a Flux Kustomization "
+                    "outside it use add_flux_dependency(name, namespace)",
+                )
+            if dep not in self._dependencies:
+                self._dependencies.append(dep)
+        return self
+
+    def add_flux_dependency(self, name: str, namespace: str = FLUX_NAMESPACE) -> PlatformComponent:
+        """Wait for a Flux Kustomization by name (one not built by these constructs).
+
+        Returns:
+            ``self``, for chaining.
+        """
+        where = self.node.path
+        dep = FluxDependency(check_dns_label(where, "dependsOn name", name), check_dns_label(where, "dependsOn namespace", namespace))
+        if dep not in self._external_dependencies:
+            self._external_dependencies.append(dep)
+        return self
+
+    def add_namespace(self, name: str, labels: Mapping[str, str] | None = None) -> ApiObject:
+        """Emit a Namespace this component owns (besides its main one, e.g. a gateway's).
+
+        Args:
+            name: the namespace name.
+            labels: extra labels (Pod Security, mesh injection, ...).
+
+        Returns:
+            The Namespace object.
+        """
+        where = self.node.path
+        check_dns_label(where, "namespace", name)
+        if name in self._namespaces:
+            raise ValidationError(where, "namespace", name, "a namespace not already emitted by this component")
+        merged = {_PART_OF: _LIBRARY, **(labels or {})}
+        namespace = k8s.KubeNamespace(self, f"Namespace-{name}", metadata={"name": name, "labels": merged})
+        self._namespaces[name] = namespace
+        return namespace
+
+    @property
+    def owned_namespaces(self) -> list[str]:
+        """Every namespace this component emits."""
+        return list(self._namespaces)
+
+    def remove_dependency(self, component: PlatformComponent) -> None:
+        """Drop a direct dependency (used when a platform disables a service)."""
+        self._dependencies = [d for d in self._dependencies if d is not component]
+
+    def add_health_check(self, check: HealthCheck) -> None:
+        """Name a workload Flux must see Ready when ``wait`` is off."""
+        if check not in self._health_checks:
+            self._health_checks.append(check)
+
+    def add_helm_release(
+        self,
+        release_name: str,
+        chart: ChartPin | tuple[str, ChartRepository],
+        *,
+        version: str | None = None,
+        values: Mapping[str, Any] | None = None,
+        namespace: str | None = None,
+        depends_on: Sequence[HelmReleaseHandle] = (),
+        timeout: str = "10m",
+        interval: str = "30m",
+        crds: str = "CreateReplace",
+        disable_wait: bool = False,
+    ) -> HelmReleaseHandle:
+        """Install a chart as a Flux HelmRelease, with install and upgrade remediation.
+
+        Args:
+            release_name: the Helm release name, always set explicitly so workload names never
+                depend on Flux's ``<namespace>-<name>`` rule.
+            chart: a pinned chart from :mod:`sre_constructs.versions`, or ``(chart, repository)``.
+            version: chart version or semver range. Default: the pin's version (required for a
+                ``(chart, repository)`` pair).
+            values: final Helm values (the service has already merged defaults, knobs and the user's
+                values). Default none.
+            namespace: install namespace. Default: the component's namespace.
+            depends_on: HelmReleases (of this or another component) that must be Ready first.
+            timeout: Helm's install/upgrade timeout. Default ``10m``.
+            interval: HelmRelease reconcile interval. Default ``30m``.
+            crds: CRD policy of the chart's ``crds/`` folder on install and upgrade: ``Skip``,
+                ``Create`` or ``CreateReplace``. Default ``CreateReplace``, so CRDs follow upgrades.
+            disable_wait: skip Helm's wait for resources on install/upgrade. Default ``False``.
+
+        Returns:
+            A handle with the release's names and the emitted object.
+        """
+        where = f"{self.node.path}/{release_name}"
+        check_dns_label(where, "release_name", release_name)
+        if isinstance(chart, ChartPin):
+            chart_name, repository, pinned = chart.chart, chart.repository, chart.version
+        elif (
+            isinstance(chart, tuple) and len(chart) == 2
+            and isinstance(chart[0], str) and isinstance(chart[1], ChartRepository)
+        ):
+            chart_name, repository, pinned = chart[0], chart[1], None
+        else:
+            raise ValidationError(where, "chart", chart, "a ChartPin or a (chart name, ChartRepository) pair")
+        chosen = version if version is not None else pinned
+        if chosen is None:
+            raise ValidationError(where, "version", None, "a chart version for a chart without a pin")
+        check_chart_version(where, "version", chosen)
+        check_duration(where, "timeout", timeout)
+        check_duration(where, "interval", interval)
+        crd_policy = {
+            "Skip": (flux_helm.HelmReleaseSpecInstallCrds.SKIP, flux_helm.HelmReleaseSpecUpgradeCrds.SKIP),
+            "Create": (flux_helm.HelmReleaseSpecInstallCrds.CREATE, flux_helm.HelmReleaseSpecUpgradeCrds.CREATE),
+            "CreateReplace": (
+                flux_helm.HelmReleaseSpecInstallCrds.CREATE_REPLACE,
+                flux_helm.HelmReleaseSpecUpgradeCrds.CREATE_REPLACE,
+            ),
+        }.get(crds)
+        if crd_policy is None:
+            raise ValidationError(where, "crds", crds, "one of 'Skip', 'Create', 'CreateReplace'")
+        release_namespace = namespace if namespace is not None else self.namespace
+        if release_namespace is None:
+            raise ValidationError(where, "namespace", None, "a namespace (the component has none)")
+        check_dns_label(where, "namespace", release_namespace)
+        if any(r.release_name == release_name and r.namespace == release_namespace for r in self._releases):
+            raise ValidationError(where, "release_name", release_name, "a release name not already used here")
+        final_values = check_values(where, "values", values or {})
+        repo_name = ChartSources.of(self).use(repository, where=where)
+
+        obj = _HelmRelease(
+            self, f"HelmRelease-{release_namespace}-{release_name}", final_values,
+            metadata={"name": release_name, "namespace": release_namespace},
+            spec=flux_helm.HelmReleaseSpec(
+                release_name=release_name,
+                interval=interval,
+                timeout=timeout,
+                chart=flux_helm.HelmReleaseSpecChart(
+                    spec=flux_helm.HelmReleaseSpecChartSpec(
+                        chart=chart_name,
+                        version=chosen,
+                        interval="12h",
+                        source_ref=flux_helm.HelmReleaseSpecChartSpecSourceRef(
+                            kind=flux_helm.HelmReleaseSpecChartSpecSourceRefKind.HELM_REPOSITORY,
+                            name=repo_name,
+                            namespace=FLUX_NAMESPACE,
+                        ),
+                    )
+                ),
+                install=flux_helm.HelmReleaseSpecInstall(
+                    crds=crd_policy[0],
+                    disable_wait=disable_wait or None,
+                    remediation=flux_helm.HelmReleaseSpecInstallRemediation(retries=3),
+                ),
+                upgrade=flux_helm.HelmReleaseSpecUpgrade(
+                    crds=crd_policy[1],
+                    cleanup_on_fail=True,
+                    disable_wait=disable_wait or None,
+                    remediation=flux_helm.HelmReleaseSpecUpgradeRemediation(
+                        retries=3,
+                        remediate_last_failure=True,
+                        strategy=flux_helm.HelmReleaseSpecUpgradeRemediationStrategy.ROLLBACK,
+                    ),
+                ),
+                rollback=flux_helm.HelmReleaseSpecRollback(cleanup_on_fail=True),
+                uninstall=flux_helm.HelmReleaseSpecUninstall(keep_history=False),
+            ),
+        )
+        handle = HelmReleaseHandle(
+            release_name=release_name,
+            namespace=release_namespace,
+            chart=chart_name,
+            version=chosen,
+            timeout=timeout,
+            values=final_values,
+            api_object=obj,
+            depends_on=list(depends_on),
+        )
+        obj._depends_on = handle.depends_on
+        self._releases.append(handle)
+        return handle
+
+    # -- synthesis --------------------------------------------------------------------------
+
+    def _derived_timeout(self) -> str:
+        """Helm timeouts summed along the longest release chain, plus 5m for apply and retries."""
+        memo: dict[int, float] = {}
+
+        def chain(release: HelmReleaseHandle) -> float:
+            if id(release) not in memo:
+                memo[id(release)] = duration_seconds(release.timeout) + max(
+                    (chain(dep) for dep in release.depends_on if dep in self._releases), default=0.0
+                )
+            return memo[id(release)]
+
+        longest = max((chain(r) for r in self._releases), default=0.0)
+        return format_minutes(longest + 300)
+
+    def _dynamic_spec(self) -> dict[str, Any]:
+        """The Kustomization fields that later calls can change."""
+        spec: dict[str, Any] = {"timeout": self._timeout or self._derived_timeout()}
+        depends = [
+            {"name": dep.flux_name, "namespace": FLUX_NAMESPACE} for dep in self._dependencies
+        ] + [{"name": dep.name, "namespace": dep.namespace} for dep in self._external_dependencies]
+        if depends:
+            spec["dependsOn"] = depends
+        if not self.wait:
+            checks = self.health_checks
+            if checks:
+                spec["healthChecks"] = [check.to_flux() for check in checks]
+        return spec

@@ -1,0 +1,297 @@
+"""The tree writer: every PlatformChart becomes a kustomize tree, written atomically.
+
+cdk8s writes flat files (or one folder per chart); Flux needs a nested tree. So the writer renders
+each PlatformChart to ``{relative path: bytes}`` in memory first, and only then touches the disk:
+a staging folder beside the old tree, swapped in with one atomic rename. A failure at any point
+leaves the previous tree byte for byte, and nothing outside ``<outdir>/<path>`` is touched.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import errno
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from cdk8s import ApiObject
+from constructs import Construct
+
+from .component import PlatformComponent
+from .errors import ValidationError
+from .platform_chart import PlatformChart
+from .sources import ChartSources
+
+__all__ = ["write_tree", "render_tree", "TreeDriftError", "dump_yaml"]
+
+_KUSTOMIZE_API = "kustomize.config.k8s.io/v1beta1"
+_SOURCES_FILE = "sources/helmrepositories.yaml"
+
+try:  # libyaml is much faster; both dumpers give the same bytes for this data.
+    _Dumper: Any = yaml.CSafeDumper
+except AttributeError:  # pragma: no cover - PyYAML built without libyaml
+    _Dumper = yaml.SafeDumper
+
+
+def dump_yaml(documents: Iterable[Any]) -> bytes:
+    """YAML for a list of documents: sorted keys, block style, no line folding, UTF-8."""
+    text = yaml.dump_all(
+        list(documents), Dumper=_Dumper, sort_keys=True, default_flow_style=False,
+        allow_unicode=True, width=1 << 16, explicit_start=False,
+    )
+    return str(text).encode("utf-8")
+
+
+def _kustomization(resources: list[str]) -> bytes:
+    return dump_yaml([{"apiVersion": _KUSTOMIZE_API, "kind": "Kustomization", "resources": resources}])
+
+
+@dataclass
+class TreeDriftError(Exception):
+    """The tree on disk differs from what would be written (``check=True``).
+
+    Attributes:
+        root: the tree directory.
+        added: files that would be created.
+        changed: files whose content would change.
+        removed: files that would be deleted.
+    """
+
+    root: Path
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        lines = [
+            f"{self.root}: the tree is stale ({len(self.added)} added, {len(self.changed)} changed, "
+            f"{len(self.removed)} removed); run the synth and commit the result"
+        ]
+        lines += [f"  + {p}" for p in self.added]
+        lines += [f"  ~ {p}" for p in self.changed]
+        lines += [f"  - {p}" for p in self.removed]
+        return "\n".join(lines)
+
+
+def _resolved_objects(chart: PlatformChart) -> list[tuple[ApiObject, Any]]:
+    """Every ApiObject of the chart with its resolved JSON, crossing into jsii as little as possible."""
+    nodes = [n for n in chart.node.find_all() if isinstance(n, ApiObject)]
+    manifests = chart.to_json()  # one call for all objects
+    # chart.to_json() follows the construct tree; use it only when it lines up object for object
+    # (explicit dependencies or nested charts would reorder or drop some).
+    if len(manifests) == len(nodes) and all(
+        m.get("kind") == n.kind and m.get("metadata", {}).get("name") == n.name
+        for m, n in zip(manifests, nodes, strict=True)
+    ):
+        return list(zip(nodes, manifests, strict=True))
+    return [(n, n.to_json()) for n in nodes]
+
+
+def render_tree(chart: PlatformChart) -> dict[str, bytes]:
+    """The files of one tree, relative to ``<outdir>/<path>``, as bytes.
+
+    Raises:
+        ValidationError: an object outside any component, or a dependency cycle.
+    """
+    components = chart.components  # dependency order; raises on a cycle
+    owner: dict[int, PlatformComponent | None] = {}
+    for component in components:
+        for node in component.node.find_all():
+            owner[id(node)] = component
+    sources = chart.node.try_find_child(ChartSources.ID)
+    if isinstance(sources, ChartSources):
+        for obj in sources.objects:
+            owner[id(obj)] = None
+
+    source_docs: list[Any] = []
+    flux_docs: dict[str, Any] = {}
+    folders: dict[str, dict[str, list[Any]]] = {c.name: {} for c in components}
+    for node, manifest in _resolved_objects(chart):
+        if id(node) not in owner:
+            raise ValidationError(
+                node.node.path, "placement", f"{node.kind}/{node.name}",
+                f"an object inside a PlatformComponent of {chart.node.path}; every object of a tree "
+                "belongs to a component's folder",
+            )
+        component = owner[id(node)]
+        if component is None:
+            source_docs.append(manifest)
+        elif node is component.kustomization:
+            flux_docs[component.name] = manifest
+        else:
+            folders[component.name].setdefault(f"{node.kind.lower()}.yaml", []).append(manifest)
+
+    files: dict[str, bytes] = {}
+    root_resources: list[str] = []
+    if source_docs:
+        files[_SOURCES_FILE] = dump_yaml(source_docs)
+        root_resources.append(_SOURCES_FILE)
+    for component in components:
+        rel = f"components/{component.name}.yaml"
+        files[rel] = dump_yaml([flux_docs[component.name]])
+        root_resources.append(rel)
+        folder = folders[component.name]
+        for filename in sorted(folder):
+            files[f"{component.name}/{filename}"] = dump_yaml(folder[filename])
+        files[f"{component.name}/kustomization.yaml"] = _kustomization(sorted(folder))
+    files["kustomization.yaml"] = _kustomization(root_resources)
+    return files
+
+
+def _platform_charts(scope: Construct) -> list[PlatformChart]:
+    if isinstance(scope, PlatformChart):
+        return [scope]
+    return [n for n in scope.node.find_all() if isinstance(n, PlatformChart)]
+
+
+def _check_outdir(outdir: Path) -> None:
+    for parent in [outdir, *outdir.parents]:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ValidationError(str(outdir), "outdir", str(parent), "a directory (this path is a file)")
+            if not os.access(parent, os.W_OK | os.X_OK):
+                raise ValidationError(str(outdir), "outdir", str(parent), "a writable directory")
+            return
+
+
+def _read_tree(root: Path) -> dict[str, bytes]:
+    if not root.is_dir():
+        return {}
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() or p.is_symlink()
+    }
+
+
+def _diff(root: Path, new: dict[str, bytes]) -> TreeDriftError | None:
+    old = _read_tree(root)
+    drift = TreeDriftError(
+        root,
+        added=sorted(set(new) - set(old)),
+        changed=sorted(p for p in set(new) & set(old) if new[p] != old[p]),
+        removed=sorted(set(old) - set(new)),
+    )
+    return drift if (drift.added or drift.changed or drift.removed) else None
+
+
+_RENAME_EXCHANGE = 2
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically swap two directories (Linux renameat2); ``False`` where unsupported."""
+    libc_name = ctypes.util.find_library("c")
+    if not libc_name:
+        return False
+    libc = ctypes.CDLL(libc_name, use_errno=True)
+    renameat2 = getattr(libc, "renameat2", None)
+    if renameat2 is None:
+        return False
+    at_fdcwd = -100
+    result = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), _RENAME_EXCHANGE)
+    if result == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
+        return False
+    raise OSError(err, os.strerror(err), str(a))
+
+
+def _swap_in(staging: Path, target: Path) -> None:
+    """Make ``staging`` the tree at ``target``; the old tree survives any crash before this returns."""
+    if not target.exists():
+        os.rename(staging, target)
+        return
+    if _exchange(staging, target):
+        shutil.rmtree(staging)  # now holds the old tree
+        return
+    # Two renames: in between, the old tree waits intact under a recognizable name.
+    backup = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+    os.rmdir(backup)
+    os.rename(target, backup)
+    os.rename(staging, target)
+    shutil.rmtree(backup)
+
+
+def _clean_leftovers(target: Path) -> None:
+    """Remove staging folders a killed run left beside the tree (only our own names)."""
+    if not target.parent.is_dir():
+        return
+    for prefix in (f".{target.name}.new-", f".{target.name}.old-"):
+        for leftover in target.parent.glob(prefix + "*"):
+            if leftover.is_dir() and not leftover.is_symlink():
+                if prefix.endswith(".old-") and not target.exists():
+                    os.rename(leftover, target)  # finish an interrupted two-rename swap
+                else:
+                    shutil.rmtree(leftover)
+
+
+def _write_atomically(target: Path, files: dict[str, bytes]) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _clean_leftovers(target)
+    if target.exists() and not target.is_dir():
+        raise ValidationError(str(target), "path", str(target), "a directory for the tree (this path is a file)")
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.new-", dir=target.parent))
+    try:
+        for rel, content in files.items():
+            path = staging / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(content)
+        os.chmod(staging, 0o755)  # mkdtemp makes it 0700; the tree is shared with git and CI
+        _swap_in(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def write_tree(scope: Construct, outdir: str | os.PathLike[str], *, check: bool = False) -> list[Path]:
+    """Write every PlatformChart under ``scope`` as a kustomize tree below ``outdir``.
+
+    All trees are rendered and checked before any file is written. Each tree replaces
+    ``<outdir>/<path>`` as a whole (files it no longer produces disappear) and nothing else in
+    ``outdir`` is touched. A tree whose bytes are unchanged is not rewritten.
+
+    Args:
+        scope: an App, or a Chart; every PlatformChart found under it is written.
+        outdir: the output directory (created if missing).
+        check: write nothing; raise :class:`TreeDriftError` if any tree on disk differs.
+
+    Returns:
+        The paths of every file of every tree, sorted.
+
+    Raises:
+        ValidationError: bad input (overlapping tree paths, unwritable outdir, ...).
+        TreeDriftError: with ``check=True``, when a tree is stale.
+    """
+    out = Path(outdir)
+    charts = _platform_charts(scope)
+    by_path: dict[str, PlatformChart] = {}
+    for chart in charts:
+        for other_path, other in by_path.items():
+            a, b = chart.tree_path + "/", other_path + "/"
+            if a.startswith(b) or b.startswith(a):
+                raise ValidationError(
+                    chart.node.path, "path", chart.tree_path,
+                    f"a tree path that does not overlap {other_path!r} of {other.node.path}",
+                )
+        by_path[chart.tree_path] = chart
+    rendered = {path: render_tree(chart) for path, chart in sorted(by_path.items())}
+
+    if check:
+        for path, files in rendered.items():
+            drift = _diff(out / path, files)
+            if drift is not None:
+                raise drift
+    else:
+        _check_outdir(out)
+        for path, files in rendered.items():
+            target = out / path
+            if _diff(target, files) is not None:
+                _write_atomically(target, files)
+    return sorted(out / path / rel for path, files in rendered.items() for rel in files)

@@ -1,0 +1,165 @@
+"""CorePlatform: the nine core services, composed and ordered."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from constructs import Construct
+
+from .kernel.component import PlatformComponent
+from .kernel.errors import ValidationError
+from .kernel.platform_chart import PlatformChart
+from .services.backup import Backup
+from .services.cert_manager import CertManager
+from .services.external_secrets import ExternalSecrets
+from .services.istio import Istio
+from .services.kyverno import Kyverno
+from .services.logging import Logging
+from .services.monitoring import Monitoring
+from .services.openbao import OpenBao
+from .services.runtime_security import RuntimeSecurity
+
+__all__ = ["CorePlatform", "SERVICES", "ServiceSpec"]
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """One core service: its name, the attribute it is exposed as, its construct and its order.
+
+    Attributes:
+        name: the service (and folder) name.
+        attribute: the CorePlatform attribute.
+        construct: the service construct class.
+        after: services it waits for (Flux ``dependsOn``).
+        requires: services it cannot work without; disabling one of them is an error.
+    """
+
+    name: str
+    attribute: str
+    construct: type[PlatformComponent]
+    after: tuple[str, ...] = ()
+    requires: tuple[str, ...] = ()
+
+
+# The dependency chain: istio -> cert-manager -> kyverno -> monitoring -> logging;
+# monitoring -> openbao -> external-secrets; openbao -> runtime-security -> backup.
+SERVICES: tuple[ServiceSpec, ...] = (
+    ServiceSpec("istio", "istio", Istio),
+    ServiceSpec("cert-manager", "cert_manager", CertManager, after=("istio",)),
+    ServiceSpec("kyverno", "kyverno", Kyverno, after=("cert-manager",)),
+    ServiceSpec("monitoring", "monitoring", Monitoring, after=("kyverno",)),
+    ServiceSpec("logging", "logging", Logging, after=("monitoring",)),
+    ServiceSpec("openbao", "openbao", OpenBao, after=("monitoring",)),
+    ServiceSpec("external-secrets", "external_secrets", ExternalSecrets, after=("openbao",)),
+    ServiceSpec("runtime-security", "runtime_security", RuntimeSecurity, after=("openbao",)),
+    ServiceSpec("backup", "backup", Backup, after=("runtime-security",)),
+)
+_BY_NAME = {spec.name: spec for spec in SERVICES}
+
+
+class CorePlatform(PlatformChart):
+    """The core platform: all nine services, ordered by Flux ``dependsOn``.
+
+    Every service is exposed as an attribute (``core.istio`` ... ``core.backup``), ``None`` when
+    disabled, and :attr:`components` lists the enabled ones in dependency order. A disabled
+    service keeps the order of the rest: its dependents wait on what it waited on.
+
+    Args:
+        scope: the app.
+        id: construct id.
+        path: repository path of the tree (and output path below ``outdir``). Default ``core``.
+        source_ref: the Flux GitRepository with the tree. Default ``flux-system``.
+        name_prefix: prefix of every Flux Kustomization name. Default none.
+        services: per-service settings by service name: the construct's keyword arguments
+            (``version``, ``values`` and typed knobs) plus ``enabled`` (default ``True``), e.g.
+            ``{"monitoring": {"values": {...}}, "runtime-security": {"enabled": False}}``.
+        **chart_props: passed to ``cdk8s.Chart``.
+    """
+
+    istio: Istio | None
+    cert_manager: CertManager | None
+    kyverno: Kyverno | None
+    monitoring: Monitoring | None
+    logging: Logging | None
+    openbao: OpenBao | None
+    external_secrets: ExternalSecrets | None
+    runtime_security: RuntimeSecurity | None
+    backup: Backup | None
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        path: str = "core",
+        source_ref: str = "flux-system",
+        name_prefix: str = "",
+        services: Mapping[str, Mapping[str, Any]] | None = None,
+        **chart_props: Any,
+    ) -> None:
+        super().__init__(scope, id, path=path, source_ref=source_ref, name_prefix=name_prefix, **chart_props)
+        settings = self._settings(services or {})
+        enabled = {name for name, cfg in settings.items() if cfg.get("enabled", True)}
+        self._check_requirements(enabled)
+
+        built: dict[str, PlatformComponent] = {}
+        for spec in SERVICES:
+            knobs = {k: v for k, v in settings[spec.name].items() if k != "enabled"}
+            component = built[spec.name] = self._build(spec, knobs) if spec.name in enabled else None  # type: ignore[assignment]
+            setattr(self, spec.attribute, component)
+        for spec in SERVICES:
+            if spec.name in built and built[spec.name] is not None:
+                built[spec.name].depends_on(*(built[d] for d in self._effective_after(spec.name, enabled)))
+
+    def _settings(self, services: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+        where = self.node.path
+        if not isinstance(services, Mapping):
+            raise ValidationError(where, "services", services, "a mapping of service name to settings")
+        for name, cfg in services.items():
+            if name not in _BY_NAME:
+                raise ValidationError(where, "services", name, "one of " + ", ".join(s.name for s in SERVICES))
+            if not isinstance(cfg, Mapping):
+                raise ValidationError(where, f"services.{name}", cfg, "a mapping of knob name to value")
+            if not isinstance(cfg.get("enabled", True), bool):
+                raise ValidationError(where, f"services.{name}.enabled", cfg["enabled"], "True or False")
+        return {spec.name: dict(services.get(spec.name, {})) for spec in SERVICES}
+
+    def _check_requirements(self, enabled: set[str]) -> None:
+        for spec in SERVICES:
+            for needed in spec.requires:
+                if spec.name in enabled and needed not in enabled:
+                    raise ValidationError(
+                        self.node.path, f"services.{needed}.enabled", False,
+                        f"True while {spec.name} is enabled: {spec.name} needs {needed}",
+                    )
+
+    def _build(self, spec: ServiceSpec, knobs: dict[str, Any]) -> PlatformComponent:
+        try:
+            return spec.construct(self, spec.name, **knobs)
+        except TypeError as error:
+            # An unknown knob: say which, and what the service takes.
+            import inspect
+
+            params = [
+                p for p in inspect.signature(spec.construct.__init__).parameters
+                if p not in ("self", "scope", "id")
+            ]
+            unknown = sorted(set(knobs) - set(params))
+            if not unknown:
+                raise
+            raise ValidationError(
+                f"{self.node.path}/{spec.name}", f"services.{spec.name}", unknown[0],
+                "a knob of this service: " + ", ".join(["enabled", *params]),
+            ) from error
+
+    @staticmethod
+    def _effective_after(name: str, enabled: set[str]) -> list[str]:
+        """What ``name`` waits for once disabled services are skipped over."""
+        result: list[str] = []
+        for dep in _BY_NAME[name].after:
+            for target in [dep] if dep in enabled else CorePlatform._effective_after(dep, enabled):
+                if target not in result:
+                    result.append(target)
+        return result

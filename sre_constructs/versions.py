@@ -1,0 +1,97 @@
+"""Every pinned chart and chart repository, in one table.
+
+This is the only place a chart version is written down: services read their defaults from here, the
+CLI prints it, and an updater (Renovate's regex manager, or a script) can edit it line by line.
+Versions are those of ``shared/reference/platform.md`` (Flux 2.9.4 era).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["ChartRepository", "ChartPin", "REPOSITORIES", "CHARTS", "FLUX_VERSION"]
+
+FLUX_VERSION = "2.9.4"
+
+
+@dataclass(frozen=True)
+class ChartRepository:
+    """A Helm chart repository, emitted once as a Flux ``HelmRepository`` in ``flux-system``.
+
+    Args:
+        name: the HelmRepository object name (a DNS-1123 label).
+        url: the repository URL (``https://`` for a classic index, ``oci://`` for an OCI registry).
+    """
+
+    name: str
+    url: str
+
+
+@dataclass(frozen=True)
+class ChartPin:
+    """A chart at a pinned version, from one repository.
+
+    Args:
+        chart: the chart name inside the repository.
+        version: the pinned chart version (exact semver; a range is allowed by the constructs).
+        repository: where the chart is published over HTTPS.
+        service: the platform service that installs it.
+        oci: the OCI artifact (``oci://host/path/chart``) where upstream publishes one, else ``None``.
+    """
+
+    chart: str
+    version: str
+    repository: ChartRepository
+    service: str
+    oci: str | None = None
+
+
+# Repository names are what HelmReleases reference; one per distinct URL.
+REPOSITORIES: dict[str, ChartRepository] = {
+    repo.name: repo
+    for repo in (
+        ChartRepository("istio", "https://istio-release.storage.googleapis.com/charts"),
+        ChartRepository("jetstack", "https://charts.jetstack.io"),
+        ChartRepository("kyverno", "https://kyverno.github.io/kyverno/"),
+        ChartRepository("prometheus-community", "https://prometheus-community.github.io/helm-charts"),
+        ChartRepository("grafana-community", "https://grafana-community.github.io/helm-charts"),
+        ChartRepository("grafana", "https://grafana.github.io/helm-charts"),
+        ChartRepository("openbao", "https://openbao.github.io/openbao-helm"),
+        ChartRepository("external-secrets", "https://charts.external-secrets.io"),
+        ChartRepository("neuvector", "https://neuvector.github.io/neuvector-helm/"),
+        ChartRepository("vmware-tanzu", "https://vmware-tanzu.github.io/helm-charts"),
+    )
+}
+
+_R = REPOSITORIES
+
+# Keyed by "<service>/<chart>" so two services may use charts of the same name.
+CHARTS: dict[str, ChartPin] = {
+    f"{pin.service}/{pin.chart}": pin
+    for pin in (
+        ChartPin("base", "1.30.3", _R["istio"], "istio", "oci://gcr.io/istio-release/charts/base"),
+        ChartPin("istiod", "1.30.3", _R["istio"], "istio", "oci://gcr.io/istio-release/charts/istiod"),
+        ChartPin("gateway", "1.30.3", _R["istio"], "istio", "oci://gcr.io/istio-release/charts/gateway"),
+        ChartPin(
+            "cert-manager", "v1.21.1", _R["jetstack"], "cert-manager",
+            "oci://quay.io/jetstack/charts/cert-manager",
+        ),
+        ChartPin("kyverno", "3.9.0", _R["kyverno"], "kyverno", "oci://ghcr.io/kyverno/charts/kyverno"),
+        ChartPin(
+            "kube-prometheus-stack", "88.5.3", _R["prometheus-community"], "monitoring",
+            "oci://ghcr.io/prometheus-community/charts/kube-prometheus-stack",
+        ),
+        ChartPin(
+            "loki", "18.11.0", _R["grafana-community"], "logging",
+            "oci://ghcr.io/grafana-community/helm-charts/loki",
+        ),
+        ChartPin("alloy", "1.11.1", _R["grafana"], "logging"),
+        ChartPin("openbao", "0.29.2", _R["openbao"], "openbao", "oci://ghcr.io/openbao/charts/openbao"),
+        ChartPin(
+            "external-secrets", "2.9.0", _R["external-secrets"], "external-secrets",
+            "oci://ghcr.io/external-secrets/charts/external-secrets",
+        ),
+        ChartPin("core", "2.11.0", _R["neuvector"], "runtime-security"),
+        ChartPin("velero", "12.1.0", _R["vmware-tanzu"], "backup"),
+    )
+}
