@@ -16,6 +16,8 @@ from imports.flux.io.fluxcd.toolkit import kustomize as flux_kustomize
 
 from ..versions import ChartPin, ChartRepository
 from .errors import ValidationError
+from .manifest import Manifest
+from .network import NetworkNeed, Peer, Port, baseline_policies, network_policy, normalize_peers
 from .platform_chart import PlatformChart, check_tree_path
 from .sources import FLUX_NAMESPACE, ChartSources
 from .validation import (
@@ -27,7 +29,19 @@ from .validation import (
     format_minutes,
 )
 
-__all__ = ["PlatformComponent", "HelmReleaseHandle", "HealthCheck", "FluxDependency"]
+__all__ = [
+    "PlatformComponent", "HelmReleaseHandle", "HealthCheck", "FluxDependency", "PodSecurity", "POD_SECURITY_LEVELS",
+]
+
+POD_SECURITY_LEVELS = ("restricted", "baseline", "privileged")
+
+
+@dataclass(frozen=True)
+class PodSecurity:
+    """The Pod Security Standard a namespace enforces, and why when it is not ``restricted``."""
+
+    level: str
+    reason: str = ""
 
 # Flux picks these up; they are also what `kubectl get` users expect to see.
 _PART_OF = "app.kubernetes.io/part-of"
@@ -144,7 +158,13 @@ class PlatformComponent(Construct):
         namespace: the namespace the component owns and installs into, or ``None`` for a component
             with cluster-scoped objects only. Default ``None``.
         create_namespace: emit the ``Namespace`` object. Default ``True``.
-        namespace_labels: extra labels on the Namespace (Pod Security, mesh injection, ...).
+        namespace_labels: extra labels on the Namespace.
+        pod_security: Pod Security Standard the namespace enforces: ``restricted`` (default),
+            ``baseline`` or ``privileged``; anything but ``restricted`` needs ``pod_security_reason``.
+        pod_security_reason: why the workloads need more than ``restricted`` (kept for the docs).
+        mesh_injection: label the namespace for Istio sidecar injection. Default ``False``: the
+            platform's own services run outside the mesh (sidecars would need ``privileged`` without
+            istio-cni, and webhooks and the mesh would wait on each other at bootstrap).
         wait: Flux waits for every applied object to be Ready before dependents start. Default
             ``True``. With ``False``, Flux checks the :meth:`add_health_check` targets instead (or,
             when none were added, the component's HelmReleases).
@@ -169,6 +189,9 @@ class PlatformComponent(Construct):
         namespace: str | None = None,
         create_namespace: bool = True,
         namespace_labels: Mapping[str, str] | None = None,
+        pod_security: str = "restricted",
+        pod_security_reason: str | None = None,
+        mesh_injection: bool = False,
         wait: bool = True,
         interval: str = "10m",
         retry_interval: str = "2m",
@@ -213,10 +236,15 @@ class PlatformComponent(Construct):
         if self.platform is not None:
             self.platform._register(self)
         self._namespaces: dict[str, ApiObject] = {}
+        self._pod_security: dict[str, PodSecurity] = {}
+        self._network_needs: list[tuple[str, NetworkNeed]] = []
         self.namespace_object: ApiObject | None = None
         """The emitted Namespace, if any."""
         if self.namespace is not None and create_namespace:
-            self.namespace_object = self.add_namespace(self.namespace, namespace_labels)
+            self.namespace_object = self.add_namespace(
+                self.namespace, namespace_labels, pod_security=pod_security,
+                pod_security_reason=pod_security_reason, mesh_injection=mesh_injection,
+            )
         self.kustomization: ApiObject = _ComponentKustomization(
             self, "Kustomization", self,
             metadata={"name": self.flux_name, "namespace": FLUX_NAMESPACE},
@@ -300,12 +328,23 @@ class PlatformComponent(Construct):
             self._external_dependencies.append(dep)
         return self
 
-    def add_namespace(self, name: str, labels: Mapping[str, str] | None = None) -> ApiObject:
-        """Emit a Namespace this component owns (besides its main one, e.g. a gateway's).
+    def add_namespace(
+        self,
+        name: str,
+        labels: Mapping[str, str] | None = None,
+        *,
+        pod_security: str = "restricted",
+        pod_security_reason: str | None = None,
+        mesh_injection: bool = False,
+    ) -> ApiObject:
+        """Emit a Namespace this component owns, with Pod Security labels and default-deny policies.
 
         Args:
             name: the namespace name.
-            labels: extra labels (Pod Security, mesh injection, ...).
+            labels: extra labels.
+            pod_security: ``restricted`` (default), ``baseline`` or ``privileged``.
+            pod_security_reason: required for anything but ``restricted``: which workload needs it.
+            mesh_injection: Istio sidecar injection on (``enabled``) or off (``disabled``).
 
         Returns:
             The Namespace object.
@@ -314,10 +353,118 @@ class PlatformComponent(Construct):
         check_dns_label(where, "namespace", name)
         if name in self._namespaces:
             raise ValidationError(where, "namespace", name, "a namespace not already emitted by this component")
-        merged = {_PART_OF: _LIBRARY, **(labels or {})}
+        if pod_security not in POD_SECURITY_LEVELS:
+            raise ValidationError(where, "pod_security", pod_security, "one of " + ", ".join(POD_SECURITY_LEVELS))
+        if pod_security != "restricted" and not (isinstance(pod_security_reason, str) and pod_security_reason):
+            raise ValidationError(
+                where, "pod_security_reason", pod_security_reason,
+                f"a reason naming the workload that needs {pod_security!r} rather than 'restricted'",
+            )
+        if not isinstance(mesh_injection, bool):
+            raise ValidationError(where, "mesh_injection", mesh_injection, "True or False")
+        for key, value in (labels or {}).items():
+            if not isinstance(key, str) or not isinstance(value, str):
+                raise ValidationError(where, "namespace_labels", {key: value}, "string keys and string values")
+        merged = {
+            _PART_OF: _LIBRARY,
+            "istio-injection": "enabled" if mesh_injection else "disabled",
+            **{f"pod-security.kubernetes.io/{mode}": pod_security for mode in ("enforce", "audit", "warn")},
+            **(labels or {}),
+        }
         namespace = k8s.KubeNamespace(self, f"Namespace-{name}", metadata={"name": name, "labels": merged})
         self._namespaces[name] = namespace
+        self._pod_security[name] = PodSecurity(pod_security, pod_security_reason or "")
+        claim = getattr(self.platform, "_claim_namespace", None)
+        if claim is not None:
+            claim(self, name, merged)
+        for index, policy in enumerate(baseline_policies(name)):
+            Manifest(self, f"NetworkPolicy-{name}-baseline-{index}", policy)
         return namespace
+
+    @property
+    def pod_security(self) -> dict[str, PodSecurity]:
+        """Pod Security level (and reason) of every namespace this component owns."""
+        return dict(self._pod_security)
+
+    @property
+    def network_needs(self) -> list[tuple[str, NetworkNeed]]:
+        """Every opened path as ``(namespace, need)``, beyond default-deny, DNS and same-namespace."""
+        return list(self._network_needs)
+
+    def allow_ingress(
+        self,
+        name: str,
+        peers: Peer | Sequence[Peer],
+        ports: Sequence[Port] = (),
+        *,
+        pods: Mapping[str, str] | None = None,
+        namespace: str | None = None,
+    ) -> Manifest:
+        """Open one inbound path through the default-deny policy.
+
+        Args:
+            name: policy name suffix (``allow-<name>``).
+            peers: who may connect.
+            ports: on which local ports (default all).
+            pods: to which local pods, by labels (default all in the namespace).
+            namespace: which owned namespace. Default: the component's.
+        """
+        return self._allow("ingress", name, peers, ports, pods, namespace)
+
+    def allow_egress(
+        self,
+        name: str,
+        peers: Peer | Sequence[Peer],
+        ports: Sequence[Port] = (),
+        *,
+        pods: Mapping[str, str] | None = None,
+        namespace: str | None = None,
+    ) -> Manifest:
+        """Open one outbound path through the default-deny policy (arguments as :meth:`allow_ingress`)."""
+        return self._allow("egress", name, peers, ports, pods, namespace)
+
+    def _allow(
+        self, direction: str, name: str, peers: Peer | Sequence[Peer], ports: Sequence[Port],
+        pods: Mapping[str, str] | None, namespace: str | None,
+    ) -> Manifest:
+        where = self.node.path
+        target = namespace if namespace is not None else self.namespace
+        if target is None or target not in self._namespaces:
+            raise ValidationError(
+                where, "namespace", target, "a namespace this component owns: " + ", ".join(self._namespaces)
+            )
+        check_dns_label(where, "network need name", f"allow-{name}")
+        need = NetworkNeed(name, direction, normalize_peers(peers), tuple(ports), dict(pods) if pods else None)
+        if any(ns == target and n.name == name for ns, n in self._network_needs):
+            raise ValidationError(where, "network need name", name, "a name not already used in this namespace")
+        self._network_needs.append((target, need))
+        return Manifest(self, f"NetworkPolicy-{target}-{name}", network_policy(target, need))
+
+    def add_manifest(self, body: Mapping[str, Any], id: str | None = None) -> Manifest:
+        """Emit any object given as data (a custom resource, a ConfigMap, ...) in this component's folder.
+
+        Custom resources whose CRD a chart installs belong in a companion (:meth:`add_companion`)
+        that depends on the component installing the chart, never in the same step.
+        """
+        metadata = body.get("metadata") or {}
+        construct_id = id or f"{body.get('kind')}-{metadata.get('namespace', '')}-{metadata.get('name')}"
+        return Manifest(self, construct_id, body)
+
+    def add_companion(self, suffix: str = "config") -> PlatformComponent:
+        """A ``<name>-<suffix>`` component for objects whose CRDs this component's charts install.
+
+        It is a sibling (its own folder and Flux Kustomization) that depends on this component, so
+        Flux applies the custom resources only once the CRDs and their controllers are Ready.
+        """
+        scope = self.node.scope
+        assert scope is not None
+        companion = PlatformComponent(
+            scope, f"{self.node.id}-{suffix}", name=f"{self.name}-{suffix}",
+            wait=True, path=self.tree_path, source_ref=self.source_ref,
+            name_prefix=self.flux_name[: len(self.flux_name) - len(self.name)],
+        )
+        companion.depends_on(self)
+        return companion
 
     @property
     def owned_namespaces(self) -> list[str]:
