@@ -7,8 +7,9 @@ each other test breaks that tree in one way and asserts the finding names the ob
 from __future__ import annotations
 
 import copy
+import datetime
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -83,7 +84,7 @@ def helm_release(name: str, ns: str, chart: str, repo: str, depends_on: list[Obj
     return {"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease", "metadata": {"name": name, "namespace": ns}, "spec": spec}
 
 
-def flux_kustomization(name: str, *, wait: bool, depends_on: list[str] = (), health: list[Obj] = ()) -> Obj:  # type: ignore[assignment]
+def flux_kustomization(name: str, *, wait: bool, depends_on: Sequence[str] = (), health: Sequence[Obj] = ()) -> Obj:
     spec: Obj = {
         "interval": "10m",
         "path": f"./core/{name}",
@@ -153,6 +154,9 @@ def tree(tmp_path: Path) -> Path:
         "servicemonitor.yaml": [{"apiVersion": "monitoring.coreos.com/v1", "kind": "ServiceMonitor",
                                  "metadata": {"name": "grafana", "namespace": "monitoring"},
                                  "spec": {"selector": {"matchLabels": {"app": "grafana"}}, "endpoints": [{"port": "http"}]}}],
+        # safe_dump writes the date unquoted (a YAML timestamp); Kubernetes reads it as a string.
+        "configmap.yaml": [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "dash", "namespace": "monitoring"},
+                            "data": {"since": datetime.date(2024, 1, 1)}}],
         "peerauthentication.yaml": [{"apiVersion": "security.istio.io/v1", "kind": "PeerAuthentication",
                                      "metadata": {"name": "default", "namespace": "monitoring"},
                                      "spec": {"mtls": {"mode": "STRICT"}}}],
@@ -246,6 +250,33 @@ def test_custom_resource_without_crd(tree: Path, crd_dirs: list[Path]) -> None:
     assert any("NetworkPolicy cert-manager/default-deny" in m and "spec.policyTypes" in m for m in schema), schema
 
 
+def crd(group: str, kind: str, schema: Obj, *, unserved: str | None = None) -> Obj:
+    """A CustomResourceDefinition serving ``v1`` (and not serving ``unserved``)."""
+    versions = [{"name": "v1", "served": True, "storage": True, "schema": {"openAPIV3Schema": schema}}]
+    if unserved:
+        versions.append({"name": unserved, "served": False, "storage": False, "schema": {"openAPIV3Schema": schema}})
+    plural = kind.lower() + "s"
+    return {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+            "metadata": {"name": f"{plural}.{group}"},
+            "spec": {"group": group, "scope": "Namespaced", "versions": versions,
+                     "names": {"kind": kind, "plural": plural, "singular": kind.lower(), "listKind": f"{kind}List"}}}
+
+
+def test_crd_in_a_k8s_io_group_shadowing_a_core_kind(tmp_path: Path) -> None:
+    # kubernetes-validate maps networking.example.k8s.io to its networking.k8s.io schema by name:
+    # the CRD must win, not a core schema for another group.
+    schema = {"type": "object", "properties": {"spec": {"type": "object", "properties": {"cidr": {"type": "string"}}}}}
+    write_docs(tmp_path / "crds" / "policy.yaml", crd("networking.example.k8s.io", "NetworkPolicy", schema))
+    root = tmp_path / "tree"
+    write_docs(root / "kustomization.yaml", kustomization())
+    policy = {"apiVersion": "networking.example.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": "p", "namespace": "n"}}
+    write_component(root, "net", {"ok.yaml": [{**policy, "spec": {"cidr": "10.0.0.0/8"}}],
+                                  "bad.yaml": [{**policy, "metadata": {"name": "q"}, "spec": {"cidr": 10}}]})
+    findings = check_tree(root, crd_dirs=[tmp_path / "crds"], kustomize=False)
+    assert [(f.file, f.check) for f in findings] == [("net/bad.yaml", "schema")], findings
+    assert "NetworkPolicy q: field spec.cidr (value 10): 10 is not of type 'string'" in findings[0].message
+
+
 def test_crd_schema_semantics(tmp_path: Path) -> None:
     """int-or-string without type, nullable, list-type set, preserve-unknown-fields, served."""
     crds = tmp_path / "crds"
@@ -254,15 +285,13 @@ def test_crd_schema_semantics(tmp_path: Path) -> None:
         "note": {"type": "string", "nullable": True},
         "tags": {"type": "array", "items": {"type": "string"}, "x-kubernetes-list-type": "set"},
         "extra": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+        "op": {"type": "string", "enum": ["=", "!="]},
     }}}}
-    write_docs(crds / "nested" / "widgets.yaml", {
-        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
-        "metadata": {"name": "widgets.example.com"},
-        "spec": {"group": "example.com", "scope": "Namespaced",
-                 "names": {"kind": "Widget", "plural": "widgets", "singular": "widget", "listKind": "WidgetList"},
-                 "versions": [{"name": "v1", "served": True, "storage": True, "schema": {"openAPIV3Schema": schema}},
-                              {"name": "v1alpha1", "served": False, "storage": False, "schema": {"openAPIV3Schema": schema}}]},
-    })
+    crd_file = crds / "nested" / "widgets.yaml"
+    write_docs(crd_file, crd("example.com", "Widget", schema, unserved="v1alpha1"))
+    # prometheus-operator CRDs carry a bare `=` (YAML 1.1 !!value); safe_dump quotes it, so unquote it.
+    crd_file.write_text(crd_file.read_text(encoding="utf-8").replace("- '='", "- ="), encoding="utf-8")
+    assert "- =\n" in crd_file.read_text(encoding="utf-8")
 
     def widget(name: str, spec: Obj, version: str = "v1") -> Obj:
         return {"apiVersion": f"example.com/{version}", "kind": "Widget", "metadata": {"name": name, "namespace": "w"}, "spec": spec}
@@ -271,7 +300,8 @@ def test_crd_schema_semantics(tmp_path: Path) -> None:
     write_docs(root / "kustomization.yaml", kustomization())
     write_component(root, "widgets", {"widgets.yaml": [
         widget("int-port", {"port": 8080, "note": None, "tags": ["a", "b"], "extra": {"free": {"form": 1}}}),
-        widget("str-port", {"port": "http", "note": "hi"}),
+        widget("str-port", {"port": "http", "note": "hi", "op": "="}),
+        widget("bad-op", {"op": "~"}),
         widget("bool-port", {"port": True}),
         widget("dup-tags", {"tags": ["a", "a"]}),
         widget("unknown-field", {"colour": "red"}),
@@ -280,13 +310,14 @@ def test_crd_schema_semantics(tmp_path: Path) -> None:
     ]})
     schema_msgs = messages(check_tree(root, crd_dirs=[crds], kustomize=False), "schema")
     by_name = {name: [m for m in schema_msgs if f"Widget w/{name}:" in m]
-               for name in ("int-port", "str-port", "bool-port", "dup-tags", "unknown-field", "unserved", "Bad_Name")}
+               for name in ("int-port", "str-port", "bool-port", "dup-tags", "unknown-field", "unserved", "Bad_Name", "bad-op")}
     assert by_name["int-port"] == [] and by_name["str-port"] == [], schema_msgs
     assert any("spec.port" in m and "True" in m for m in by_name["bool-port"]), schema_msgs
     assert any("spec.tags" in m and "non-unique" in m for m in by_name["dup-tags"]), schema_msgs
     assert any("'colour' was unexpected" in m for m in by_name["unknown-field"]), schema_msgs
     assert any("no schema for apiVersion 'example.com/v1alpha1'" in m for m in by_name["unserved"]), schema_msgs
     assert any("metadata.name" in m for m in by_name["Bad_Name"]), schema_msgs
+    assert any("spec.op" in m and "'~' is not one of ['=', '!=']" in m for m in by_name["bad-op"]), schema_msgs
 
 
 def test_kustomization_file_shape(tree: Path, crd_dirs: list[Path]) -> None:
@@ -320,15 +351,15 @@ def test_kustomize_missing_binary_raises(tree: Path, tmp_path: Path, monkeypatch
 
 
 def test_listing_missing_extra_and_unlisted(tree: Path, crd_dirs: list[Path]) -> None:
-    write_docs(tree / "monitoring" / "configmap.yaml",
-               {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "dash", "namespace": "monitoring"}})
+    write_docs(tree / "monitoring" / "configmap2.yaml",
+               {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "dash2", "namespace": "monitoring"}})
     edit(tree / "cert-manager" / "kustomization.yaml", lambda docs: docs[0]["resources"].append("ghost.yaml"))
     edit(tree / "kustomization.yaml", lambda docs: docs[0]["resources"].remove("components/monitoring.yaml"))
     listing = {(f.file, f.message) for f in check_tree(tree, crd_dirs=crd_dirs, kustomize=False) if f.check == "listing"}
     files = sorted(f for f, _ in listing)
     assert files == ["cert-manager/kustomization.yaml", "kustomization.yaml", "monitoring/kustomization.yaml"], listing
     text = "\n".join(m for _, m in listing)
-    assert "resources does not list 'configmap.yaml'" in text
+    assert "resources does not list 'configmap2.yaml'" in text
     assert "resources entry 'ghost.yaml' does not exist" in text
     assert "resources does not list 'components/monitoring.yaml'" in text
 
