@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -52,9 +53,10 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("monitoring", "monitoring", Monitoring, after=("kyverno",)),
     ServiceSpec("logging", "logging", Logging, after=("monitoring",)),
     ServiceSpec("openbao", "openbao", OpenBao, after=("monitoring",)),
-    ServiceSpec("external-secrets", "external_secrets", ExternalSecrets, after=("openbao",)),
+    # The ClusterSecretStore needs OpenBao; Velero's credentials come through External Secrets.
+    ServiceSpec("external-secrets", "external_secrets", ExternalSecrets, after=("openbao",), requires=("openbao",)),
     ServiceSpec("runtime-security", "runtime_security", RuntimeSecurity, after=("openbao",)),
-    ServiceSpec("backup", "backup", Backup, after=("runtime-security",)),
+    ServiceSpec("backup", "backup", Backup, after=("runtime-security",), requires=("external-secrets",)),
 )
 _BY_NAME = {spec.name: spec for spec in SERVICES}
 
@@ -104,14 +106,53 @@ class CorePlatform(PlatformChart):
         enabled = {name for name, cfg in settings.items() if cfg.get("enabled", True)}
         self._check_requirements(enabled)
 
+        knobs = {
+            spec.name: {k: v for k, v in settings[spec.name].items() if k != "enabled"} for spec in SERVICES
+        }
+        if "logging" in enabled and "loki_datasource" in inspect.signature(Monitoring.__init__).parameters:
+            # Grafana gets a Loki datasource when Loki is part of this platform.
+            knobs["monitoring"].setdefault("loki_datasource", True)
+            if "namespace" in knobs["logging"]:
+                knobs["monitoring"].setdefault("logging_namespace", knobs["logging"]["namespace"])
         built: dict[str, PlatformComponent] = {}
         for spec in SERVICES:
-            knobs = {k: v for k, v in settings[spec.name].items() if k != "enabled"}
-            component = built[spec.name] = self._build(spec, knobs) if spec.name in enabled else None  # type: ignore[assignment]
+            component = self._build(spec, knobs[spec.name]) if spec.name in enabled else None
+            if component is not None:
+                built[spec.name] = component
             setattr(self, spec.attribute, component)
-        for spec in SERVICES:
-            if spec.name in built and built[spec.name] is not None:
-                built[spec.name].depends_on(*(built[d] for d in self._effective_after(spec.name, enabled)))
+        for name, component in built.items():
+            component.depends_on(*(built[d] for d in self._effective_after(name, enabled)))
+        self._wire_real_needs(built)
+
+    def _wire_real_needs(self, built: dict[str, PlatformComponent]) -> None:
+        """Edges beyond the chain, where one service's objects need another's step."""
+
+        def config(name: str) -> PlatformComponent | None:
+            component = built.get(name)
+            companion = getattr(component, "config", None)
+            return companion if isinstance(companion, PlatformComponent) else None
+
+        openbao, eso, backup = built.get("openbao"), built.get("external-secrets"), built.get("backup")
+        # OpenBao's TLS Certificate is issued by the platform CA ClusterIssuer.
+        if openbao is not None and config("cert-manager") is not None:
+            openbao.depends_on(config("cert-manager"))  # type: ignore[arg-type]
+        # The ClusterSecretStore authenticates against OpenBao's Kubernetes auth role.
+        eso_config = config("external-secrets")
+        if eso_config is not None and openbao is not None:
+            eso_config.depends_on(openbao)
+        # Velero's ExternalSecret needs the CRD and the store before Velero starts.
+        if backup is not None and eso is not None:
+            backup.depends_on(eso_config or eso)
+        # Services installed before Monitoring cannot ship ServiceMonitors with their charts (the
+        # CRD does not exist yet); Monitoring's companion ships them once it does.
+        monitoring = built.get("monitoring")
+        add_monitor = getattr(monitoring, "add_service_monitor", None)
+        if add_monitor is not None:
+            for name in ("istio", "cert-manager", "kyverno"):
+                monitors = getattr(built.get(name), "service_monitors", None)
+                if monitors is not None:
+                    for body in monitors():
+                        add_monitor(body)
 
     def _settings(self, services: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
         where = self.node.path
@@ -140,8 +181,6 @@ class CorePlatform(PlatformChart):
             return spec.construct(self, spec.name, **knobs)
         except TypeError as error:
             # An unknown knob: say which, and what the service takes.
-            import inspect
-
             params = [
                 p for p in inspect.signature(spec.construct.__init__).parameters
                 if p not in ("self", "scope", "id")
