@@ -13,6 +13,7 @@ import ctypes.util
 import errno
 import os
 import shutil
+import signal
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -28,7 +29,7 @@ from .errors import ValidationError
 from .platform_chart import PlatformChart
 from .sources import ChartSources
 
-__all__ = ["write_tree", "render_tree", "TreeDriftError", "dump_yaml"]
+__all__ = ["write_tree", "render_tree", "TreeDriftError", "dump_yaml", "FAULT_AFTER_FILES_ENV"]
 
 _KUSTOMIZE_API = "kustomize.config.k8s.io/v1beta1"
 _SOURCES_FILE = "sources/helmrepositories.yaml"
@@ -119,13 +120,13 @@ def render_tree(chart: PlatformChart) -> dict[str, bytes]:
                 f"an object inside a PlatformComponent of {chart.node.path}; every object of a tree "
                 "belongs to a component's folder",
             )
-        component = owner[id(node)]
-        if component is None:
+        holder = owner[id(node)]
+        if holder is None:
             source_docs.append(manifest)
-        elif node is component.kustomization:
-            flux_docs[component.name] = manifest
+        elif node is holder.kustomization:
+            flux_docs[holder.name] = manifest
         else:
-            folders[component.name].setdefault(f"{node.kind.lower()}.yaml", []).append(manifest)
+            folders[holder.name].setdefault(f"{node.kind.lower()}.yaml", []).append(manifest)
 
     files: dict[str, bytes] = {}
     root_resources: list[str] = []
@@ -145,19 +146,39 @@ def render_tree(chart: PlatformChart) -> dict[str, bytes]:
 
 
 def _platform_charts(scope: Construct) -> list[PlatformChart]:
+    if not isinstance(scope, Construct):
+        raise ValidationError("write_tree", "scope", scope, "a construct: the cdk8s App or a Chart")
     if isinstance(scope, PlatformChart):
         return [scope]
     return [n for n in scope.node.find_all() if isinstance(n, PlatformChart)]
 
 
-def _check_outdir(outdir: Path) -> None:
-    for parent in [outdir, *outdir.parents]:
-        if parent.exists():
+def _check_writable(where: str, field: str, directory: Path) -> None:
+    """The first existing folder on the way to ``directory`` is a folder we may write into."""
+    for parent in [directory, *directory.parents]:
+        if parent.exists() or parent.is_symlink():
             if not parent.is_dir():
-                raise ValidationError(str(outdir), "outdir", str(parent), "a directory (this path is a file)")
+                raise ValidationError(
+                    where, field, str(directory), f"a directory path, but {parent} is a file"
+                )
             if not os.access(parent, os.W_OK | os.X_OK):
-                raise ValidationError(str(outdir), "outdir", str(parent), "a writable directory")
+                raise ValidationError(
+                    where, field, str(directory), f"a writable directory, but {parent} is not writable"
+                )
             return
+
+
+def _check_target(where: str, target: Path, *, writing: bool) -> None:
+    """``<outdir>/<path>`` can be replaced as a whole: absent or a real folder, in a writable parent."""
+    if target.is_symlink():
+        raise ValidationError(
+            where, "path", str(target),
+            "a real directory or nothing: the tree replaces the folder as a whole, not through a symlink",
+        )
+    if target.exists() and not target.is_dir():
+        raise ValidationError(where, "path", str(target), "a directory for the tree, but this path is a file")
+    if writing:
+        _check_writable(where, "path", target.parent)
 
 
 def _read_tree(root: Path) -> dict[str, bytes]:
@@ -203,51 +224,101 @@ def _exchange(a: Path, b: Path) -> bool:
     raise OSError(err, os.strerror(err), str(a))
 
 
+def _fsync_dir(path: Path) -> None:
+    """Make a rename or a new entry in ``path`` durable (best effort where folders cannot be opened)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 def _swap_in(staging: Path, target: Path) -> None:
     """Make ``staging`` the tree at ``target``; the old tree survives any crash before this returns."""
     if not target.exists():
         os.rename(staging, target)
+        _fsync_dir(target.parent)
         return
     if _exchange(staging, target):
+        _fsync_dir(target.parent)
         shutil.rmtree(staging)  # now holds the old tree
         return
-    # Two renames: in between, the old tree waits intact under a recognizable name.
+    # Two renames: in between, the old tree waits intact under a recognizable name, which the next
+    # run renames back (see _clean_leftovers) if this process dies here.
     backup = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
     os.rmdir(backup)
     os.rename(target, backup)
-    os.rename(staging, target)
+    try:
+        os.rename(staging, target)
+    except BaseException:
+        os.rename(backup, target)
+        raise
+    _fsync_dir(target.parent)
     shutil.rmtree(backup)
 
 
 def _clean_leftovers(target: Path) -> None:
-    """Remove staging folders a killed run left beside the tree (only our own names)."""
+    """Undo what a killed run left beside the tree (only our own names).
+
+    ``.<name>.new-*`` is a staging folder (a half-written new tree, or the old tree after an
+    exchange): removed. ``.<name>.old-*`` is the old tree parked between the two renames of the
+    fallback swap: renamed back when the tree itself is missing, else removed.
+    """
     if not target.parent.is_dir():
         return
     for prefix in (f".{target.name}.new-", f".{target.name}.old-"):
-        for leftover in target.parent.glob(prefix + "*"):
+        for leftover in sorted(target.parent.glob(prefix + "*")):
             if leftover.is_dir() and not leftover.is_symlink():
-                if prefix.endswith(".old-") and not target.exists():
+                if prefix.endswith(".old-") and not target.exists() and not target.is_symlink():
                     os.rename(leftover, target)  # finish an interrupted two-rename swap
                 else:
                     shutil.rmtree(leftover)
 
 
-def _write_atomically(target: Path, files: dict[str, bytes]) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    _clean_leftovers(target)
-    if target.exists() and not target.is_dir():
-        raise ValidationError(str(target), "path", str(target), "a directory for the tree (this path is a file)")
+#: Test hook (fault injection): when set to a whole number N, the process kills itself with
+#: SIGKILL right after writing N files into its staging folders, so tests can interrupt a write
+#: at a deterministic point and check that the previous tree survives. Never set it otherwise.
+FAULT_AFTER_FILES_ENV = "SRE_CONSTRUCTS_FAULT_AFTER_FILES"
+
+
+def _fault_limit() -> int | None:
+    raw = os.environ.get(FAULT_AFTER_FILES_ENV)
+    if raw is None or raw == "":
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValidationError(FAULT_AFTER_FILES_ENV, "test hook", raw, "a whole number of files, or unset") from None
+
+
+def _stage(target: Path, files: dict[str, bytes], written: list[int], limit: int | None) -> Path:
+    """Write ``files`` into a new staging folder beside ``target`` (durably) and return it."""
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.new-", dir=target.parent))
     try:
+        folders = {staging}
         for rel, content in files.items():
             path = staging / rel
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(content)
+            folders.add(path.parent)
+            with open(path, "wb") as handle:
+                handle.write(content)
+                handle.flush()
+                os.fsync(handle.fileno())
+            written[0] += 1
+            if limit is not None and written[0] >= limit:
+                os.kill(os.getpid(), signal.SIGKILL)  # test hook, see FAULT_AFTER_FILES_ENV
         os.chmod(staging, 0o755)  # mkdtemp makes it 0700; the tree is shared with git and CI
-        _swap_in(staging, target)
+        for folder in sorted(folders, key=lambda f: len(f.parts), reverse=True):
+            _fsync_dir(folder)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    return staging
 
 
 def write_tree(scope: Construct, outdir: str | os.PathLike[str], *, check: bool = False) -> list[Path]:
@@ -269,6 +340,10 @@ def write_tree(scope: Construct, outdir: str | os.PathLike[str], *, check: bool 
         ValidationError: bad input (overlapping tree paths, unwritable outdir, ...).
         TreeDriftError: with ``check=True``, when a tree is stale.
     """
+    if not isinstance(outdir, (str, os.PathLike)) or not os.fspath(outdir):
+        raise ValidationError("write_tree", "outdir", outdir, "a directory path (str or os.PathLike)")
+    if not isinstance(check, bool):
+        raise ValidationError("write_tree", "check", check, "True or False")
     out = Path(outdir)
     charts = _platform_charts(scope)
     by_path: dict[str, PlatformChart] = {}
@@ -278,10 +353,17 @@ def write_tree(scope: Construct, outdir: str | os.PathLike[str], *, check: bool 
             if a.startswith(b) or b.startswith(a):
                 raise ValidationError(
                     chart.node.path, "path", chart.tree_path,
-                    f"a tree path that does not overlap {other_path!r} of {other.node.path}",
+                    f"a tree path that does not overlap {other_path!r} of {other.node.path}: "
+                    "each tree replaces its whole folder",
                 )
         by_path[chart.tree_path] = chart
+    # Everything is rendered (and so validated) before the disk is touched.
     rendered = {path: render_tree(chart) for path, chart in sorted(by_path.items())}
+
+    if not check:
+        _check_writable(str(out), "outdir", out)
+    for path in rendered:
+        _check_target(by_path[path].node.path, out / path, writing=not check)
 
     if check:
         for path, files in rendered.items():
@@ -289,9 +371,25 @@ def write_tree(scope: Construct, outdir: str | os.PathLike[str], *, check: bool 
             if drift is not None:
                 raise drift
     else:
-        _check_outdir(out)
+        out.mkdir(parents=True, exist_ok=True)
+        changed: dict[Path, dict[str, bytes]] = {}
         for path, files in rendered.items():
             target = out / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            _clean_leftovers(target)
             if _diff(target, files) is not None:
-                _write_atomically(target, files)
+                changed[target] = files
+        # Stage every changed tree first, then swap them in: a failure while staging leaves
+        # every tree as it was.
+        staged: dict[Path, Path] = {}
+        written, limit = [0], _fault_limit()
+        try:
+            for target, files in changed.items():
+                staged[target] = _stage(target, files, written, limit)
+            for target in list(staged):
+                _swap_in(staged[target], target)
+                del staged[target]
+        finally:
+            for staging in staged.values():
+                shutil.rmtree(staging, ignore_errors=True)
     return sorted(out / path / rel for path, files in rendered.items() for rel in files)

@@ -11,7 +11,9 @@ from typing import Any
 from .errors import ValidationError
 
 __all__ = [
+    "check_bool",
     "check_dns_label",
+    "check_labels",
     "check_duration",
     "check_chart_version",
     "check_positive_int",
@@ -32,6 +34,8 @@ _PARTIAL = r"v?(\d+|[xX*])(\.(\d+|[xX*]))?(\.(\d+|[xX*]))?(-[0-9A-Za-z.-]+)?(\+[
 _TERM = rf"(=|!=|>=|<=|>|<|~>|~|\^)?\s*{_PARTIAL}"
 _RANGE = re.compile(rf"^\s*{_TERM}(\s*(,|\s|\|\|)\s*{_TERM})*\s*$")
 _HYPHEN_RANGE = re.compile(rf"^\s*{_PARTIAL}\s+-\s+{_PARTIAL}\s*$")
+_LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
 
 
@@ -46,7 +50,7 @@ def check_dns_label(where: str, field: str, value: object) -> str:
     Returns:
         The value, unchanged.
     """
-    if not isinstance(value, str) or len(value) > 63 or not _DNS_LABEL.match(value):
+    if not isinstance(value, str) or len(value) > 63 or not _DNS_LABEL.fullmatch(value):
         raise ValidationError(
             where, field, value,
             "a DNS-1123 label: at most 63 characters, lower-case letters, digits and '-', "
@@ -55,9 +59,51 @@ def check_dns_label(where: str, field: str, value: object) -> str:
     return value
 
 
+def check_bool(where: str, field: str, value: object) -> bool:
+    """``True`` or ``False``; truthy strings such as ``"yes"`` or ``"false"`` are refused."""
+    if not isinstance(value, bool):
+        raise ValidationError(where, field, value, "True or False")
+    return value
+
+
+def _label_key_ok(key: object) -> bool:
+    if not isinstance(key, str):
+        return False
+    prefix, slash, name = key.rpartition("/")
+    if slash and not (0 < len(prefix) <= 253 and _DNS_SUBDOMAIN.fullmatch(prefix)):
+        return False
+    return len(name) <= 63 and bool(_LABEL_NAME.fullmatch(name))
+
+
+def check_labels(where: str, field: str, value: object) -> dict[str, str]:
+    """Kubernetes labels: a mapping of label keys (``[prefix/]name``) to label values (strings).
+
+    Returns:
+        A plain ``dict`` copy.
+    """
+    if not isinstance(value, Mapping):
+        raise ValidationError(where, field, value, "a mapping of label names to string values, such as {'team': 'sre'}")
+    result: dict[str, str] = {}
+    for key, item in value.items():
+        if not _label_key_ok(key):
+            raise ValidationError(
+                where, f"{field} key", key,
+                "a label key: an optional DNS subdomain prefix and '/', then at most 63 letters, digits, "
+                "'-', '_' or '.', starting and ending with a letter or digit",
+            )
+        if not isinstance(item, str) or not (item == "" or (len(item) <= 63 and _LABEL_NAME.fullmatch(item))):
+            raise ValidationError(
+                where, f"{field}.{key}", item,
+                "a label value: a string of at most 63 letters, digits, '-', '_' or '.', starting and ending "
+                "with a letter or digit (or empty)",
+            )
+        result[str.__str__(key)] = str.__str__(item)  # type: ignore[arg-type]
+    return result
+
+
 def check_duration(where: str, field: str, value: object) -> str:
     """A Go duration string as Flux accepts it (``10m``, ``1h30m``, ``500ms``)."""
-    if not isinstance(value, str) or not _DURATION.match(value):
+    if not isinstance(value, str) or not _DURATION.fullmatch(value):
         raise ValidationError(
             where, field, value, "a Go duration such as '30s', '10m' or '1h30m' (units ms, s, m, h)"
         )
@@ -67,7 +113,7 @@ def check_duration(where: str, field: str, value: object) -> str:
 def check_chart_version(where: str, field: str, value: object) -> str:
     """A chart version: an exact semver (``1.30.3``, ``v1.21.1``) or a semver range (``>=1.2 <2``)."""
     if isinstance(value, str) and value.strip() and (
-        _VERSION.match(value) or _RANGE.match(value) or _HYPHEN_RANGE.match(value)
+        _VERSION.fullmatch(value) or _RANGE.fullmatch(value) or _HYPHEN_RANGE.fullmatch(value)
     ):
         return value
     raise ValidationError(
@@ -85,7 +131,7 @@ def check_positive_int(where: str, field: str, value: object, *, minimum: int = 
 
 def check_quantity(where: str, field: str, value: object) -> str:
     """A Kubernetes resource quantity (``512Mi``, ``100m``, ``20Gi``)."""
-    if not isinstance(value, str) or not _QUANTITY.match(value):
+    if not isinstance(value, str) or not _QUANTITY.fullmatch(value):
         raise ValidationError(where, field, value, "a Kubernetes quantity such as '100m', '512Mi' or '20Gi'")
     return value
 
@@ -106,20 +152,40 @@ def check_values(where: str, field: str, value: object) -> dict[str, Any]:
     if not isinstance(value, Mapping):
         raise ValidationError(where, field, value, "a mapping of Helm values (dict)")
 
+    on_path: set[int] = set()  # containers above the current node: a cycle would never end
+
     def walk(node: object, path: str) -> Any:
-        if isinstance(node, Mapping):
-            out: dict[str, Any] = {}
-            for key, child in node.items():
-                if not isinstance(key, str):
-                    raise ValidationError(where, f"{field}{path}", key, "string keys only")
-                out[key] = walk(child, f"{path}.{key}")
-            return out
-        if isinstance(node, (list, tuple)):
-            return [walk(child, f"{path}[{i}]") for i, child in enumerate(node)]
-        if isinstance(node, float) and not math.isfinite(node):
-            raise ValidationError(where, f"{field}{path}", node, "a finite number")
-        if node is None or isinstance(node, (str, int, float, bool)):
+        if isinstance(node, (Mapping, list, tuple)):
+            if id(node) in on_path:
+                raise ValidationError(
+                    where, f"{field}{path}", "<the same container again>",
+                    "a tree of data: a dict or list must not contain itself",
+                )
+            on_path.add(id(node))
+            try:
+                if isinstance(node, Mapping):
+                    out: dict[str, Any] = {}
+                    for key, child in node.items():
+                        if not isinstance(key, str):
+                            raise ValidationError(
+                                where, f"{field}{path}", key, f"string keys only, not {type(key).__name__}"
+                            )
+                        out[str.__str__(key)] = walk(child, f"{path}.{key}")
+                    return out
+                return [walk(child, f"{path}[{i}]") for i, child in enumerate(node)]
+            finally:
+                on_path.discard(id(node))
+        # Plain types only: YAML's safe dumper refuses subclasses (enums, numpy scalars, ...).
+        if node is None or isinstance(node, bool):
             return node
+        if isinstance(node, str):
+            return str.__str__(node)
+        if isinstance(node, int):
+            return int(node)
+        if isinstance(node, float):
+            if not math.isfinite(node):
+                raise ValidationError(where, f"{field}{path}", node, "a finite number")
+            return float(node)
         raise ValidationError(
             where, f"{field}{path}", node,
             "JSON-serializable data: dict, list, str, int, float, bool or None, "

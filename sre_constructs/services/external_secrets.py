@@ -2,29 +2,75 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from constructs import Construct
 
 from ..kernel.component import HealthCheck, PlatformComponent
+from ..kernel.errors import ValidationError
 from ..kernel.naming import helm_fullname
+from ..kernel.network import Peer, tcp
+from ..kernel.validation import check_bool, check_dns_label, check_positive_int, check_values
 from ..kernel.values import deep_merge
 from ..versions import CHARTS
 
 __all__ = ["ExternalSecrets"]
 
+# Defaults: the one place they live. Ports are the chart's pod ports at 2.9.0.
+_WEBHOOK_PORT = 10250
+_METRICS_PORT = 8080
+_OPENBAO_PORT = 8200
+_RESOURCES: dict[str, dict[str, Any]] = {
+    "controller": {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"cpu": "500m", "memory": "512Mi"}},
+    "webhook": {"requests": {"cpu": "20m", "memory": "64Mi"}, "limits": {"cpu": "200m", "memory": "128Mi"}},
+    "certController": {"requests": {"cpu": "20m", "memory": "64Mi"}, "limits": {"cpu": "200m", "memory": "256Mi"}},
+}
+_SECURITY_CONTEXT: dict[str, Any] = {
+    "allowPrivilegeEscalation": False,
+    "capabilities": {"drop": ["ALL"]},
+    "readOnlyRootFilesystem": True,
+    "runAsNonRoot": True,
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+_URL = re.compile(r"^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/.*)?$")
+
 
 class ExternalSecrets(PlatformComponent):
-    """The External Secrets Operator: controller, webhook and cert-controller, with CRDs.
+    """The External Secrets Operator (controller, webhook, cert-controller, CRDs) and a ClusterSecretStore for OpenBao.
+
+    The companion ``external-secrets-config`` (:attr:`config`) holds ClusterSecretStore
+    ``store_name`` (``external-secrets.io/v1``, provider ``vault``): KV v2 at ``kv_mount`` on
+    ``openbao_url``, trusting ``ca.crt`` of Secret ``openbao_ca_secret`` in ``openbao_namespace``,
+    logging in through Kubernetes auth (``kubernetes`` mount, role ``openbao_role``) with the
+    controller's ServiceAccount. The defaults match what :class:`~sre_constructs.services.openbao.OpenBao`
+    creates at self-init; wire them from its attributes when OpenBao is renamed. The store can
+    only become Ready after OpenBao is: the platform adds the Flux edge config -> openbao.
 
     Knobs (all keyword arguments):
 
     - ``version``: chart version. Default ``2.9.0``.
-    - ``values``: Helm values, deep-merged last. Default none.
+    - ``values``: Helm values, deep-merged last (user wins). Default none.
     - ``namespace``: Default ``external-secrets``.
     - ``release_name``: Default ``external-secrets``.
+    - ``replicas``: controller replicas (leader election on). Default ``2``.
+    - ``webhook_replicas``: webhook replicas (the API server calls it with failurePolicy Fail). Default ``2``.
+    - ``cert_controller_replicas``: cert-controller replicas. Default ``1``.
+    - ``openbao_namespace``: where OpenBao runs (egress to port 8200). Default ``openbao``.
+    - ``openbao_url``: OpenBao API URL. Default ``https://openbao.openbao.svc:8200``.
+    - ``openbao_ca_secret``: Secret in ``openbao_namespace`` whose ``ca.crt`` signs OpenBao's certificate. Default ``openbao-tls``.
+    - ``openbao_role``: OpenBao Kubernetes auth role. Default ``external-secrets``.
+    - ``kubernetes_auth_mount``: OpenBao Kubernetes auth mount path. Default ``kubernetes``.
+    - ``kv_mount``: OpenBao KV v2 mount path. Default ``secret``.
+    - ``store_name``: ClusterSecretStore name; ``None`` emits no store (and no companion). Default ``openbao``.
+    - ``monitoring_namespace``: where Prometheus runs (scrapes port 8080). Default ``monitoring``.
     - ``wait``: Default ``True``; with ``False`` the health checks name the three Deployments.
+
+    Attributes:
+        config: the ``external-secrets-config`` companion (``None`` without a store).
+        store: the ClusterSecretStore manifest (``None`` without a store).
+        service_account: the controller's ServiceAccount name (OpenBao's role must bind it).
     """
 
     def __init__(
@@ -36,20 +82,113 @@ class ExternalSecrets(PlatformComponent):
         values: Mapping[str, Any] | None = None,
         namespace: str = "external-secrets",
         release_name: str = "external-secrets",
+        replicas: int = 2,
+        webhook_replicas: int = 2,
+        cert_controller_replicas: int = 1,
+        openbao_namespace: str = "openbao",
+        openbao_url: str = "https://openbao.openbao.svc:8200",
+        openbao_ca_secret: str = "openbao-tls",
+        openbao_role: str = "external-secrets",
+        kubernetes_auth_mount: str = "kubernetes",
+        kv_mount: str = "secret",
+        store_name: str | None = "openbao",
+        monitoring_namespace: str = "monitoring",
         wait: bool = True,
     ) -> None:
+        where = f"{scope.node.path}/{id}" if scope.node.path else id
+        for name, count in (
+            ("replicas", replicas), ("webhook_replicas", webhook_replicas),
+            ("cert_controller_replicas", cert_controller_replicas),
+        ):
+            check_positive_int(where, name, count)
+        for name, value in (
+            ("namespace", namespace), ("release_name", release_name), ("openbao_namespace", openbao_namespace),
+            ("openbao_ca_secret", openbao_ca_secret), ("openbao_role", openbao_role),
+            ("monitoring_namespace", monitoring_namespace),
+        ):
+            check_dns_label(where, name, value)
+        if store_name is not None:
+            check_dns_label(where, "store_name", store_name)
+        if not isinstance(openbao_url, str) or not _URL.match(openbao_url):
+            raise ValidationError(where, "openbao_url", openbao_url, "an https:// URL such as 'https://openbao.openbao.svc:8200'")
+        for name, value in (("kubernetes_auth_mount", kubernetes_auth_mount), ("kv_mount", kv_mount)):
+            if not isinstance(value, str) or not re.match(r"^[a-z0-9][a-z0-9_-]{0,62}$", value):
+                raise ValidationError(where, name, value, "a mount path: lower-case letters, digits, '-', '_'")
+        check_bool(where, "wait", wait)
+        values = check_values(where, "values", values or {})
+
         super().__init__(scope, id, name="external-secrets", namespace=namespace, wait=wait)
+        fullname = helm_fullname(release_name, "external-secrets", override=(values or {}).get("fullnameOverride"))
+        self.service_account: str = fullname
+        """The controller's ServiceAccount (the chart names it after the fullname)."""
+
+        def pdb(count: int) -> dict[str, Any]:
+            # A PDB on a single replica would block every node drain.
+            return {"enabled": count > 1, "minAvailable": 1}
+
         defaults: dict[str, Any] = {
             "installCRDs": True,
             # The chart has no keep policy of its own: deleting the release must not delete every ExternalSecret.
             "crds": {"annotations": {"helm.sh/resource-policy": "keep"}},
+            "replicaCount": replicas,
+            "leaderElect": True,
+            "resources": _RESOURCES["controller"],
+            "securityContext": _SECURITY_CONTEXT,
+            "podDisruptionBudget": pdb(replicas),
+            # openbao and external-secrets come after monitoring: the ServiceMonitor CRD exists.
+            "serviceMonitor": {"enabled": True},
+            "bitwarden-sdk-server": {"enabled": False},
+            "webhook": {
+                "replicaCount": webhook_replicas,
+                "resources": _RESOURCES["webhook"],
+                "securityContext": _SECURITY_CONTEXT,
+                "podDisruptionBudget": pdb(webhook_replicas),
+            },
+            "certController": {
+                "replicaCount": cert_controller_replicas,
+                "resources": _RESOURCES["certController"],
+                "securityContext": _SECURITY_CONTEXT,
+                "podDisruptionBudget": pdb(cert_controller_replicas),
+            },
         }
         self.release = self.add_helm_release(
             release_name, CHARTS["external-secrets/external-secrets"], version=version,
             values=deep_merge(defaults, values or {}),
         )
-        fullname = helm_fullname(
-            release_name, "external-secrets", override=self.release.values.get("fullnameOverride")
-        )
         for suffix in ("", "-webhook", "-cert-controller"):
             self.add_health_check(HealthCheck("Deployment", fullname + suffix, namespace))
+
+        # -- Network: the API server calls the webhook; Prometheus scrapes; the controller reaches
+        # the API server and OpenBao.
+        self.allow_ingress("webhook", Peer.api_server(), tcp(_WEBHOOK_PORT))
+        self.allow_ingress(
+            "prometheus",
+            Peer.in_namespace(monitoring_namespace, "Prometheus", **{"app.kubernetes.io/name": "prometheus"}),
+            tcp(_METRICS_PORT),
+        )
+        self.allow_egress("api-server", Peer.api_server(), tcp(443, 6443))
+        self.allow_egress("openbao", Peer.in_namespace(openbao_namespace, "OpenBao"), tcp(_OPENBAO_PORT))
+
+        # -- The ClusterSecretStore (its CRD comes from this chart: a companion).
+        self.config: PlatformComponent | None = None
+        self.store: Any = None
+        if store_name is not None:
+            self.config = self.add_companion("config")
+            self.store = self.config.add_manifest({
+                "apiVersion": "external-secrets.io/v1",
+                "kind": "ClusterSecretStore",
+                "metadata": {"name": store_name},
+                "spec": {"provider": {"vault": {
+                    "server": openbao_url,
+                    "path": kv_mount,
+                    "version": "v2",
+                    "caProvider": {
+                        "type": "Secret", "name": openbao_ca_secret, "key": "ca.crt", "namespace": openbao_namespace,
+                    },
+                    "auth": {"kubernetes": {
+                        "mountPath": kubernetes_auth_mount,
+                        "role": openbao_role,
+                        "serviceAccountRef": {"name": self.service_account, "namespace": namespace},
+                    }},
+                }}},
+            })

@@ -8,25 +8,92 @@ from typing import Any
 from constructs import Construct
 
 from ..kernel.component import HealthCheck, PlatformComponent
+from ..kernel.errors import ValidationError
+from ..kernel.network import Peer, tcp
+from ..kernel.validation import (
+    check_bool,
+    check_dns_label,
+    check_one_of,
+    check_positive_int,
+    check_quantity,
+    check_values,
+)
 from ..kernel.values import deep_merge
 from ..versions import CHARTS
 
-__all__ = ["Istio"]
+__all__ = ["Istio", "MTLS_MODES"]
+
+MTLS_MODES = ("STRICT", "PERMISSIVE")
+"""Mesh-wide PeerAuthentication modes the ``mtls_mode`` knob accepts."""
+
+# -- defaults (the one place they live) ------------------------------------------------------
+
+_REPLICAS = 2           # HPA minimum: the chart renders the istiod PDB only when it is > 1
+_MAX_REPLICAS = 5
+_GATEWAY_REPLICAS = 2
+_ISTIOD_RESOURCES: dict[str, Any] = {
+    "requests": {"cpu": "200m", "memory": "512Mi"}, "limits": {"cpu": "1", "memory": "1Gi"},
+}
+_PROXY_RESOURCES: dict[str, Any] = {
+    "requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"cpu": "1", "memory": "512Mi"},
+}
+_GATEWAY_RESOURCES: dict[str, Any] = {
+    "requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"cpu": "1", "memory": "512Mi"},
+}
+_RUNTIME_DEFAULT = {"type": "RuntimeDefault"}
+# The gateway's pod securityContext REPLACES the chart default, which only sets this sysctl
+# (it lets Envoy bind 80/443 without NET_BIND_SERVICE), so it is repeated here.
+_UNPRIVILEGED_PORTS = {"name": "net.ipv4.ip_unprivileged_port_start", "value": "0"}
+# Pod labels of istiod (fixed by the chart) and of Prometheus (kube-prometheus-stack).
+_ISTIOD_PODS = {"app": "istiod", "istio": "pilot"}
+_PROMETHEUS_PODS = {"app.kubernetes.io/name": "prometheus"}
+_GATEWAY_RELEASE = "istio-ingressgateway"
+
+
+def _check_resources(where: str, field: str, value: object) -> dict[str, Any]:
+    """A container ``resources`` override: ``requests``/``limits`` maps of quantities."""
+    if not isinstance(value, Mapping) or not set(value) <= {"requests", "limits"}:
+        raise ValidationError(where, field, value, "a mapping with 'requests' and/or 'limits'")
+    for section, amounts in value.items():
+        if not isinstance(amounts, Mapping):
+            raise ValidationError(where, f"{field}.{section}", amounts, "a mapping such as {'cpu': '100m'}")
+        for name, amount in amounts.items():
+            check_quantity(where, f"{field}.{section}.{name}", amount)
+    return check_values(where, field, value)
 
 
 class Istio(PlatformComponent):
     """Istio service mesh: CRDs (``base``), control plane (``istiod``), optional ingress gateway.
+
+    istiod runs highly available (HPA from ``replicas`` to ``max_replicas`` and a PDB), with
+    resource requests and limits and the RuntimeDefault seccomp profile, so ``istio-system``
+    enforces Pod Security ``restricted`` (istiod's other container settings are hard-coded
+    restricted by the chart; it has no pod securityContext key). Sidecars and gateways injected by
+    this istiod get ``proxy_resources`` and RuntimeDefault seccomp too. The companion
+    ``istio-config`` (attribute ``config``) holds the mesh-wide PeerAuthentication ``default`` in
+    the root namespace. Prometheus scrapes istiod through :meth:`service_monitors`.
 
     Knobs (all keyword arguments):
 
     - ``version``: chart version of base, istiod and gateway. Default ``1.30.3``.
     - ``values``: Helm values for istiod, deep-merged last. Default none.
     - ``base_values``: Helm values for the base chart, deep-merged last. Default none.
-    - ``namespace``: control-plane namespace. Default ``istio-system``.
+    - ``replicas``: minimum istiod replicas (HPA ``autoscaleMin``; a PDB exists only above 1). Default ``2``.
+    - ``max_replicas``: maximum istiod replicas (HPA ``autoscaleMax``). Default ``5``.
+    - ``resources``: istiod container requests/limits, merged over the defaults. Default
+      ``200m``/``512Mi`` requests, ``1``/``1Gi`` limits.
+    - ``proxy_resources``: requests/limits of injected sidecars and gateways
+      (``global.proxy.resources``). Default ``50m``/``128Mi`` requests, ``1``/``512Mi`` limits.
+    - ``mtls_mode``: mesh-wide PeerAuthentication mode, ``STRICT`` or ``PERMISSIVE``. Default ``STRICT``.
+    - ``monitoring_namespace``: namespace of the Prometheus that scrapes istiod. Default ``monitoring``.
+    - ``namespace``: control-plane (and mesh root) namespace. Default ``istio-system``.
     - ``gateway``: also install the ingress gateway ``istio-ingressgateway`` in
       ``gateway_namespace``. Default ``False``.
     - ``gateway_namespace``: Default ``istio-ingress``.
-    - ``gateway_values``: Helm values for the gateway chart. Default none.
+    - ``gateway_replicas``: minimum gateway replicas (HPA; PDB above 1). Default ``2``.
+    - ``gateway_resources``: gateway container requests/limits, merged over the defaults.
+      Default ``100m``/``128Mi`` requests, ``1``/``512Mi`` limits.
+    - ``gateway_values``: Helm values for the gateway chart, deep-merged last. Default none.
     - ``wait``: Flux waits for every object (Default ``True``); with ``False`` the health checks
       name Deployment ``istiod`` (and the gateway Deployment).
     """
@@ -39,31 +106,159 @@ class Istio(PlatformComponent):
         version: str | None = None,
         values: Mapping[str, Any] | None = None,
         base_values: Mapping[str, Any] | None = None,
+        replicas: int = _REPLICAS,
+        max_replicas: int = _MAX_REPLICAS,
+        resources: Mapping[str, Any] | None = None,
+        proxy_resources: Mapping[str, Any] | None = None,
+        mtls_mode: str = "STRICT",
+        monitoring_namespace: str = "monitoring",
         namespace: str = "istio-system",
         gateway: bool = False,
         gateway_namespace: str = "istio-ingress",
+        gateway_replicas: int = _GATEWAY_REPLICAS,
+        gateway_resources: Mapping[str, Any] | None = None,
         gateway_values: Mapping[str, Any] | None = None,
         wait: bool = True,
     ) -> None:
-        super().__init__(scope, id, name="istio", namespace=namespace, wait=wait)
+        # Validate every knob before anything crosses into jsii.
+        where = f"{scope.node.path}/{id}" if scope.node.path else id
+        replicas = check_positive_int(where, "replicas", replicas)
+        max_replicas = check_positive_int(where, "max_replicas", max_replicas)
+        if max_replicas < replicas:
+            raise ValidationError(where, "max_replicas", max_replicas, f"a whole number >= replicas ({replicas})")
+        istiod_resources = deep_merge(_ISTIOD_RESOURCES, _check_resources(where, "resources", resources or {}))
+        sidecar_resources = deep_merge(
+            _PROXY_RESOURCES, _check_resources(where, "proxy_resources", proxy_resources or {})
+        )
+        self.mtls_mode: str = check_one_of(where, "mtls_mode", mtls_mode, MTLS_MODES)
+        """The mesh-wide mTLS mode of PeerAuthentication ``default``."""
+        check_dns_label(where, "monitoring_namespace", monitoring_namespace)
+        check_dns_label(where, "namespace", namespace)
+        check_bool(where, "gateway", gateway)
+        check_dns_label(where, "gateway_namespace", gateway_namespace)
+        if gateway and gateway_namespace == namespace:
+            raise ValidationError(where, "gateway_namespace", gateway_namespace, f"a namespace other than {namespace!r}")
+        gateway_replicas = check_positive_int(where, "gateway_replicas", gateway_replicas)
+        gw_resources = deep_merge(
+            _GATEWAY_RESOURCES, _check_resources(where, "gateway_resources", gateway_resources or {})
+        )
+        for name, given in (("values", values), ("base_values", base_values), ("gateway_values", gateway_values)):
+            if given is not None:
+                check_values(where, name, given)
+
+        super().__init__(scope, id, name="istio", namespace=namespace, wait=wait, pod_security="restricted")
+
         base = self.add_helm_release(
             "istio-base", CHARTS["istio/base"], version=version,
-            values=deep_merge({"defaultRevision": "default"}, base_values or {}),
+            values=deep_merge(
+                {"defaultRevision": "default", "global": {"istioNamespace": namespace}}, base_values or {},
+            ),
         )
+        istiod_values: dict[str, Any] = {
+            "global": {
+                # The mesh root namespace (where PeerAuthentication `default` applies mesh-wide).
+                "istioNamespace": namespace,
+                "defaultPodDisruptionBudget": {"enabled": True},
+                "proxy": {"resources": sidecar_resources, "seccompProfile": _RUNTIME_DEFAULT, "privileged": False},
+            },
+            "autoscaleEnabled": True,
+            "autoscaleMin": replicas,
+            "autoscaleMax": max_replicas,
+            "replicaCount": replicas,  # used only if a user turns autoscaling off
+            "pdb": {"minAvailable": 1},
+            "resources": istiod_resources,
+            # The one security key istiod exposes; the rest is hard-coded restricted in the chart.
+            "seccompProfile": _RUNTIME_DEFAULT,
+            "gateways": {"seccompProfile": _RUNTIME_DEFAULT},
+        }
         # istiod's Deployment name is fixed ("istiod"), whatever the release is called.
         self.istiod = self.add_helm_release(
             "istiod", CHARTS["istio/istiod"], version=version, depends_on=[base],
-            values=deep_merge({}, values or {}),
+            values=deep_merge(istiod_values, values or {}),
         )
         self.add_health_check(HealthCheck("Deployment", "istiod", namespace))
+
+        prometheus = Peer.in_namespace(monitoring_namespace, "Prometheus", **_PROMETHEUS_PODS)
+        # Sidecars and gateways anywhere fetch config and certificates over 15012 (xDS + CA, mTLS).
+        self.allow_ingress(
+            "istiod-xds", Peer.any_namespace("sidecars and gateways in any namespace"), tcp(15012),
+            pods=_ISTIOD_PODS,
+        )
+        # The API server calls the injection and validation webhooks (Service 443 -> pod 15017).
+        self.allow_ingress("istiod-webhook", Peer.api_server(), tcp(15017), pods=_ISTIOD_PODS)
+        self.allow_ingress("istiod-metrics", prometheus, tcp(15014), pods=_ISTIOD_PODS)
+        self.allow_egress("api-server", Peer.api_server(), tcp(443, 6443))
+
         self.gateway = None
+        self.gateway_namespace: str | None = None
+        """Namespace of the ingress gateway, when enabled."""
         if gateway:
-            # No istio-injection label: the gateway pod gets its proxy from the injector.
-            self.add_namespace(gateway_namespace)
+            self.gateway_namespace = gateway_namespace
+            # The gateway pod (image: auto) gets its proxy from the injector, so its namespace must
+            # not say istio-injection=disabled; only the gateway runs there, and the gateway
+            # injection template has no privileged istio-init, so it stays `restricted`.
+            self.add_namespace(gateway_namespace, mesh_injection=True)
+            gateway_defaults: dict[str, Any] = {
+                "autoscaling": {"enabled": True, "minReplicas": gateway_replicas,
+                                "maxReplicas": max(_MAX_REPLICAS, gateway_replicas)},
+                "replicaCount": gateway_replicas,
+                "podDisruptionBudget": {"minAvailable": 1} if gateway_replicas > 1 else {},
+                "resources": gw_resources,
+                "securityContext": {
+                    "runAsNonRoot": True, "seccompProfile": _RUNTIME_DEFAULT, "sysctls": [_UNPRIVILEGED_PORTS],
+                },
+                # Replaces the chart default too: restate drop ALL and no privilege escalation.
+                "containerSecurityContext": {
+                    "allowPrivilegeEscalation": False, "privileged": False, "readOnlyRootFilesystem": True,
+                    "runAsNonRoot": True, "capabilities": {"drop": ["ALL"]}, "seccompProfile": _RUNTIME_DEFAULT,
+                },
+            }
             # The gateway pod's image is injected by istiod, so it must come after istiod.
             self.gateway = self.add_helm_release(
-                "istio-ingressgateway", CHARTS["istio/gateway"], version=version,
+                _GATEWAY_RELEASE, CHARTS["istio/gateway"], version=version,
                 namespace=gateway_namespace, depends_on=[self.istiod],
-                values=deep_merge({}, gateway_values or {}),
+                values=deep_merge(gateway_defaults, gateway_values or {}),
             )
-            self.add_health_check(HealthCheck("Deployment", "istio-ingressgateway", gateway_namespace))
+            gateway_name = self.gateway.values.get("name") or _GATEWAY_RELEASE
+            self.add_health_check(HealthCheck("Deployment", gateway_name, gateway_namespace))
+            gw = {"namespace": gateway_namespace}
+            self.allow_ingress(
+                "gateway-traffic", Peer.anywhere("clients of the ingress gateway (through its load balancer)"),
+                tcp(80, 443, 15021), **gw,
+            )
+            self.allow_ingress("gateway-metrics", prometheus, tcp(15020, 15090), **gw)
+            self.allow_egress(
+                "istiod", Peer.in_namespace(namespace, "istiod", **_ISTIOD_PODS), tcp(15012), **gw,
+            )
+            # Routes lead to workloads in any namespace, on whatever ports they serve.
+            self.allow_egress("backends", Peer.any_namespace("workloads the gateway routes to"), **gw)
+
+        self.config: PlatformComponent = self.add_companion("config")
+        """Companion ``istio-config``: the mesh-wide PeerAuthentication (needs the CRDs of base)."""
+        self.config.add_manifest({
+            "apiVersion": "security.istio.io/v1",
+            "kind": "PeerAuthentication",
+            # `default` in the root namespace applies to the whole mesh.
+            "metadata": {"name": "default", "namespace": namespace},
+            "spec": {"mtls": {"mode": self.mtls_mode}},
+        })
+
+    def service_monitors(self) -> list[dict[str, Any]]:
+        """ServiceMonitors for istiod (the charts ship none), for the monitoring companion.
+
+        Returns:
+            One ``monitoring.coreos.com/v1`` ServiceMonitor: Service ``istiod`` (labels
+            ``app: istiod, istio: pilot``), port ``http-monitoring`` (15014).
+        """
+        assert self.namespace is not None
+        return [{
+            "apiVersion": "monitoring.coreos.com/v1",
+            "kind": "ServiceMonitor",
+            "metadata": {"name": "istiod", "namespace": self.namespace, "labels": {"app": "istiod"}},
+            "spec": {
+                "jobLabel": "app",
+                "selector": {"matchLabels": dict(_ISTIOD_PODS)},
+                "namespaceSelector": {"matchNames": [self.namespace]},
+                "endpoints": [{"port": "http-monitoring", "path": "/metrics", "interval": "30s"}],
+            },
+        }]

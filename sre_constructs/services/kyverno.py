@@ -1,28 +1,149 @@
-"""Kyverno: Kubernetes-native policy enforcement."""
+"""Kyverno: Kubernetes-native policy enforcement, with a baseline ClusterPolicy set."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from constructs import Construct
 
 from ..kernel.component import HealthCheck, PlatformComponent
+from ..kernel.errors import ValidationError
+from ..kernel.naming import helm_fullname
+from ..kernel.network import Peer, tcp
+from ..kernel.validation import (
+    check_bool,
+    check_dns_label,
+    check_one_of,
+    check_positive_int,
+    check_quantity,
+    check_values,
+)
 from ..kernel.values import deep_merge
 from ..versions import CHARTS
 
-__all__ = ["Kyverno"]
+__all__ = ["Kyverno", "POLICIES", "POLICY_ACTIONS"]
 
-_CONTROLLERS = ("admission-controller", "background-controller", "cleanup-controller", "reports-controller")
+POLICY_ACTIONS = ("Enforce", "Audit")
+"""Values of ``policy_action`` and of each ``policy_actions`` entry (per-rule ``validate.failureAction``)."""
+
+# -- defaults (the one place they live) ------------------------------------------------------
+
+# Values key of each controller, and its Deployment suffix / component label.
+_CONTROLLERS = {
+    "admissionController": "admission-controller",
+    "backgroundController": "background-controller",
+    "cleanupController": "cleanup-controller",
+    "reportsController": "reports-controller",
+}
+_ADMISSION_REPLICAS = 3
+_CONTROLLER_REPLICAS = 2
+_RESOURCES: dict[str, dict[str, Any]] = {
+    "admission": {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "768Mi"}},
+    "admission-init": {"requests": {"cpu": "10m", "memory": "64Mi"}, "limits": {"cpu": "100m", "memory": "256Mi"}},
+    "background": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}},
+    "cleanup": {"requests": {"cpu": "100m", "memory": "64Mi"}, "limits": {"cpu": "500m", "memory": "256Mi"}},
+    "reports": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}},
+    "hooks": {"requests": {"cpu": "10m", "memory": "64Mi"}, "limits": {"cpu": "100m", "memory": "256Mi"}},
+}
+# Container securityContexts are restricted by chart default; the pod level is empty by default.
+_POD_SECURITY = {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
+_PROMETHEUS_PODS = {"app.kubernetes.io/name": "prometheus"}
+
+PSS_BASELINE = "pod-security-baseline"
+PSS_RESTRICTED = "pod-security-restricted"
+DISALLOW_LATEST = "disallow-latest-tag"
+REQUIRE_RESOURCES = "require-requests-limits"
+RUN_AS_NON_ROOT = "require-run-as-non-root"
+POLICIES = (PSS_BASELINE, PSS_RESTRICTED, DISALLOW_LATEST, REQUIRE_RESOURCES, RUN_AS_NON_ROOT)
+"""Names of the ClusterPolicies in ``kyverno-policies`` (``require-run-as-non-root`` only on request)."""
+
+# Platform namespaces whose PSS level is privileged: node-exporter (monitoring), the NeuVector
+# enforcer, Velero's node-agent; kube-system belongs to the distribution.
+_PRIVILEGED_NAMESPACES = ("kube-system", "monitoring", "neuvector", "velero")
+_EXCLUDED: dict[str, tuple[str, ...]] = {
+    PSS_BASELINE: _PRIVILEGED_NAMESPACES,
+    # Every other platform namespace (istio-system, logging, openbao, ...) runs restricted.
+    PSS_RESTRICTED: _PRIVILEGED_NAMESPACES,
+    RUN_AS_NON_ROOT: _PRIVILEGED_NAMESPACES,
+    # Platform charts pin tags and set resources; only the distribution's own pods are exempt.
+    DISALLOW_LATEST: ("kube-system",),
+    REQUIRE_RESOURCES: ("kube-system",),
+}
+# Istio's injected istio-init (proxyv2 image) needs NET_ADMIN/NET_RAW and runs as root to set up
+# iptables (no istio-cni here); exempting exactly those fields keeps meshed pods admissible.
+_MESH_IMAGES = ["*/proxyv2:*", "*/proxyv2@*"]
+_ISTIO_INIT_CAPS = {
+    "controlName": "Capabilities", "images": _MESH_IMAGES,
+    "restrictedField": "spec.initContainers[*].securityContext.capabilities.add", "values": ["NET_ADMIN", "NET_RAW"],
+}
+_ISTIO_INIT_ROOT = [
+    {"controlName": "Running as Non-root", "images": _MESH_IMAGES,
+     "restrictedField": "spec.initContainers[*].securityContext.runAsNonRoot", "values": ["false"]},
+    {"controlName": "Running as Non-root user", "images": _MESH_IMAGES,
+     "restrictedField": "spec.initContainers[*].securityContext.runAsUser", "values": ["0"]},
+]
+
+
+def _check_resources(where: str, field: str, value: object) -> dict[str, Any]:
+    """A container ``resources`` override: ``requests``/``limits`` maps of quantities."""
+    if not isinstance(value, Mapping) or not set(value) <= {"requests", "limits"}:
+        raise ValidationError(where, field, value, "a mapping with 'requests' and/or 'limits'")
+    for section, amounts in value.items():
+        if not isinstance(amounts, Mapping):
+            raise ValidationError(where, f"{field}.{section}", amounts, "a mapping such as {'cpu': '100m'}")
+        for name, amount in amounts.items():
+            check_quantity(where, f"{field}.{section}.{name}", amount)
+    return check_values(where, field, value)
+
+
+def _pod_rule(name: str, excluded: Sequence[str], validate: dict[str, Any]) -> dict[str, Any]:
+    """One validate rule on Pods (Kyverno autogenerates the Deployment/Job/... variants)."""
+    rule: dict[str, Any] = {"name": name, "match": {"any": [{"resources": {"kinds": ["Pod"]}}]}}
+    if excluded:
+        rule["exclude"] = {"any": [{"resources": {"namespaces": list(excluded)}}]}
+    rule["validate"] = validate
+    return rule
 
 
 class Kyverno(PlatformComponent):
-    """Kyverno admission, background, cleanup and reports controllers, with their CRDs.
+    """Kyverno admission, background, cleanup and reports controllers, with their CRDs and policies.
+
+    The admission controller runs ``admission_replicas`` times, the other three
+    ``controller_replicas`` times, each with a PDB (above one replica), requests and limits and a
+    restricted pod securityContext. Webhooks stay cluster-wide; the policies carry the
+    exclusions. The companion ``kyverno-policies`` (attribute ``policies``) holds the baseline
+    ClusterPolicy set (``kyverno.io/v1``, ``background: true``, per-rule
+    ``validate.failureAction``): Pod Security ``baseline`` and ``restricted``
+    (``validate.podSecurity``, version ``latest``), ``disallow-latest-tag``,
+    ``require-requests-limits`` (CPU and memory requests, memory limit) and optionally
+    ``require-run-as-non-root``. Prometheus scrapes the controllers through :meth:`service_monitors`.
 
     Knobs (all keyword arguments):
 
     - ``version``: chart version. Default ``3.9.0``.
     - ``values``: Helm values, deep-merged last. Default none.
+    - ``admission_replicas``: admission controller replicas. Default ``3``.
+    - ``controller_replicas``: background, cleanup and reports controller replicas. Default ``2``.
+    - ``resources``: per container (``admission``, ``admission-init``, ``background``,
+      ``cleanup``, ``reports``, ``hooks``) requests/limits merged over the defaults. Default:
+      admission ``100m``/``256Mi`` requests, ``1``/``768Mi`` limits; background and reports
+      ``100m``/``128Mi``, ``1``/``512Mi``; cleanup ``100m``/``64Mi``, ``500m``/``256Mi``;
+      admission-init and hooks ``10m``/``64Mi``, ``100m``/``256Mi``.
+    - ``policy_action``: ``Enforce`` or ``Audit`` for every policy. Default ``Enforce``.
+    - ``policy_actions``: per policy name overrides of ``policy_action``, e.g.
+      ``{"pod-security-restricted": "Audit"}``. Default none.
+    - ``excluded_namespaces``: per policy name, the namespaces it skips (replaces that policy's
+      default). Default: ``kube-system``, ``monitoring``, ``neuvector``, ``velero`` (the
+      privileged platform namespaces) for both Pod Security policies and runAsNonRoot;
+      ``kube-system`` for ``disallow-latest-tag`` and ``require-requests-limits``.
+    - ``mesh_exemptions``: exempt Istio's injected ``istio-init`` (proxyv2 image) from exactly the
+      Pod Security fields it needs (NET_ADMIN/NET_RAW, root). Default ``True``.
+    - ``require_run_as_non_root``: also emit ``require-run-as-non-root`` (already implied by
+      ``pod-security-restricted``; useful when that one is in Audit). Default ``False``.
+    - ``registry_egress``: let the admission controller reach registries on 443 anywhere (needed
+      only for ``verifyImages`` policies). Default ``False``.
+    - ``monitoring_namespace``: namespace of the Prometheus that scrapes Kyverno. Default ``monitoring``.
     - ``namespace``: Default ``kyverno``.
     - ``release_name``: Default ``kyverno``.
     - ``wait``: Default ``True``; with ``False`` the health checks name the four controller
@@ -36,14 +157,215 @@ class Kyverno(PlatformComponent):
         *,
         version: str | None = None,
         values: Mapping[str, Any] | None = None,
+        admission_replicas: int = _ADMISSION_REPLICAS,
+        controller_replicas: int = _CONTROLLER_REPLICAS,
+        resources: Mapping[str, Mapping[str, Any]] | None = None,
+        policy_action: str = "Enforce",
+        policy_actions: Mapping[str, str] | None = None,
+        excluded_namespaces: Mapping[str, Sequence[str]] | None = None,
+        mesh_exemptions: bool = True,
+        require_run_as_non_root: bool = False,
+        registry_egress: bool = False,
+        monitoring_namespace: str = "monitoring",
         namespace: str = "kyverno",
         release_name: str = "kyverno",
         wait: bool = True,
     ) -> None:
-        super().__init__(scope, id, name="kyverno", namespace=namespace, wait=wait)
+        # Validate every knob before anything crosses into jsii.
+        where = f"{scope.node.path}/{id}" if scope.node.path else id
+        admission_replicas = check_positive_int(where, "admission_replicas", admission_replicas)
+        controller_replicas = check_positive_int(where, "controller_replicas", controller_replicas)
+        given = resources or {}
+        if not isinstance(given, Mapping) or not set(given) <= set(_RESOURCES):
+            raise ValidationError(where, "resources", given, "a mapping whose keys are among " + ", ".join(_RESOURCES))
+        res = {
+            key: deep_merge(default, _check_resources(where, f"resources.{key}", given.get(key, {})))
+            for key, default in _RESOURCES.items()
+        }
+        check_one_of(where, "policy_action", policy_action, POLICY_ACTIONS)
+        actions = policy_actions or {}
+        if not isinstance(actions, Mapping):
+            raise ValidationError(where, "policy_actions", actions, "a mapping of policy name to 'Enforce' or 'Audit'")
+        for policy, action in actions.items():
+            check_one_of(where, "policy_actions key", policy, POLICIES)
+            check_one_of(where, f"policy_actions.{policy}", action, POLICY_ACTIONS)
+        exclusions = dict(_EXCLUDED)
+        if not isinstance(excluded_namespaces or {}, Mapping):
+            raise ValidationError(
+                where, "excluded_namespaces", excluded_namespaces, "a mapping of policy name to namespace names"
+            )
+        for policy, names in (excluded_namespaces or {}).items():
+            check_one_of(where, "excluded_namespaces key", policy, POLICIES)
+            if isinstance(names, str) or not isinstance(names, Sequence):
+                raise ValidationError(where, f"excluded_namespaces.{policy}", names, "a list of namespace names")
+            exclusions[policy] = tuple(check_dns_label(where, f"excluded_namespaces.{policy}", n) for n in names)
+        check_bool(where, "mesh_exemptions", mesh_exemptions)
+        check_bool(where, "require_run_as_non_root", require_run_as_non_root)
+        check_bool(where, "registry_egress", registry_egress)
+        check_dns_label(where, "monitoring_namespace", monitoring_namespace)
+        check_dns_label(where, "release_name", release_name)
+        if values is not None:
+            check_values(where, "values", values)
+
+        super().__init__(scope, id, name="kyverno", namespace=namespace, wait=wait, pod_security="restricted")
+
+        def controller(replicas: int, resources: dict[str, Any] | None) -> dict[str, Any]:
+            block: dict[str, Any] = {
+                "replicas": replicas,
+                # The chart renders a PDB whenever replicas > 1 anyway; with 1 it would block drains.
+                "podDisruptionBudget": {"enabled": replicas > 1, "minAvailable": 1},
+                "podSecurityContext": _POD_SECURITY,
+                # The Prometheus Operator CRD comes later in the chain: see service_monitors().
+                "serviceMonitor": {"enabled": False},
+            }
+            if resources is not None:
+                block["resources"] = resources
+            return block
+
+        defaults: dict[str, Any] = {
+            # The chart sets no keep annotation: uninstalling would delete the CRDs and every policy.
+            "crds": {
+                "install": True,
+                "annotations": {"helm.sh/resource-policy": "keep"},
+                "migration": {"podResources": res["hooks"], "podSecurityContext": _POD_SECURITY},
+            },
+            "admissionController": deep_merge(controller(admission_replicas, None), {
+                "initContainer": {"resources": res["admission-init"]},
+                "container": {"resources": res["admission"]},
+            }),
+            "backgroundController": controller(controller_replicas, res["background"]),
+            "cleanupController": controller(controller_replicas, res["cleanup"]),
+            "reportsController": controller(controller_replicas, res["reports"]),
+            "webhooksCleanup": {"resources": res["hooks"], "podSecurityContext": _POD_SECURITY},
+        }
         self.release = self.add_helm_release(
-            release_name, CHARTS["kyverno/kyverno"], version=version, values=deep_merge({}, values or {}),
+            release_name, CHARTS["kyverno/kyverno"], version=version, values=deep_merge(defaults, values or {}),
         )
-        base = self.release.values.get("nameOverride") or "kyverno"
-        for controller in _CONTROLLERS:
-            self.add_health_check(HealthCheck("Deployment", f"{base}-{controller}", namespace))
+        final = self.release.values
+        base = final.get("nameOverride") or "kyverno"
+        self._part_of = helm_fullname(release_name, base, override=final.get("fullnameOverride"))
+        # Follow the final values: a controller a user turns off has no Deployment to check.
+        self._enabled = [
+            suffix for key, suffix in _CONTROLLERS.items() if (final.get(key) or {}).get("enabled", True)
+        ]
+        for suffix in self._enabled:
+            self.add_health_check(HealthCheck("Deployment", f"{base}-{suffix}", namespace))
+
+        def pods(suffix: str) -> dict[str, str]:
+            return {"app.kubernetes.io/instance": release_name, "app.kubernetes.io/component": suffix}
+
+        # Kyverno registers its webhooks at runtime; the API server calls pod port 9443.
+        self.allow_ingress("admission-webhook", Peer.api_server(), tcp(9443), pods=pods("admission-controller"))
+        self.allow_ingress("cleanup-webhook", Peer.api_server(), tcp(9443), pods=pods("cleanup-controller"))
+        self.allow_ingress(
+            "metrics", Peer.in_namespace(monitoring_namespace, "Prometheus", **_PROMETHEUS_PODS), tcp(8000),
+        )
+        self.allow_egress("api-server", Peer.api_server(), tcp(443, 6443))
+        if registry_egress:
+            self.allow_egress(
+                "registries", Peer.anywhere("container registries (verifyImages)"), tcp(443),
+                pods=pods("admission-controller"),
+            )
+
+        self.policies: PlatformComponent = self.add_companion("policies")
+        """Companion ``kyverno-policies``: the ClusterPolicies (need the CRDs and the webhooks)."""
+        self.policy_actions: dict[str, str] = {p: actions.get(p, policy_action) for p in POLICIES}
+        """The failure action of each policy."""
+        self.excluded_namespaces: dict[str, tuple[str, ...]] = exclusions
+        """The namespaces each policy skips."""
+        for body in self._policy_bodies(mesh_exemptions, require_run_as_non_root):
+            self.policies.add_manifest(body)
+
+    def _policy_bodies(self, mesh_exemptions: bool, run_as_non_root: bool) -> list[dict[str, Any]]:
+        """The ClusterPolicy set, one rule each."""
+        act, excl = self.policy_actions, self.excluded_namespaces
+
+        def pss(level: str, exempt: list[dict[str, Any]]) -> dict[str, Any]:
+            spec: dict[str, Any] = {"level": level, "version": "latest"}
+            if mesh_exemptions:
+                spec["exclude"] = exempt
+            return spec
+
+        specs: list[tuple[str, str, dict[str, Any]]] = [
+            (PSS_BASELINE, "Pod Security Standard baseline", {
+                "message": "Pods must meet the Pod Security Standard 'baseline'.",
+                "podSecurity": pss("baseline", [_ISTIO_INIT_CAPS]),
+            }),
+            (PSS_RESTRICTED, "Pod Security Standard restricted", {
+                "message": "Pods must meet the Pod Security Standard 'restricted'.",
+                "podSecurity": pss("restricted", [_ISTIO_INIT_CAPS, *_ISTIO_INIT_ROOT]),
+            }),
+            (DISALLOW_LATEST, "Pinned image tags", {
+                "message": "Images need an explicit tag (or digest) other than ':latest'.",
+                "pattern": {"spec": {
+                    "containers": [{"image": "*:* & !*:latest"}],
+                    "=(initContainers)": [{"image": "*:* & !*:latest"}],
+                    "=(ephemeralContainers)": [{"image": "*:* & !*:latest"}],
+                }},
+            }),
+            (REQUIRE_RESOURCES, "Requests and limits", {
+                "message": "Containers need CPU and memory requests and a memory limit.",
+                "pattern": {"spec": {"containers": [{"resources": {
+                    "requests": {"memory": "?*", "cpu": "?*"}, "limits": {"memory": "?*"},
+                }}]}},
+            }),
+        ]
+        if run_as_non_root:
+            non_root = {"runAsNonRoot": True}
+            specs.append((RUN_AS_NON_ROOT, "runAsNonRoot", {
+                "message": "Pods (or every container) must set securityContext.runAsNonRoot: true.",
+                "anyPattern": [
+                    {"spec": {
+                        "securityContext": non_root,
+                        "containers": [{"=(securityContext)": {"=(runAsNonRoot)": True}}],
+                        "=(initContainers)": [{"=(securityContext)": {"=(runAsNonRoot)": True}}],
+                    }},
+                    {"spec": {
+                        "containers": [{"securityContext": non_root}],
+                        "=(initContainers)": [{"securityContext": non_root}],
+                    }},
+                ],
+            }))
+        bodies = []
+        for name, title, validate in specs:
+            bodies.append({
+                "apiVersion": "kyverno.io/v1",
+                "kind": "ClusterPolicy",
+                "metadata": {
+                    "name": name,
+                    "annotations": {"policies.kyverno.io/title": title, "policies.kyverno.io/category": "Platform baseline"},
+                },
+                "spec": {
+                    "background": True,
+                    "rules": [_pod_rule(name, excl[name], {"failureAction": act[name], **validate})],
+                },
+            })
+        return bodies
+
+    def service_monitors(self) -> list[dict[str, Any]]:
+        """ServiceMonitors for the controllers' metrics Services, as the chart would render them.
+
+        Returns:
+            One ``monitoring.coreos.com/v1`` ServiceMonitor per enabled controller, selecting its
+            ``*-metrics`` Service (``kyverno-svc-metrics``, ``kyverno-<controller>-metrics``) by
+            component, instance and part-of labels, port ``metrics-port`` (8000).
+        """
+        assert self.namespace is not None
+        monitors = []
+        for suffix in self._enabled:
+            labels = {
+                "app.kubernetes.io/component": suffix,
+                "app.kubernetes.io/instance": self.release.release_name,
+                "app.kubernetes.io/part-of": self._part_of,
+            }
+            monitors.append({
+                "apiVersion": "monitoring.coreos.com/v1",
+                "kind": "ServiceMonitor",
+                "metadata": {"name": f"{self._part_of}-{suffix}", "namespace": self.namespace, "labels": labels},
+                "spec": {
+                    "selector": {"matchLabels": labels},
+                    "namespaceSelector": {"matchNames": [self.namespace]},
+                    "endpoints": [{"port": "metrics-port", "interval": "30s", "scrapeTimeout": "25s"}],
+                },
+            })
+        return monitors

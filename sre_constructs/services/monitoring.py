@@ -2,31 +2,203 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from constructs import Construct
 
 from ..kernel.component import HealthCheck, PlatformComponent
+from ..kernel.errors import ValidationError
+from ..kernel.manifest import Manifest
 from ..kernel.naming import helm_fullname
-from ..kernel.values import deep_merge
+from ..kernel.network import Peer, tcp
+from ..kernel.validation import check_bool, check_dns_label, check_positive_int, check_quantity, check_values
+from ..kernel.values import deep_merge, set_path
 from ..versions import CHARTS
 
-__all__ = ["Monitoring"]
+__all__ = ["Monitoring", "check_prometheus_duration", "check_storage_class"]
+
+# -- defaults (the one place they live) ----------------------------------------------------------
+
+PROMETHEUS_REPLICAS = 2
+ALERTMANAGER_REPLICAS = 2
+RETENTION = "15d"
+STORAGE_SIZE = "50Gi"
+ALERTMANAGER_STORAGE_SIZE = "5Gi"
+LOGGING_NAMESPACE = "logging"
+LOKI_GATEWAY_PORT = 8080  # nginx container port behind Service loki-gateway:80 (values-a §5)
+OPERATOR_WEBHOOK_PORT = 10250  # operator container port `https` (admission webhook)
+# Host-network scrape targets (kubelet, node-exporter) and the API server: no pod labels to select.
+HOST_SCRAPE_PORTS = (10250, 9100)
+API_SERVER_PORTS = (443, 6443)
+# kube-proxy, etcd, controller-manager and scheduler metrics (only when the control plane is scraped).
+CONTROL_PLANE_PORTS = (10249, 2381, 10257, 10259)
+
+_RESTRICTED_CONTAINER = {
+    "allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]},
+}
+_SECCOMP = {"seccompProfile": {"type": "RuntimeDefault"}}
+
+
+def _defaults() -> dict[str, Any]:
+    """Production values of kube-prometheus-stack 88.5.3 that no knob sets (values-a §4.1, rendered)."""
+    operator_pod = {"fsGroup": 65534, "runAsGroup": 65534, "runAsNonRoot": True, "runAsUser": 65534, **_SECCOMP}
+    # Prometheus/Alertmanager pods are made by the operator; the pod SC comes from *Spec.securityContext.
+    spec_pod = {"runAsGroup": 2000, "runAsNonRoot": True, "runAsUser": 1000, "fsGroup": 2000, **_SECCOMP}
+    selectors = {
+        f"{kind}SelectorNilUsesHelmValues": False
+        for kind in ("serviceMonitor", "podMonitor", "rule", "probe", "scrapeConfig")
+    }
+    return {
+        # CRDs come from the crds/ folder (HelmRelease crds: CreateReplace), not the busybox:latest upgrade Job.
+        "crds": {"enabled": True, "upgradeJob": {"enabled": False}},
+        "prometheusOperator": {
+            "resources": {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"memory": "512Mi"}},
+            "securityContext": operator_pod,
+            "containerSecurityContext": dict(_RESTRICTED_CONTAINER),
+            "prometheusConfigReloader": {
+                "resources": {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"memory": "64Mi"}},
+            },
+            "admissionWebhooks": {
+                "enabled": True,
+                "patch": {
+                    "enabled": True,
+                    "resources": {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"memory": "64Mi"}},
+                },
+            },
+            "serviceMonitor": {"selfMonitor": True},
+        },
+        "prometheus": {
+            "serviceMonitor": {"selfMonitor": True},
+            "prometheusSpec": {
+                **selectors,
+                "resources": {"requests": {"cpu": "500m", "memory": "2Gi"}, "limits": {"memory": "4Gi"}},
+                "podAntiAffinity": "soft",
+                "securityContext": dict(spec_pod),
+            },
+        },
+        "alertmanager": {
+            "serviceMonitor": {"selfMonitor": True},
+            "alertmanagerSpec": {
+                "retention": "120h",
+                "resources": {"requests": {"cpu": "20m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}},
+                "securityContext": dict(spec_pod),
+            },
+        },
+        "grafana": {
+            # sqlite: one replica; HA needs an external database (grafana.ini.database).
+            "replicas": 1,
+            "resources": {"requests": {"cpu": "50m", "memory": "256Mi"}, "limits": {"memory": "512Mi"}},
+            "securityContext": {
+                "runAsNonRoot": True, "runAsUser": 472, "runAsGroup": 472, "fsGroup": 472, **_SECCOMP,
+            },
+            "containerSecurityContext": {
+                "allowPrivilegeEscalation": False, "privileged": False, "capabilities": {"drop": ["ALL"]},
+                **_SECCOMP,
+            },
+            "sidecar": {"resources": {"requests": {"cpu": "10m", "memory": "64Mi"}, "limits": {"memory": "128Mi"}}},
+            "serviceMonitor": {"enabled": True},
+            # The bats test pod pulls docker.io/bats/bats and is never run by Flux.
+            "testFramework": {"enabled": False},
+            # No calls home: the namespace has no internet egress for Grafana anyway.
+            "grafana.ini": {"analytics": {"reporting_enabled": False, "check_for_updates": False}},
+        },
+        # One replica: two would scrape every object twice (scale with autosharding instead).
+        "kube-state-metrics": {
+            "replicas": 1,
+            "resources": {"requests": {"cpu": "20m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}},
+        },
+        "prometheus-node-exporter": {
+            "resources": {"requests": {"cpu": "20m", "memory": "32Mi"}, "limits": {"memory": "128Mi"}},
+        },
+    }
+
+
+# Prometheus' model.Duration as the monitoring.coreos.com CRDs restrict it (``15d``, ``12h``, ``1w2d``).
+_PROM_DURATION = re.compile(r"^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$")
+# The CRDs' ByteSize (``45GB``, ``500MiB``).
+_BYTE_SIZE = re.compile(r"^(0|([0-9]*[.])?[0-9]+((K|M|G|T|E|P)i?)?B)$")
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+
+
+def check_prometheus_duration(where: str, field: str, value: object) -> str:
+    """A Prometheus/Loki duration (``15d``, ``30d``, ``12h``, ``744h``, ``1w``); Go's ``1h30m`` style too.
+
+    Args:
+        where: construct path for the message.
+        field: knob name for the message.
+        value: the value to check.
+
+    Returns:
+        The value, unchanged.
+    """
+    if not isinstance(value, str) or value in ("", "0") or not _PROM_DURATION.fullmatch(value):
+        raise ValidationError(
+            where, field, value,
+            "a non-zero Prometheus duration such as '15d', '30d', '12h' or '744h' (units y, w, d, h, m, s, ms, "
+            "largest first)",
+        )
+    return value
+
+
+def check_storage_class(where: str, field: str, value: object) -> str | None:
+    """A StorageClass name (DNS-1123 subdomain), or ``None`` for the cluster default.
+
+    Returns:
+        The value, unchanged.
+    """
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > 253 or not _DNS_SUBDOMAIN.fullmatch(value):
+        raise ValidationError(
+            where, field, value, "a StorageClass name (DNS-1123 subdomain, e.g. 'gp3') or None for the default class"
+        )
+    return value
+
+
+def _volume_claim(size: str, storage_class: str | None) -> dict[str, Any]:
+    spec: dict[str, Any] = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": size}}}
+    if storage_class is not None:
+        spec["storageClassName"] = storage_class
+    return {"volumeClaimTemplate": {"spec": spec}}
 
 
 class Monitoring(PlatformComponent):
     """kube-prometheus-stack: the operator, Prometheus, Alertmanager, Grafana and exporters.
 
+    Prometheus and Alertmanager run highly available (PodDisruptionBudgets when more than one
+    replica), every container has requests and limits and a restricted securityContext. The
+    namespace is ``privileged`` only because node-exporter needs hostNetwork, hostPID and hostPath;
+    with ``node_exporter_namespace`` node-exporter moves to its own privileged namespace and
+    ``monitoring`` stays ``restricted``. Prometheus selects ServiceMonitors, PodMonitors, rules,
+    probes and scrape configs of every namespace.
+
+    ServiceMonitors for services installed before monitoring go through :meth:`add_service_monitor`
+    into the companion :attr:`config` (``monitoring-config``), created on first use.
+
     Knobs (all keyword arguments):
 
     - ``version``: chart version. Default ``88.5.3``.
-    - ``values``: Helm values, deep-merged last. Default none.
+    - ``values``: Helm values, deep-merged last (they win over every knob). Default none.
+    - ``prometheus_replicas``: Prometheus replicas (PDB minAvailable 1 when more than one). Default ``2``.
+    - ``alertmanager_replicas``: Alertmanager replicas (PDB minAvailable 1 when more than one). Default ``2``.
+    - ``retention``: how long Prometheus keeps samples, a Prometheus duration (``15d``, ``12h``). Default ``15d``.
+    - ``retention_size``: Prometheus size-based retention (``45GB``), keep it below ``storage_size``. Default ``None`` (time only).
+    - ``storage_size``: Prometheus volume per replica. Default ``50Gi``.
+    - ``storage_class``: StorageClass of the Prometheus, Alertmanager volumes. Default ``None`` (cluster default).
+    - ``alertmanager_storage_size``: Alertmanager volume per replica. Default ``5Gi``.
+    - ``grafana_init_chown``: run Grafana's root chown init container (breaks ``restricted``). Default ``False``.
+    - ``loki_datasource``: add a Grafana datasource for Loki and the egress to its gateway. Default ``False``.
+    - ``logging_namespace``: namespace of Loki's gateway (``loki-gateway``). Default ``logging``.
+    - ``managed_control_plane``: the control plane is not scrapeable (managed, k3s, RKE2): disable the etcd, controller-manager, scheduler and kube-proxy targets. Default ``False``.
+    - ``alertmanager_egress``: let Alertmanager reach receivers on TCP 443 anywhere. Default ``True``.
+    - ``node_exporter_namespace``: move node-exporter to this privileged namespace (``monitoring-node-exporter``) so ``monitoring`` is ``restricted``. Default ``None`` (stays in ``monitoring``, which is then ``privileged``).
     - ``namespace``: Default ``monitoring``.
     - ``release_name``: Default ``kube-prometheus-stack``.
     - ``wait``: Default ``True``; with ``False`` the health checks name the operator, Grafana and
       kube-state-metrics Deployments, the node-exporter DaemonSet and the Prometheus and
-      Alertmanager StatefulSets the operator creates.
+      Alertmanager StatefulSets the operator creates (each only while enabled with replicas).
     """
 
     def __init__(
@@ -36,38 +208,221 @@ class Monitoring(PlatformComponent):
         *,
         version: str | None = None,
         values: Mapping[str, Any] | None = None,
+        prometheus_replicas: int = PROMETHEUS_REPLICAS,
+        alertmanager_replicas: int = ALERTMANAGER_REPLICAS,
+        retention: str = RETENTION,
+        retention_size: str | None = None,
+        storage_size: str = STORAGE_SIZE,
+        storage_class: str | None = None,
+        alertmanager_storage_size: str = ALERTMANAGER_STORAGE_SIZE,
+        grafana_init_chown: bool = False,
+        loki_datasource: bool = False,
+        logging_namespace: str = LOGGING_NAMESPACE,
+        managed_control_plane: bool = False,
+        alertmanager_egress: bool = True,
+        node_exporter_namespace: str | None = None,
         namespace: str = "monitoring",
         release_name: str = "kube-prometheus-stack",
         wait: bool = True,
     ) -> None:
-        super().__init__(scope, id, name="monitoring", namespace=namespace, wait=wait)
-        # Select ServiceMonitors and rules of every namespace, not only those labelled with this release.
-        selectors = {
-            f"{kind}SelectorNilUsesHelmValues": False
-            for kind in ("serviceMonitor", "podMonitor", "rule", "probe", "scrapeConfig")
-        }
-        defaults: dict[str, Any] = {"prometheus": {"prometheusSpec": selectors}}
+        # Validate every knob before anything crosses into jsii (super().__init__ creates objects).
+        where = f"{scope.node.path}/{id}" if scope.node.path else id
+        check_dns_label(where, "release_name", release_name)
+        # Values errors name the release's path, as add_helm_release would.
+        user_values = check_values(f"{where}/{release_name}", "values", values if values is not None else {})
+        check_positive_int(where, "prometheus_replicas", prometheus_replicas)
+        check_positive_int(where, "alertmanager_replicas", alertmanager_replicas)
+        check_prometheus_duration(where, "retention", retention)
+        if retention_size is not None and (
+            not isinstance(retention_size, str) or not _BYTE_SIZE.fullmatch(retention_size)
+        ):
+            raise ValidationError(
+                where, "retention_size", retention_size, "a byte size such as '45GB' or '500MiB', or None"
+            )
+        check_quantity(where, "storage_size", storage_size)
+        check_storage_class(where, "storage_class", storage_class)
+        check_quantity(where, "alertmanager_storage_size", alertmanager_storage_size)
+        for knob, flag in (
+            ("grafana_init_chown", grafana_init_chown), ("loki_datasource", loki_datasource),
+            ("managed_control_plane", managed_control_plane), ("alertmanager_egress", alertmanager_egress),
+        ):
+            check_bool(where, knob, flag)
+        check_dns_label(where, "logging_namespace", logging_namespace)
+        if node_exporter_namespace is not None:
+            check_dns_label(where, "node_exporter_namespace", node_exporter_namespace)
+            if node_exporter_namespace == namespace:
+                raise ValidationError(
+                    where, "node_exporter_namespace", node_exporter_namespace,
+                    f"a namespace other than {namespace!r}, or None to keep node-exporter there",
+                )
+        node_exporter_separate = node_exporter_namespace is not None
+        # Grafana's chown init container runs as root with CHOWN/DAC_OVERRIDE: not even baseline.
+        needs_privileged = not node_exporter_separate or grafana_init_chown
+        reasons = []
+        if not node_exporter_separate:
+            reasons.append("node-exporter (DaemonSet) needs hostNetwork, hostPID and hostPath mounts of /, /proc, /sys")
+        if grafana_init_chown:
+            reasons.append("Grafana's init-chown-data container runs as root with CHOWN and DAC_OVERRIDE")
+        super().__init__(
+            scope, id, name="monitoring", namespace=namespace, wait=wait,
+            pod_security="privileged" if needs_privileged else "restricted",
+            pod_security_reason="; ".join(reasons) or None,
+        )
+        self._config: PlatformComponent | None = None
+        self.logging_namespace = logging_namespace
+        self.node_exporter_namespace: str = node_exporter_namespace or namespace
+        """Where node-exporter runs."""
+        if node_exporter_namespace is not None:
+            self.add_namespace(
+                node_exporter_namespace, pod_security="privileged",
+                pod_security_reason="node-exporter (DaemonSet) needs hostNetwork, hostPID and hostPath mounts of /, /proc, /sys",
+            )
+
+        knobs = _defaults()
+        prom = knobs["prometheus"]
+        am = knobs["alertmanager"]
+        set_path(prom, "prometheusSpec.replicas", prometheus_replicas)
+        set_path(prom, "prometheusSpec.retention", retention)
+        if retention_size is not None:
+            set_path(prom, "prometheusSpec.retentionSize", retention_size)
+        set_path(prom, "prometheusSpec.storageSpec", _volume_claim(storage_size, storage_class))
+        # minAvailable 1 on a single replica would block every node drain.
+        prom["podDisruptionBudget"] = {"enabled": prometheus_replicas > 1, "minAvailable": 1}
+        set_path(am, "alertmanagerSpec.replicas", alertmanager_replicas)
+        # Alertmanager's key is `storage`, not `storageSpec` like Prometheus (values-a §4.4).
+        set_path(am, "alertmanagerSpec.storage", _volume_claim(alertmanager_storage_size, storage_class))
+        am["podDisruptionBudget"] = {"enabled": alertmanager_replicas > 1, "minAvailable": 1}
+        knobs["grafana"]["initChownData"] = {"enabled": grafana_init_chown}
+        if loki_datasource:
+            knobs["grafana"]["additionalDataSources"] = [{
+                "name": "Loki", "type": "loki", "uid": "loki", "access": "proxy",
+                "url": f"http://loki-gateway.{logging_namespace}.svc:80",
+                "isDefault": False, "editable": False,
+                "jsonData": {"maxLines": 1000, "timeout": 60},
+            }]
+        if managed_control_plane:
+            for component in ("kubeEtcd", "kubeControllerManager", "kubeScheduler", "kubeProxy"):
+                knobs[component] = {"enabled": False}
+        if node_exporter_namespace is not None:
+            knobs["prometheus-node-exporter"]["namespaceOverride"] = node_exporter_namespace
+
         self.release = self.add_helm_release(
             release_name, CHARTS["monitoring/kube-prometheus-stack"], version=version,
-            values=deep_merge(defaults, values or {}), timeout="15m",
+            values=deep_merge(knobs, user_values), timeout="15m",
         )
-        for check in self._workloads(release_name, namespace, self.release.values):
+        self._declare_network(release_name, loki_datasource, managed_control_plane, alertmanager_egress)
+        for check in self._workloads(release_name, namespace, self.node_exporter_namespace, self.release.values):
             self.add_health_check(check)
 
+    # -- companion --------------------------------------------------------------------------
+
+    @property
+    def config(self) -> PlatformComponent:
+        """The ``monitoring-config`` companion (created on first use) holding ServiceMonitors and rules.
+
+        It depends on this component, so the monitoring.coreos.com CRDs exist before its objects apply.
+        """
+        if self._config is None:
+            self._config = self.add_companion("config")
+        return self._config
+
+    def add_service_monitor(self, body: Mapping[str, Any]) -> Manifest:
+        """Put a ServiceMonitor (e.g. from ``Istio.service_monitors()``) into :attr:`config`.
+
+        Args:
+            body: the whole object: ``apiVersion: monitoring.coreos.com/v1``, ``kind: ServiceMonitor``,
+                ``metadata`` with ``name`` and ``namespace``, ``spec``.
+
+        Returns:
+            The emitted manifest.
+        """
+        where = self.node.path
+        if not isinstance(body, Mapping):
+            raise ValidationError(where, "service monitor", body, "a ServiceMonitor body (dict)")
+        if body.get("apiVersion") != "monitoring.coreos.com/v1" or body.get("kind") != "ServiceMonitor":
+            raise ValidationError(
+                where, "service monitor apiVersion/kind", f"{body.get('apiVersion')}/{body.get('kind')}",
+                "monitoring.coreos.com/v1/ServiceMonitor",
+            )
+        metadata = body.get("metadata")
+        if not isinstance(metadata, Mapping) or not isinstance(metadata.get("namespace"), str):
+            raise ValidationError(where, "service monitor metadata.namespace", metadata, "the namespace of the scraped Service")
+        return self.config.add_manifest(body)
+
+    # -- network ----------------------------------------------------------------------------
+
+    def _declare_network(
+        self, release: str, loki_datasource: bool, managed_control_plane: bool, alertmanager_egress: bool,
+    ) -> None:
+        # Operator, kube-state-metrics, Grafana's sidecars, Prometheus discovery and the certgen Jobs
+        # all talk to the API server.
+        self.allow_egress("api-server", Peer.api_server(), tcp(*API_SERVER_PORTS))
+        self.allow_ingress(
+            "operator-webhook", Peer.api_server(), tcp(OPERATOR_WEBHOOK_PORT),
+            pods={"app.kubernetes.io/component": "prometheus-operator", "app.kubernetes.io/instance": release},
+        )
+        prometheus_pods = {"app.kubernetes.io/name": "prometheus"}
+        # Metrics ports differ per service: Prometheus may reach any pod port in any namespace.
+        self.allow_egress(
+            "prometheus-scrape-pods", Peer.any_namespace("metrics endpoints of every namespace"), pods=prometheus_pods,
+        )
+        host_ports = HOST_SCRAPE_PORTS + API_SERVER_PORTS + (() if managed_control_plane else CONTROL_PLANE_PORTS)
+        self.allow_egress(
+            "prometheus-scrape-hosts",
+            Peer(cidr="0.0.0.0/0", description="kubelets, node-exporter (host network), the API server and control plane"),
+            tcp(*host_ports), pods=prometheus_pods,
+        )
+        if loki_datasource:
+            self.allow_egress(
+                "grafana-loki",
+                Peer.in_namespace(
+                    self.logging_namespace, "Loki gateway",
+                    **{"app.kubernetes.io/name": "loki", "app.kubernetes.io/component": "gateway"},
+                ),
+                tcp(LOKI_GATEWAY_PORT), pods={"app.kubernetes.io/name": "grafana"},
+            )
+        if alertmanager_egress:
+            self.allow_egress(
+                "alertmanager-receivers", Peer.anywhere("alert receivers (webhooks, mail relays, chat)"), tcp(443),
+                pods={"app.kubernetes.io/name": "alertmanager"},
+            )
+
+    # -- health checks ----------------------------------------------------------------------
+
     @staticmethod
-    def _workloads(release: str, namespace: str, values: Mapping[str, Any]) -> list[HealthCheck]:
+    def _workloads(release: str, namespace: str, node_namespace: str, values: Mapping[str, Any]) -> list[HealthCheck]:
         # kube-prometheus-stack truncates its fullname to 26 characters; subcharts use their own rule.
         full = helm_fullname(release, "kube-prometheus-stack", override=values.get("fullnameOverride"), max_length=26)
+        clean = bool(values.get("cleanPrometheusOperatorObjectNames"))
+
+        def section(key: str) -> Mapping[str, Any]:
+            found = values.get(key)
+            return found if isinstance(found, Mapping) else {}
+
+        def enabled(key: str) -> bool:
+            return section(key).get("enabled", True) is not False
 
         def sub(chart: str) -> str:
-            return helm_fullname(release, chart, override=(values.get(chart) or {}).get("fullnameOverride"))
+            return helm_fullname(release, chart, override=section(chart).get("fullnameOverride"))
 
-        operator = (values.get("prometheusOperator") or {}).get("fullnameOverride") or f"{full}-operator"
-        return [
-            HealthCheck("Deployment", operator, namespace),
-            HealthCheck("Deployment", sub("grafana"), namespace),
-            HealthCheck("Deployment", sub("kube-state-metrics"), namespace),
-            HealthCheck("DaemonSet", sub("prometheus-node-exporter"), namespace),
-            HealthCheck("StatefulSet", f"prometheus-{full}-prometheus", namespace),
-            HealthCheck("StatefulSet", f"alertmanager-{full}-alertmanager", namespace),
-        ]
+        def replicas(key: str, spec: str) -> int:
+            found = (section(key).get(spec) or {}).get("replicas", 1)
+            return found if isinstance(found, int) else 1
+
+        checks: list[HealthCheck] = []
+        if enabled("prometheusOperator"):
+            operator = section("prometheusOperator").get("fullnameOverride") or f"{full}-operator"
+            checks.append(HealthCheck("Deployment", operator, namespace))
+        if enabled("grafana") and section("grafana").get("replicas", 1) != 0:
+            checks.append(HealthCheck("Deployment", sub("grafana"), namespace))
+        if enabled("kubeStateMetrics"):
+            checks.append(HealthCheck("Deployment", sub("kube-state-metrics"), namespace))
+        if enabled("nodeExporter"):
+            checks.append(HealthCheck("DaemonSet", sub("prometheus-node-exporter"), node_namespace))
+        if enabled("prometheus") and replicas("prometheus", "prometheusSpec") > 0:
+            name = full if clean else f"{full}-prometheus"
+            checks.append(HealthCheck("StatefulSet", f"prometheus-{name}", namespace))
+        if enabled("alertmanager") and replicas("alertmanager", "alertmanagerSpec") > 0:
+            name = full if clean else f"{full}-alertmanager"
+            checks.append(HealthCheck("StatefulSet", f"alertmanager-{name}", namespace))
+        return checks

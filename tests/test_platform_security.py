@@ -1,0 +1,158 @@
+"""Issue 3 across all services: CRD ordering, Pod Security, default-deny, mTLS, no secrets in git."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from .conftest import load_docs
+
+# Which upstream CRD folder each component's charts install (Flux's own come with bootstrap).
+CRD_OWNER_FOLDERS = {
+    "istio": "istio", "cert-manager": "cert-manager", "kyverno": "kyverno",
+    "prometheus-operator": "monitoring", "external-secrets": "external-secrets",
+    "velero": "backup", "neuvector": "runtime-security",
+}
+
+
+def _crd_loader() -> type[yaml.SafeLoader]:
+    class Loader(yaml.SafeLoader):
+        pass
+
+    # prometheus-operator CRDs contain a bare "=" (YAML 1.1 !!value).
+    Loader.add_constructor("tag:yaml.org,2002:value", lambda loader, node: loader.construct_scalar(node))
+    return Loader
+
+
+@pytest.fixture(scope="session")
+def crd_owner(crd_dirs: list[Path]) -> dict[tuple[str, str], str]:
+    """(group, kind) -> the component whose chart installs that CRD."""
+    owners: dict[tuple[str, str], str] = {}
+    loader = _crd_loader()
+    for root in crd_dirs:
+        for folder, component in CRD_OWNER_FOLDERS.items():
+            for path in sorted((root / folder).glob("*.yaml")):
+                for doc in yaml.load_all(path.read_text(), Loader=loader):  # noqa: S506
+                    if doc and doc.get("kind") == "CustomResourceDefinition":
+                        owners[(doc["spec"]["group"], doc["spec"]["names"]["kind"])] = component
+    assert owners, "no CRDs found"
+    return owners
+
+
+def _docs(tree: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    for path in sorted(tree.rglob("*.yaml")):
+        rel = path.relative_to(tree).as_posix()
+        for doc in load_docs(path):
+            if not doc.get("apiVersion", "").startswith("kustomize.config.k8s.io"):
+                yield rel, doc
+
+
+def _ancestors(flux: dict[str, dict[str, Any]], name: str) -> set[str]:
+    seen: set[str] = set()
+    stack = [d["name"] for d in flux[name]["spec"].get("dependsOn", [])]
+    while stack:
+        current = stack.pop()
+        if current not in seen:
+            seen.add(current)
+            stack += [d["name"] for d in flux[current]["spec"].get("dependsOn", [])]
+    return seen
+
+
+def _flux(tree: Path) -> dict[str, dict[str, Any]]:
+    return {p.stem: load_docs(p)[0] for p in (tree / "components").glob("*.yaml")}
+
+
+def test_every_custom_resource_ships_after_the_component_installing_its_crd(
+    default_tree: Path, crd_owner: dict[tuple[str, str], str]
+) -> None:
+    flux = _flux(default_tree)
+    checked = 0
+    for rel, doc in _docs(default_tree):
+        group = doc["apiVersion"].split("/")[0] if "/" in doc["apiVersion"] else ""
+        owner = crd_owner.get((group, doc["kind"]))
+        if owner is None:
+            continue
+        shipping = rel.split("/")[0]
+        assert shipping != "components", rel
+        assert owner in _ancestors(flux, shipping), (
+            f"{doc['kind']}/{doc['metadata']['name']} in {shipping}/ needs {owner} as a dependsOn ancestor"
+        )
+        checked += 1
+    assert checked > 0, "the default platform ships custom resources (companions)"
+
+
+def test_every_namespace_has_pod_security_labels_and_default_deny(default_tree: Path) -> None:
+    policies: dict[str, set[str]] = {}
+    namespaces: dict[str, dict[str, str]] = {}
+    for _, doc in _docs(default_tree):
+        if doc["kind"] == "Namespace":
+            namespaces[doc["metadata"]["name"]] = doc["metadata"].get("labels", {})
+        if doc["kind"] == "NetworkPolicy":
+            policies.setdefault(doc["metadata"]["namespace"], set()).add(doc["metadata"]["name"])
+    assert namespaces
+    for name, labels in namespaces.items():
+        for mode in ("enforce", "audit", "warn"):
+            assert labels.get(f"pod-security.kubernetes.io/{mode}") in ("restricted", "baseline", "privileged"), name
+        assert labels.get("istio-injection") in ("enabled", "disabled"), name
+        assert {"default-deny", "allow-dns"} <= policies.get(name, set()), name
+
+
+def test_default_deny_denies_both_directions(default_tree: Path) -> None:
+    for _, doc in _docs(default_tree):
+        if doc["kind"] == "NetworkPolicy" and doc["metadata"]["name"] == "default-deny":
+            assert doc["spec"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+
+
+def test_mtls_is_strict_mesh_wide(default_tree: Path) -> None:
+    peer_auth = [doc for _, doc in _docs(default_tree) if doc["kind"] == "PeerAuthentication"]
+    mesh_wide = [
+        p for p in peer_auth
+        if p["metadata"]["namespace"] == "istio-system" and not p.get("spec", {}).get("selector")
+    ]
+    assert len(mesh_wide) == 1
+    assert mesh_wide[0]["spec"]["mtls"]["mode"] == "STRICT"
+    assert all(p["spec"].get("mtls", {}).get("mode", "STRICT") == "STRICT" for p in peer_auth)
+
+
+def test_tree_holds_no_secret_with_data(default_tree: Path) -> None:
+    for rel, doc in _docs(default_tree):
+        if doc["kind"] == "Secret":
+            assert not doc.get("data") and not doc.get("stringData"), rel
+
+
+def test_cluster_secret_store_points_at_openbao_self_init(default_tree: Path) -> None:
+    from cdk8s import App
+
+    from sre_constructs import CorePlatform
+
+    core = CorePlatform(App(), "core")
+    openbao = core.openbao
+    assert openbao is not None
+    stores = [doc for _, doc in _docs(default_tree) if doc["kind"] == "ClusterSecretStore"]
+    assert len(stores) == 1
+    vault = stores[0]["spec"]["provider"]["vault"]
+    assert vault["server"] == openbao.service_url  # type: ignore[attr-defined]
+    assert vault["path"] == openbao.kv_mount  # type: ignore[attr-defined]
+    assert vault["version"] == "v2"
+    auth = vault["auth"]["kubernetes"]
+    assert auth["role"] == openbao.eso_role  # type: ignore[attr-defined]
+    assert auth["mountPath"] == openbao.kubernetes_auth_mount  # type: ignore[attr-defined]
+    # The role OpenBao creates at first start binds exactly the service account the store uses.
+    init = yaml.safe_dump(openbao.releases[0].values)
+    assert f"auth/{openbao.kubernetes_auth_mount}/role/{openbao.eso_role}" in init  # type: ignore[attr-defined]
+
+
+def test_non_restricted_namespaces_say_why() -> None:
+    from cdk8s import App
+
+    from sre_constructs import CorePlatform
+
+    core = CorePlatform(App(), "core")
+    for component in core.components:
+        for namespace, posture in component.pod_security.items():
+            if posture.level != "restricted":
+                assert len(posture.reason) > 10, (component.name, namespace)
