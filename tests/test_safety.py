@@ -448,28 +448,18 @@ def test_sibling_tree_paths_do_not_overlap(app: App, tmp_path: Path) -> None:
 
 # --------------------------------------------------------------------------- jsii boundary: wrong types
 
-_FIX_COMPONENT = "needs fix in component.py: "
-
-
-def xfail(reason: str) -> pytest.MarkDecorator:
-    return pytest.mark.xfail(strict=True, reason=reason)
-
 
 COMPONENT_CASES = [
     ("name", 5, "name"),
     ("name", b"c", "name"),
     ("namespace", 5, "namespace"),
     ("namespace", ["ns"], "namespace"),
-    pytest.param("create_namespace", "no", "create_namespace",
-                 marks=xfail(_FIX_COMPONENT + "create_namespace is never checked; 'no' is truthy")),
-    pytest.param("create_namespace", 1, "create_namespace",
-                 marks=xfail(_FIX_COMPONENT + "create_namespace is never checked")),
+    pytest.param("create_namespace", "no", "create_namespace"),
+    pytest.param("create_namespace", 1, "create_namespace"),
     ("namespace_labels", {"a": 1}, "namespace_labels"),
     ("namespace_labels", {1: "a"}, "namespace_labels"),
-    pytest.param("namespace_labels", "team=a", "namespace_labels",
-                 marks=xfail(_FIX_COMPONENT + "add_namespace calls labels.items() before checking it is a Mapping")),
-    pytest.param("namespace_labels", ["team"], "namespace_labels",
-                 marks=xfail(_FIX_COMPONENT + "add_namespace calls labels.items() before checking it is a Mapping")),
+    pytest.param("namespace_labels", "team=a", "namespace_labels"),
+    pytest.param("namespace_labels", ["team"], "namespace_labels"),
     ("pod_security", 5, "pod_security"),
     ("pod_security", "strict", "pod_security"),
     ("mesh_injection", "yes", "mesh_injection"),
@@ -482,10 +472,8 @@ COMPONENT_CASES = [
     ("path", 5, "path"),
     ("path", ["a"], "path"),
     ("source_ref", 5, "source_ref"),
-    pytest.param("name_prefix", 5, "name_prefix",
-                 marks=xfail(_FIX_COMPONENT + "name_prefix is concatenated (prefix + name) before any check")),
-    pytest.param("name_prefix", ["sre-"], "name_prefix",
-                 marks=xfail(_FIX_COMPONENT + "name_prefix is concatenated (prefix + name) before any check")),
+    pytest.param("name_prefix", 5, "name_prefix"),
+    pytest.param("name_prefix", ["sre-"], "name_prefix"),
 ]
 
 
@@ -513,20 +501,15 @@ RELEASE_CASES = [
     ("values", "a: 1", "values"),
     ("values", [("a", 1)], "values"),
     ("namespace", 5, "namespace"),
-    pytest.param("depends_on", 5, "depends_on",
-                 marks=xfail(_FIX_COMPONENT + "depends_on is passed to list() unchecked")),
-    pytest.param("depends_on", [5], "depends_on",
-                 marks=xfail(_FIX_COMPONENT + "depends_on items are not checked to be HelmReleaseHandles")),
-    pytest.param("depends_on", "istiod", "depends_on",
-                 marks=xfail(_FIX_COMPONENT + "a string depends_on becomes a list of characters")),
+    pytest.param("depends_on", 5, "depends_on"),
+    pytest.param("depends_on", [5], "depends_on"),
+    pytest.param("depends_on", "istiod", "depends_on"),
     ("timeout", 600, "timeout"),
     ("interval", 30, "interval"),
     ("crds", 5, "crds"),
     ("crds", "create", "crds"),
-    pytest.param("crds", ["Skip"], "crds",
-                 marks=xfail(_FIX_COMPONENT + "crds is used as a dict key (unhashable list -> TypeError)")),
-    pytest.param("disable_wait", "yes", "disable_wait",
-                 marks=xfail(_FIX_COMPONENT + "disable_wait reaches jsii's typeguard (TypeError)")),
+    pytest.param("crds", ["Skip"], "crds"),
+    pytest.param("disable_wait", "yes", "disable_wait"),
 ]
 
 
@@ -557,10 +540,8 @@ def test_add_helm_release_with_repository_pair(app: App) -> None:
         (lambda c: c.depends_on("istio"), "dependsOn"),
         (lambda c: c.add_namespace(5), "namespace"),
         (lambda c: c.add_namespace("x", {"a": 1}), "namespace_labels"),
-        pytest.param(lambda c: c.add_namespace("x", "a=b"), "namespace_labels",
-                     marks=xfail(_FIX_COMPONENT + "add_namespace labels not checked to be a Mapping")),
-        pytest.param(lambda c: c.add_health_check("Deployment/x"), "health check",
-                     marks=xfail(_FIX_COMPONENT + "add_health_check does not check for a HealthCheck")),
+        pytest.param(lambda c: c.add_namespace("x", "a=b"), "namespace_labels"),
+        pytest.param(lambda c: c.add_health_check("Deployment/x"), "health check"),
     ],
 )
 def test_component_methods_wrong_types(app: App, tmp_path: Path, call: Any, field: str) -> None:

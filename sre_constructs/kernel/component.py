@@ -21,7 +21,9 @@ from .network import NetworkNeed, Peer, Port, baseline_policies, network_policy,
 from .platform_chart import PlatformChart, check_tree_path
 from .sources import FLUX_NAMESPACE, ChartSources
 from .validation import (
+    check_bool,
     check_chart_version,
+    check_labels,
     check_dns_label,
     check_duration,
     check_values,
@@ -210,6 +212,7 @@ class PlatformComponent(Construct):
         """The namespace the component owns, if any."""
         if not isinstance(wait, bool):
             raise ValidationError(where, "wait", wait, "True or False")
+        check_bool(where, "create_namespace", create_namespace)
         self.wait: bool = wait
         self._interval = check_duration(where, "interval", interval)
         self._retry_interval = check_duration(where, "retry_interval", retry_interval)
@@ -224,6 +227,8 @@ class PlatformComponent(Construct):
             where, "source_ref",
             source_ref if source_ref is not None else (self.platform.source_ref if self.platform else "flux-system"),
         )
+        if name_prefix is not None and not isinstance(name_prefix, str):
+            raise ValidationError(where, "name_prefix", name_prefix, "a string such as 'sre-'")
         prefix = name_prefix if name_prefix is not None else (self.platform.name_prefix if self.platform else "")
         self.flux_name: str = check_dns_label(where, "flux name (name_prefix + name)", prefix + self.name)
         """Name of the component's Flux Kustomization in ``flux-system``."""
@@ -362,9 +367,7 @@ class PlatformComponent(Construct):
             )
         if not isinstance(mesh_injection, bool):
             raise ValidationError(where, "mesh_injection", mesh_injection, "True or False")
-        for key, value in (labels or {}).items():
-            if not isinstance(key, str) or not isinstance(value, str):
-                raise ValidationError(where, "namespace_labels", {key: value}, "string keys and string values")
+        labels = check_labels(where, "namespace_labels", labels) if labels is not None else {}
         merged = {
             _PART_OF: _LIBRARY,
             "istio-injection": "enabled" if mesh_injection else "disabled",
@@ -477,6 +480,8 @@ class PlatformComponent(Construct):
 
     def add_health_check(self, check: HealthCheck) -> None:
         """Name a workload Flux must see Ready when ``wait`` is off."""
+        if not isinstance(check, HealthCheck):
+            raise ValidationError(self.node.path, "health check", check, "a HealthCheck(kind, name, namespace)")
         if check not in self._health_checks:
             self._health_checks.append(check)
 
@@ -532,6 +537,13 @@ class PlatformComponent(Construct):
         check_chart_version(where, "version", chosen)
         check_duration(where, "timeout", timeout)
         check_duration(where, "interval", interval)
+        check_bool(where, "disable_wait", disable_wait)
+        if isinstance(depends_on, str) or not isinstance(depends_on, Sequence) or not all(
+            isinstance(dep, HelmReleaseHandle) for dep in depends_on
+        ):
+            raise ValidationError(where, "depends_on", depends_on, "a list of HelmReleaseHandle")
+        if not isinstance(crds, str):
+            raise ValidationError(where, "crds", crds, "one of 'Skip', 'Create', 'CreateReplace'")
         crd_policy = {
             "Skip": (flux_helm.HelmReleaseSpecInstallCrds.SKIP, flux_helm.HelmReleaseSpecUpgradeCrds.SKIP),
             "Create": (flux_helm.HelmReleaseSpecInstallCrds.CREATE, flux_helm.HelmReleaseSpecUpgradeCrds.CREATE),

@@ -221,17 +221,17 @@ class Istio(PlatformComponent):
             )
             gateway_name = self.gateway.values.get("name") or _GATEWAY_RELEASE
             self.add_health_check(HealthCheck("Deployment", gateway_name, gateway_namespace))
-            gw = {"namespace": gateway_namespace}
+            gw = gateway_namespace
             self.allow_ingress(
                 "gateway-traffic", Peer.anywhere("clients of the ingress gateway (through its load balancer)"),
-                tcp(80, 443, 15021), **gw,
+                tcp(80, 443, 15021), namespace=gw,
             )
-            self.allow_ingress("gateway-metrics", prometheus, tcp(15020, 15090), **gw)
+            self.allow_ingress("gateway-metrics", prometheus, tcp(15020, 15090), namespace=gw)
             self.allow_egress(
-                "istiod", Peer.in_namespace(namespace, "istiod", **_ISTIOD_PODS), tcp(15012), **gw,
+                "istiod", Peer.in_namespace(namespace, "istiod", **_ISTIOD_PODS), tcp(15012), namespace=gw,
             )
             # Routes lead to workloads in any namespace, on whatever ports they serve.
-            self.allow_egress("backends", Peer.any_namespace("workloads the gateway routes to"), **gw)
+            self.allow_egress("backends", Peer.any_namespace("workloads the gateway routes to"), namespace=gw)
 
         self.config: PlatformComponent = self.add_companion("config")
         """Companion ``istio-config``: the mesh-wide PeerAuthentication (needs the CRDs of base)."""
