@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cdk8s import ApiObject, Chart
-from cdk8s_plus_28 import k8s
 from constructs import Construct
 
 from imports.flux.io.fluxcd.toolkit import helm as flux_helm
@@ -17,6 +16,7 @@ from imports.flux.io.fluxcd.toolkit import kustomize as flux_kustomize
 from ..versions import ChartPin, ChartRepository
 from .errors import ValidationError
 from .manifest import Manifest
+from .paths import path_of
 from .network import NetworkNeed, Peer, Port, baseline_policies, network_policy, normalize_peers
 from .platform_chart import PlatformChart, check_tree_path
 from .sources import FLUX_NAMESPACE, ChartSources
@@ -203,7 +203,7 @@ class PlatformComponent(Construct):
         name_prefix: str | None = None,
     ) -> None:
         super().__init__(scope, id)
-        where = self.node.path
+        where = path_of(self)
         self.name: str = check_dns_label(where, "name", name if name is not None else id)
         """Component name: folder name and (with the prefix) Flux Kustomization name."""
         self.namespace: str | None = (
@@ -219,6 +219,7 @@ class PlatformComponent(Construct):
         self._timeout = check_duration(where, "timeout", timeout) if timeout is not None else None
 
         chart = Chart.of(self)
+        self.__dict__["_sre_chart"] = chart  # ChartSources.of needs it; spare a round-trip
         self.platform: PlatformChart | None = chart if isinstance(chart, PlatformChart) else None
         """The tree this component belongs to, or ``None`` when used in a plain chart."""
         tree_path = path if path is not None else (self.platform.tree_path if self.platform else ".")
@@ -327,7 +328,7 @@ class PlatformComponent(Construct):
         Returns:
             ``self``, for chaining.
         """
-        where = self.node.path
+        where = path_of(self)
         dep = FluxDependency(check_dns_label(where, "dependsOn name", name), check_dns_label(where, "dependsOn namespace", namespace))
         if dep not in self._external_dependencies:
             self._external_dependencies.append(dep)
@@ -354,7 +355,7 @@ class PlatformComponent(Construct):
         Returns:
             The Namespace object.
         """
-        where = self.node.path
+        where = path_of(self)
         check_dns_label(where, "namespace", name)
         if name in self._namespaces:
             raise ValidationError(where, "namespace", name, "a namespace not already emitted by this component")
@@ -374,7 +375,10 @@ class PlatformComponent(Construct):
             **{f"pod-security.kubernetes.io/{mode}": pod_security for mode in ("enforce", "audit", "warn")},
             **(labels or {}),
         }
-        namespace = k8s.KubeNamespace(self, f"Namespace-{name}", metadata={"name": name, "labels": merged})
+        namespace = Manifest(
+            self, f"Namespace-{name}",
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": merged}},
+        )
         self._namespaces[name] = namespace
         self._pod_security[name] = PodSecurity(pod_security, pod_security_reason or "")
         claim = getattr(self.platform, "_claim_namespace", None)
@@ -430,7 +434,7 @@ class PlatformComponent(Construct):
         self, direction: str, name: str, peers: Peer | Sequence[Peer], ports: Sequence[Port],
         pods: Mapping[str, str] | None, namespace: str | None,
     ) -> Manifest:
-        where = self.node.path
+        where = path_of(self)
         target = namespace if namespace is not None else self.namespace
         if target is None or target not in self._namespaces:
             raise ValidationError(
@@ -520,7 +524,7 @@ class PlatformComponent(Construct):
         Returns:
             A handle with the release's names and the emitted object.
         """
-        where = f"{self.node.path}/{release_name}"
+        where = f"{path_of(self)}/{release_name}"
         check_dns_label(where, "release_name", release_name)
         if isinstance(chart, ChartPin):
             chart_name, repository, pinned = chart.chart, chart.repository, chart.version

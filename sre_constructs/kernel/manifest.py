@@ -10,6 +10,7 @@ from cdk8s import ApiObject
 from constructs import Construct
 
 from .errors import ValidationError
+from .paths import path_of
 from .validation import check_dns_label, check_values
 
 __all__ = ["Manifest"]
@@ -29,7 +30,7 @@ class Manifest(ApiObject):
     """
 
     def __init__(self, scope: Construct, id: str, body: Mapping[str, Any]) -> None:
-        where = f"{scope.node.path}/{id}"
+        where = f"{path_of(scope)}/{id}"
         data = check_values(where, "manifest", body)
         for key in ("apiVersion", "kind"):
             if not isinstance(data.get(key), str) or not data[key]:

@@ -44,12 +44,16 @@ class ChartSources(Construct):
     @classmethod
     def of(cls, construct: Construct) -> ChartSources:
         """The sources of the chart that holds ``construct``, created on first use."""
-        chart = Chart.of(construct)
+        chart = construct.__dict__.get("_sre_chart") or Chart.of(construct)
+        cached = chart.__dict__.get("_sre_chart_sources")
+        if isinstance(cached, ChartSources):
+            return cached
         found = chart.node.try_find_child(cls.ID)
         if found is None:
-            return cls(chart, cls.ID)
-        if not isinstance(found, ChartSources):
+            found = cls(chart, cls.ID)
+        elif not isinstance(found, ChartSources):
             raise ValidationError(chart.node.path, "construct id", cls.ID, "reserved for chart sources")
+        chart.__dict__["_sre_chart_sources"] = found
         return found
 
     @property

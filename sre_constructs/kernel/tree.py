@@ -81,17 +81,13 @@ class TreeDriftError(Exception):
 
 
 def _resolved_objects(chart: PlatformChart) -> list[tuple[ApiObject, Any]]:
-    """Every ApiObject of the chart with its resolved JSON, crossing into jsii as little as possible."""
-    nodes = [n for n in chart.node.find_all() if isinstance(n, ApiObject)]
-    manifests = chart.to_json()  # one call for all objects
-    # chart.to_json() follows the construct tree; use it only when it lines up object for object
-    # (explicit dependencies or nested charts would reorder or drop some).
-    if len(manifests) == len(nodes) and all(
-        m.get("kind") == n.kind and m.get("metadata", {}).get("name") == n.name
-        for m, n in zip(manifests, nodes, strict=True)
-    ):
-        return list(zip(nodes, manifests, strict=True))
-    return [(n, n.to_json()) for n in nodes]
+    """Every ApiObject of the chart with its resolved JSON.
+
+    One ``to_json`` per object: ``chart.to_json()`` would call back into Python for every object
+    whose ``to_json`` is overridden here anyway, and lining its result up with the nodes would cost
+    a kind and a name round-trip per object.
+    """
+    return [(n, n.to_json()) for n in chart.node.find_all() if isinstance(n, ApiObject)]
 
 
 def render_tree(chart: PlatformChart) -> dict[str, bytes]:
@@ -116,7 +112,8 @@ def render_tree(chart: PlatformChart) -> dict[str, bytes]:
     for node, manifest in _resolved_objects(chart):
         if id(node) not in owner:
             raise ValidationError(
-                node.node.path, "placement", f"{node.kind}/{node.name}",
+                node.node.path, "placement",
+                f"{manifest.get('kind')}/{manifest.get('metadata', {}).get('name')}",
                 f"an object inside a PlatformComponent of {chart.node.path}; every object of a tree "
                 "belongs to a component's folder",
             )
@@ -126,7 +123,7 @@ def render_tree(chart: PlatformChart) -> dict[str, bytes]:
         elif node is holder.kustomization:
             flux_docs[holder.name] = manifest
         else:
-            folders[holder.name].setdefault(f"{node.kind.lower()}.yaml", []).append(manifest)
+            folders[holder.name].setdefault(f"{manifest['kind'].lower()}.yaml", []).append(manifest)
 
     files: dict[str, bytes] = {}
     root_resources: list[str] = []
