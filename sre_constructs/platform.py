@@ -11,6 +11,7 @@ from constructs import Construct
 
 from .kernel.component import PlatformComponent
 from .kernel.errors import ValidationError
+from .kernel.naming import helm_fullname
 from .kernel.platform_chart import PlatformChart
 from .services.backup import Backup
 from .services.cert_manager import CertManager
@@ -109,20 +110,65 @@ class CorePlatform(PlatformChart):
         knobs = {
             spec.name: {k: v for k, v in settings[spec.name].items() if k != "enabled"} for spec in SERVICES
         }
-        if "logging" in enabled and "loki_datasource" in inspect.signature(Monitoring.__init__).parameters:
-            # Grafana gets a Loki datasource when Loki is part of this platform.
-            knobs["monitoring"].setdefault("loki_datasource", True)
-            if "namespace" in knobs["logging"]:
-                knobs["monitoring"].setdefault("logging_namespace", knobs["logging"]["namespace"])
         built: dict[str, PlatformComponent] = {}
         for spec in SERVICES:
-            component = self._build(spec, knobs[spec.name]) if spec.name in enabled else None
-            if component is not None:
-                built[spec.name] = component
+            component = None
+            if spec.name in enabled:
+                self._shared_defaults(spec, knobs, built, enabled)
+                component = built[spec.name] = self._build(spec, knobs[spec.name])
             setattr(self, spec.attribute, component)
         for name, component in built.items():
             component.depends_on(*(built[d] for d in self._effective_after(name, enabled)))
         self._wire_real_needs(built)
+
+    def _shared_defaults(
+        self,
+        spec: ServiceSpec,
+        knobs: dict[str, dict[str, Any]],
+        built: dict[str, PlatformComponent],
+        enabled: set[str],
+    ) -> None:
+        """Knobs one service takes from another, so renaming a namespace or a store stays consistent.
+
+        Only defaults: a knob the user set for this service is never overridden.
+        """
+        mine = knobs[spec.name]
+        accepted = inspect.signature(spec.construct.__init__).parameters
+
+        def default(knob: str, value: Any) -> None:
+            if knob in accepted:
+                mine.setdefault(knob, value)
+
+        default("monitoring_namespace", knobs["monitoring"].get("namespace", "monitoring"))
+        if spec.name == "monitoring" and "logging" in enabled:
+            default("loki_datasource", True)  # Grafana reads Loki when Loki is in this platform
+            default("logging_namespace", knobs["logging"].get("namespace", "logging"))
+        if spec.name == "openbao":
+            default("kyverno_namespace", knobs["kyverno"].get("namespace", "kyverno"))
+            issuer = getattr(built.get("cert-manager"), "ca_issuer_name", None)
+            if issuer:
+                default("issuer_name", issuer)
+            if "external-secrets" in enabled:
+                eso = knobs["external-secrets"]
+                default("eso_namespace", eso.get("namespace", "external-secrets"))
+                # The controller authenticates with its own service account: the chart's fullname.
+                default("eso_service_account", helm_fullname(eso.get("release_name", "external-secrets"), "external-secrets"))
+        if spec.name == "external-secrets" and isinstance(built.get("openbao"), OpenBao):
+            openbao = built["openbao"]
+            for knob, attribute in (
+                ("openbao_namespace", "namespace"), ("openbao_url", "service_url"),
+                ("openbao_ca_secret", "ca_secret"), ("openbao_role", "eso_role"),
+                ("kubernetes_auth_mount", "kubernetes_auth_mount"), ("kv_mount", "kv_mount"),
+            ):
+                default(knob, getattr(openbao, attribute))
+        if spec.name == "backup" and isinstance(built.get("external-secrets"), ExternalSecrets):
+            store = getattr(built["external-secrets"], "store_name", "openbao")
+            if store is None:
+                raise ValidationError(
+                    f"{self.node.path}/external-secrets", "services.external-secrets.store_name", None,
+                    "a ClusterSecretStore name while backup is enabled: Velero's credentials come from it",
+                )
+            default("secret_store", store)
 
     def _wire_real_needs(self, built: dict[str, PlatformComponent]) -> None:
         """Edges beyond the chain, where one service's objects need another's step."""

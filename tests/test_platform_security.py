@@ -156,3 +156,37 @@ def test_non_restricted_namespaces_say_why() -> None:
         for namespace, posture in component.pod_security.items():
             if posture.level != "restricted":
                 assert len(posture.reason) > 10, (component.name, namespace)
+
+
+def test_renamed_namespaces_stay_consistent_across_services(tmp_path: Path, crd_dirs: list[Path]) -> None:
+    from cdk8s import App
+
+    from sre_constructs import CorePlatform, write_tree
+    from sre_constructs.kernel.tree_check import check_tree
+
+    app = App()
+    core = CorePlatform(app, "core", services={
+        "openbao": {"namespace": "vault"},
+        "external-secrets": {"namespace": "eso", "release_name": "eso"},
+        "monitoring": {"namespace": "obs"},
+    })
+    write_tree(app, tmp_path)
+    tree = tmp_path / "core"
+    docs = list(_docs(tree))
+    store = next(doc for _, doc in docs if doc["kind"] == "ClusterSecretStore")
+    vault = store["spec"]["provider"]["vault"]
+    assert vault["server"] == "https://openbao.vault.svc:8200"
+    assert vault["caProvider"]["namespace"] == "vault"
+    # OpenBao's self-init binds the renamed controller service account in its renamed namespace.
+    init = core.openbao.init_hcl  # type: ignore[union-attr]
+    assert 'bound_service_account_names = ["eso-external-secrets"]' in init
+    assert 'bound_service_account_namespaces = ["eso"]' in init
+    # Prometheus scrape rules everywhere point at the renamed monitoring namespace.
+    scrape_peers = [
+        peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+        for _, doc in docs if doc["kind"] == "NetworkPolicy" and "prometheus" in doc["metadata"]["name"]
+        for rule in doc["spec"].get("ingress", []) for peer in rule.get("from", [])
+        if "namespaceSelector" in peer and peer["namespaceSelector"].get("matchLabels")
+    ]
+    assert scrape_peers and set(scrape_peers) == {"obs"}
+    assert check_tree(tree, crd_dirs=crd_dirs, kustomize=False) == []

@@ -263,7 +263,7 @@ def test_velero_user_values_win(app: cdk8s.App) -> None:
     ("ca_cert", "not a pem"), ("secret_store", "Open_Bao"), ("credentials_key", ""),
     ("daily_schedule", "0 2 * *"), ("daily_schedule", "61 2 * * *"), ("weekly_schedule", "0 3 * * 8"),
     ("daily_schedule", "@daily"), ("daily_ttl", "7d"), ("weekly_ttl", "0h"), ("node_agent", 1),
-    ("prometheus_namespace", "Monitoring"), ("values", "a: 1"),
+    ("monitoring_namespace", "Monitoring"), ("values", "a: 1"),
 ])
 def test_velero_bad_knob_names_field_and_value(app: cdk8s.App, knob: str, value: Any) -> None:
     with pytest.raises(ValidationError) as caught:
@@ -323,7 +323,7 @@ def test_velero_pss_follows_final_values(app: cdk8s.App) -> None:
 
 
 def test_velero_network_paths(app: cdk8s.App) -> None:
-    nps = policies(velero(app, prometheus_namespace="observability"))
+    nps = policies(velero(app, monitoring_namespace="observability"))
     assert rule_ports(nps["allow-api-server"]) == {443, 6443}
     metrics = nps["allow-metrics-from-prometheus"]
     assert rule_ports(metrics) == {8085}

@@ -263,7 +263,7 @@ class Backup(PlatformComponent):
       (the schedules then back up volumes too). The node agent makes the namespace ``privileged``;
       without it the namespace is ``restricted`` (``baseline`` if ``values`` replace the library's
       securityContexts with non-compliant ones). Default ``True``.
-    - ``prometheus_namespace``: where Prometheus runs (metrics ingress on 8085). Default ``monitoring``.
+    - ``monitoring_namespace``: where Prometheus runs (metrics ingress on 8085). Default ``monitoring``.
     - ``namespace``: Default ``velero``.
     - ``release_name``: Default ``velero``.
     - ``wait``: Default ``True``; with ``False`` the health checks name Deployment ``velero`` and
@@ -293,7 +293,7 @@ class Backup(PlatformComponent):
         weekly_schedule: str | None = DEFAULT_WEEKLY_SCHEDULE,
         weekly_ttl: str = DEFAULT_WEEKLY_TTL,
         node_agent: bool = True,
-        prometheus_namespace: str = DEFAULT_PROMETHEUS_NAMESPACE,
+        monitoring_namespace: str = DEFAULT_PROMETHEUS_NAMESPACE,
         namespace: str = DEFAULT_NAMESPACE,
         release_name: str = DEFAULT_RELEASE,
         wait: bool = True,
@@ -316,7 +316,7 @@ class Backup(PlatformComponent):
             if cron is not None:
                 schedules[key] = (check_cron(where, f"{key}_schedule", cron), ttl)
         check_bool(where, "node_agent", node_agent)
-        check_dns_label(where, "prometheus_namespace", prometheus_namespace)
+        check_dns_label(where, "monitoring_namespace", monitoring_namespace)
 
         location: dict[str, Any] = {
             "name": "default",
@@ -447,7 +447,7 @@ class Backup(PlatformComponent):
         self.allow_egress("object-storage", Peer.anywhere("object storage"), tcp(storage_port))
         self.allow_ingress(
             "metrics-from-prometheus",
-            Peer.in_namespace(prometheus_namespace, "Prometheus", **{"app.kubernetes.io/name": "prometheus"}),
+            Peer.in_namespace(monitoring_namespace, "Prometheus", **{"app.kubernetes.io/name": "prometheus"}),
             tcp(METRICS_PORT),
         )
 

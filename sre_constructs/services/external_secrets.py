@@ -112,7 +112,7 @@ class ExternalSecrets(PlatformComponent):
         if not isinstance(openbao_url, str) or not _URL.match(openbao_url):
             raise ValidationError(where, "openbao_url", openbao_url, "an https:// URL such as 'https://openbao.openbao.svc:8200'")
         for name, value in (("kubernetes_auth_mount", kubernetes_auth_mount), ("kv_mount", kv_mount)):
-            if not isinstance(value, str) or not re.match(r"^[a-z0-9][a-z0-9_-]{0,62}$", value):
+            if not isinstance(value, str) or not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,62}", value):
                 raise ValidationError(where, name, value, "a mount path: lower-case letters, digits, '-', '_'")
         check_bool(where, "wait", wait)
         values = check_values(where, "values", values or {})
@@ -121,6 +121,8 @@ class ExternalSecrets(PlatformComponent):
         fullname = helm_fullname(release_name, "external-secrets", override=(values or {}).get("fullnameOverride"))
         self.service_account: str = fullname
         """The controller's ServiceAccount (the chart names it after the fullname)."""
+        self.store_name: str | None = store_name
+        """The ClusterSecretStore other services read from, or ``None`` when none is emitted."""
 
         def pdb(count: int) -> dict[str, Any]:
             # A PDB on a single replica would block every node drain.
