@@ -11,6 +11,9 @@ from typing import Any
 from .errors import ValidationError
 
 __all__ = [
+    "check_prometheus_duration",
+    "check_resources",
+    "check_storage_class",
     "check_bool",
     "check_dns_label",
     "check_labels",
@@ -209,3 +212,58 @@ def duration_seconds(value: str) -> float:
 def format_minutes(seconds: float) -> str:
     """A Go duration in whole minutes, rounded up (``930.0`` -> ``16m``)."""
     return f"{max(1, math.ceil(seconds / 60))}m"
+
+
+# Prometheus' model.Duration as the monitoring.coreos.com CRDs restrict it (``15d``, ``12h``, ``1w2d``).
+_PROM_DURATION = re.compile(r"^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$")
+
+
+def check_prometheus_duration(where: str, field: str, value: object) -> str:
+    """A Prometheus/Loki duration (``15d``, ``30d``, ``12h``, ``744h``, ``1w``); Go's ``1h30m`` style too.
+
+    Args:
+        where: construct path for the message.
+        field: knob name for the message.
+        value: the value to check.
+
+    Returns:
+        The value, unchanged.
+    """
+    if not isinstance(value, str) or value in ("", "0") or not _PROM_DURATION.fullmatch(value):
+        raise ValidationError(
+            where, field, value,
+            "a non-zero Prometheus duration such as '15d', '30d', '12h' or '744h' (units y, w, d, h, m, s, ms, "
+            "largest first)",
+        )
+    return value
+
+
+def check_storage_class(where: str, field: str, value: object) -> str | None:
+    """A StorageClass name (DNS-1123 subdomain), or ``None`` for the cluster default.
+
+    Returns:
+        The value, unchanged.
+    """
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > 253 or not _DNS_SUBDOMAIN.fullmatch(value):
+        raise ValidationError(
+            where, field, value, "a StorageClass name (DNS-1123 subdomain, e.g. 'gp3') or None for the default class"
+        )
+    return value
+
+
+def check_resources(where: str, field: str, value: object) -> dict[str, Any]:
+    """A container ``resources`` override: ``requests``/``limits`` maps of quantities.
+
+    Returns:
+        A plain-dict copy.
+    """
+    if not isinstance(value, Mapping) or not set(value) <= {"requests", "limits"}:
+        raise ValidationError(where, field, value, "a mapping with 'requests' and/or 'limits'")
+    for section, amounts in value.items():
+        if not isinstance(amounts, Mapping):
+            raise ValidationError(where, f"{field}.{section}", amounts, "a mapping such as {'cpu': '100m'}")
+        for name, amount in amounts.items():
+            check_quantity(where, f"{field}.{section}.{name}", amount)
+    return check_values(where, field, value)

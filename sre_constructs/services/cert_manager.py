@@ -15,7 +15,7 @@ from ..kernel.network import Peer, tcp, udp
 from ..kernel.validation import (
     check_dns_label,
     check_positive_int,
-    check_quantity,
+    check_resources,
     check_values,
 )
 from ..kernel.values import deep_merge
@@ -50,17 +50,6 @@ _ROOT_CA_DURATION = "87600h"  # 10 years: the root only signs the CA issuer's le
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _HTTPS_URL = re.compile(r"^https://[A-Za-z0-9.-]+(:[0-9]+)?(/\S*)?$")
 
-
-def _check_resources(where: str, field: str, value: object) -> dict[str, Any]:
-    """A container ``resources`` override: ``requests``/``limits`` maps of quantities."""
-    if not isinstance(value, Mapping) or not set(value) <= {"requests", "limits"}:
-        raise ValidationError(where, field, value, "a mapping with 'requests' and/or 'limits'")
-    for section, amounts in value.items():
-        if not isinstance(amounts, Mapping):
-            raise ValidationError(where, f"{field}.{section}", amounts, "a mapping such as {'cpu': '100m'}")
-        for name, amount in amounts.items():
-            check_quantity(where, f"{field}.{section}.{name}", amount)
-    return check_values(where, field, value)
 
 
 class CertManager(PlatformComponent):
@@ -121,7 +110,7 @@ class CertManager(PlatformComponent):
             )
         final_resources = {
             component: deep_merge(
-                default, _check_resources(where, f"resources.{component}", given.get(component, {}))
+                default, check_resources(where, f"resources.{component}", given.get(component, {}))
             )
             for component, default in _RESOURCES.items()
         }

@@ -15,7 +15,7 @@ from ..kernel.validation import (
     check_dns_label,
     check_one_of,
     check_positive_int,
-    check_quantity,
+    check_resources,
     check_values,
 )
 from ..kernel.values import deep_merge
@@ -49,17 +49,6 @@ _ISTIOD_PODS = {"app": "istiod", "istio": "pilot"}
 _PROMETHEUS_PODS = {"app.kubernetes.io/name": "prometheus"}
 _GATEWAY_RELEASE = "istio-ingressgateway"
 
-
-def _check_resources(where: str, field: str, value: object) -> dict[str, Any]:
-    """A container ``resources`` override: ``requests``/``limits`` maps of quantities."""
-    if not isinstance(value, Mapping) or not set(value) <= {"requests", "limits"}:
-        raise ValidationError(where, field, value, "a mapping with 'requests' and/or 'limits'")
-    for section, amounts in value.items():
-        if not isinstance(amounts, Mapping):
-            raise ValidationError(where, f"{field}.{section}", amounts, "a mapping such as {'cpu': '100m'}")
-        for name, amount in amounts.items():
-            check_quantity(where, f"{field}.{section}.{name}", amount)
-    return check_values(where, field, value)
 
 
 class Istio(PlatformComponent):
@@ -126,9 +115,9 @@ class Istio(PlatformComponent):
         max_replicas = check_positive_int(where, "max_replicas", max_replicas)
         if max_replicas < replicas:
             raise ValidationError(where, "max_replicas", max_replicas, f"a whole number >= replicas ({replicas})")
-        istiod_resources = deep_merge(_ISTIOD_RESOURCES, _check_resources(where, "resources", resources or {}))
+        istiod_resources = deep_merge(_ISTIOD_RESOURCES, check_resources(where, "resources", resources or {}))
         sidecar_resources = deep_merge(
-            _PROXY_RESOURCES, _check_resources(where, "proxy_resources", proxy_resources or {})
+            _PROXY_RESOURCES, check_resources(where, "proxy_resources", proxy_resources or {})
         )
         self.mtls_mode: str = check_one_of(where, "mtls_mode", mtls_mode, MTLS_MODES)
         """The mesh-wide mTLS mode of PeerAuthentication ``default``."""
@@ -140,7 +129,7 @@ class Istio(PlatformComponent):
             raise ValidationError(where, "gateway_namespace", gateway_namespace, f"a namespace other than {namespace!r}")
         gateway_replicas = check_positive_int(where, "gateway_replicas", gateway_replicas)
         gw_resources = deep_merge(
-            _GATEWAY_RESOURCES, _check_resources(where, "gateway_resources", gateway_resources or {})
+            _GATEWAY_RESOURCES, check_resources(where, "gateway_resources", gateway_resources or {})
         )
         for name, given in (("values", values), ("base_values", base_values), ("gateway_values", gateway_values)):
             if given is not None:

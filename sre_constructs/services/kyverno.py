@@ -16,7 +16,7 @@ from ..kernel.validation import (
     check_dns_label,
     check_one_of,
     check_positive_int,
-    check_quantity,
+    check_resources,
     check_values,
 )
 from ..kernel.values import deep_merge
@@ -84,17 +84,6 @@ _ISTIO_INIT_ROOT = [
      "restrictedField": "spec.initContainers[*].securityContext.runAsUser", "values": ["0"]},
 ]
 
-
-def _check_resources(where: str, field: str, value: object) -> dict[str, Any]:
-    """A container ``resources`` override: ``requests``/``limits`` maps of quantities."""
-    if not isinstance(value, Mapping) or not set(value) <= {"requests", "limits"}:
-        raise ValidationError(where, field, value, "a mapping with 'requests' and/or 'limits'")
-    for section, amounts in value.items():
-        if not isinstance(amounts, Mapping):
-            raise ValidationError(where, f"{field}.{section}", amounts, "a mapping such as {'cpu': '100m'}")
-        for name, amount in amounts.items():
-            check_quantity(where, f"{field}.{section}.{name}", amount)
-    return check_values(where, field, value)
 
 
 def _pod_rule(name: str, excluded: Sequence[str], validate: dict[str, Any]) -> dict[str, Any]:
@@ -179,7 +168,7 @@ class Kyverno(PlatformComponent):
         if not isinstance(given, Mapping) or not set(given) <= set(_RESOURCES):
             raise ValidationError(where, "resources", given, "a mapping whose keys are among " + ", ".join(_RESOURCES))
         res = {
-            key: deep_merge(default, _check_resources(where, f"resources.{key}", given.get(key, {})))
+            key: deep_merge(default, check_resources(where, f"resources.{key}", given.get(key, {})))
             for key, default in _RESOURCES.items()
         }
         check_one_of(where, "policy_action", policy_action, POLICY_ACTIONS)

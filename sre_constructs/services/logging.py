@@ -17,12 +17,13 @@ from ..kernel.validation import (
     check_dns_label,
     check_one_of,
     check_positive_int,
+    check_prometheus_duration,
     check_quantity,
+    check_storage_class,
     check_values,
 )
 from ..kernel.values import deep_merge
 from ..versions import CHARTS
-from .monitoring import check_prometheus_duration, check_storage_class
 
 __all__ = ["Logging", "LOKI_MODES", "alloy_config"]
 

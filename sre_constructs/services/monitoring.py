@@ -13,11 +13,19 @@ from ..kernel.errors import ValidationError
 from ..kernel.manifest import Manifest
 from ..kernel.naming import helm_fullname
 from ..kernel.network import Peer, tcp
-from ..kernel.validation import check_bool, check_dns_label, check_positive_int, check_quantity, check_values
+from ..kernel.validation import (
+    check_bool,
+    check_dns_label,
+    check_positive_int,
+    check_prometheus_duration,
+    check_quantity,
+    check_storage_class,
+    check_values,
+)
 from ..kernel.values import deep_merge, set_path
 from ..versions import CHARTS
 
-__all__ = ["Monitoring", "check_prometheus_duration", "check_storage_class"]
+__all__ = ["Monitoring"]
 
 # -- defaults (the one place they live) ----------------------------------------------------------
 
@@ -115,46 +123,8 @@ def _defaults() -> dict[str, Any]:
     }
 
 
-# Prometheus' model.Duration as the monitoring.coreos.com CRDs restrict it (``15d``, ``12h``, ``1w2d``).
-_PROM_DURATION = re.compile(r"^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$")
 # The CRDs' ByteSize (``45GB``, ``500MiB``).
 _BYTE_SIZE = re.compile(r"^(0|([0-9]*[.])?[0-9]+((K|M|G|T|E|P)i?)?B)$")
-_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-
-
-def check_prometheus_duration(where: str, field: str, value: object) -> str:
-    """A Prometheus/Loki duration (``15d``, ``30d``, ``12h``, ``744h``, ``1w``); Go's ``1h30m`` style too.
-
-    Args:
-        where: construct path for the message.
-        field: knob name for the message.
-        value: the value to check.
-
-    Returns:
-        The value, unchanged.
-    """
-    if not isinstance(value, str) or value in ("", "0") or not _PROM_DURATION.fullmatch(value):
-        raise ValidationError(
-            where, field, value,
-            "a non-zero Prometheus duration such as '15d', '30d', '12h' or '744h' (units y, w, d, h, m, s, ms, "
-            "largest first)",
-        )
-    return value
-
-
-def check_storage_class(where: str, field: str, value: object) -> str | None:
-    """A StorageClass name (DNS-1123 subdomain), or ``None`` for the cluster default.
-
-    Returns:
-        The value, unchanged.
-    """
-    if value is None:
-        return None
-    if not isinstance(value, str) or len(value) > 253 or not _DNS_SUBDOMAIN.fullmatch(value):
-        raise ValidationError(
-            where, field, value, "a StorageClass name (DNS-1123 subdomain, e.g. 'gp3') or None for the default class"
-        )
-    return value
 
 
 def _volume_claim(size: str, storage_class: str | None) -> dict[str, Any]:
