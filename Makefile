@@ -15,7 +15,7 @@ export SRE_CONSTRUCTS_CRDS ?= $(abspath $(CURDIR)/../shared/crds)
 PY_STAMP   := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: all deps synth test imports clean
+.PHONY: all deps synth fleet test imports clean
 
 all: test
 
@@ -35,6 +35,10 @@ $(NODE_STAMP): package.json package-lock.json $(PY_STAMP)
 synth: deps
 	$(BIN)/python app.py > /dev/null
 	@echo "wrote $(OUT)/core"
+
+# Every example cluster file (clusters/*.yaml) into $(OUT)/clusters/<name>/ (one process).
+fleet: deps
+	$(BIN)/sre-constructs synth clusters/*.yaml --out $(OUT)
 
 test: deps
 	$(BIN)/python -m pytest -q

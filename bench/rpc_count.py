@@ -1,10 +1,11 @@
 """Count jsii round-trips (Python -> Node requests and Node -> Python callbacks) of one case.
 
-    .venv/bin/python bench/rpc_count.py [b|c1|c10|c50]
+    .venv/bin/python bench/rpc_count.py [b|c1|c10|c50] [TOP]
 
 Wraps the jsii runtime's ``_NodeProcess.send`` (one request/response pair on the kernel's pipe)
 and prints, per phase (import, build, write_tree), the number of requests by API and FQN/method,
-and the wall time spent waiting in them. Diagnostic only: it patches jsii internals.
+and the wall time spent waiting in them; TOP (default 12) is how many rows of each list to show.
+Diagnostic only: it patches jsii internals.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ def send(self, request, response_type):  # type: ignore[no-untyped-def]
 _process._NodeProcess.send = send  # type: ignore[method-assign]
 
 
-def report(phase: str, elapsed: float) -> None:
+def report(phase: str, elapsed: float, top: int = 12) -> None:
     total = sum(counts.values())
     print(f"== {phase}: {elapsed:.3f} s, {total} jsii requests, {sum(seconds.values()):.3f} s inside them")
     by_api: collections.Counter[str] = collections.Counter()
@@ -64,9 +65,9 @@ def report(phase: str, elapsed: float) -> None:
     for api, n in by_api.most_common():
         print(f"   {api:<14} {n:6d}  {seconds[api + 'Request']:.3f} s")
     print("   top requests:")
-    for (api, detail), n in counts.most_common(12):
+    for (api, detail), n in counts.most_common(top):
         print(f"      {n:6d}  {api} {detail}")
-    for where, n in callers.most_common(12):
+    for where, n in callers.most_common(top):
         print(f"      {n:6d}  {where}")
     counts.clear()
     seconds.clear()
@@ -75,6 +76,7 @@ def report(phase: str, elapsed: float) -> None:
 
 def main() -> None:  # noqa: C901
     case = sys.argv[1] if len(sys.argv) > 1 else "b"
+    top = int(sys.argv[2]) if len(sys.argv) > 2 else 12
     t0 = time.perf_counter()
     import sre_constructs  # sets JSII_NODE if unset (the patch above starts no kernel)
     from cdk8s import App
@@ -87,11 +89,11 @@ def main() -> None:  # noqa: C901
     else:
         for i in range(int(case[1:])):
             sre_constructs.CorePlatform(app, f"c{i}", path=f"clusters/c{i}/core")
-    report("build", time.perf_counter() - t0)
+    report("build", time.perf_counter() - t0, top)
     with tempfile.TemporaryDirectory() as out:
         t0 = time.perf_counter()
         sre_constructs.write_tree(app, out)
-        report("write_tree", time.perf_counter() - t0)
+        report("write_tree", time.perf_counter() - t0, top)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,9 @@ from .services.monitoring import Monitoring
 from .services.openbao import OpenBao
 from .services.runtime_security import RuntimeSecurity
 from .versions import CHARTS, REPOSITORIES, ChartPin, ChartRepository
+from .airgap import mirror_values
+from .cluster import ClusterSpec, load_cluster, parse_cluster
+from .fleet import FluxSync, build_fleet
 
 __all__ = [
     "Backup",
@@ -30,6 +33,8 @@ __all__ = [
     "ChartPin",
     "ChartRepository",
     "ChartSources",
+    "ClusterSpec",
+    "FluxSync",
     "CorePlatform",
     "ExternalSecrets",
     "FluxDependency",
@@ -47,6 +52,10 @@ __all__ = [
     "SERVICES",
     "TreeDriftError",
     "ValidationError",
+    "build_fleet",
+    "load_cluster",
+    "mirror_values",
+    "parse_cluster",
     "render_tree",
     "write_tree",
 ]

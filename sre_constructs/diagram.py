@@ -13,7 +13,7 @@ import re
 from .kernel.component import FluxDependency, PlatformComponent
 from .kernel.platform_chart import PlatformChart
 
-__all__ = ["mermaid", "dot", "default_mermaid"]
+__all__ = ["default_mermaid", "dot", "mermaid"]
 
 # Words Mermaid's flowchart grammar reserves: a node id equal to one of them breaks the chart.
 _MERMAID_RESERVED = frozenset({"end", "graph", "flowchart", "subgraph", "style", "class", "classDef", "click",

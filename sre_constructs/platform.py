@@ -9,6 +9,7 @@ from typing import Any
 
 from constructs import Construct
 
+from . import airgap
 from .kernel.component import PlatformComponent
 from .kernel.errors import ValidationError
 from .kernel.naming import helm_fullname
@@ -23,7 +24,10 @@ from .services.monitoring import Monitoring
 from .services.openbao import OpenBao
 from .services.runtime_security import RuntimeSecurity
 
-__all__ = ["CorePlatform", "SERVICES", "ServiceSpec"]
+__all__ = ["CorePlatform", "SERVICES", "ServiceSpec", "CHART_SOURCES"]
+
+#: Where charts come from: HelmRepositories (``spec.chart``) or OCIRepositories (``spec.chartRef``).
+CHART_SOURCES = ("helm", "oci")
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,14 @@ class CorePlatform(PlatformChart):
         services: per-service settings by service name: the construct's keyword arguments
             (``version``, ``values`` and typed knobs) plus ``enabled`` (default ``True``), e.g.
             ``{"monitoring": {"values": {...}}, "runtime-security": {"enabled": False}}``.
+        registry_mirror: ``host[:port][/prefix]`` of a registry holding every image and chart
+            (air-gapped clusters): each chart's image keys point at it (merged under the user's
+            values, which still win), the library's own image references move to it, and every
+            chart comes from ``oci://<mirror>/charts``. Layout: :mod:`sre_constructs.airgap`.
+            Default none (upstream registries).
+        chart_source: ``helm`` (default): charts from HelmRepositories (``spec.chart``);
+            ``oci``: one OCIRepository per chart published as OCI (``spec.chartRef``; charts
+            without an OCI artifact stay on HTTPS, unless a mirror serves them all).
         **chart_props: passed to ``cdk8s.Chart``.
     """
 
@@ -100,9 +112,19 @@ class CorePlatform(PlatformChart):
         source_ref: str = "flux-system",
         name_prefix: str = "",
         services: Mapping[str, Mapping[str, Any]] | None = None,
+        registry_mirror: str | None = None,
+        chart_source: str = "helm",
         **chart_props: Any,
     ) -> None:
         super().__init__(scope, id, path=path, source_ref=source_ref, name_prefix=name_prefix, **chart_props)
+        if chart_source not in CHART_SOURCES:
+            raise ValidationError(self.node.path, "chart_source", chart_source, "one of " + ", ".join(CHART_SOURCES))
+        if registry_mirror is not None:
+            airgap.check_mirror(self.node.path, "registry_mirror", registry_mirror)
+        self.registry_mirror: str | None = registry_mirror
+        """The registry mirror every image and chart comes from, or ``None``."""
+        self.chart_source: str = chart_source
+        """``helm`` (HelmRepository + ``spec.chart``) or ``oci`` (OCIRepository + ``spec.chartRef``)."""
         settings = self._settings(services or {})
         enabled = {name for name, cfg in settings.items() if cfg.get("enabled", True)}
         self._check_requirements(enabled)
@@ -110,6 +132,12 @@ class CorePlatform(PlatformChart):
         knobs = {
             spec.name: {k: v for k, v in settings[spec.name].items() if k != "enabled"} for spec in SERVICES
         }
+        if registry_mirror is not None:
+            for name, cfg in knobs.items():
+                for knob, overlay in airgap.mirror_knobs(name, registry_mirror).items():
+                    user = cfg.get(knob)
+                    # A non-mapping is left for the service's own check to report.
+                    cfg[knob] = airgap.overlay_under(overlay, user) if user is None or isinstance(user, Mapping) else user
         built: dict[str, PlatformComponent] = {}
         for spec in SERVICES:
             component = None
@@ -120,6 +148,8 @@ class CorePlatform(PlatformChart):
         for name, component in built.items():
             component.depends_on(*(built[d] for d in self._effective_after(name, enabled)))
         self._wire_real_needs(built)
+        if registry_mirror is not None:
+            airgap.rewrite_library_images(self.registered_components, registry_mirror)
 
     def _shared_defaults(
         self,

@@ -66,32 +66,36 @@ REPOSITORIES: dict[str, ChartRepository] = {
 _R = REPOSITORIES
 
 # Keyed by "<service>/<chart>" so two services may use charts of the same name.
+#
+# One pin per line, each under a "# renovate:" comment naming the chart for Renovate's regex manager
+# (datasource helm, the HTTPS repository as registryUrl): the version is the second string of the
+# ChartPin line below the comment. Keep that shape when adding a pin.
 CHARTS: dict[str, ChartPin] = {
     f"{pin.service}/{pin.chart}": pin
     for pin in (
+        # renovate: datasource=helm depName=base registryUrl=https://istio-release.storage.googleapis.com/charts
         ChartPin("base", "1.30.3", _R["istio"], "istio", "oci://gcr.io/istio-release/charts/base"),
+        # renovate: datasource=helm depName=istiod registryUrl=https://istio-release.storage.googleapis.com/charts
         ChartPin("istiod", "1.30.3", _R["istio"], "istio", "oci://gcr.io/istio-release/charts/istiod"),
+        # renovate: datasource=helm depName=gateway registryUrl=https://istio-release.storage.googleapis.com/charts
         ChartPin("gateway", "1.30.3", _R["istio"], "istio", "oci://gcr.io/istio-release/charts/gateway"),
-        ChartPin(
-            "cert-manager", "v1.21.1", _R["jetstack"], "cert-manager",
-            "oci://quay.io/jetstack/charts/cert-manager",
-        ),
+        # renovate: datasource=helm depName=cert-manager registryUrl=https://charts.jetstack.io
+        ChartPin("cert-manager", "v1.21.1", _R["jetstack"], "cert-manager", "oci://quay.io/jetstack/charts/cert-manager"),
+        # renovate: datasource=helm depName=kyverno registryUrl=https://kyverno.github.io/kyverno/
         ChartPin("kyverno", "3.9.0", _R["kyverno"], "kyverno", "oci://ghcr.io/kyverno/charts/kyverno"),
-        ChartPin(
-            "kube-prometheus-stack", "88.5.3", _R["prometheus-community"], "monitoring",
-            "oci://ghcr.io/prometheus-community/charts/kube-prometheus-stack",
-        ),
-        ChartPin(
-            "loki", "18.11.0", _R["grafana-community"], "logging",
-            "oci://ghcr.io/grafana-community/helm-charts/loki",
-        ),
+        # renovate: datasource=helm depName=kube-prometheus-stack registryUrl=https://prometheus-community.github.io/helm-charts
+        ChartPin("kube-prometheus-stack", "88.5.3", _R["prometheus-community"], "monitoring", "oci://ghcr.io/prometheus-community/charts/kube-prometheus-stack"),
+        # renovate: datasource=helm depName=loki registryUrl=https://grafana-community.github.io/helm-charts
+        ChartPin("loki", "18.11.0", _R["grafana-community"], "logging", "oci://ghcr.io/grafana-community/helm-charts/loki"),
+        # renovate: datasource=helm depName=alloy registryUrl=https://grafana.github.io/helm-charts
         ChartPin("alloy", "1.11.1", _R["grafana"], "logging"),
+        # renovate: datasource=helm depName=openbao registryUrl=https://openbao.github.io/openbao-helm
         ChartPin("openbao", "0.29.2", _R["openbao"], "openbao", "oci://ghcr.io/openbao/charts/openbao"),
-        ChartPin(
-            "external-secrets", "2.9.0", _R["external-secrets"], "external-secrets",
-            "oci://ghcr.io/external-secrets/charts/external-secrets",
-        ),
+        # renovate: datasource=helm depName=external-secrets registryUrl=https://charts.external-secrets.io
+        ChartPin("external-secrets", "2.9.0", _R["external-secrets"], "external-secrets", "oci://ghcr.io/external-secrets/charts/external-secrets"),
+        # renovate: datasource=helm depName=core registryUrl=https://neuvector.github.io/neuvector-helm/
         ChartPin("core", "2.11.0", _R["neuvector"], "runtime-security"),
+        # renovate: datasource=helm depName=velero registryUrl=https://vmware-tanzu.github.io/helm-charts
         ChartPin("velero", "12.1.0", _R["vmware-tanzu"], "backup"),
     )
 }

@@ -565,7 +565,7 @@ class PlatformComponent(Construct):
         if any(r.release_name == release_name and r.namespace == release_namespace for r in self._releases):
             raise ValidationError(where, "release_name", release_name, "a release name not already used here")
         final_values = check_values(where, "values", values or {})
-        repo_name = ChartSources.of(self).use(repository, where=where)
+        chart_props = self._chart_source(where, chart, chart_name, repository, chosen)
 
         obj = _HelmRelease(
             self, f"HelmRelease-{release_namespace}-{release_name}", final_values,
@@ -574,18 +574,7 @@ class PlatformComponent(Construct):
                 release_name=release_name,
                 interval=interval,
                 timeout=timeout,
-                chart=flux_helm.HelmReleaseSpecChart(
-                    spec=flux_helm.HelmReleaseSpecChartSpec(
-                        chart=chart_name,
-                        version=chosen,
-                        interval="12h",
-                        source_ref=flux_helm.HelmReleaseSpecChartSpecSourceRef(
-                            kind=flux_helm.HelmReleaseSpecChartSpecSourceRefKind.HELM_REPOSITORY,
-                            name=repo_name,
-                            namespace=FLUX_NAMESPACE,
-                        ),
-                    )
-                ),
+                **chart_props,
                 install=flux_helm.HelmReleaseSpecInstall(
                     crds=crd_policy[0],
                     disable_wait=disable_wait or None,
@@ -618,6 +607,49 @@ class PlatformComponent(Construct):
         obj._depends_on = handle.depends_on
         self._releases.append(handle)
         return handle
+
+    def _chart_source(
+        self, where: str, chart: ChartPin | tuple[str, ChartRepository], chart_name: str,
+        repository: ChartRepository, version: str,
+    ) -> dict[str, Any]:
+        """``spec.chart`` (from a HelmRepository) or ``spec.chartRef`` (to an OCIRepository).
+
+        Follows the enclosing PlatformChart's ``chart_source`` (``helm`` or ``oci``, default
+        ``helm``) and ``registry_mirror`` (default none). With ``oci``, charts published as OCI
+        artifacts (``ChartPin.oci``) get an OCIRepository; the rest stay on HTTPS. With a mirror,
+        every chart comes from it (layout in :mod:`sre_constructs.airgap`).
+        """
+        from ..airgap import mirror_chart_repository, mirror_chart_url
+
+        chart_source = getattr(self.platform, "chart_source", "helm")
+        mirror = getattr(self.platform, "registry_mirror", None)
+        sources = ChartSources.of(self)
+        oci_url: str | None = None
+        if mirror:
+            if chart_source == "oci":
+                oci_url = mirror_chart_url(mirror, chart_name)
+            else:
+                repository = mirror_chart_repository(mirror)
+        elif chart_source == "oci" and isinstance(chart, ChartPin) and chart.oci:
+            oci_url = chart.oci
+        if oci_url is not None:
+            name = sources.use_oci(chart_name, oci_url, version, where=where)
+            return {"chart_ref": flux_helm.HelmReleaseSpecChartRef(
+                kind=flux_helm.HelmReleaseSpecChartRefKind.OCI_REPOSITORY, name=name, namespace=FLUX_NAMESPACE,
+            )}
+        repo_name = sources.use(repository, where=where)
+        return {"chart": flux_helm.HelmReleaseSpecChart(
+            spec=flux_helm.HelmReleaseSpecChartSpec(
+                chart=chart_name,
+                version=version,
+                interval="12h",
+                source_ref=flux_helm.HelmReleaseSpecChartSpecSourceRef(
+                    kind=flux_helm.HelmReleaseSpecChartSpecSourceRefKind.HELM_REPOSITORY,
+                    name=repo_name,
+                    namespace=FLUX_NAMESPACE,
+                ),
+            )
+        )}
 
     # -- synthesis --------------------------------------------------------------------------
 

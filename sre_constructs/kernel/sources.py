@@ -1,4 +1,9 @@
-"""Chart sources: every HelmRelease names its repository once; sources are the derived union."""
+"""Chart sources: every HelmRelease names its repository once; sources are the derived union.
+
+Two kinds: a ``HelmRepository`` per distinct repository URL (``chart_source="helm"``, the default),
+and an ``OCIRepository`` per chart artifact and version (``chart_source="oci"``: HelmReleases then
+use ``spec.chartRef`` instead of ``spec.chart``).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,7 @@ from imports.flux.io.fluxcd.toolkit import source as flux_source
 
 from ..versions import ChartRepository
 from .errors import ValidationError
-from .validation import check_dns_label
+from .validation import _VERSION, check_dns_label
 
 __all__ = ["ChartSources", "FLUX_NAMESPACE"]
 
@@ -39,7 +44,8 @@ class ChartSources(Construct):
         self._interval = interval
         self._by_url: dict[str, ChartRepository] = {}
         self._by_name: dict[str, ChartRepository] = {}
-        self._objects: list[flux_source.HelmRepository] = []
+        self._objects: list[flux_source.HelmRepository | flux_source.OciRepository] = []
+        self._oci: dict[str, tuple[str, str]] = {}  # OCIRepository name -> (url, version)
 
     @classmethod
     def of(cls, construct: Construct) -> ChartSources:
@@ -62,9 +68,57 @@ class ChartSources(Construct):
         return list(self._by_url.values())
 
     @property
-    def objects(self) -> list[flux_source.HelmRepository]:
-        """The emitted ``HelmRepository`` objects, in first-use order."""
+    def objects(self) -> list[flux_source.HelmRepository | flux_source.OciRepository]:
+        """The emitted ``HelmRepository`` and ``OCIRepository`` objects, in first-use order."""
         return list(self._objects)
+
+    def use_oci(self, name: str, url: str, version: str, *, where: str) -> str:
+        """Register that a release installs the chart artifact ``url`` at ``version`` (``chartRef``).
+
+        One ``OCIRepository`` per name; an exact version becomes ``ref.tag``, a range ``ref.semver``.
+
+        Args:
+            name: the OCIRepository name (the chart name; a DNS-1123 label).
+            url: the chart artifact, ``oci://host/path/chart``.
+            version: the chart version (the OCI tag) or a semver range.
+            where: the construct path of the user, for error messages.
+
+        Returns:
+            The ``OCIRepository`` name to reference from ``spec.chartRef``.
+        """
+        check_dns_label(where, "OCIRepository name", name)
+        if not isinstance(url, str) or not url.startswith("oci://"):
+            raise ValidationError(where, "chart OCI url", url, "an oci://host/path/chart URL")
+        known = self._oci.get(name)
+        if known is not None:
+            if known != (url, version):
+                raise ValidationError(
+                    where, "chart", f"{url}:{version}",
+                    f"OCIRepository {name!r} already serves {known[0]}:{known[1]}; one chart version per name",
+                )
+            return name
+        if name in self._by_name:
+            raise ValidationError(where, "OCIRepository name", name, "a name not used by a HelmRepository")
+        self._oci[name] = (url, version)
+        exact = bool(_VERSION.fullmatch(version))
+        self._objects.append(
+            flux_source.OciRepository(
+                self, f"oci-{name}",
+                metadata={"name": name, "namespace": FLUX_NAMESPACE},
+                spec=flux_source.OciRepositorySpec(
+                    interval=self._interval,
+                    url=url,
+                    # Helm charts are one layer of this media type; Flux needs to be told.
+                    layer_selector=flux_source.OciRepositorySpecLayerSelector(
+                        media_type="application/vnd.cncf.helm.chart.content.v1.tar+gzip",
+                        operation=flux_source.OciRepositorySpecLayerSelectorOperation.COPY,
+                    ),
+                    ref=flux_source.OciRepositorySpecRef(tag=version) if exact
+                    else flux_source.OciRepositorySpecRef(semver=version),
+                ),
+            )
+        )
+        return name
 
     def use(self, repository: ChartRepository, *, where: str) -> str:
         """Register that a release installs a chart from ``repository``.
@@ -86,6 +140,8 @@ class ChartSources(Construct):
             return known.name
         check_dns_label(where, "chart repository name", repository.name)
         clash = self._by_name.get(repository.name)
+        if clash is None and repository.name in self._oci:
+            raise ValidationError(where, "chart repository name", repository.name, "a name not used by an OCIRepository")
         if clash is not None:
             raise ValidationError(
                 where, "chart repository name", repository.name,

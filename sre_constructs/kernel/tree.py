@@ -33,6 +33,7 @@ __all__ = ["write_tree", "render_tree", "TreeDriftError", "dump_yaml", "FAULT_AF
 
 _KUSTOMIZE_API = "kustomize.config.k8s.io/v1beta1"
 _SOURCES_FILE = "sources/helmrepositories.yaml"
+_SOURCE_FILES = {"HelmRepository": _SOURCES_FILE, "OCIRepository": "sources/ocirepositories.yaml"}
 
 try:  # libyaml is much faster; both dumpers give the same bytes for this data.
     _Dumper: Any = yaml.CSafeDumper
@@ -127,9 +128,12 @@ def render_tree(chart: PlatformChart) -> dict[str, bytes]:
 
     files: dict[str, bytes] = {}
     root_resources: list[str] = []
-    if source_docs:
-        files[_SOURCES_FILE] = dump_yaml(source_docs)
-        root_resources.append(_SOURCES_FILE)
+    by_file: dict[str, list[Any]] = {}
+    for doc in source_docs:  # sources/helmrepositories.yaml, sources/ocirepositories.yaml
+        by_file.setdefault(_SOURCE_FILES.get(doc.get("kind"), _SOURCES_FILE), []).append(doc)
+    for rel in sorted(by_file):
+        files[rel] = dump_yaml(by_file[rel])
+        root_resources.append(rel)
     for component in components:
         rel = f"components/{component.name}.yaml"
         files[rel] = dump_yaml([flux_docs[component.name]])
@@ -142,12 +146,22 @@ def render_tree(chart: PlatformChart) -> dict[str, bytes]:
     return files
 
 
-def _platform_charts(scope: Construct) -> list[PlatformChart]:
+def _is_tree(node: Any) -> bool:
+    """A PlatformChart, or another tree kind: a construct whose class sets ``_sre_tree_kind`` and
+    that has ``tree_path`` and ``render_files() -> {relative path: bytes}`` (e.g. ``fleet.FluxSync``)."""
+    return isinstance(node, PlatformChart) or bool(getattr(type(node), "_sre_tree_kind", False))
+
+
+def _render(chart: Any) -> dict[str, bytes]:
+    return render_tree(chart) if isinstance(chart, PlatformChart) else chart.render_files()
+
+
+def _platform_charts(scope: Construct) -> list[Any]:
     if not isinstance(scope, Construct):
         raise ValidationError("write_tree", "scope", scope, "a construct: the cdk8s App or a Chart")
-    if isinstance(scope, PlatformChart):
+    if _is_tree(scope):
         return [scope]
-    return [n for n in scope.node.find_all() if isinstance(n, PlatformChart)]
+    return [n for n in scope.node.find_all() if _is_tree(n)]
 
 
 def _check_writable(where: str, field: str, directory: Path) -> None:
@@ -319,7 +333,8 @@ def _stage(target: Path, files: dict[str, bytes], written: list[int], limit: int
 
 
 def write_tree(scope: Construct, outdir: str | os.PathLike[str], *, check: bool = False) -> list[Path]:
-    """Write every PlatformChart under ``scope`` as a kustomize tree below ``outdir``.
+    """Write every PlatformChart (and other tree kind, such as ``fleet.FluxSync``) under ``scope``
+    as a kustomize tree below ``outdir``.
 
     All trees are rendered and checked before any file is written. Each tree replaces
     ``<outdir>/<path>`` as a whole (files it no longer produces disappear) and nothing else in
@@ -343,7 +358,7 @@ def write_tree(scope: Construct, outdir: str | os.PathLike[str], *, check: bool 
         raise ValidationError("write_tree", "check", check, "True or False")
     out = Path(outdir)
     charts = _platform_charts(scope)
-    by_path: dict[str, PlatformChart] = {}
+    by_path: dict[str, Any] = {}  # PlatformCharts and other tree kinds
     for chart in charts:
         for other_path, other in by_path.items():
             a, b = chart.tree_path + "/", other_path + "/"
@@ -355,7 +370,7 @@ def write_tree(scope: Construct, outdir: str | os.PathLike[str], *, check: bool 
                 )
         by_path[chart.tree_path] = chart
     # Everything is rendered (and so validated) before the disk is touched.
-    rendered = {path: render_tree(chart) for path, chart in sorted(by_path.items())}
+    rendered = {path: _render(chart) for path, chart in sorted(by_path.items())}
 
     if not check:
         _check_writable(str(out), "outdir", out)

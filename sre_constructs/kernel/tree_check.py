@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import os
 import posixpath
+import re
 import shutil
 import subprocess
 from collections import defaultdict
@@ -29,8 +30,10 @@ from typing import Any
 import jsonschema
 import jsonschema.protocols
 import kubernetes_validate  # type: ignore[import-untyped]
+from kubernetes_validate import utils as _kv  # type: ignore[import-untyped]
 import yaml
 from jsonschema.exceptions import best_match
+from referencing import Registry, Resource
 
 from sre_constructs.kernel.errors import ValidationError
 
@@ -735,19 +738,73 @@ def _validate_core(obj: dict[str, Any]) -> list[str] | None:
         The error messages (empty = valid), or None if kubernetes-validate has no schema for
         this apiVersion/kind (so it may be a custom resource in a *.k8s.io group).
     """
+    api_version, kind = obj.get("apiVersion"), obj.get("kind")
+    if not isinstance(api_version, str) or not isinstance(kind, str):
+        return _validate_core_uncached(obj)
+    validator = _core_validator(api_version, kind)
+    if validator is None:
+        return None
+    try:
+        validator.validate(obj)  # what kubernetes_validate.validate does, minus the schema loads
+    except jsonschema.ValidationError as exc:
+        return _core_error(exc)
+    return []
+
+
+def _validate_core_uncached(obj: dict[str, Any]) -> list[str] | None:
+    """kubernetes_validate.validate itself (for objects without a string apiVersion and kind)."""
     try:
         kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
     except kubernetes_validate.SchemaNotFoundError:
         return None
     except kubernetes_validate.ValidationError as exc:
-        path = list(exc.path)
-        if path == ["apiVersion"] and exc.validator == "enum":
-            # Its file lookup drops the group's domain (x.k8s.io -> x): a different group matched.
-            return None
-        value = exc.instance if not isinstance(exc.instance, (dict, list)) else None
-        shown = f" (value {value!r})" if value is not None else ""
-        return [f"field {_json_path(path)}{shown}: {exc.message} (Kubernetes {KUBERNETES_VERSION} schema)"]
+        return _core_error(exc)
     return []
+
+
+def _core_error(exc: jsonschema.ValidationError) -> list[str] | None:
+    path = list(exc.path)
+    if path == ["apiVersion"] and exc.validator == "enum":
+        # Its file lookup drops the group's domain (x.k8s.io -> x): a different group matched.
+        return None
+    value = exc.instance if not isinstance(exc.instance, (dict, list)) else None
+    shown = f" (value {value!r})" if value is not None else ""
+    return [f"field {_json_path(path)}{shown}: {exc.message} (Kubernetes {KUBERNETES_VERSION} schema)"]
+
+
+@functools.lru_cache(maxsize=1)
+def _core_schema_dir() -> tuple[str, str]:
+    """kubernetes-validate's schema folder for KUBERNETES_VERSION (strict), as its validate() picks it."""
+    wanted = _kv.major_minor(KUBERNETES_VERSION)
+    if wanted > _kv.latest_version():
+        raise _kv.VersionNotSupportedError(version=wanted)
+    version = [v for v in _kv.all_versions() if _kv.major_minor(v) <= wanted][-1]
+    return f"v{version}-local-strict", version
+
+
+@functools.lru_cache(maxsize=1)
+def _core_definitions() -> Any:
+    """The 1.4 MB ``_definitions.json`` every core schema refers to: parsed once per process."""
+    schema_dir, _ = _core_schema_dir()
+    return _kv.schema_contents(f"kubernetes-json-schema/{schema_dir}/_definitions.json", KUBERNETES_VERSION)
+
+
+@functools.lru_cache(maxsize=256)
+def _core_validator(api_version: str, kind: str) -> jsonschema.protocols.Validator | None:
+    """The validator kubernetes_validate.validate(strict=True) builds for this apiVersion and kind,
+    built once (None when it has no schema for them)."""
+    schema_dir, _ = _core_schema_dir()
+    file_api = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
+    try:
+        schema = _kv.schema_contents(
+            f"kubernetes-json-schema/{schema_dir}/{kind.lower()}-{file_api}.json", KUBERNETES_VERSION
+        )
+    except FileNotFoundError:
+        return None
+    registry: Any = Resource.from_contents(schema) @ Registry()
+    registry = Resource.from_contents(_core_definitions()) @ registry
+    validator: jsonschema.protocols.Validator = jsonschema.validators.Draft202012Validator(schema, registry=registry)
+    return validator
 
 
 # --------------------------------------------------------------------------- CRDs

@@ -1,0 +1,238 @@
+"""Air-gapped clusters: every image and every chart from one registry mirror.
+
+``CorePlatform(..., registry_mirror="registry.example.com:5000/platform")`` (or ``registry_mirror``
+in a cluster file) points every container image of every chart, and every chart source, at the
+mirror. The layout this assumes on the mirror (``<mirror>`` = ``host[:port][/prefix]``):
+
+``<mirror>/<repository>:<tag>`` for images
+    The upstream image reference without its registry host: ``quay.io/jetstack/cert-manager-controller:v1.21.1``
+    is expected at ``<mirror>/jetstack/cert-manager-controller:v1.21.1``, ``docker.io/istio/pilot``
+    at ``<mirror>/istio/pilot``, ``registry.k8s.io/kube-state-metrics/kube-state-metrics`` at
+    ``<mirror>/kube-state-metrics/kube-state-metrics``. This is the layout the charts' own
+    registry keys produce (``global.imageRegistry`` and friends replace the registry host and keep
+    the repository path), the layout of a Harbor project filled by replication, and what
+    ``crane copy``/``skopeo sync``/``oras`` loops write when given ``<mirror>/<repository>``.
+``<mirror>/charts/<chart>:<version>`` for charts
+    Every chart as an OCI artifact (``helm push <chart>-<version>.tgz oci://<mirror>/charts``).
+    With ``chart_source: helm`` (default) the tree holds one ``HelmRepository`` of ``type: oci``
+    named ``registry-mirror`` at ``oci://<mirror>/charts``; with ``chart_source: oci`` one
+    ``OCIRepository`` per chart at ``oci://<mirror>/charts/<chart>``. Chart names are unique in
+    :data:`~sre_constructs.versions.CHARTS` (NeuVector's is ``core``).
+
+How images are rewritten: through each chart's real image keys, from the renders recorded in the
+values notes (one table, :data:`MIRROR_KEYS`). The overlay is merged *under* the user's values of
+that chart (``values``, ``base_values``, ``gateway_values``, ``alloy_values``), so a value the user
+sets still wins. Images the library itself writes into values or manifests
+(:data:`LIBRARY_IMAGES`, e.g. Velero's AWS plugin init container) are rewritten in place with
+:func:`mirror_image`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from .kernel.errors import ValidationError
+from .kernel.values import set_path
+from .versions import CHARTS, ChartRepository
+
+__all__ = [
+    "MIRROR_KEYS",
+    "LIBRARY_IMAGES",
+    "MIRROR_REPOSITORY_NAME",
+    "check_mirror",
+    "mirror_values",
+    "mirror_knobs",
+    "mirror_image",
+    "mirror_chart_url",
+    "mirror_chart_repository",
+    "rewrite_library_images",
+]
+
+#: Name of the one OCI ``HelmRepository`` all charts come from with a mirror and ``chart_source: helm``.
+MIRROR_REPOSITORY_NAME = "registry-mirror"
+
+# Every chart's image keys: chart key -> (service knob holding that chart's values,
+# {dotted Helm value path: template}); "{mirror}" is replaced by the mirror. Sources: the
+# "Image keys"/"Mirror" tables of notes/values-a.md and values-b.md (rendered with helm template).
+MIRROR_KEYS: dict[str, tuple[str, dict[str, str]]] = {
+    # No images in istio-base.
+    "istio/base": ("base_values", {}),
+    # pilot, and proxyv2 for every injected sidecar and gateway (hub + proxy.image).
+    "istio/istiod": ("values", {"global.hub": "{mirror}/istio"}),
+    # The gateway runs `image: auto`: istiod's injector fills it in from global.hub above.
+    "istio/gateway": ("gateway_values", {}),
+    # imageRegistry replaces quay.io for all five images; imageNamespace (jetstack) is kept.
+    "cert-manager/cert-manager": ("values", {"imageRegistry": "{mirror}"}),
+    # global.image.registry covers reg.kyverno.io; test and webhooksCleanup pin ghcr.io themselves.
+    "kyverno/kyverno": ("values", {
+        "global.image.registry": "{mirror}",
+        "test.image.registry": "{mirror}",
+        "webhooksCleanup.image.registry": "{mirror}",
+    }),
+    # global.imageRegistry reaches every image, subcharts and operator arguments included.
+    "monitoring/kube-prometheus-stack": ("values", {"global.imageRegistry": "{mirror}"}),
+    # global.imageRegistry wins over every component registry in loki.baseImage.
+    "logging/loki": ("values", {"global.imageRegistry": "{mirror}"}),
+    # Alloy and its config reloader.
+    "logging/alloy": ("alloy_values", {"global.image.registry": "{mirror}"}),
+    # The server image is the only one enabled (injector and CSI are off); no global key exists.
+    "openbao/openbao": ("values", {"server.image.registry": "{mirror}"}),
+    # global.repository replaces the whole repository of the controller, webhook and cert controller.
+    "external-secrets/external-secrets": ("values", {
+        "global.repository": "{mirror}/external-secrets/external-secrets",
+    }),
+    # One key for controller, enforcer, manager, scanner, updater and cert-upgrader.
+    "runtime-security/core": ("values", {"registry": "{mirror}"}),
+    # The velero image (Deployment, node-agent, upgrade-CRDs Job) and kubectl (optional Jobs);
+    # the AWS plugin init container is a full reference: see LIBRARY_IMAGES.
+    "backup/velero": ("values", {
+        "image.repository": "{mirror}/velero/velero",
+        "kubectl.image.repository": "{mirror}/kubectl",
+    }),
+}
+
+
+def _library_images() -> tuple[str, ...]:
+    from .services.backup import AWS_PLUGIN_IMAGE
+
+    return (AWS_PLUGIN_IMAGE,)
+
+
+#: Full image references the library writes itself (not through a chart's registry key).
+LIBRARY_IMAGES: tuple[str, ...] = _library_images()
+
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_MIRROR = re.compile(
+    rf"^{_LABEL}(?:\.{_LABEL})*(?::[0-9]{{1,5}})?(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$"
+)
+
+
+def check_mirror(where: str, field: str, value: object) -> str:
+    """A registry mirror: ``host[:port][/prefix]`` without scheme or trailing slash."""
+    if isinstance(value, str) and len(value) <= 255 and _MIRROR.fullmatch(value):
+        return value
+    raise ValidationError(
+        where, field, value,
+        "a registry host with optional port and path prefix, without scheme, such as "
+        "'registry.example.com', 'registry.local:5000' or 'harbor.example.com/platform'",
+    )
+
+
+def _chart_key(chart: str) -> str:
+    if chart in MIRROR_KEYS:
+        return chart
+    matches = [key for key, pin in CHARTS.items() if pin.chart == chart]
+    if len(matches) == 1:
+        return matches[0]
+    raise ValidationError(
+        "airgap", "chart", chart, "a chart key of versions.CHARTS: " + ", ".join(MIRROR_KEYS)
+    )
+
+
+def mirror_values(chart: str, mirror: str) -> dict[str, Any]:
+    """The Helm values that point every image of one chart at ``mirror``.
+
+    Args:
+        chart: a chart key of :data:`~sre_constructs.versions.CHARTS` (``monitoring/kube-prometheus-stack``)
+            or a chart name (``kube-prometheus-stack``).
+        mirror: ``host[:port][/prefix]``.
+
+    Returns:
+        A new nested mapping, e.g. ``{"global": {"imageRegistry": "registry.local:5000"}}``.
+    """
+    check_mirror("airgap", "mirror", mirror)
+    _, keys = MIRROR_KEYS[_chart_key(chart)]
+    values: dict[str, Any] = {}
+    for dotted, template in keys.items():
+        set_path(values, dotted, template.format(mirror=mirror))
+    return values
+
+
+def mirror_knobs(service: str, mirror: str) -> dict[str, dict[str, Any]]:
+    """The mirror overlays of every chart of one service, by the service knob that takes them.
+
+    Args:
+        service: a service name (``logging``).
+        mirror: ``host[:port][/prefix]``.
+
+    Returns:
+        ``{knob: values}`` with empty overlays left out, e.g. for ``logging``
+        ``{"values": {...loki...}, "alloy_values": {...}}``.
+    """
+    knobs: dict[str, dict[str, Any]] = {}
+    for key, (knob, _) in MIRROR_KEYS.items():
+        if key.split("/", 1)[0] == service:
+            overlay = mirror_values(key, mirror)
+            if overlay:
+                knobs[knob] = overlay
+    return knobs
+
+
+def mirror_image(reference: str, mirror: str) -> str:
+    """An image reference moved to the mirror: the registry host is replaced, the path kept.
+
+    ``docker.io/velero/velero-plugin-for-aws:v1.14.4`` -> ``<mirror>/velero/velero-plugin-for-aws:v1.14.4``;
+    ``busybox:1.36`` (Docker Hub) -> ``<mirror>/library/busybox:1.36``.
+    """
+    first, _, rest = reference.partition("/")
+    if rest and ("." in first or ":" in first or first == "localhost"):
+        path = rest
+    elif rest:
+        path = reference  # Docker Hub user/repo
+    else:
+        path = f"library/{reference}"  # Docker Hub official image
+    return f"{mirror}/{path}"
+
+
+def mirror_chart_url(mirror: str, chart: str) -> str:
+    """Where a chart lives on the mirror: ``oci://<mirror>/charts/<chart>``."""
+    return f"oci://{mirror}/charts/{chart}"
+
+
+def mirror_chart_repository(mirror: str) -> ChartRepository:
+    """The one OCI Helm repository of the mirror: ``oci://<mirror>/charts``."""
+    return ChartRepository(MIRROR_REPOSITORY_NAME, f"oci://{mirror}/charts")
+
+
+def _rewrite(node: Any, mirror: str, images: frozenset[str]) -> None:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if isinstance(value, str) and value in images:
+                node[key] = mirror_image(value, mirror)
+            else:
+                _rewrite(value, mirror, images)
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            if isinstance(value, str) and value in images:
+                node[index] = mirror_image(value, mirror)
+            else:
+                _rewrite(value, mirror, images)
+
+
+def rewrite_library_images(components: Any, mirror: str) -> None:
+    """Move the library's own image references (:data:`LIBRARY_IMAGES`) to the mirror, in place.
+
+    Walks the final values of every HelmRelease and the body of every Manifest of the given
+    components. Only exact library references change: an image the user set stays as given.
+    """
+    from cdk8s import ApiObject
+
+    from .kernel.manifest import Manifest
+
+    images = frozenset(LIBRARY_IMAGES)
+    for component in components:
+        for release in getattr(component, "_releases", []):
+            _rewrite(release.values, mirror, images)
+        for node in component.node.find_all():
+            body = getattr(node, "_body", None) if isinstance(node, (Manifest, ApiObject)) else None
+            if isinstance(body, dict):  # Manifests keep their body as Python data
+                _rewrite(body, mirror, images)
+
+
+def overlay_under(overlay: Mapping[str, Any], user: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``deep_merge(overlay, user)``: the user's values win over the mirror overlay."""
+    from .kernel.values import deep_merge
+
+    return deep_merge(overlay, user or {})
