@@ -286,14 +286,18 @@ def _mib(kib: int | None) -> str:
 def render(result: dict[str, Any]) -> str:
     m = result["machine"]
     lines = [
-        f"Machine: {m['cpu']}, {m['cores']} cores, Linux {m['kernel']}; Python {m['python']}, "
-        f"Node {m['node']}, cdk8s {m['cdk8s']}, cdk8s-plus-28 {m['cdk8s-plus-28']}, jsii {m['jsii']}, "
-        f"PyYAML {m['pyyaml']}",
+        (
+            f"Machine: {m['cpu']}, {m['cores']} cores, Linux {m['kernel']}; Python {m['python']}, "
+            f"Node {m['node']}, cdk8s {m['cdk8s']}, cdk8s-plus-28 {m['cdk8s-plus-28']}, jsii {m['jsii']}, "
+            f"PyYAML {m['pyyaml']}"
+        ),
         f"Library: commit {result['library']['commit']}, {result['library']['source']}.",
-        f"Runs: median of {result['repeat']} per case, fresh process each, round-robin, "
-        f"{result['warmup']} warm-up round(s) discarded; load average before/after "
-        f"{result['load'][0]:.1f}/{result['load'][1]:.1f}; bytecode cache "
-        f"{'on' if result['bytecode_cache'] else 'off (PYTHONDONTWRITEBYTECODE=1)'}; total {result['elapsed_s']:.0f} s.",
+        (
+            f"Runs: median of {result['repeat']} per case, fresh process each, round-robin, "
+            f"{result['warmup']} warm-up round(s) discarded; load average before/after "
+            f"{result['load'][0]:.1f}/{result['load'][1]:.1f}; bytecode cache "
+            f"{'on' if result['bytecode_cache'] else 'off (PYTHONDONTWRITEBYTECODE=1)'}; total {result['elapsed_s']:.0f} s."
+        ),
         "",
         "| case | what | median s | min s | max s | CPU s | import / build / write s | Python RSS MiB | Node RSS MiB | total RSS MiB |",
         "|---|---|---:|---:|---:|---:|---|---:|---:|---:|",
@@ -309,9 +313,11 @@ def render(result: dict[str, Any]) -> str:
     t = result["tree_b"]
     lines += [
         "",
-        f"Tree (b): {t['documents']} YAML documents ({t['api_objects']} Kubernetes/Flux objects + "
-        f"{t['kustomize_documents']} kustomization.yaml) in {t['files']} files, {t['bytes']} bytes; "
-        f"(d) reproduces (b)'s bytes: {'yes' if t['d_reproduces_b_bytes'] else 'NO'}.",
+        (
+            f"Tree (b): {t['documents']} YAML documents ({t['api_objects']} Kubernetes/Flux objects + "
+            f"{t['kustomize_documents']} kustomization.yaml) in {t['files']} files, {t['bytes']} bytes; "
+            f"(d) reproduces (b)'s bytes: {'yes' if t['d_reproduces_b_bytes'] else 'NO'}."
+        ),
         "",
         "| target | value (wall) | limit | result | same on CPU time |",
         "|---|---:|---:|---|---:|",

@@ -10,7 +10,7 @@ an error naming its line)::
       url: ssh://git@example.com/platform/fleet.git   # required; http(s):// or ssh://
       branch: main                     # default main
       interval: 5m                     # how often Flux polls the repository; default 5m
-    domain: lab.example.com            # optional DNS name of the cluster (recorded; see clusters/README.md)
+    domain: lab.example.com            # optional DNS name: external URLs of Prometheus, Alertmanager, Grafana
     registry_mirror: registry.local:5000/platform   # optional host[:port][/prefix]: air-gapped mirror
     chart_source: helm                 # helm (default) or oci
     services:                          # optional; per service, what CorePlatform(services=...) takes
@@ -113,6 +113,7 @@ class ClusterSpec:
             return CorePlatform(
                 scope, id or f"cluster-{self.name}", path=self.path, source_ref=self.source_ref,
                 services=self.services, registry_mirror=self.registry_mirror, chart_source=self.chart_source,
+                domain=self.domain,
             )
 
     @contextmanager

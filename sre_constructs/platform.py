@@ -13,6 +13,7 @@ from . import airgap
 from .kernel.component import PlatformComponent
 from .kernel.errors import ValidationError
 from .kernel.naming import helm_fullname
+from .kernel.validation import check_domain
 from .kernel.platform_chart import PlatformChart
 from .services.backup import Backup
 from .services.cert_manager import CertManager
@@ -90,6 +91,9 @@ class CorePlatform(PlatformChart):
         chart_source: ``helm`` (default): charts from HelmRepositories (``spec.chart``);
             ``oci``: one OCIRepository per chart published as OCI (``spec.chartRef``; charts
             without an OCI artifact stay on HTTPS, unless a mirror serves them all).
+        domain: the cluster's DNS name; Monitoring announces ``https://prometheus.<domain>``,
+            ``https://alertmanager.<domain>`` and ``https://grafana.<domain>`` as external URLs (a
+            ``services.monitoring.domain`` knob wins). Default none.
         **chart_props: passed to ``cdk8s.Chart``.
     """
 
@@ -114,6 +118,7 @@ class CorePlatform(PlatformChart):
         services: Mapping[str, Mapping[str, Any]] | None = None,
         registry_mirror: str | None = None,
         chart_source: str = "helm",
+        domain: str | None = None,
         **chart_props: Any,
     ) -> None:
         super().__init__(scope, id, path=path, source_ref=source_ref, name_prefix=name_prefix, **chart_props)
@@ -121,6 +126,8 @@ class CorePlatform(PlatformChart):
             raise ValidationError(self.node.path, "chart_source", chart_source, "one of " + ", ".join(CHART_SOURCES))
         if registry_mirror is not None:
             airgap.check_mirror(self.node.path, "registry_mirror", registry_mirror)
+        self.domain: str | None = check_domain(self.node.path, "domain", domain) if domain is not None else None
+        """The cluster's DNS name (external URLs of Prometheus, Alertmanager and Grafana)."""
         self.registry_mirror: str | None = registry_mirror
         """The registry mirror every image and chart comes from, or ``None``."""
         self.chart_source: str = chart_source
@@ -170,6 +177,8 @@ class CorePlatform(PlatformChart):
                 mine.setdefault(knob, value)
 
         default("monitoring_namespace", knobs["monitoring"].get("namespace", "monitoring"))
+        if spec.name == "monitoring" and self.domain is not None:
+            default("domain", self.domain)
         if spec.name == "monitoring" and "logging" in enabled:
             default("loki_datasource", True)  # Grafana reads Loki when Loki is in this platform
             default("logging_namespace", knobs["logging"].get("namespace", "logging"))

@@ -373,3 +373,20 @@ def test_values_and_strings_are_checked_before_use(construct: type, knob: str, v
     with pytest.raises(ValidationError) as info:
         construct(_chart(), "svc", **knobs)
     assert info.value.field == knob and info.value.value == value
+
+
+def test_domain_sets_external_urls_of_prometheus_alertmanager_and_grafana() -> None:
+    from cdk8s import App
+
+    from sre_constructs import CorePlatform
+    from sre_constructs.kernel.errors import ValidationError as VE
+
+    core = CorePlatform(App(), "core", domain="lab.example.com")
+    values = core.monitoring.release.values  # type: ignore[union-attr]
+    assert values["prometheus"]["prometheusSpec"]["externalUrl"] == "https://prometheus.lab.example.com"
+    assert values["alertmanager"]["alertmanagerSpec"]["externalUrl"] == "https://alertmanager.lab.example.com"
+    assert values["grafana"]["grafana.ini"]["server"]["root_url"] == "https://grafana.lab.example.com"
+    plain = CorePlatform(App(), "core").monitoring.release.values  # type: ignore[union-attr]
+    assert "externalUrl" not in plain["prometheus"]["prometheusSpec"]
+    with pytest.raises(VE, match="domain 'Lab_Example'"):
+        CorePlatform(App(), "core", domain="Lab_Example")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from constructs import Construct
 
-__all__ = ["path_of", "child_path", "remember_path"]
+__all__ = ["child_path", "path_of", "remember_path"]
 
 
 def path_of(construct: Construct) -> str:

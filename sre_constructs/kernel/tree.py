@@ -86,7 +86,8 @@ def _resolved_objects(chart: PlatformChart) -> list[tuple[ApiObject, Any]]:
 
     One ``to_json`` per object: ``chart.to_json()`` would call back into Python for every object
     whose ``to_json`` is overridden here anyway, and lining its result up with the nodes would cost
-    a kind and a name round-trip per object.
+    a kind and a name round-trip per object. A :class:`~.manifest.Manifest` (most objects of a
+    tree) renders itself in Python, chart labels and namespace included, with no jsii call.
     """
     return [(n, n.to_json()) for n in chart.node.find_all() if isinstance(n, ApiObject)]
 

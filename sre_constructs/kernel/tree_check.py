@@ -30,9 +30,9 @@ from typing import Any
 import jsonschema
 import jsonschema.protocols
 import kubernetes_validate  # type: ignore[import-untyped]
-from kubernetes_validate import utils as _kv  # type: ignore[import-untyped]
 import yaml
 from jsonschema.exceptions import best_match
+from kubernetes_validate import utils as _kv  # type: ignore[import-untyped]
 from referencing import Registry, Resource
 
 from sre_constructs.kernel.errors import ValidationError

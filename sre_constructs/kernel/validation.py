@@ -19,6 +19,7 @@ __all__ = [
     "check_labels",
     "check_duration",
     "check_chart_version",
+    "check_domain",
     "check_positive_int",
     "check_quantity",
     "check_values",
@@ -267,3 +268,13 @@ def check_resources(where: str, field: str, value: object) -> dict[str, Any]:
         for name, amount in amounts.items():
             check_quantity(where, f"{field}.{section}.{name}", amount)
     return check_values(where, field, value)
+
+
+_DOMAIN = re.compile(r"(?=.{1,253}\Z)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+")
+
+
+def check_domain(where: str, field: str, value: object) -> str:
+    """A lower-case DNS name with at least two labels (``lab.example.com``)."""
+    if not isinstance(value, str) or not _DOMAIN.fullmatch(value):
+        raise ValidationError(where, field, value, "a lower-case DNS name such as 'lab.example.com'")
+    return value

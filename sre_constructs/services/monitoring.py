@@ -14,6 +14,7 @@ from ..kernel.manifest import Manifest
 from ..kernel.naming import helm_fullname
 from ..kernel.network import Peer, tcp
 from ..kernel.validation import (
+    check_domain,
     check_bool,
     check_dns_label,
     check_positive_int,
@@ -164,6 +165,9 @@ class Monitoring(PlatformComponent):
     - ``managed_control_plane``: the control plane is not scrapeable (managed, k3s, RKE2): disable the etcd, controller-manager, scheduler and kube-proxy targets. Default ``False``.
     - ``alertmanager_egress``: let Alertmanager reach receivers on TCP 443 anywhere. Default ``True``.
     - ``node_exporter_namespace``: move node-exporter to this privileged namespace (``monitoring-node-exporter``) so ``monitoring`` is ``restricted``. Default ``None`` (stays in ``monitoring``, which is then ``privileged``).
+    - ``domain``: the cluster's DNS name: Prometheus, Alertmanager and Grafana announce
+      ``https://prometheus.<domain>``, ``https://alertmanager.<domain>`` and ``https://grafana.<domain>``
+      as their external URLs, so links in alerts and dashboards lead somewhere. Default ``None``.
     - ``namespace``: Default ``monitoring``.
     - ``release_name``: Default ``kube-prometheus-stack``.
     - ``wait``: Default ``True``; with ``False`` the health checks name the operator, Grafana and
@@ -191,6 +195,7 @@ class Monitoring(PlatformComponent):
         managed_control_plane: bool = False,
         alertmanager_egress: bool = True,
         node_exporter_namespace: str | None = None,
+        domain: str | None = None,
         namespace: str = "monitoring",
         release_name: str = "kube-prometheus-stack",
         wait: bool = True,
@@ -212,6 +217,8 @@ class Monitoring(PlatformComponent):
         check_quantity(where, "storage_size", storage_size)
         check_storage_class(where, "storage_class", storage_class)
         check_quantity(where, "alertmanager_storage_size", alertmanager_storage_size)
+        if domain is not None:
+            check_domain(where, "domain", domain)
         for knob, flag in (
             ("grafana_init_chown", grafana_init_chown), ("loki_datasource", loki_datasource),
             ("managed_control_plane", managed_control_plane), ("alertmanager_egress", alertmanager_egress),
@@ -256,6 +263,13 @@ class Monitoring(PlatformComponent):
         if retention_size is not None:
             set_path(prom, "prometheusSpec.retentionSize", retention_size)
         set_path(prom, "prometheusSpec.storageSpec", _volume_claim(storage_size, storage_class))
+        if domain is not None:
+            # Alert and dashboard links are built from these; the routes themselves are the cluster's.
+            set_path(prom, "prometheusSpec.externalUrl", f"https://prometheus.{domain}")
+            set_path(am, "alertmanagerSpec.externalUrl", f"https://alertmanager.{domain}")
+            knobs["grafana"]["grafana.ini"]["server"] = {
+                "domain": f"grafana.{domain}", "root_url": f"https://grafana.{domain}",
+            }
         # minAvailable 1 on a single replica would block every node drain.
         prom["podDisruptionBudget"] = {"enabled": prometheus_replicas > 1, "minAvailable": 1}
         set_path(am, "alertmanagerSpec.replicas", alertmanager_replicas)
