@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+# isort: off
 # sre_constructs first: it picks jsii's Node before cdk8s starts the jsii kernel.
-from sre_constructs import CorePlatform, write_tree  # noqa: I001
+from sre_constructs import CorePlatform, write_tree
 from cdk8s import App
+
+# isort: on
 
 
 def main() -> None:

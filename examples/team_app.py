@@ -14,10 +14,13 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+# isort: off
 # sre_constructs first: it picks jsii's Node before cdk8s starts the jsii kernel.
-from sre_constructs import ChartRepository, CorePlatform, PlatformChart, PlatformComponent, write_tree  # noqa: I001
-from sre_constructs.kernel.network import Peer, tcp
+from sre_constructs import ChartRepository, CorePlatform, PlatformChart, PlatformComponent, write_tree
 from cdk8s import App
+
+# isort: on
+from sre_constructs.kernel.network import Peer, tcp
 
 NAMESPACE = "payments"
 METRICS_PORT = 9090
@@ -47,7 +50,8 @@ def build(app: App) -> tuple[CorePlatform, PlatformChart, PlatformComponent]:
     # A tree of its own at apps/payments, reconciled by a second root Flux Kustomization.
     team = PlatformChart(app, "team", path="apps/payments")
     payments = PlatformComponent(
-        team, "payments",
+        team,
+        "payments",
         namespace=NAMESPACE,
         # Restricted, and no sidecar: with mesh_injection=True the injected istio-init container
         # needs NET_ADMIN/NET_RAW and root, which only `privileged` admits (there is no istio-cni
@@ -76,39 +80,51 @@ def build(app: App) -> tuple[CorePlatform, PlatformChart, PlatformComponent]:
         "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "256Mi"}},
         "podSecurityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
         "securityContext": {
-            "allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]},
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]},
         },
     }
     payments.add_helm_release(
-        "payments", ("payments", TEAM_CHARTS), version="1.4.2", values=values,
+        "payments",
+        ("payments", TEAM_CHARTS),
+        version="1.4.2",
+        values=values,
     )
 
     # Custom resources in the component's own folder: their CRDs come from the platform's
     # charts, which this component already waits for (no companion needed).
-    payments.add_manifest({
-        "apiVersion": "external-secrets.io/v1",
-        "kind": "ExternalSecret",
-        "metadata": {"name": SECRET_NAME, "namespace": NAMESPACE},
-        "spec": {
-            "refreshInterval": "1h",
-            "secretStoreRef": {"kind": "ClusterSecretStore", "name": store_name},
-            "target": {"name": SECRET_NAME, "creationPolicy": "Owner"},
-            "data": [
-                {"secretKey": "DATABASE_URL", "remoteRef": {"key": "apps/payments/db", "property": "url"}},
-                {"secretKey": "DATABASE_PASSWORD", "remoteRef": {"key": "apps/payments/db", "property": "password"}},
-            ],
-        },
-    })
-    payments.add_manifest({
-        "apiVersion": "monitoring.coreos.com/v1",
-        "kind": "ServiceMonitor",
-        "metadata": {"name": "payments", "namespace": NAMESPACE, "labels": SERVICE_LABELS},
-        "spec": {
-            "selector": {"matchLabels": SERVICE_LABELS},
-            "namespaceSelector": {"matchNames": [NAMESPACE]},
-            "endpoints": [{"port": METRICS_PORT_NAME, "path": "/metrics", "interval": "30s"}],
-        },
-    })
+    payments.add_manifest(
+        {
+            "apiVersion": "external-secrets.io/v1",
+            "kind": "ExternalSecret",
+            "metadata": {"name": SECRET_NAME, "namespace": NAMESPACE},
+            "spec": {
+                "refreshInterval": "1h",
+                "secretStoreRef": {"kind": "ClusterSecretStore", "name": store_name},
+                "target": {"name": SECRET_NAME, "creationPolicy": "Owner"},
+                "data": [
+                    {"secretKey": "DATABASE_URL", "remoteRef": {"key": "apps/payments/db", "property": "url"}},
+                    {
+                        "secretKey": "DATABASE_PASSWORD",
+                        "remoteRef": {"key": "apps/payments/db", "property": "password"},
+                    },
+                ],
+            },
+        }
+    )
+    payments.add_manifest(
+        {
+            "apiVersion": "monitoring.coreos.com/v1",
+            "kind": "ServiceMonitor",
+            "metadata": {"name": "payments", "namespace": NAMESPACE, "labels": SERVICE_LABELS},
+            "spec": {
+                "selector": {"matchLabels": SERVICE_LABELS},
+                "namespaceSelector": {"matchNames": [NAMESPACE]},
+                "endpoints": [{"port": METRICS_PORT_NAME, "path": "/metrics", "interval": "30s"}],
+            },
+        }
+    )
 
     # Network: Prometheus scrapes the metrics port. No egress to OpenBao: the External Secrets
     # controller reads the secret, not these pods.

@@ -6,6 +6,9 @@ The public API. Everything else is internal and may change.
 from __future__ import annotations
 
 from . import _node  # noqa: F401  (before jsii starts: choose its Node)
+from .airgap import mirror_values
+from .cluster import ClusterSpec, load_cluster, parse_cluster
+from .fleet import FluxSync, build_fleet
 from .kernel.component import FluxDependency, HealthCheck, HelmReleaseHandle, PlatformComponent
 from .kernel.errors import ValidationError
 from .kernel.platform_chart import PlatformChart
@@ -22,22 +25,21 @@ from .services.monitoring import Monitoring
 from .services.openbao import OpenBao
 from .services.runtime_security import RuntimeSecurity
 from .versions import CHARTS, REPOSITORIES, ChartPin, ChartRepository
-from .airgap import mirror_values
-from .cluster import ClusterSpec, load_cluster, parse_cluster
-from .fleet import FluxSync, build_fleet
 
 __all__ = [
-    "Backup",
     "CHARTS",
+    "REPOSITORIES",
+    "SERVICES",
+    "Backup",
     "CertManager",
     "ChartPin",
     "ChartRepository",
     "ChartSources",
     "ClusterSpec",
-    "FluxSync",
     "CorePlatform",
     "ExternalSecrets",
     "FluxDependency",
+    "FluxSync",
     "HealthCheck",
     "HelmReleaseHandle",
     "Istio",
@@ -47,9 +49,7 @@ __all__ = [
     "OpenBao",
     "PlatformChart",
     "PlatformComponent",
-    "REPOSITORIES",
     "RuntimeSecurity",
-    "SERVICES",
     "TreeDriftError",
     "ValidationError",
     "build_fleet",

@@ -38,15 +38,15 @@ from .kernel.values import set_path
 from .versions import CHARTS, ChartRepository
 
 __all__ = [
-    "MIRROR_KEYS",
     "LIBRARY_IMAGES",
+    "MIRROR_KEYS",
     "MIRROR_REPOSITORY_NAME",
     "check_mirror",
-    "mirror_values",
-    "mirror_knobs",
-    "mirror_image",
-    "mirror_chart_url",
     "mirror_chart_repository",
+    "mirror_chart_url",
+    "mirror_image",
+    "mirror_knobs",
+    "mirror_values",
     "rewrite_library_images",
 ]
 
@@ -66,11 +66,14 @@ MIRROR_KEYS: dict[str, tuple[str, dict[str, str]]] = {
     # imageRegistry replaces quay.io for all five images; imageNamespace (jetstack) is kept.
     "cert-manager/cert-manager": ("values", {"imageRegistry": "{mirror}"}),
     # global.image.registry covers reg.kyverno.io; test and webhooksCleanup pin ghcr.io themselves.
-    "kyverno/kyverno": ("values", {
-        "global.image.registry": "{mirror}",
-        "test.image.registry": "{mirror}",
-        "webhooksCleanup.image.registry": "{mirror}",
-    }),
+    "kyverno/kyverno": (
+        "values",
+        {
+            "global.image.registry": "{mirror}",
+            "test.image.registry": "{mirror}",
+            "webhooksCleanup.image.registry": "{mirror}",
+        },
+    ),
     # global.imageRegistry reaches every image, subcharts and operator arguments included.
     "monitoring/kube-prometheus-stack": ("values", {"global.imageRegistry": "{mirror}"}),
     # global.imageRegistry wins over every component registry in loki.baseImage.
@@ -80,17 +83,23 @@ MIRROR_KEYS: dict[str, tuple[str, dict[str, str]]] = {
     # The server image is the only one enabled (injector and CSI are off); no global key exists.
     "openbao/openbao": ("values", {"server.image.registry": "{mirror}"}),
     # global.repository replaces the whole repository of the controller, webhook and cert controller.
-    "external-secrets/external-secrets": ("values", {
-        "global.repository": "{mirror}/external-secrets/external-secrets",
-    }),
+    "external-secrets/external-secrets": (
+        "values",
+        {
+            "global.repository": "{mirror}/external-secrets/external-secrets",
+        },
+    ),
     # One key for controller, enforcer, manager, scanner, updater and cert-upgrader.
     "runtime-security/core": ("values", {"registry": "{mirror}"}),
     # The velero image (Deployment, node-agent, upgrade-CRDs Job) and kubectl (optional Jobs);
     # the AWS plugin init container is a full reference: see LIBRARY_IMAGES.
-    "backup/velero": ("values", {
-        "image.repository": "{mirror}/velero/velero",
-        "kubectl.image.repository": "{mirror}/kubectl",
-    }),
+    "backup/velero": (
+        "values",
+        {
+            "image.repository": "{mirror}/velero/velero",
+            "kubectl.image.repository": "{mirror}/kubectl",
+        },
+    ),
 }
 
 
@@ -104,9 +113,7 @@ def _library_images() -> tuple[str, ...]:
 LIBRARY_IMAGES: tuple[str, ...] = _library_images()
 
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
-_MIRROR = re.compile(
-    rf"^{_LABEL}(?:\.{_LABEL})*(?::[0-9]{{1,5}})?(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$"
-)
+_MIRROR = re.compile(rf"^{_LABEL}(?:\.{_LABEL})*(?::[0-9]{{1,5}})?(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$")
 
 
 def check_mirror(where: str, field: str, value: object) -> str:
@@ -114,7 +121,9 @@ def check_mirror(where: str, field: str, value: object) -> str:
     if isinstance(value, str) and len(value) <= 255 and _MIRROR.fullmatch(value):
         return value
     raise ValidationError(
-        where, field, value,
+        where,
+        field,
+        value,
         "a registry host with optional port and path prefix, without scheme, such as "
         "'registry.example.com', 'registry.local:5000' or 'harbor.example.com/platform'",
     )
@@ -126,9 +135,7 @@ def _chart_key(chart: str) -> str:
     matches = [key for key, pin in CHARTS.items() if pin.chart == chart]
     if len(matches) == 1:
         return matches[0]
-    raise ValidationError(
-        "airgap", "chart", chart, "a chart key of versions.CHARTS: " + ", ".join(MIRROR_KEYS)
-    )
+    raise ValidationError("airgap", "chart", chart, "a chart key of versions.CHARTS: " + ", ".join(MIRROR_KEYS))
 
 
 def mirror_values(chart: str, mirror: str) -> dict[str, Any]:

@@ -12,8 +12,12 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import _node  # noqa: F401  (before jsii starts: choose its Node)
+
+if TYPE_CHECKING:
+    from .cluster import ClusterSpec
 
 EXIT_OK = 0
 EXIT_INVALID = 1
@@ -60,37 +64,52 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
 
     synth = sub.add_parser("synth", help="write the tree of each cluster file", description=_SYNTH_HELP)
-    synth.add_argument("clusters", nargs="*", metavar="CLUSTER_FILE", help="cluster files (YAML); none = the default cluster")
+    synth.add_argument(
+        "clusters", nargs="*", metavar="CLUSTER_FILE", help="cluster files (YAML); none = the default cluster"
+    )
     synth.add_argument("--out", default="dist", metavar="DIR", help="output directory (default: dist)")
-    synth.add_argument("--check", action="store_true",
-                       help="write nothing; exit 1 with a summary if the trees on disk differ")
+    synth.add_argument(
+        "--check", action="store_true", help="write nothing; exit 1 with a summary if the trees on disk differ"
+    )
 
     validate = sub.add_parser(
-        "validate", help="validate a written tree",
+        "validate",
+        help="validate a written tree",
         description="Check a written tree: YAML, schemas (core kinds; custom resources against the CRDs), "
-                    "kustomization listings, kustomize builds, Flux paths, dependsOn, sources, health checks. "
-                    "DIR is a tree root (holding kustomization.yaml) or an output directory: every tree "
-                    "below it is checked, Flux paths relative to DIR.",
+        "kustomization listings, kustomize builds, Flux paths, dependsOn, sources, health checks. "
+        "DIR is a tree root (holding kustomization.yaml) or an output directory: every tree "
+        "below it is checked, Flux paths relative to DIR.",
     )
     validate.add_argument("dir", metavar="DIR", help="a tree root or an output directory such as dist")
-    validate.add_argument("--crds", action="append", metavar="DIR",
-                          help="folder of CRDs (repeatable); default $SRE_CONSTRUCTS_CRDS")
-    validate.add_argument("--repo-root", metavar="DIR", help="repository root Flux paths are relative to (default: inferred)")
+    validate.add_argument(
+        "--crds", action="append", metavar="DIR", help="folder of CRDs (repeatable); default $SRE_CONSTRUCTS_CRDS"
+    )
+    validate.add_argument(
+        "--repo-root", metavar="DIR", help="repository root Flux paths are relative to (default: inferred)"
+    )
     validate.add_argument("--no-kustomize", action="store_true", help="skip the kubectl kustomize builds")
 
-    graph = sub.add_parser("graph", help="print the Flux dependsOn graph",
-                           description="Print the platform's Flux dependsOn graph (install order).")
+    graph = sub.add_parser(
+        "graph",
+        help="print the Flux dependsOn graph",
+        description="Print the platform's Flux dependsOn graph (install order).",
+    )
     graph.add_argument("cluster", nargs="?", metavar="CLUSTER_FILE", help="a cluster file; none = the default cluster")
-    graph.add_argument("--format", choices=("mermaid", "dot"), default="mermaid", help="output format (default: mermaid)")
+    graph.add_argument(
+        "--format", choices=("mermaid", "dot"), default="mermaid", help="output format (default: mermaid)"
+    )
 
-    versions = sub.add_parser("versions", help="list every pinned chart",
-                              description="List every pinned chart: service, chart, version, repository, OCI artifact "
-                                          "(the table in sre_constructs/versions.py).")
+    versions = sub.add_parser(
+        "versions",
+        help="list every pinned chart",
+        description="List every pinned chart: service, chart, version, repository, OCI artifact "
+        "(the table in sre_constructs/versions.py).",
+    )
     versions.add_argument("--json", action="store_true", help="print JSON instead of a table")
     return parser
 
 
-def _load(files: Sequence[str]) -> list:  # list[ClusterSpec]
+def _load(files: Sequence[str]) -> list[ClusterSpec]:
     from .cluster import DEFAULT_CLUSTER, load_cluster
 
     return [load_cluster(f) for f in files] if files else [DEFAULT_CLUSTER]
@@ -108,27 +127,30 @@ def _synth(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if args.check:
         # Every tree checked on its own, so the summary names every stale one.
-        paths, drifts = [], []
+        paths: list[Path] = []
+        drifts: list[TreeDriftError] = []
         for cluster in clusters:
             for tree in [cluster.platform] + ([cluster.sync] if cluster.sync else []):
                 try:
                     paths += write_tree(tree, out, check=True)
-                except TreeDriftError as drift:
-                    drifts.append(drift)
+                except TreeDriftError as stale:
+                    drifts.append(stale)
         if drifts:
             for drift in drifts:
                 print(str(drift), file=sys.stderr)
             changed = sum(len(d.added) + len(d.changed) + len(d.removed) for d in drifts)
-            print(f"sre-constructs synth --check: {len(drifts)} stale tree(s), {changed} file(s) differ; "
-                  f"run `sre-constructs synth {' '.join(args.clusters)} --out {out}`".replace("  ", " "),
-                  file=sys.stderr)
+            print(
+                f"sre-constructs synth --check: {len(drifts)} stale tree(s), {changed} file(s) differ; "
+                f"run `sre-constructs synth {' '.join(args.clusters)} --out {out}`".replace("  ", " "),
+                file=sys.stderr,
+            )
             return EXIT_INVALID
     else:
         paths = write_tree(app, out)
     verb = "check" if args.check else "synth"
     for cluster in clusters:
         root = cluster.spec.path if cluster.sync is None else f"clusters/{cluster.spec.name}"
-        count = sum(files_below(paths, out / p) for p in cluster.tree_paths)
+        count = sum(files_below(paths, str(out / p)) for p in cluster.tree_paths)
         print(f"{verb} {cluster.spec.name}: {count} files {'up to date in' if args.check else '->'} {out / root}")
     return EXIT_OK
 
@@ -156,12 +178,17 @@ def _validate(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     crds = [Path(d) for d in args.crds] if args.crds else crd_dirs_from_env()
     if not crds:
-        print(f"note: no CRDs given (--crds DIR or ${CRDS_ENV}): custom resources are not schema-checked, "
-              "core kinds only", file=sys.stderr)
+        print(
+            f"note: no CRDs given (--crds DIR or ${CRDS_ENV}): custom resources are not schema-checked, "
+            "core kinds only",
+            file=sys.stderr,
+        )
     roots = _tree_roots(directory)
     if not roots:
-        print(f"sre-constructs validate: {directory}: no tree found (no kustomization.yaml with a components/ folder)",
-              file=sys.stderr)
+        print(
+            f"sre-constructs validate: {directory}: no tree found (no kustomization.yaml with a components/ folder)",
+            file=sys.stderr,
+        )
         return EXIT_INVALID
     repo_root = args.repo_root or (None if roots == [directory] else str(directory))
     total = 0
@@ -190,8 +217,14 @@ def version_rows() -> list[dict[str, str | None]]:
     from .versions import CHARTS
 
     return [
-        {"key": key, "service": pin.service, "chart": pin.chart, "version": pin.version,
-         "repository": pin.repository.url, "oci": pin.oci}
+        {
+            "key": key,
+            "service": pin.service,
+            "chart": pin.chart,
+            "version": pin.version,
+            "repository": pin.repository.url,
+            "oci": pin.oci,
+        }
         for key, pin in CHARTS.items()
     ]
 
@@ -205,7 +238,7 @@ def _versions(args: argparse.Namespace) -> int:
     table = [columns] + [tuple(str(row[c] or "-") for c in columns) for row in rows]
     widths = [max(len(line[i]) for line in table) for i in range(len(columns))]
     for line in table:
-        print("  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip())
+        print("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=False)).rstrip())
     return EXIT_OK
 
 

@@ -50,7 +50,7 @@ from .kernel.platform_chart import check_tree_path
 from .kernel.validation import check_dns_label, check_duration
 from .platform import CHART_SOURCES, SERVICES, CorePlatform
 
-__all__ = ["ClusterSpec", "load_cluster", "parse_cluster", "DEFAULT_CLUSTER", "TOP_LEVEL_KEYS", "GIT_KEYS"]
+__all__ = ["DEFAULT_CLUSTER", "GIT_KEYS", "TOP_LEVEL_KEYS", "ClusterSpec", "load_cluster", "parse_cluster"]
 
 TOP_LEVEL_KEYS = ("name", "path", "source_ref", "git", "domain", "registry_mirror", "chart_source", "services")
 GIT_KEYS = ("url", "branch", "interval")
@@ -111,8 +111,13 @@ class ClusterSpec:
         """The cluster's CorePlatform; errors of the service constructs point at the file's lines."""
         with self.errors_at_lines():
             return CorePlatform(
-                scope, id or f"cluster-{self.name}", path=self.path, source_ref=self.source_ref,
-                services=self.services, registry_mirror=self.registry_mirror, chart_source=self.chart_source,
+                scope,
+                id or f"cluster-{self.name}",
+                path=self.path,
+                source_ref=self.source_ref,
+                services=self.services,
+                registry_mirror=self.registry_mirror,
+                chart_source=self.chart_source,
                 domain=self.domain,
             )
 
@@ -124,7 +129,9 @@ class ClusterSpec:
         except ValidationError as error:
             if error.where.startswith(f"{self.file}:"):
                 raise
-            raise ValidationError(self.where(dotted := self._field_of(error)), dotted, error.value, error.allowed) from error
+            raise ValidationError(
+                self.where(dotted := self._field_of(error)), dotted, error.value, error.allowed
+            ) from error
 
     def _field_of(self, error: ValidationError) -> str:
         """The dotted cluster-file field a construct error is about (construct paths are
@@ -165,7 +172,9 @@ class _Reader:
                 dotted = f"{path}.{key}" if path else key
                 if key in result:
                     raise ValidationError(
-                        f"{self.file}:{key_node.start_mark.line + 1}", dotted, key,
+                        f"{self.file}:{key_node.start_mark.line + 1}",
+                        dotted,
+                        key,
                         f"each key once (already given on line {self.lines[dotted]})",
                     )
                 self.lines[dotted] = key_node.start_mark.line + 1
@@ -187,8 +196,9 @@ def _compose(text: str, file: str) -> yaml.Node | None:
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line = mark.line + 1 if mark is not None else 1
-        raise ValidationError(f"{file}:{line}", "YAML", " ".join(str(error.problem or error).split()),
-                              "a single valid YAML document") from None
+        raise ValidationError(
+            f"{file}:{line}", "YAML", " ".join(str(error.problem or error).split()), "a single valid YAML document"
+        ) from None
     except yaml.YAMLError as error:
         raise ValidationError(f"{file}:1", "YAML", str(error), "a single valid YAML document") from None
 
@@ -228,7 +238,11 @@ def parse_cluster(text: str, file: str = "<string>") -> ClusterSpec:
         raise ValidationError(where(""), "name", None, "a cluster name (a DNS label such as 'lab') is required")
     spec.name = check_dns_label(where("name"), "name", data["name"])
     spec.path = check_tree_path(where("path"), data.get("path", f"clusters/{spec.name}/core"))
-    if spec.path == spec.sync_path or spec.path.startswith(spec.sync_path + "/") or spec.sync_path.startswith(spec.path + "/"):
+    if (
+        spec.path == spec.sync_path
+        or spec.path.startswith(spec.sync_path + "/")
+        or spec.sync_path.startswith(spec.path + "/")
+    ):
         raise ValidationError(where("path"), "path", spec.path, f"a path that does not overlap {spec.sync_path}")
     spec.source_ref = check_dns_label(where("source_ref"), "source_ref", data.get("source_ref", "flux-system"))
 
@@ -238,7 +252,9 @@ def parse_cluster(text: str, file: str = "<string>") -> ClusterSpec:
     unknown(git, GIT_KEYS, "git")
     url = git.get("url")
     if not isinstance(url, str) or not _GIT_URL.fullmatch(url):
-        raise ValidationError(where("git.url"), "git.url", url, "a repository URL starting with https://, http:// or ssh://")
+        raise ValidationError(
+            where("git.url"), "git.url", url, "a repository URL starting with https://, http:// or ssh://"
+        )
     spec.git_url = url
     branch = git.get("branch", "main")
     if not isinstance(branch, str) or not _BRANCH.fullmatch(branch):
@@ -270,14 +286,18 @@ def parse_cluster(text: str, file: str = "<string>") -> ClusterSpec:
         if not isinstance(cfg, dict):
             raise ValidationError(where(dotted), dotted, cfg, "a mapping of knob name to value")
         params = [
-            p for p in inspect.signature(by_name[name].construct.__init__).parameters if p not in ("self", "scope", "id")
+            p
+            for p in inspect.signature(by_name[name].construct.__init__).parameters
+            if p not in ("self", "scope", "id")
         ]
         unknown(cfg, ("enabled", *params), dotted)
         if not isinstance(cfg.get("enabled", True), bool):
             raise ValidationError(where(f"{dotted}.enabled"), f"{dotted}.enabled", cfg["enabled"], "true or false")
         for knob in _CHART_VALUE_KNOBS:
             if knob in cfg and cfg[knob] is not None and not isinstance(cfg[knob], dict):
-                raise ValidationError(where(f"{dotted}.{knob}"), f"{dotted}.{knob}", cfg[knob], "a mapping of Helm values")
+                raise ValidationError(
+                    where(f"{dotted}.{knob}"), f"{dotted}.{knob}", cfg[knob], "a mapping of Helm values"
+                )
         spec.services[name] = cfg
     # Alloy labels every log line with the cluster: default it to the cluster's name.
     logging = spec.services.setdefault("logging", {})

@@ -16,11 +16,14 @@ from .kernel.platform_chart import PlatformChart
 __all__ = ["default_mermaid", "dot", "mermaid"]
 
 # Words Mermaid's flowchart grammar reserves: a node id equal to one of them breaks the chart.
-_MERMAID_RESERVED = frozenset({"end", "graph", "flowchart", "subgraph", "style", "class", "classDef", "click",
-                               "linkStyle", "direction"})
+_MERMAID_RESERVED = frozenset(
+    {"end", "graph", "flowchart", "subgraph", "style", "class", "classDef", "click", "linkStyle", "direction"}
+)
 
 
-def _edges(platform: PlatformChart) -> tuple[list[PlatformComponent], list[tuple[PlatformComponent, PlatformComponent]]]:
+def _edges(
+    platform: PlatformChart,
+) -> tuple[list[PlatformComponent], list[tuple[PlatformComponent, PlatformComponent]]]:
     """Components in dependency order and ``(parent, child)`` edges in the same order.
 
     Args:
@@ -37,11 +40,7 @@ def _edges(platform: PlatformChart) -> tuple[list[PlatformComponent], list[tuple
 def _external(platform: PlatformChart) -> list[tuple[FluxDependency, PlatformComponent]]:
     """Edges to Flux Kustomizations outside the tree (``add_flux_dependency``), in order."""
     # FluxDependency entries are kept privately by the component; they are part of its dependsOn.
-    return [
-        (dep, child)
-        for child in platform.components
-        for dep in getattr(child, "_external_dependencies", [])
-    ]
+    return [(dep, child) for child in platform.components for dep in getattr(child, "_external_dependencies", [])]
 
 
 def _mermaid_id(name: str, prefix: str = "") -> str:
@@ -72,7 +71,7 @@ def mermaid(platform: PlatformChart) -> str:
     lines += [f'  {_mermaid_id(f"{d.namespace}-{d.name}", "ext_")}["{d.namespace}/{d.name}"]' for d in seen]
     lines += [f"  {_mermaid_id(parent.name)} --> {_mermaid_id(child.name)}" for parent, child in edges]
     lines += [
-        f'  {_mermaid_id(f"{d.namespace}-{d.name}", "ext_")} -.-> {_mermaid_id(child.name)}' for d, child in external
+        f"  {_mermaid_id(f'{d.namespace}-{d.name}', 'ext_')} -.-> {_mermaid_id(child.name)}" for d, child in external
     ]
     if seen:
         ids = ",".join(_mermaid_id(f"{d.namespace}-{d.name}", "ext_") for d in seen)
@@ -107,8 +106,9 @@ def dot(platform: PlatformChart) -> str:
             seen.append(dep)
     lines += [f"  {_dot_quote(f'{d.namespace}/{d.name}')} [style=dashed];" for d in seen]
     lines += [f"  {_dot_quote(p.flux_name)} -> {_dot_quote(c.flux_name)};" for p, c in edges]
-    lines += [f"  {_dot_quote(f'{d.namespace}/{d.name}')} -> {_dot_quote(c.flux_name)} [style=dashed];"
-              for d, c in external]
+    lines += [
+        f"  {_dot_quote(f'{d.namespace}/{d.name}')} -> {_dot_quote(c.flux_name)} [style=dashed];" for d, c in external
+    ]
     lines.append("}")
     return "\n".join(lines) + "\n"
 

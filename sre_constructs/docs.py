@@ -186,8 +186,9 @@ def check_knobs(cls: type) -> list[Knob]:
     duplicates = sorted({name for name, _ in items if [n for n, _ in items].count(name) > 1})
     problems += [f"knob {name!r} is documented twice" for name in duplicates]
     names = [p.name for p in params]
-    problems += [f"signature parameter {n!r} is missing from the docstring Knobs list" for n in names
-                 if n not in documented]
+    problems += [
+        f"signature parameter {n!r} is missing from the docstring Knobs list" for n in names if n not in documented
+    ]
     problems += [f"documented knob {n!r} is not a constructor parameter" for n, _ in items if n not in names]
     knobs: list[Knob] = []
     for param in params:
@@ -206,8 +207,8 @@ def check_knobs(cls: type) -> list[Knob]:
                 problems.append(f"knob {param.name!r}: documented default none, signature default {expected!r}")
             elif default != "none" and default != expected:
                 problems.append(f"knob {param.name!r}: documented default {default!r}, signature default {expected!r}")
-        annotation = param.annotation if isinstance(param.annotation, str) else inspect.formatannotation(
-            param.annotation
+        annotation = (
+            param.annotation if isinstance(param.annotation, str) else inspect.formatannotation(param.annotation)
         )
         knobs.append(Knob(param.name, text, default, annotation, param.default))
     if problems:
@@ -298,7 +299,8 @@ def _synth(services: Mapping[str, Mapping[str, Any]] | None = None) -> _Synth:
     # Every chart source of the tree (HelmRepository, OCIRepository), by name.
     repositories = {
         doc["metadata"]["name"]: doc["spec"]["url"]
-        for path, docs in files.items() if path.startswith("sources/")
+        for path, docs in files.items()
+        if path.startswith("sources/")
         for doc in docs
     }
     return _Synth(platform, files, repositories)
@@ -307,9 +309,12 @@ def _synth(services: Mapping[str, Mapping[str, Any]] | None = None) -> _Synth:
 def _companions(platform: CorePlatform, component: PlatformComponent) -> list[PlatformComponent]:
     """Components a service created beside itself (``add_companion``): ``<name>-<suffix>``, depending on it."""
     return [
-        c for c in platform.components
-        if c is not component and type(c) is PlatformComponent
-        and c.node.id.startswith(component.node.id + "-") and component in c.dependencies
+        c
+        for c in platform.components
+        if c is not component
+        and type(c) is PlatformComponent
+        and c.node.id.startswith(component.node.id + "-")
+        and component in c.dependencies
     ]
 
 
@@ -350,10 +355,16 @@ def _release_rows(synth: _Synth, component: PlatformComponent) -> list[list[str]
         # spec.chart names a HelmRepository; spec.chartRef an OCIRepository (one per chart artifact).
         ref = doc["spec"]["chart"]["spec"]["sourceRef"] if "chart" in doc["spec"] else doc["spec"]["chartRef"]
         source = ref["name"]
-        rows.append([
-            _code(doc["metadata"]["name"]), _code(doc["metadata"]["namespace"]), _code(release.chart),
-            _code(release.version), f"{_code(source)} {synth.repositories.get(source, '')}".strip(), depends,
-        ])
+        rows.append(
+            [
+                _code(doc["metadata"]["name"]),
+                _code(doc["metadata"]["namespace"]),
+                _code(release.chart),
+                _code(release.version),
+                f"{_code(source)} {synth.repositories.get(source, '')}".strip(),
+                depends,
+            ]
+        )
     return rows
 
 
@@ -368,7 +379,9 @@ def _elsewhere_lines(synth: _Synth, component: PlatformComponent, own: Sequence[
         for path in sorted(p for p in synth.files if p.startswith(f"{other.name}/")):
             for doc in synth.files[path]:
                 if (doc.get("metadata") or {}).get("namespace") in owned:
-                    lines.append(f"- {_ref(doc)} in `{synth.platform.tree_path}/{path}` (component {_code(other.name)})")
+                    lines.append(
+                        f"- {_ref(doc)} in `{synth.platform.tree_path}/{path}` (component {_code(other.name)})"
+                    )
     return lines
 
 
@@ -398,7 +411,7 @@ def _page(spec: ServiceSpec, synth: _Synth, checks: Mapping[str, list[dict[str, 
     out += [
         (
             f"Construct: `sre_constructs.{cls.__name__}` ({_code(cls.__module__)}); in `CorePlatform` it is "
-            f"`core.{spec.attribute}` and its settings go in `services={{\"{spec.name}\": {{...}}}}`."
+            f'`core.{spec.attribute}` and its settings go in `services={{"{spec.name}": {{...}}}}`.'
         ),
         "",
         _md(description),
@@ -407,36 +420,63 @@ def _page(spec: ServiceSpec, synth: _Synth, checks: Mapping[str, list[dict[str, 
     if trailing:
         out += [_md(trailing), ""]
 
-    out += ["## Knobs", "", ("All keyword arguments. Types and defaults come from the constructor signature, "
-                             "cross-checked with the docstring."), ""]
+    out += [
+        "## Knobs",
+        "",
+        (
+            "All keyword arguments. Types and defaults come from the constructor signature, "
+            "cross-checked with the docstring."
+        ),
+        "",
+    ]
     rows = []
     for knob in knobs:
-        default = "none" if knob.default == "none" else (
-            _code(knob.default) if knob.default is not None else "see description"
+        default = (
+            "none"
+            if knob.default == "none"
+            else (_code(knob.default) if knob.default is not None else "see description")
         )
         rows.append([_code(knob.name), _code(knob.annotation), default, _md(knob.text)])
     out += _table(["knob", "type", "default", "description"], rows)
     out.append("")
 
-    out += ["## What it emits", "",
-            f"With default settings, in the tree `CorePlatform(App(), \"core\")` writes to `{tree}/`.", ""]
-    out += ["### Flux", ""] + _flux_lines(synth, component) + [""]
-    out += ["### Files", ""] + _folder_lines(synth, component) + [""]
+    out += [
+        "## What it emits",
+        "",
+        f'With default settings, in the tree `CorePlatform(App(), "core")` writes to `{tree}/`.',
+        "",
+    ]
+    out += ["### Flux", "", *_flux_lines(synth, component), ""]
+    out += ["### Files", "", *_folder_lines(synth, component), ""]
     release_rows = _release_rows(synth, component)
     if release_rows:
         out += ["### HelmReleases", ""]
         out += _table(["release", "namespace", "chart", "version", "repository", "dependsOn"], release_rows)
         out.append("")
     for companion in companions:
-        out += [f"### Companion `{companion.name}`", "",
-                ("Custom resources whose CRDs this service's charts install, applied by their own Flux "
-                 "Kustomization once the service is Ready."), ""]
+        out += [
+            f"### Companion `{companion.name}`",
+            "",
+            (
+                "Custom resources whose CRDs this service's charts install, applied by their own Flux "
+                "Kustomization once the service is Ready."
+            ),
+            "",
+        ]
         out += _flux_lines(synth, companion) + _folder_lines(synth, companion) + [""]
     elsewhere = _elsewhere_lines(synth, component, [component, *companions])
     if elsewhere:
-        out += ["### Shipped by other components", "",
-                ("Objects in this service's namespaces that another component applies (their CRDs "
-                 "come later in the chain)."), "", *elsewhere, ""]
+        out += [
+            "### Shipped by other components",
+            "",
+            (
+                "Objects in this service's namespaces that another component applies (their CRDs "
+                "come later in the chain)."
+            ),
+            "",
+            *elsewhere,
+            "",
+        ]
 
     out += ["## Security posture", "", "### Pod Security", ""]
     out += _table(
@@ -449,8 +489,14 @@ def _page(spec: ServiceSpec, synth: _Synth, checks: Mapping[str, list[dict[str, 
         out += _table(
             ["namespace", "policy", "direction", "peer", "ports", "local pods"],
             [
-                [_code(ns), _code(f"allow-{need.name}"), need.direction, "; ".join(_peer(p) for p in need.peers),
-                 _ports(need), _code(_labels(need.pods)) if need.pods else "all"]
+                [
+                    _code(ns),
+                    _code(f"allow-{need.name}"),
+                    need.direction,
+                    "; ".join(_peer(p) for p in need.peers),
+                    _ports(need),
+                    _code(_labels(need.pods)) if need.pods else "all",
+                ]
                 for ns, need in needs
             ],
         )
@@ -458,14 +504,24 @@ def _page(spec: ServiceSpec, synth: _Synth, checks: Mapping[str, list[dict[str, 
         out.append("No further paths.")
     out.append("")
 
-    out += ["## Health checks", "",
-            ("With the default `wait=True` Flux waits for every applied object. With `wait=False` the "
-             f"Flux Kustomization `{component.flux_name}` checks these instead:"), ""]
+    out += [
+        "## Health checks",
+        "",
+        (
+            "With the default `wait=True` Flux waits for every applied object. With `wait=False` the "
+            f"Flux Kustomization `{component.flux_name}` checks these instead:"
+        ),
+        "",
+    ]
     health = checks.get(component.name, [])
-    out += _table(
-        ["kind", "namespace/name", "apiVersion"],
-        [[c["kind"], _code(f"{c['namespace']}/{c['name']}"), _code(c["apiVersion"])] for c in health],
-    ) if health else ["None."]
+    out += (
+        _table(
+            ["kind", "namespace/name", "apiVersion"],
+            [[c["kind"], _code(f"{c['namespace']}/{c['name']}"), _code(c["apiVersion"])] for c in health],
+        )
+        if health
+        else ["None."]
+    )
     out.append("")
 
     out += ["## Flux dependsOn", "", "In the default platform (edges point in install order):", ""]
@@ -497,8 +553,9 @@ def render_pages() -> dict[str, str]:
     # Health checks as Flux sees them with wait off: a second platform with wait=False everywhere.
     no_wait = _synth({spec.name: {"wait": False} for spec in SERVICES})
     checks = {
-        path[len("components/"):-len(".yaml")]: docs[0]["spec"].get("healthChecks", [])
-        for path, docs in no_wait.files.items() if path.startswith("components/")
+        path[len("components/") : -len(".yaml")]: docs[0]["spec"].get("healthChecks", [])
+        for path, docs in no_wait.files.items()
+        if path.startswith("components/")
     }
     return {f"{spec.name}.md": _page(spec, synth, checks) for spec in SERVICES}
 
@@ -525,7 +582,7 @@ def readme_graph(readme: str) -> str:
     start, end = readme.find(GRAPH_START), readme.find(GRAPH_END)
     if start < 0 or end < start:
         raise DocsError(f"README: expected {GRAPH_START} ... {GRAPH_END} around the graph block")
-    inner = readme[start + len(GRAPH_START):end].strip("\n")
+    inner = readme[start + len(GRAPH_START) : end].strip("\n")
     match = re.fullmatch(r"```mermaid\n(.*\n)```", inner, re.DOTALL)
     if match is None:
         raise DocsError("README: the graph block must be one ```mermaid fence")
@@ -552,8 +609,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.readme:
         readme = Path(args.readme)
         wanted[readme] = readme_with_graph(readme.read_text(encoding="utf-8"), mermaid(_synth().platform))
-    stale = [path for path, text in wanted.items()
-             if not path.is_file() or path.read_text(encoding="utf-8") != text]
+    stale = [path for path, text in wanted.items() if not path.is_file() or path.read_text(encoding="utf-8") != text]
     # Pages of services that no longer exist would mislead: they go too.
     extra = sorted(p for p in out.glob("*.md") if p not in wanted) if out.is_dir() else []
     if args.check:

@@ -46,7 +46,7 @@ from .kernel.tree import dump_yaml
 from .kernel.validation import check_dns_label, check_duration
 from .platform import CorePlatform
 
-__all__ = ["FluxSync", "Cluster", "build_fleet", "ROOT_KUSTOMIZATION", "BOOTSTRAP_SOURCE"]
+__all__ = ["BOOTSTRAP_SOURCE", "ROOT_KUSTOMIZATION", "Cluster", "FluxSync", "build_fleet"]
 
 #: Name of the root Flux Kustomization that applies a cluster's core tree.
 ROOT_KUSTOMIZATION = "core"
@@ -104,15 +104,18 @@ class FluxSync(Chart):
         self.git_repository: flux_source.GitRepository | None = None
         if source_ref != BOOTSTRAP_SOURCE:
             self.git_repository = flux_source.GitRepository(
-                self, "GitRepository",
+                self,
+                "GitRepository",
                 metadata={"name": source_ref, "namespace": FLUX_NAMESPACE},
                 spec=flux_source.GitRepositorySpec(
-                    interval=git_interval, url=git_url or "",
+                    interval=git_interval,
+                    url=git_url or "",
                     ref=flux_source.GitRepositorySpecRef(branch=git_branch),
                 ),
             )
         self.kustomization = flux_kustomize.Kustomization(
-            self, "Kustomization",
+            self,
+            "Kustomization",
             metadata={"name": name, "namespace": FLUX_NAMESPACE},
             spec=flux_kustomize.KustomizationSpec(
                 interval=interval,
@@ -124,7 +127,8 @@ class FluxSync(Chart):
                 wait=False,
                 source_ref=flux_kustomize.KustomizationSpecSourceRef(
                     kind=flux_kustomize.KustomizationSpecSourceRefKind.GIT_REPOSITORY,
-                    name=source_ref, namespace=FLUX_NAMESPACE,
+                    name=source_ref,
+                    namespace=FLUX_NAMESPACE,
                 ),
             ),
         )
@@ -181,8 +185,13 @@ def build_fleet(scope: Construct, clusters: Iterable[ClusterSpec]) -> list[Clust
         if spec.git_url is not None:
             with spec.errors_at_lines():
                 sync = FluxSync(
-                    scope, f"sync-{spec.name}", path=spec.sync_path, target_path=spec.path,
-                    source_ref=spec.source_ref, git_url=spec.git_url, git_branch=spec.git_branch,
+                    scope,
+                    f"sync-{spec.name}",
+                    path=spec.sync_path,
+                    target_path=spec.path,
+                    source_ref=spec.source_ref,
+                    git_url=spec.git_url,
+                    git_branch=spec.git_branch,
                     git_interval=spec.git_interval,
                 )
         built.append(Cluster(spec, platform, sync))

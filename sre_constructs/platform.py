@@ -13,8 +13,8 @@ from . import airgap
 from .kernel.component import PlatformComponent
 from .kernel.errors import ValidationError
 from .kernel.naming import helm_fullname
-from .kernel.validation import check_domain
 from .kernel.platform_chart import PlatformChart
+from .kernel.validation import check_domain
 from .services.backup import Backup
 from .services.cert_manager import CertManager
 from .services.external_secrets import ExternalSecrets
@@ -25,7 +25,7 @@ from .services.monitoring import Monitoring
 from .services.openbao import OpenBao
 from .services.runtime_security import RuntimeSecurity
 
-__all__ = ["CorePlatform", "SERVICES", "ServiceSpec", "CHART_SOURCES"]
+__all__ = ["CHART_SOURCES", "SERVICES", "CorePlatform", "ServiceSpec"]
 
 #: Where charts come from: HelmRepositories (``spec.chart``) or OCIRepositories (``spec.chartRef``).
 CHART_SOURCES = ("helm", "oci")
@@ -136,15 +136,15 @@ class CorePlatform(PlatformChart):
         enabled = {name for name, cfg in settings.items() if cfg.get("enabled", True)}
         self._check_requirements(enabled)
 
-        knobs = {
-            spec.name: {k: v for k, v in settings[spec.name].items() if k != "enabled"} for spec in SERVICES
-        }
+        knobs = {spec.name: {k: v for k, v in settings[spec.name].items() if k != "enabled"} for spec in SERVICES}
         if registry_mirror is not None:
             for name, cfg in knobs.items():
                 for knob, overlay in airgap.mirror_knobs(name, registry_mirror).items():
                     user = cfg.get(knob)
                     # A non-mapping is left for the service's own check to report.
-                    cfg[knob] = airgap.overlay_under(overlay, user) if user is None or isinstance(user, Mapping) else user
+                    cfg[knob] = (
+                        airgap.overlay_under(overlay, user) if user is None or isinstance(user, Mapping) else user
+                    )
         built: dict[str, PlatformComponent] = {}
         for spec in SERVICES:
             component = None
@@ -191,20 +191,28 @@ class CorePlatform(PlatformChart):
                 eso = knobs["external-secrets"]
                 default("eso_namespace", eso.get("namespace", "external-secrets"))
                 # The controller authenticates with its own service account: the chart's fullname.
-                default("eso_service_account", helm_fullname(eso.get("release_name", "external-secrets"), "external-secrets"))
+                default(
+                    "eso_service_account",
+                    helm_fullname(eso.get("release_name", "external-secrets"), "external-secrets"),
+                )
         if spec.name == "external-secrets" and isinstance(built.get("openbao"), OpenBao):
             openbao = built["openbao"]
             for knob, attribute in (
-                ("openbao_namespace", "namespace"), ("openbao_url", "service_url"),
-                ("openbao_ca_secret", "ca_secret"), ("openbao_role", "eso_role"),
-                ("kubernetes_auth_mount", "kubernetes_auth_mount"), ("kv_mount", "kv_mount"),
+                ("openbao_namespace", "namespace"),
+                ("openbao_url", "service_url"),
+                ("openbao_ca_secret", "ca_secret"),
+                ("openbao_role", "eso_role"),
+                ("kubernetes_auth_mount", "kubernetes_auth_mount"),
+                ("kv_mount", "kv_mount"),
             ):
                 default(knob, getattr(openbao, attribute))
         if spec.name == "backup" and isinstance(built.get("external-secrets"), ExternalSecrets):
             store = getattr(built["external-secrets"], "store_name", "openbao")
             if store is None:
                 raise ValidationError(
-                    f"{self.node.path}/external-secrets", "services.external-secrets.store_name", None,
+                    f"{self.node.path}/external-secrets",
+                    "services.external-secrets.store_name",
+                    None,
                     "a ClusterSecretStore name while backup is enabled: Velero's credentials come from it",
                 )
             default("secret_store", store)
@@ -257,7 +265,9 @@ class CorePlatform(PlatformChart):
             for needed in spec.requires:
                 if spec.name in enabled and needed not in enabled:
                     raise ValidationError(
-                        self.node.path, f"services.{needed}.enabled", False,
+                        self.node.path,
+                        f"services.{needed}.enabled",
+                        False,
                         f"True while {spec.name} is enabled: {spec.name} needs {needed}",
                     )
 
@@ -267,14 +277,15 @@ class CorePlatform(PlatformChart):
         except TypeError as error:
             # An unknown knob: say which, and what the service takes.
             params = [
-                p for p in inspect.signature(spec.construct.__init__).parameters
-                if p not in ("self", "scope", "id")
+                p for p in inspect.signature(spec.construct.__init__).parameters if p not in ("self", "scope", "id")
             ]
             unknown = sorted(set(knobs) - set(params))
             if not unknown:
                 raise
             raise ValidationError(
-                f"{self.node.path}/{spec.name}", f"services.{spec.name}", unknown[0],
+                f"{self.node.path}/{spec.name}",
+                f"services.{spec.name}",
+                unknown[0],
                 "a knob of this service: " + ", ".join(["enabled", *params]),
             ) from error
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["ChartRepository", "ChartPin", "REPOSITORIES", "CHARTS", "FLUX_VERSION"]
+__all__ = ["CHARTS", "FLUX_VERSION", "REPOSITORIES", "ChartPin", "ChartRepository"]
 
 FLUX_VERSION = "2.9.4"
 

@@ -10,10 +10,9 @@ from typing import Any
 
 import pytest
 import yaml
-
-import sre_constructs  # noqa: F401  (chooses jsii's Node before cdk8s loads)
 from cdk8s import App
 
+import sre_constructs  # noqa: F401  (chooses jsii's Node before cdk8s loads)
 from sre_constructs import CorePlatform, write_tree
 
 REPO = Path(__file__).resolve().parent.parent
@@ -61,11 +60,9 @@ def default_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tree_objects(default_tree: Path) -> dict[str, list[dict[str, Any]]]:
     """Parsed documents of every file in the default tree, by path relative to the root."""
-    return {
-        p.relative_to(default_tree).as_posix(): load_docs(p) for p in sorted(default_tree.rglob("*.yaml"))
-    }
+    return {p.relative_to(default_tree).as_posix(): load_docs(p) for p in sorted(default_tree.rglob("*.yaml"))}
 
 
-@pytest.fixture()
+@pytest.fixture
 def app() -> Iterator[App]:
-    yield App()
+    return App()

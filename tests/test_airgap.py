@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-import sre_constructs  # noqa: F401  (chooses jsii's Node before cdk8s loads)
 from cdk8s import App
 
+import sre_constructs  # noqa: F401  (chooses jsii's Node before cdk8s loads)
 from sre_constructs import CHARTS, CorePlatform, ValidationError, write_tree
 from sre_constructs.airgap import LIBRARY_IMAGES, MIRROR_KEYS, mirror_image, mirror_knobs, mirror_values
 from sre_constructs.kernel.manifest import Manifest
@@ -59,8 +58,9 @@ def test_one_entry_per_chart() -> None:
 
 @pytest.mark.parametrize("chart_source", ["helm", "oci"])
 def test_no_image_outside_the_mirror(chart_source: str) -> None:
-    core = CorePlatform(App(), "core", registry_mirror=MIRROR, chart_source=chart_source,
-                        services={"istio": {"gateway": True}})
+    core = CorePlatform(
+        App(), "core", registry_mirror=MIRROR, chart_source=chart_source, services={"istio": {"gateway": True}}
+    )
     refs = _everything(core)
     assert refs, "the walk found nothing: the test would pass vacuously"
     # "auto": the gateway's image comes from istiod's injector; "*": Kyverno policy patterns.
@@ -80,10 +80,15 @@ def test_without_mirror_images_are_upstream() -> None:
 
 
 def test_user_values_win_over_the_mirror() -> None:
-    core = CorePlatform(App(), "core", registry_mirror=MIRROR, services={
-        "monitoring": {"values": {"global": {"imageRegistry": "other.example"}}},
-        "backup": {"values": {"initContainers": [{"name": "plugin", "image": "mine.example/plugin:v1"}]}},
-    })
+    core = CorePlatform(
+        App(),
+        "core",
+        registry_mirror=MIRROR,
+        services={
+            "monitoring": {"values": {"global": {"imageRegistry": "other.example"}}},
+            "backup": {"values": {"initContainers": [{"name": "plugin", "image": "mine.example/plugin:v1"}]}},
+        },
+    )
     assert core.monitoring.release.values["global"]["imageRegistry"] == "other.example"
     assert core.backup.release.values["initContainers"][0]["image"] == "mine.example/plugin:v1"
     assert core.kyverno.release.values["global"]["image"]["registry"] == MIRROR
@@ -94,7 +99,10 @@ def test_overlay_table_examples() -> None:
     assert mirror_values("istio/istiod", MIRROR) == {"global": {"hub": f"{MIRROR}/istio"}}
     assert mirror_values("backup/velero", MIRROR)["image"]["repository"] == f"{MIRROR}/velero/velero"
     assert set(mirror_knobs("logging", MIRROR)) == {"values", "alloy_values"}
-    assert mirror_image("docker.io/velero/velero-plugin-for-aws:v1.14.4", MIRROR) == f"{MIRROR}/velero/velero-plugin-for-aws:v1.14.4"
+    assert (
+        mirror_image("docker.io/velero/velero-plugin-for-aws:v1.14.4", MIRROR)
+        == f"{MIRROR}/velero/velero-plugin-for-aws:v1.14.4"
+    )
     assert mirror_image("busybox:1.36", "m.example") == "m.example/library/busybox:1.36"
     assert mirror_image("grafana/alloy:v1", "m.example") == "m.example/grafana/alloy:v1"
 

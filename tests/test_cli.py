@@ -9,10 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
-
-import sre_constructs  # noqa: F401  (chooses jsii's Node before cdk8s loads)
 from cdk8s import App
 
+import sre_constructs  # noqa: F401  (chooses jsii's Node before cdk8s loads)
 from sre_constructs import CHARTS, CorePlatform, diagram
 from sre_constructs.cluster import load_cluster
 
@@ -94,8 +93,13 @@ def test_synth_fleet_check_and_validate(tmp_path: Path, kubectl: str) -> None:
 def test_validate_without_crds_says_so(tmp_path: Path, kubectl: str) -> None:
     assert run("synth", "--out", str(tmp_path)).returncode == 0
     env_free = {k: v for k, v in os.environ.items() if k != "SRE_CONSTRUCTS_CRDS"}
-    result = subprocess.run([sys.executable, "-m", "sre_constructs", "validate", str(tmp_path / "core")],
-                            cwd=REPO, env={**env_free, "PYTHONPATH": str(REPO)}, capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "sre_constructs", "validate", str(tmp_path / "core")],
+        cwd=REPO,
+        env={**env_free, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stderr
     assert "no CRDs given" in result.stderr
 
@@ -114,8 +118,10 @@ def test_default_synth_equals_app_py(tmp_path: Path) -> None:
     ("text", "expected"),
     [
         ("name: lab\ngit:\n  url: ssh://x/y\n  brnch: main\n", ":4: invalid git.brnch"),
-        ("name: lab\ngit:\n  url: ssh://x/y\nservices:\n  monitoring:\n    retention: forever\n",
-         ":6: invalid services.monitoring.retention 'forever'"),
+        (
+            "name: lab\ngit:\n  url: ssh://x/y\nservices:\n  monitoring:\n    retention: forever\n",
+            ":6: invalid services.monitoring.retention 'forever'",
+        ),
         ("name: lab\n  git: [\n", ":2: invalid YAML"),
     ],
 )
@@ -140,3 +146,18 @@ def test_graph_equals_diagram() -> None:
     lab = REPO / "clusters/lab.yaml"
     assert run("graph", str(lab)).stdout == diagram.mermaid(load_cluster(lab).platform(App()))
     assert run("graph", str(lab), "--format", "dot").stdout == diagram.dot(load_cluster(lab).platform(App()))
+
+
+def test_every_pin_is_one_line_under_its_renovate_comment() -> None:
+    """The README's Renovate regex manager finds every pin (and its current version)."""
+    import re
+
+    from sre_constructs.versions import CHARTS
+
+    text = (REPO / "sre_constructs" / "versions.py").read_text()
+    pattern = re.compile(
+        r"# renovate: datasource=(?P<datasource>\S+) depName=(?P<depName>\S+) registryUrl=(?P<registryUrl>\S+)\n"
+        r"\s*ChartPin\(\"[^\"]+\", \"(?P<currentValue>[^\"]+)\""
+    )
+    found = {(m["depName"], m["currentValue"], m["registryUrl"]) for m in pattern.finditer(text)}
+    assert found == {(p.chart, p.version, p.repository.url) for p in CHARTS.values()}

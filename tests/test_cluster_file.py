@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-import sre_constructs  # noqa: F401  (chooses jsii's Node before cdk8s loads)
 from cdk8s import App
 
+import sre_constructs  # noqa: F401  (chooses jsii's Node before cdk8s loads)
 from sre_constructs import ValidationError, write_tree
 from sre_constructs.cluster import load_cluster, parse_cluster
 from sre_constructs.fleet import build_fleet
@@ -60,7 +59,9 @@ def test_bad_yaml_names_the_line() -> None:
 
 
 def test_construct_errors_point_at_the_knob_line() -> None:
-    spec = parse_cluster(MINIMAL + "services:\n  monitoring:\n    prometheus_replicas: 1\n    retention: forever\n", "c.yaml")
+    spec = parse_cluster(
+        MINIMAL + "services:\n  monitoring:\n    prometheus_replicas: 1\n    retention: forever\n", "c.yaml"
+    )
     with pytest.raises(ValidationError) as caught:
         spec.platform(App())
     assert caught.value.where == "c.yaml:7"
@@ -68,8 +69,11 @@ def test_construct_errors_point_at_the_knob_line() -> None:
 
 
 def test_services_are_corplatform_data() -> None:
-    spec = parse_cluster(MINIMAL + "services:\n  runtime-security:\n    enabled: false\n  monitoring:\n"
-                         "    values:\n      grafana:\n        enabled: false\n", "c.yaml")
+    spec = parse_cluster(
+        MINIMAL + "services:\n  runtime-security:\n    enabled: false\n  monitoring:\n"
+        "    values:\n      grafana:\n        enabled: false\n",
+        "c.yaml",
+    )
     core = spec.platform(App())
     assert core.runtime_security is None
     assert core.monitoring is not None and core.monitoring.release.values["grafana"]["enabled"] is False

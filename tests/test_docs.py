@@ -6,11 +6,10 @@ import inspect
 import re
 from typing import Any
 
+import cdk8s
 import pytest
 
 import sre_constructs  # noqa: F401  (chooses jsii's Node before cdk8s loads)
-import cdk8s
-
 from sre_constructs import CorePlatform, PlatformChart, PlatformComponent, render_tree
 from sre_constructs.diagram import default_mermaid, dot, mermaid
 from sre_constructs.docs import (
@@ -148,7 +147,8 @@ class _Stale(PlatformComponent):
 def test_knobs_parse_with_defaults() -> None:
     knobs = check_knobs(_Documented)
     assert [(k.name, k.default, k.signature_default, k.annotation) for k in knobs] == [
-        ("replicas", "2", 2, "int"), ("mode", "fast", "fast", "str"),
+        ("replicas", "2", 2, "int"),
+        ("mode", "fast", "fast", "str"),
     ]
 
 

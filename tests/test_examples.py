@@ -25,7 +25,12 @@ def written(tmp_path_factory: pytest.TempPathFactory) -> Path:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)}
     result = subprocess.run(
         [sys.executable, str(EXAMPLE.relative_to(REPO)), str(out)],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False,
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     assert str(out / "apps" / "payments" / "kustomization.yaml") in result.stdout.splitlines()
@@ -73,9 +78,15 @@ def test_trees_pass_the_tree_check(written: Path, crd_dirs: list[Path], kubectl:
 
 def test_team_tree_layout(team: dict[str, list[dict[str, Any]]]) -> None:
     assert set(team) == {
-        "kustomization.yaml", "sources/helmrepositories.yaml", "components/payments.yaml",
-        "payments/kustomization.yaml", "payments/namespace.yaml", "payments/networkpolicy.yaml",
-        "payments/helmrelease.yaml", "payments/externalsecret.yaml", "payments/servicemonitor.yaml",
+        "kustomization.yaml",
+        "sources/helmrepositories.yaml",
+        "components/payments.yaml",
+        "payments/kustomization.yaml",
+        "payments/namespace.yaml",
+        "payments/networkpolicy.yaml",
+        "payments/helmrelease.yaml",
+        "payments/externalsecret.yaml",
+        "payments/servicemonitor.yaml",
     }
 
 
@@ -84,7 +95,8 @@ def test_depends_on_the_platform(team: dict[str, list[dict[str, Any]]]) -> None:
     assert flux["metadata"] == {"name": "payments", "namespace": "flux-system"}
     assert flux["spec"]["path"] == "./apps/payments/payments"
     assert [(d["name"], d["namespace"]) for d in flux["spec"]["dependsOn"]] == [
-        ("external-secrets-config", "flux-system"), ("monitoring", "flux-system"),
+        ("external-secrets-config", "flux-system"),
+        ("monitoring", "flux-system"),
     ]
 
 
@@ -130,7 +142,11 @@ def test_service_monitor_selects_the_service(team: dict[str, list[dict[str, Any]
 def test_prometheus_may_scrape_and_nothing_else_is_opened(team: dict[str, list[dict[str, Any]]]) -> None:
     policies = {p["metadata"]["name"]: p for p in team["payments/networkpolicy.yaml"]}
     assert set(policies) == {
-        "default-deny", "allow-dns", "allow-same-namespace-ingress", "allow-same-namespace-egress", "allow-prometheus",
+        "default-deny",
+        "allow-dns",
+        "allow-same-namespace-ingress",
+        "allow-same-namespace-egress",
+        "allow-prometheus",
     }
     scrape = policies["allow-prometheus"]["spec"]
     values = one(team, "payments/helmrelease.yaml", "HelmRelease")["spec"]["values"]
@@ -139,7 +155,9 @@ def test_prometheus_may_scrape_and_nothing_else_is_opened(team: dict[str, list[d
     assert scrape["podSelector"]["matchLabels"].items() <= values["podLabels"].items()
     (rule,) = scrape["ingress"]
     assert rule["ports"] == [{"port": metrics, "protocol": "TCP"}]
-    assert rule["from"] == [{
-        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}},
-        "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}},
-    }]
+    assert rule["from"] == [
+        {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}},
+            "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}},
+        }
+    ]

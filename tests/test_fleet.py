@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-import sre_constructs  # noqa: F401  (chooses jsii's Node before cdk8s loads)
 from cdk8s import App
 
+import sre_constructs  # noqa: F401  (chooses jsii's Node before cdk8s loads)
 from sre_constructs import ValidationError, write_tree
 from sre_constructs.cluster import parse_cluster
 from sre_constructs.fleet import FluxSync, build_fleet
@@ -18,7 +17,9 @@ from .conftest import load_docs
 
 
 def _spec(name: str, extra: str = "") -> object:
-    return parse_cluster(f"name: {name}\ngit:\n  url: https://git.example.com/fleet.git\n  branch: live\n{extra}", f"{name}.yaml")
+    return parse_cluster(
+        f"name: {name}\ngit:\n  url: https://git.example.com/fleet.git\n  branch: live\n{extra}", f"{name}.yaml"
+    )
 
 
 def test_one_app_many_clusters(tmp_path: Path, crd_dirs: list[Path], kubectl: str) -> None:
@@ -27,7 +28,10 @@ def test_one_app_many_clusters(tmp_path: Path, crd_dirs: list[Path], kubectl: st
     write_tree(app, tmp_path)
     assert sorted(p.name for p in (tmp_path / "clusters").iterdir()) == ["a", "b"]
     for cluster in clusters:
-        assert cluster.tree_paths == [f"clusters/{cluster.spec.name}/core", f"clusters/{cluster.spec.name}/flux/platform-sync"]
+        assert cluster.tree_paths == [
+            f"clusters/{cluster.spec.name}/core",
+            f"clusters/{cluster.spec.name}/flux/platform-sync",
+        ]
         for tree in cluster.tree_paths:
             assert check_tree(tmp_path / tree, crd_dirs=crd_dirs, repo_root=tmp_path) == [], tree
 
@@ -38,7 +42,9 @@ def test_sync_tree_content(tmp_path: Path) -> None:
     write_tree(app, tmp_path)
     sync = tmp_path / "clusters/b/flux/platform-sync"
     assert sorted(p.relative_to(sync).as_posix() for p in sync.rglob("*.yaml")) == [
-        "components/core.yaml", "kustomization.yaml", "sources/gitrepositories.yaml",
+        "components/core.yaml",
+        "kustomization.yaml",
+        "sources/gitrepositories.yaml",
     ]
     (repo,) = load_docs(sync / "sources/gitrepositories.yaml")
     assert repo["apiVersion"] == "source.toolkit.fluxcd.io/v1" and repo["kind"] == "GitRepository"

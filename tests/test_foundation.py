@@ -6,8 +6,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import pytest
 import cdk8s
+import pytest
 from cdk8s import App, Chart
 
 from sre_constructs import (
@@ -29,13 +29,25 @@ from sre_constructs import (
 from .conftest import REPO, load_docs
 
 NAMES = [
-    "istio", "cert-manager", "kyverno", "monitoring", "logging",
-    "openbao", "external-secrets", "runtime-security", "backup",
+    "istio",
+    "cert-manager",
+    "kyverno",
+    "monitoring",
+    "logging",
+    "openbao",
+    "external-secrets",
+    "runtime-security",
+    "backup",
 ]
 EDGES = {
-    ("cert-manager", "istio"), ("kyverno", "cert-manager"), ("monitoring", "kyverno"),
-    ("logging", "monitoring"), ("openbao", "monitoring"), ("external-secrets", "openbao"),
-    ("runtime-security", "openbao"), ("backup", "runtime-security"),
+    ("cert-manager", "istio"),
+    ("kyverno", "cert-manager"),
+    ("monitoring", "kyverno"),
+    ("logging", "monitoring"),
+    ("openbao", "monitoring"),
+    ("external-secrets", "openbao"),
+    ("runtime-security", "openbao"),
+    ("backup", "runtime-security"),
 }
 # From shared/reference/platform.md: (chart, version, repository URL) per release.
 PINS = {
@@ -55,15 +67,17 @@ PINS = {
 
 def flux_kustomizations(tree: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, Any]]:
     return {
-        path.split("/")[1][: -len(".yaml")]: docs[0]
-        for path, docs in tree.items()
-        if path.startswith("components/")
+        path.split("/")[1][: -len(".yaml")]: docs[0] for path, docs in tree.items() if path.startswith("components/")
     }
 
 
 def objects_of_kind(tree: dict[str, list[dict[str, Any]]], kind: str) -> list[dict[str, Any]]:
-    return [doc for docs in tree.values() for doc in docs if doc.get("kind") == kind and "apiVersion" in doc
-            and not doc["apiVersion"].startswith("kustomize.config")]
+    return [
+        doc
+        for docs in tree.values()
+        for doc in docs
+        if doc.get("kind") == kind and "apiVersion" in doc and not doc["apiVersion"].startswith("kustomize.config")
+    ]
 
 
 def test_tree_layout(default_tree: Path) -> None:
@@ -89,9 +103,7 @@ def test_root_lists_sources_then_components_in_dependency_order(default_tree: Pa
     assert resources[0] == "sources/helmrepositories.yaml"
     order = [r.split("/")[1][: -len(".yaml")] for r in resources[1:]]
     assert set(NAMES) <= set(order)
-    assert sorted(resources[1:]) == sorted(
-        f"components/{p.name}" for p in (default_tree / "components").iterdir()
-    )
+    assert sorted(resources[1:]) == sorted(f"components/{p.name}" for p in (default_tree / "components").iterdir())
     for child, parent in EDGES:
         assert order.index(parent) < order.index(child), f"{parent} must come before {child}"
 
@@ -105,7 +117,7 @@ def test_each_folder_lists_exactly_its_files(default_tree: Path) -> None:
 
 
 def test_kustomize_builds_root_and_every_folder(default_tree: Path, kubectl: str) -> None:
-    folders = [default_tree] + sorted(p.parent for p in default_tree.glob("*/kustomization.yaml"))
+    folders = [default_tree, *sorted(p.parent for p in default_tree.glob("*/kustomization.yaml"))]
     assert {f.name for f in folders[1:]} >= set(NAMES)
     for folder in folders:
         result = subprocess.run([kubectl, "kustomize", str(folder)], capture_output=True, text=True)
@@ -131,7 +143,9 @@ def test_flux_kustomizations(tree_objects: dict[str, list[dict[str, Any]]]) -> N
 def test_depends_on_edges_are_exactly_the_chain(tree_objects: dict[str, list[dict[str, Any]]]) -> None:
     flux = flux_kustomizations(tree_objects)
     edges = {
-        (name, dep["name"]) for name, obj in flux.items() for dep in obj["spec"].get("dependsOn", [])
+        (name, dep["name"])
+        for name, obj in flux.items()
+        for dep in obj["spec"].get("dependsOn", [])
         if name in NAMES and dep["name"] in NAMES
     }
     assert edges == EDGES
@@ -162,9 +176,7 @@ def load_releases(tree: dict[str, list[dict[str, Any]]], component: str) -> list
 
 
 def test_helm_releases_pinned_with_remediation(tree_objects: dict[str, list[dict[str, Any]]]) -> None:
-    repos = {
-        r["metadata"]["name"]: r for r in tree_objects["sources/helmrepositories.yaml"]
-    }
+    repos = {r["metadata"]["name"]: r for r in tree_objects["sources/helmrepositories.yaml"]}
     releases = objects_of_kind(tree_objects, "HelmRelease")
     assert {r["metadata"]["name"] for r in releases} == set(PINS)
     for release in releases:
@@ -193,9 +205,15 @@ def test_sources_are_the_union_of_what_releases_use(tree_objects: dict[str, list
 
 def test_namespaces_emitted_and_releases_installed_there(tree_objects: dict[str, list[dict[str, Any]]]) -> None:
     expected = {
-        "istio": {"istio-system"}, "cert-manager": {"cert-manager"}, "kyverno": {"kyverno"},
-        "monitoring": {"monitoring"}, "logging": {"logging"}, "openbao": {"openbao"},
-        "external-secrets": {"external-secrets"}, "runtime-security": {"neuvector"}, "backup": {"velero"},
+        "istio": {"istio-system"},
+        "cert-manager": {"cert-manager"},
+        "kyverno": {"kyverno"},
+        "monitoring": {"monitoring"},
+        "logging": {"logging"},
+        "openbao": {"openbao"},
+        "external-secrets": {"external-secrets"},
+        "runtime-security": {"neuvector"},
+        "backup": {"velero"},
     }
     for component, namespaces in expected.items():
         emitted = {d["metadata"]["name"] for d in tree_objects[f"{component}/namespace.yaml"]}
@@ -206,8 +224,17 @@ def test_namespaces_emitted_and_releases_installed_there(tree_objects: dict[str,
 
 def test_core_attributes_and_components_order(app: App) -> None:
     core = CorePlatform(app, "core")
-    attrs = [core.istio, core.cert_manager, core.kyverno, core.monitoring, core.logging,
-             core.openbao, core.external_secrets, core.runtime_security, core.backup]
+    attrs = [
+        core.istio,
+        core.cert_manager,
+        core.kyverno,
+        core.monitoring,
+        core.logging,
+        core.openbao,
+        core.external_secrets,
+        core.runtime_security,
+        core.backup,
+    ]
     assert all(isinstance(c, PlatformComponent) for c in attrs)
     assert [c.name for c in attrs] == NAMES
     order = [c.name for c in core.components]
@@ -234,10 +261,13 @@ def test_path_source_ref_and_prefix(app: App, tmp_path: Path) -> None:
 # Workloads each chart really creates at the default release names (platform.md).
 HEALTH = {
     "istio": {("Deployment", "istiod", "istio-system")},
-    "cert-manager": {("Deployment", n, "cert-manager") for n in
-                     ("cert-manager", "cert-manager-webhook", "cert-manager-cainjector")},
-    "kyverno": {("Deployment", f"kyverno-{c}", "kyverno") for c in
-                ("admission-controller", "background-controller", "cleanup-controller", "reports-controller")},
+    "cert-manager": {
+        ("Deployment", n, "cert-manager") for n in ("cert-manager", "cert-manager-webhook", "cert-manager-cainjector")
+    },
+    "kyverno": {
+        ("Deployment", f"kyverno-{c}", "kyverno")
+        for c in ("admission-controller", "background-controller", "cleanup-controller", "reports-controller")
+    },
     "monitoring": {
         ("Deployment", "kube-prometheus-stack-operator", "monitoring"),
         ("Deployment", "kube-prometheus-stack-grafana", "monitoring"),
@@ -247,8 +277,10 @@ HEALTH = {
         ("StatefulSet", "alertmanager-kube-prometheus-stack-alertmanager", "monitoring"),
     },
     "openbao": {("StatefulSet", "openbao", "openbao")},
-    "external-secrets": {("Deployment", n, "external-secrets") for n in
-                         ("external-secrets", "external-secrets-webhook", "external-secrets-cert-controller")},
+    "external-secrets": {
+        ("Deployment", n, "external-secrets")
+        for n in ("external-secrets", "external-secrets-webhook", "external-secrets-cert-controller")
+    },
     "runtime-security": {
         ("Deployment", "neuvector-controller-pod", "neuvector"),
         ("Deployment", "neuvector-manager-pod", "neuvector"),
@@ -314,7 +346,7 @@ def test_team_component_depends_on_platform_component(app: App) -> None:
     )
     assert core.openbao is not None
     payments.depends_on(core.openbao)
-    flux = [m for m in cdk8s.Testing.synth(team) if m["kind"] == "Kustomization"][0]
+    flux = next(m for m in cdk8s.Testing.synth(team) if m["kind"] == "Kustomization")
     assert flux["spec"]["dependsOn"] == [{"name": "sre-openbao", "namespace": "flux-system"}]
     assert flux["spec"]["path"] == "./apps/payments"
 
@@ -372,7 +404,10 @@ def test_cdk8s_cli_synth_writes_the_tree(tmp_path: Path) -> None:
     out = tmp_path / "out"
     result = subprocess.run(
         [str(cli), "synth", "--output", str(out), "--no-check-upgrade"],
-        cwd=REPO, capture_output=True, text=True, timeout=300,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "end-of-life" not in (result.stdout + result.stderr).lower()

@@ -13,9 +13,13 @@ from .conftest import load_docs
 
 # Which upstream CRD folder each component's charts install (Flux's own come with bootstrap).
 CRD_OWNER_FOLDERS = {
-    "istio": "istio", "cert-manager": "cert-manager", "kyverno": "kyverno",
-    "prometheus-operator": "monitoring", "external-secrets": "external-secrets",
-    "velero": "backup", "neuvector": "runtime-security",
+    "istio": "istio",
+    "cert-manager": "cert-manager",
+    "kyverno": "kyverno",
+    "prometheus-operator": "monitoring",
+    "external-secrets": "external-secrets",
+    "velero": "backup",
+    "neuvector": "runtime-security",
 }
 
 
@@ -36,7 +40,7 @@ def crd_owner(crd_dirs: list[Path]) -> dict[tuple[str, str], str]:
     for root in crd_dirs:
         for folder, component in CRD_OWNER_FOLDERS.items():
             for path in sorted((root / folder).glob("*.yaml")):
-                for doc in yaml.load_all(path.read_text(), Loader=loader):  # noqa: S506
+                for doc in yaml.load_all(path.read_text(), Loader=loader):
                     if doc and doc.get("kind") == "CustomResourceDefinition":
                         owners[(doc["spec"]["group"], doc["spec"]["names"]["kind"])] = component
     assert owners, "no CRDs found"
@@ -110,8 +114,7 @@ def test_default_deny_denies_both_directions(default_tree: Path) -> None:
 def test_mtls_is_strict_mesh_wide(default_tree: Path) -> None:
     peer_auth = [doc for _, doc in _docs(default_tree) if doc["kind"] == "PeerAuthentication"]
     mesh_wide = [
-        p for p in peer_auth
-        if p["metadata"]["namespace"] == "istio-system" and not p.get("spec", {}).get("selector")
+        p for p in peer_auth if p["metadata"]["namespace"] == "istio-system" and not p.get("spec", {}).get("selector")
     ]
     assert len(mesh_wide) == 1
     assert mesh_wide[0]["spec"]["mtls"]["mode"] == "STRICT"
@@ -165,11 +168,15 @@ def test_renamed_namespaces_stay_consistent_across_services(tmp_path: Path, crd_
     from sre_constructs.kernel.tree_check import check_tree
 
     app = App()
-    core = CorePlatform(app, "core", services={
-        "openbao": {"namespace": "vault"},
-        "external-secrets": {"namespace": "eso", "release_name": "eso"},
-        "monitoring": {"namespace": "obs"},
-    })
+    core = CorePlatform(
+        app,
+        "core",
+        services={
+            "openbao": {"namespace": "vault"},
+            "external-secrets": {"namespace": "eso", "release_name": "eso"},
+            "monitoring": {"namespace": "obs"},
+        },
+    )
     write_tree(app, tmp_path)
     tree = tmp_path / "core"
     docs = list(_docs(tree))
@@ -184,8 +191,10 @@ def test_renamed_namespaces_stay_consistent_across_services(tmp_path: Path, crd_
     # Prometheus scrape rules everywhere point at the renamed monitoring namespace.
     scrape_peers = [
         peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
-        for _, doc in docs if doc["kind"] == "NetworkPolicy" and "prometheus" in doc["metadata"]["name"]
-        for rule in doc["spec"].get("ingress", []) for peer in rule.get("from", [])
+        for _, doc in docs
+        if doc["kind"] == "NetworkPolicy" and "prometheus" in doc["metadata"]["name"]
+        for rule in doc["spec"].get("ingress", [])
+        for peer in rule.get("from", [])
         if "namespaceSelector" in peer and peer["namespaceSelector"].get("matchLabels")
     ]
     assert scrape_peers and set(scrape_peers) == {"obs"}

@@ -29,7 +29,9 @@ NAMES = [spec.name for spec in SERVICES]
 # Each example synthesizes and checks a whole tree (~1 s): no shrinking, which could take minutes;
 # Hypothesis still prints the failing configuration.
 SETTINGS = settings(
-    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow],
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
     phases=[Phase.explicit, Phase.reuse, Phase.generate],
 )
 
@@ -38,10 +40,15 @@ SETTINGS = settings(
 numbers = st.integers(min_value=0, max_value=999).map(str)
 pre_release = st.from_regex(r"[0-9A-Za-z]+(\.[0-9A-Za-z]+){0,2}", fullmatch=True)
 exact_versions = st.builds(
-    lambda v, major, minor, patch, pre, build: f"{v}{major}.{minor}.{patch}"
-    + (f"-{pre}" if pre else "") + (f"+{build}" if build else ""),
-    st.sampled_from(["", "v"]), numbers, numbers, numbers,
-    st.none() | pre_release, st.none() | pre_release,
+    lambda v, major, minor, patch, pre, build: (
+        f"{v}{major}.{minor}.{patch}" + (f"-{pre}" if pre else "") + (f"+{build}" if build else "")
+    ),
+    st.sampled_from(["", "v"]),
+    numbers,
+    numbers,
+    numbers,
+    st.none() | pre_release,
+    st.none() | pre_release,
 )
 partials = st.builds(
     lambda parts: ".".join(parts),
@@ -56,7 +63,8 @@ terms = st.builds(
 ranges = st.one_of(
     st.builds(
         lambda first, rest: first + "".join(sep + term for sep, term in rest),
-        terms, st.lists(st.tuples(st.sampled_from([" ", ", ", ",", " || ", "||"]), terms), max_size=3),
+        terms,
+        st.lists(st.tuples(st.sampled_from([" ", ", ", ",", " || ", "||"]), terms), max_size=3),
     ),
     st.builds(lambda a, b: f"{a} - {b}", exact_versions | partials, exact_versions | partials),
 )
@@ -65,9 +73,14 @@ chart_versions = exact_versions | ranges
 durations = st.builds(
     lambda parts: "".join(parts),
     st.lists(
-        st.builds(lambda n, frac, unit: f"{n}{frac}{unit}", numbers, st.sampled_from(["", ".5", ".25"]),
-                  st.sampled_from(["ms", "s", "m", "h"])),
-        min_size=1, max_size=4,
+        st.builds(
+            lambda n, frac, unit: f"{n}{frac}{unit}",
+            numbers,
+            st.sampled_from(["", ".5", ".25"]),
+            st.sampled_from(["ms", "s", "m", "h"]),
+        ),
+        min_size=1,
+        max_size=4,
     ),
 )
 
@@ -175,7 +188,8 @@ def test_chart_version_accepts_semver_and_ranges(version: str) -> None:
         st.builds(lambda a, b: f"{a}..{b}", numbers, numbers),
         st.builds(lambda a, bad, b: f"{a}{bad}{b}", numbers, st.sampled_from(list("@#$%&/\\;:?!")), numbers),
         st.builds(lambda a, b, c, d: f"{a}.{b}.{c}.{d}", numbers, numbers, numbers, numbers),
-        st.just(""), st.text(alphabet=" \t", min_size=1),
+        st.just(""),
+        st.text(alphabet=" \t", min_size=1),
         st.integers() | st.floats() | st.none() | st.lists(st.text()),
     )
 )
@@ -199,7 +213,10 @@ def test_duration_accepts_go_durations(duration: str) -> None:
         st.builds(lambda n, u: f"{n}{u}", numbers, st.sampled_from(["d", "w", "y", "us", "ns", "M", "H", " m", "min"])),
         st.builds(lambda n, u: f"-{n}{u}", numbers, st.sampled_from(["s", "m", "h"])),
         st.builds(lambda d, sp: f"{d}{sp}", durations, st.sampled_from([" ", "\n", "x"])),
-        st.just(""), st.integers(), st.floats(), st.none(),
+        st.just(""),
+        st.integers(),
+        st.floats(),
+        st.none(),
     )
 )
 def test_duration_rejects_garbage(duration: Any) -> None:

@@ -30,7 +30,6 @@ from sre_constructs import (
     write_tree,
 )
 from sre_constructs.kernel import tree as tree_module
-from sre_constructs.kernel.validation import check_chart_version, check_duration, check_values
 
 from .conftest import REPO
 
@@ -157,8 +156,24 @@ def test_dependency_cycle_is_named(app: App, tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- versions and durations
 
 VALID_VERSIONS = [
-    "1.2", "1", "1.2.3", "v1.21.1", "1.2.3-rc.1", "1.2.3+build.5", ">=1.2 <2", ">= 1.2, < 3.0.0 || >= 4.2.3",
-    "~1.30", "~>1.2", "^1.2", "1.x", "1.2.X", "*", "1.2 - 1.4.5", "!=1.2.3", "<=2", "=1.0.0",
+    "1.2",
+    "1",
+    "1.2.3",
+    "v1.21.1",
+    "1.2.3-rc.1",
+    "1.2.3+build.5",
+    ">=1.2 <2",
+    ">= 1.2, < 3.0.0 || >= 4.2.3",
+    "~1.30",
+    "~>1.2",
+    "^1.2",
+    "1.x",
+    "1.2.X",
+    "*",
+    "1.2 - 1.4.5",
+    "!=1.2.3",
+    "<=2",
+    "=1.0.0",
 ]
 INVALID_VERSIONS = ["latest", "v1..2", "abc", "", "   ", "1.2.3.4", "=>1.2", "1.2.3 ||", "^", 1.2, 5, ["1.2.3"]]
 
@@ -193,8 +208,16 @@ def test_bad_interval_message_is_human(app: App) -> None:
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("interval", "10 minutes"), ("timeout", 5), ("retry_interval", ""), ("interval", "1d"),
-     ("interval", "-5m"), ("timeout", "5"), ("retry_interval", None), ("interval", "10m\n")],
+    [
+        ("interval", "10 minutes"),
+        ("timeout", 5),
+        ("retry_interval", ""),
+        ("interval", "1d"),
+        ("interval", "-5m"),
+        ("timeout", "5"),
+        ("retry_interval", None),
+        ("interval", "10m\n"),
+    ],
 )
 def test_bad_component_durations(app: App, field: str, value: Any) -> None:
     with pytest.raises(ValidationError) as info:
@@ -255,7 +278,7 @@ def test_values_of_core_service_name_the_path(app: App) -> None:
 
 
 def test_values_subclasses_become_plain_data(app: App, tmp_path: Path) -> None:
-    class Mode(str, enum.Enum):
+    class Mode(str, enum.Enum):  # noqa: UP042  (a str-mixin Enum, as user code writes them)
         HA = "ha"
 
     class Count(enum.IntEnum):
@@ -518,7 +541,7 @@ def test_add_helm_release_wrong_types(app: App, tmp_path: Path, param: str, valu
     chart = platform(app)
     component = PlatformComponent(chart, "c", namespace="ns")
     kwargs: dict[str, Any] = {"release_name": "r", "chart": CHARTS["openbao/openbao"], param: value}
-    with pytest.raises(ValidationError) as info:
+    with pytest.raises(ValidationError) as info:  # noqa: PT012  (either step may raise)
         component.add_helm_release(**kwargs)
         write_tree(app, tmp_path)  # some bad input only surfaces at synthesis
     assert info.value.field.startswith(field), str(info.value)
@@ -546,7 +569,7 @@ def test_add_helm_release_with_repository_pair(app: App) -> None:
 )
 def test_component_methods_wrong_types(app: App, tmp_path: Path, call: Any, field: str) -> None:
     component = PlatformComponent(platform(app), "c", namespace="ns", wait=False)
-    with pytest.raises(ValidationError) as info:
+    with pytest.raises(ValidationError) as info:  # noqa: PT012  (either step may raise)
         call(component)
         write_tree(app, tmp_path)
     assert info.value.field.startswith(field), str(info.value)
@@ -578,8 +601,13 @@ def test_chart_wrong_types(app: App, cls: type, param: str, value: Any, field: s
 
 
 def test_chart_props_valid_pass_through(app: App) -> None:
-    chart = PlatformChart(app, "p", labels={"team": "sre", "example.com/tier": "core"}, namespace="team",
-                          disable_resource_name_hashes=True)
+    chart = PlatformChart(
+        app,
+        "p",
+        labels={"team": "sre", "example.com/tier": "core"},
+        namespace="team",
+        disable_resource_name_hashes=True,
+    )
     assert chart.labels == {"team": "sre", "example.com/tier": "core"}
     assert chart.namespace == "team"
 
@@ -618,15 +646,20 @@ CORE_CASES = [
 
 @pytest.mark.parametrize(("param", "value"), CORE_CASES)
 def test_core_platform_wrong_types(app: App, tmp_path: Path, param: str, value: Any) -> None:
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError):  # noqa: PT012  (either step may raise)
         CorePlatform(app, "core", **{param: value})
         write_tree(app, tmp_path)
 
 
 @pytest.mark.parametrize(
     ("kwargs", "field"),
-    [({"scope": "app", "outdir": "x"}, "scope"), ({"outdir": 5}, "outdir"), ({"outdir": None}, "outdir"),
-     ({"outdir": ""}, "outdir"), ({"outdir": "x", "check": "yes"}, "check")],
+    [
+        ({"scope": "app", "outdir": "x"}, "scope"),
+        ({"outdir": 5}, "outdir"),
+        ({"outdir": None}, "outdir"),
+        ({"outdir": ""}, "outdir"),
+        ({"outdir": "x", "check": "yes"}, "check"),
+    ],
 )
 def test_write_tree_wrong_types(app: App, kwargs: dict[str, Any], field: str) -> None:
     CorePlatform(app, "core")
@@ -666,22 +699,30 @@ write_tree(app, out)
 
 def tree_b() -> App:
     app = App()
-    CorePlatform(app, "core", services={
-        "monitoring": {"values": {"grafana": {"replicas": 2}}},
-        "openbao": {"replicas": 5},
-        "backup": {"enabled": False},
-    })
+    CorePlatform(
+        app,
+        "core",
+        services={
+            "monitoring": {"values": {"grafana": {"replicas": 2}}},
+            "openbao": {"replicas": 5},
+            "backup": {"enabled": False},
+        },
+    )
     return app
 
 
 def run_child(out: Path, mode: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-c", _CHILD, str(out), mode], cwd=REPO, env={**os.environ, **env},
-        capture_output=True, text=True, timeout=120,
+        [sys.executable, "-c", _CHILD, str(out), mode],
+        cwd=REPO,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
-@pytest.fixture()
+@pytest.fixture
 def tree_a(tmp_path: Path) -> tuple[Path, dict[str, bytes]]:
     """``<tmp>/out`` holding the default tree A; returns the outdir and A's bytes."""
     out = tmp_path / "out"
@@ -723,18 +764,16 @@ def test_killed_between_fallback_renames_restores_old_tree(tree_a: tuple[Path, d
     parked = [n for n in leftovers(out) if n.startswith(".core.old-")]
     assert len(parked) == 1 and snapshot(out / parked[0]) == before
 
+    app = App()
+    CorePlatform(app, "core")
     with pytest.raises(TreeDriftError):  # check mode never repairs: it writes nothing
-        app = App()
-        CorePlatform(app, "core")
         write_tree(app, out, check=True)
     write_tree(app, out)
     assert leftovers(out) == []
     assert snapshot(out / "core") == before
 
 
-def test_fallback_swap_without_exchange(
-    tree_a: tuple[Path, dict[str, bytes]], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_fallback_swap_without_exchange(tree_a: tuple[Path, dict[str, bytes]], monkeypatch: pytest.MonkeyPatch) -> None:
     out, _ = tree_a
     monkeypatch.setattr(tree_module, "_exchange", lambda a, b: False)
     app = tree_b()
@@ -796,7 +835,7 @@ def test_staging_failure_leaves_every_tree(tmp_path: Path, monkeypatch: pytest.M
         return real_stage(target, *args)
 
     monkeypatch.setattr(tree_module, "_stage", stage)
-    with pytest.raises(OSError):
+    with pytest.raises(OSError, match="No space left"):
         write_tree(app2, out)
     assert snapshot(out) == before  # the first tree was staged but never swapped in
     assert leftovers(out) == []
@@ -828,7 +867,7 @@ def test_check_mode_passes_when_current(tree_a: tuple[Path, dict[str, bytes]]) -
 
 
 def test_check_mode_reports_stale_tree_and_writes_nothing(tree_a: tuple[Path, dict[str, bytes]]) -> None:
-    out, before = tree_a
+    out, _before = tree_a
     (out / "core/extra.yaml").write_text("stray: true\n")
     extra_before = snapshot(out / "core")
     with pytest.raises(TreeDriftError) as info:

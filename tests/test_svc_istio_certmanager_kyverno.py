@@ -5,12 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-import sre_constructs  # noqa: F401  (chooses jsii's Node before cdk8s loads)
 import cdk8s
+import pytest
 from cdk8s import App, Chart
 
+import sre_constructs  # noqa: F401  (chooses jsii's Node before cdk8s loads)
 from sre_constructs import PlatformChart, PlatformComponent, write_tree
 from sre_constructs.kernel.errors import ValidationError
 from sre_constructs.services.cert_manager import LETSENCRYPT_PRODUCTION, CertManager
@@ -44,7 +43,7 @@ def release(component: PlatformComponent, name: str) -> Obj:
     return next(r.values for r in component.releases if r.release_name == name)
 
 
-@pytest.fixture()
+@pytest.fixture
 def chart() -> Chart:
     return Chart(App(), "c")
 
@@ -67,7 +66,11 @@ def test_istio_production_defaults(chart: Chart) -> None:
 
 def test_istio_knobs_map_and_user_values_win(chart: Chart) -> None:
     istio = Istio(
-        chart, "istio", replicas=3, max_replicas=7, resources={"limits": {"memory": "2Gi"}},
+        chart,
+        "istio",
+        replicas=3,
+        max_replicas=7,
+        resources={"limits": {"memory": "2Gi"}},
         values={"autoscaleMax": 9, "pdb": {"minAvailable": 2}},
     )
     v = release(istio, "istiod")
@@ -174,7 +177,10 @@ def test_cert_manager_production_defaults(chart: Chart) -> None:
 
 def test_cert_manager_knobs_and_user_values_win(chart: Chart) -> None:
     cm = CertManager(
-        chart, "cm", replicas=3, resources={"webhook": {"limits": {"memory": "1Gi"}}},
+        chart,
+        "cm",
+        replicas=3,
+        resources={"webhook": {"limits": {"memory": "1Gi"}}},
         values={"cainjector": {"replicaCount": 1}},
     )
     v = release(cm, "cert-manager")
@@ -233,8 +239,11 @@ def test_cert_manager_network_needs(chart: Chart) -> None:
 
 def test_cert_manager_service_monitor_replicates_the_chart(chart: Chart) -> None:
     (sm,) = CertManager(chart, "cm", release_name="zz", namespace="certs").service_monitors()
-    assert sm["metadata"] == {"name": "zz-cert-manager", "namespace": "certs",
-                              "labels": {"app.kubernetes.io/name": "cert-manager"}}
+    assert sm["metadata"] == {
+        "name": "zz-cert-manager",
+        "namespace": "certs",
+        "labels": {"app.kubernetes.io/name": "cert-manager"},
+    }
     exprs = {e["key"]: e["values"] for e in sm["spec"]["selector"]["matchExpressions"]}
     assert exprs == {
         "app.kubernetes.io/name": ["cainjector", "cert-manager", "webhook"],
@@ -291,8 +300,9 @@ def test_kyverno_production_defaults(chart: Chart) -> None:
 
 
 def test_kyverno_knobs_and_user_values_win(chart: Chart) -> None:
-    ky = Kyverno(chart, "ky", admission_replicas=5, controller_replicas=1,
-                 values={"reportsController": {"replicas": 4}})
+    ky = Kyverno(
+        chart, "ky", admission_replicas=5, controller_replicas=1, values={"reportsController": {"replicas": 4}}
+    )
     v = release(ky, "kyverno")
     assert v["admissionController"]["replicas"] == 5
     assert v["backgroundController"]["replicas"] == 1
@@ -322,14 +332,16 @@ def test_kyverno_policies_defaults(chart: Chart) -> None:
     assert ky.policies.name == "kyverno-policies" and ky in ky.policies.dependencies
     found = _policies(synth(ky))
     assert set(found) == set(POLICIES) - {"require-run-as-non-root"}
-    for name, body in found.items():
+    for body in found.values():
         assert body["apiVersion"] == "kyverno.io/v1"
         assert body["spec"]["background"] is True
         assert "validationFailureAction" not in body["spec"]  # deprecated: per-rule failureAction
         (rule,) = body["spec"]["rules"]
         assert rule["validate"]["failureAction"] == "Enforce"
-    levels = {n: found[n]["spec"]["rules"][0]["validate"]["podSecurity"] for n in
-              ("pod-security-baseline", "pod-security-restricted")}
+    levels = {
+        n: found[n]["spec"]["rules"][0]["validate"]["podSecurity"]
+        for n in ("pod-security-baseline", "pod-security-restricted")
+    }
     assert levels["pod-security-baseline"]["level"] == "baseline"
     assert levels["pod-security-restricted"]["level"] == "restricted"
     assert all(p["version"] == "latest" for p in levels.values())
@@ -349,12 +361,17 @@ def test_kyverno_policies_defaults(chart: Chart) -> None:
 
 def test_kyverno_policy_actions_exclusions_and_options(chart: Chart) -> None:
     ky = Kyverno(
-        chart, "ky", policy_action="Audit", policy_actions={"disallow-latest-tag": "Enforce"},
-        excluded_namespaces={"require-requests-limits": []}, require_run_as_non_root=True, mesh_exemptions=False,
+        chart,
+        "ky",
+        policy_action="Audit",
+        policy_actions={"disallow-latest-tag": "Enforce"},
+        excluded_namespaces={"require-requests-limits": []},
+        require_run_as_non_root=True,
+        mesh_exemptions=False,
     )
     found = _policies(synth(ky))
     actions = {n: b["spec"]["rules"][0]["validate"]["failureAction"] for n, b in found.items()}
-    assert actions == {**{n: "Audit" for n in POLICIES}, "disallow-latest-tag": "Enforce"}
+    assert actions == {**dict.fromkeys(POLICIES, "Audit"), "disallow-latest-tag": "Enforce"}
     assert "exclude" not in found["require-requests-limits"]["spec"]["rules"][0]
     assert "exclude" not in found["pod-security-baseline"]["spec"]["rules"][0]["validate"]["podSecurity"]
     assert "anyPattern" in found["require-run-as-non-root"]["spec"]["rules"][0]["validate"]
@@ -373,7 +390,9 @@ def test_kyverno_service_monitors(chart: Chart) -> None:
 def test_kyverno_health_checks_follow_values(chart: Chart) -> None:
     ky = Kyverno(chart, "ky", wait=False, values={"nameOverride": "pol", "cleanupController": {"enabled": False}})
     assert {c.name for c in ky.health_checks} == {
-        "pol-admission-controller", "pol-background-controller", "pol-reports-controller"
+        "pol-admission-controller",
+        "pol-background-controller",
+        "pol-reports-controller",
     }
 
 
@@ -419,6 +438,10 @@ def test_every_emitted_cr_validates_against_its_crd(tmp_path: Path, crd_dirs: li
     write_tree(app, tmp_path)
     assert check_tree(tmp_path / "t", crd_dirs=crd_dirs, kustomize=False) == []
     kinds = {p.parent.name + "/" + p.stem for p in (tmp_path / "t").rglob("*.yaml")}
-    assert {"istio-config/peerauthentication", "cert-manager-config/certificate",
-            "cert-manager-config/clusterissuer", "kyverno-policies/clusterpolicy",
-            "monitors/servicemonitor"} <= kinds
+    assert {
+        "istio-config/peerauthentication",
+        "cert-manager-config/certificate",
+        "cert-manager-config/clusterissuer",
+        "kyverno-policies/clusterpolicy",
+        "monitors/servicemonitor",
+    } <= kinds

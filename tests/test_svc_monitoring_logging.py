@@ -5,12 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-import sre_constructs  # noqa: F401  (chooses jsii's Node before cdk8s loads)
 import cdk8s
+import pytest
 from cdk8s import App, Chart
 
+import sre_constructs  # noqa: F401  (chooses jsii's Node before cdk8s loads)
 from sre_constructs import Logging, Monitoring, PlatformChart, ValidationError, write_tree
 from sre_constructs.kernel.network import NetworkNeed
 
@@ -36,8 +35,16 @@ def _checks(component: Any) -> set[tuple[str, str, str]]:
 
 def test_monitoring_knobs_map_to_chart_values() -> None:
     mon = Monitoring(
-        _chart(), "mon", prometheus_replicas=3, alertmanager_replicas=1, retention="30d", retention_size="40GB",
-        storage_size="80Gi", storage_class="fast", alertmanager_storage_size="3Gi", managed_control_plane=True,
+        _chart(),
+        "mon",
+        prometheus_replicas=3,
+        alertmanager_replicas=1,
+        retention="30d",
+        retention_size="40GB",
+        storage_size="80Gi",
+        storage_class="fast",
+        alertmanager_storage_size="3Gi",
+        managed_control_plane=True,
     )
     v = mon.release.values
     spec = v["prometheus"]["prometheusSpec"]
@@ -71,10 +78,14 @@ def test_monitoring_defaults_are_production_grade() -> None:
     assert v["prometheus"]["podDisruptionBudget"]["enabled"] and v["alertmanager"]["podDisruptionBudget"]["enabled"]
     # requests and limits for every component
     for resources in (
-        v["prometheusOperator"]["resources"], v["prometheusOperator"]["prometheusConfigReloader"]["resources"],
-        v["prometheusOperator"]["admissionWebhooks"]["patch"]["resources"], spec["resources"],
-        v["alertmanager"]["alertmanagerSpec"]["resources"], v["grafana"]["resources"],
-        v["grafana"]["sidecar"]["resources"], v["kube-state-metrics"]["resources"],
+        v["prometheusOperator"]["resources"],
+        v["prometheusOperator"]["prometheusConfigReloader"]["resources"],
+        v["prometheusOperator"]["admissionWebhooks"]["patch"]["resources"],
+        spec["resources"],
+        v["alertmanager"]["alertmanagerSpec"]["resources"],
+        v["grafana"]["resources"],
+        v["grafana"]["sidecar"]["resources"],
+        v["kube-state-metrics"]["resources"],
         v["prometheus-node-exporter"]["resources"],
     ):
         assert resources["requests"] and resources["limits"]["memory"]
@@ -89,7 +100,9 @@ def test_monitoring_defaults_are_production_grade() -> None:
 
 def test_monitoring_user_values_win() -> None:
     mon = Monitoring(
-        _chart(), "mon", prometheus_replicas=3,
+        _chart(),
+        "mon",
+        prometheus_replicas=3,
         values={"prometheus": {"prometheusSpec": {"replicas": 5}}, "grafana": {"initChownData": {"enabled": True}}},
     )
     v = mon.release.values
@@ -100,18 +113,30 @@ def test_monitoring_user_values_win() -> None:
 
 @pytest.mark.parametrize("retention", ["15d", "30d", "12h", "1w", "1h30m", "744h"])
 def test_monitoring_accepts_prometheus_durations(retention: str) -> None:
-    assert Monitoring(_chart(), "mon", retention=retention).release.values["prometheus"]["prometheusSpec"][
-        "retention"] == retention
+    assert (
+        Monitoring(_chart(), "mon", retention=retention).release.values["prometheus"]["prometheusSpec"]["retention"]
+        == retention
+    )
 
 
 @pytest.mark.parametrize(
     ("knob", "value"),
     [
-        ("retention", "15 days"), ("retention", "15D"), ("retention", ""), ("retention", 15),
-        ("retention_size", "45G"), ("prometheus_replicas", 0), ("alertmanager_replicas", True),
-        ("storage_size", "lots"), ("storage_class", "Fast_SSD"), ("alertmanager_storage_size", "5GB"),
-        ("loki_datasource", "yes"), ("managed_control_plane", 1), ("logging_namespace", "Logging"),
-        ("node_exporter_namespace", "monitoring"), ("release_name", "Kps"),
+        ("retention", "15 days"),
+        ("retention", "15D"),
+        ("retention", ""),
+        ("retention", 15),
+        ("retention_size", "45G"),
+        ("prometheus_replicas", 0),
+        ("alertmanager_replicas", True),
+        ("storage_size", "lots"),
+        ("storage_class", "Fast_SSD"),
+        ("alertmanager_storage_size", "5GB"),
+        ("loki_datasource", "yes"),
+        ("managed_control_plane", 1),
+        ("logging_namespace", "Logging"),
+        ("node_exporter_namespace", "monitoring"),
+        ("release_name", "Kps"),
     ],
 )
 def test_monitoring_bad_knob_names_field_and_value(knob: str, value: Any) -> None:
@@ -170,10 +195,14 @@ def test_monitoring_health_checks_follow_knobs() -> None:
     moved = _checks(Monitoring(_chart(), "mon", node_exporter_namespace="ne", release_name="obs", wait=False))
     assert ("DaemonSet", "obs-prometheus-node-exporter", "ne") in moved
     assert ("StatefulSet", "prometheus-obs-kube-prometheus-stack-prometheus", "monitoring") in moved
-    off = _checks(Monitoring(
-        _chart(), "mon", wait=False,
-        values={"alertmanager": {"enabled": False}, "cleanPrometheusOperatorObjectNames": True},
-    ))
+    off = _checks(
+        Monitoring(
+            _chart(),
+            "mon",
+            wait=False,
+            values={"alertmanager": {"enabled": False}, "cleanPrometheusOperatorObjectNames": True},
+        )
+    )
     assert not any(name.startswith("alertmanager-") for _, name, _ in off)
     assert ("StatefulSet", "prometheus-kube-prometheus-stack", "monitoring") in off
 
@@ -184,7 +213,8 @@ def test_monitoring_service_monitors_go_to_the_companion() -> None:
     # No companion until something needs it: a plain chart keeps one Kustomization.
     assert len([m for m in cdk8s.Testing.synth(chart) if m["kind"] == "Kustomization"]) == 1
     body = {
-        "apiVersion": "monitoring.coreos.com/v1", "kind": "ServiceMonitor",
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "ServiceMonitor",
         "metadata": {"name": "istiod", "namespace": "istio-system"},
         "spec": {"selector": {"matchLabels": {"app": "istiod"}}, "endpoints": [{"port": "http-monitoring"}]},
     }
@@ -215,8 +245,13 @@ def test_logging_monolithic_defaults() -> None:
     assert v["chunksCache"] == {"enabled": False} and v["resultsCache"] == {"enabled": False}
     assert v["monitoring"]["serviceMonitor"]["enabled"] is True
     assert "defaults" not in v
-    for resources in (v["singleBinary"]["resources"], v["gateway"]["resources"], v["lokiCanary"]["resources"],
-                      v["sidecar"]["resources"], v["gateway"]["metrics"]["resources"]):
+    for resources in (
+        v["singleBinary"]["resources"],
+        v["gateway"]["resources"],
+        v["lokiCanary"]["resources"],
+        v["sidecar"]["resources"],
+        v["gateway"]["metrics"]["resources"],
+    ):
         assert resources["requests"] and resources["limits"]["memory"]
     a = log.alloy.values
     assert a["controller"]["type"] == "daemonset"
@@ -231,9 +266,19 @@ def test_logging_monolithic_defaults() -> None:
 
 def test_logging_scalable_s3() -> None:
     log = Logging(
-        _chart(), "log", mode="scalable", replicas=4, storage_size="20Gi", storage_class="fast", retention="30d",
-        s3_endpoint="minio.storage.svc:9000", s3_bucket_chunks="loki-chunks", s3_bucket_ruler="loki-ruler",
-        s3_region="eu-west-1", s3_force_path_style=True, s3_credentials_secret="loki-s3",
+        _chart(),
+        "log",
+        mode="scalable",
+        replicas=4,
+        storage_size="20Gi",
+        storage_class="fast",
+        retention="30d",
+        s3_endpoint="minio.storage.svc:9000",
+        s3_bucket_chunks="loki-chunks",
+        s3_bucket_ruler="loki-ruler",
+        s3_region="eu-west-1",
+        s3_force_path_style=True,
+        s3_credentials_secret="loki-s3",
     )
     v = log.loki.values
     assert v["singleBinary"]["replicas"] == 4 and v["loki"]["commonConfig"]["replication_factor"] == 3
@@ -263,7 +308,9 @@ def test_logging_s3_defaults_port_and_ruler_bucket() -> None:
 
 def test_logging_user_values_win() -> None:
     log = Logging(
-        _chart(), "log", values={"singleBinary": {"resources": {"limits": {"memory": "4Gi"}}}},
+        _chart(),
+        "log",
+        values={"singleBinary": {"resources": {"limits": {"memory": "4Gi"}}}},
         alloy_values={"alloy": {"clustering": {"enabled": True}}},
     )
     assert log.loki.values["singleBinary"]["resources"]["limits"]["memory"] == "4Gi"
@@ -284,8 +331,11 @@ def test_logging_user_values_win() -> None:
         ({"replicas": 1}, "replicas", 1),
         ({"storage_size": "10G B"}, "storage_size", "10G B"),
         ({"s3_force_path_style": "true"}, "s3_force_path_style", "true"),
-        ({"s3_credentials_secret": "Secret!", "s3_bucket_chunks": "b-1", "s3_endpoint": "h"},
-         "s3_credentials_secret", "Secret!"),
+        (
+            {"s3_credentials_secret": "Secret!", "s3_bucket_chunks": "b-1", "s3_endpoint": "h"},
+            "s3_credentials_secret",
+            "Secret!",
+        ),
         ({"cluster_name": "my cluster"}, "cluster_name", "my cluster"),
         ({"monitoring_namespace": "Mon"}, "monitoring_namespace", "Mon"),
     ],
@@ -314,21 +364,36 @@ def test_logging_pod_security_and_network() -> None:
 def test_logging_health_checks_follow_knobs() -> None:
     mono = _checks(Logging(_chart(), "log", wait=False))
     assert mono == {
-        ("StatefulSet", "loki", "logging"), ("Deployment", "loki-gateway", "logging"),
-        ("DaemonSet", "loki-canary", "logging"), ("DaemonSet", "alloy", "logging"),
+        ("StatefulSet", "loki", "logging"),
+        ("Deployment", "loki-gateway", "logging"),
+        ("DaemonSet", "loki-canary", "logging"),
+        ("DaemonSet", "alloy", "logging"),
     }
-    scalable = _checks(Logging(
-        _chart(), "log", wait=False, mode="scalable", s3_endpoint="s3.example.com", s3_bucket_chunks="logs",
-        release_name="logs", alloy_release_name="shipper",
-    ))
+    scalable = _checks(
+        Logging(
+            _chart(),
+            "log",
+            wait=False,
+            mode="scalable",
+            s3_endpoint="s3.example.com",
+            s3_bucket_chunks="logs",
+            release_name="logs",
+            alloy_release_name="shipper",
+        )
+    )
     assert {
-        ("StatefulSet", "logs-loki", "logging"), ("Deployment", "logs-loki-gateway", "logging"),
-        ("StatefulSet", "logs-loki-chunks-cache", "logging"), ("StatefulSet", "logs-loki-results-cache", "logging"),
+        ("StatefulSet", "logs-loki", "logging"),
+        ("Deployment", "logs-loki-gateway", "logging"),
+        ("StatefulSet", "logs-loki-chunks-cache", "logging"),
+        ("StatefulSet", "logs-loki-results-cache", "logging"),
         ("DaemonSet", "shipper-alloy", "logging"),
     } <= scalable
     renamed = Logging(_chart(), "log", release_name="logs")
     assert renamed.gateway_url == "http://logs-loki-gateway.logging.svc:80"
-    assert "http://logs-loki-gateway.logging.svc:80/loki/api/v1/push" in renamed.alloy.values["alloy"]["configMap"]["content"]
+    assert (
+        "http://logs-loki-gateway.logging.svc:80/loki/api/v1/push"
+        in renamed.alloy.values["alloy"]["configMap"]["content"]
+    )
 
 
 # -- Both, written as a tree --------------------------------------------------------------------
@@ -340,13 +405,23 @@ def test_tree_validates_against_crds(tmp_path: Path, crd_dirs: list[Path]) -> No
     app = App()
     platform = PlatformChart(app, "obs", path="obs")
     mon = Monitoring(platform, "monitoring", loki_datasource=True, node_exporter_namespace="monitoring-node-exporter")
-    mon.add_service_monitor({
-        "apiVersion": "monitoring.coreos.com/v1", "kind": "ServiceMonitor",
-        "metadata": {"name": "istiod", "namespace": "istio-system"},
-        "spec": {"selector": {"matchLabels": {"app": "istiod"}}, "endpoints": [{"port": "http-monitoring"}]},
-    })
-    log = Logging(platform, "logging", mode="scalable", s3_endpoint="s3.example.com", s3_bucket_chunks="logs",
-                  s3_credentials_secret="loki-s3", wait=False)
+    mon.add_service_monitor(
+        {
+            "apiVersion": "monitoring.coreos.com/v1",
+            "kind": "ServiceMonitor",
+            "metadata": {"name": "istiod", "namespace": "istio-system"},
+            "spec": {"selector": {"matchLabels": {"app": "istiod"}}, "endpoints": [{"port": "http-monitoring"}]},
+        }
+    )
+    log = Logging(
+        platform,
+        "logging",
+        mode="scalable",
+        s3_endpoint="s3.example.com",
+        s3_bucket_chunks="logs",
+        s3_credentials_secret="loki-s3",
+        wait=False,
+    )
     log.depends_on(mon)
     write_tree(app, tmp_path)
     root = tmp_path / "obs"
@@ -361,8 +436,11 @@ def test_tree_validates_against_crds(tmp_path: Path, crd_dirs: list[Path]) -> No
 @pytest.mark.parametrize(
     ("construct", "knob", "value"),
     [
-        (Monitoring, "values", "a: 1"), (Logging, "values", ["a"]), (Logging, "alloy_values", 5),
-        (Monitoring, "retention", "15d\n"), (Logging, "retention", "744h\n"),
+        (Monitoring, "values", "a: 1"),
+        (Logging, "values", ["a"]),
+        (Logging, "alloy_values", 5),
+        (Monitoring, "retention", "15d\n"),
+        (Logging, "retention", "744h\n"),
         (Logging, "s3_endpoint", "s3.example.com\n"),
     ],
 )

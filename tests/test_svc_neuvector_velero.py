@@ -6,13 +6,12 @@ import base64
 from pathlib import Path
 from typing import Any
 
+import cdk8s
 import pytest
 import yaml
 
 import sre_constructs  # noqa: F401  (chooses jsii's Node before cdk8s loads)
-import cdk8s
-
-from sre_constructs import Backup, CorePlatform, PlatformChart, RuntimeSecurity, ValidationError, write_tree
+from sre_constructs import Backup, PlatformChart, RuntimeSecurity, ValidationError, write_tree
 from sre_constructs.kernel.component import PlatformComponent
 from sre_constructs.services.backup import check_cron
 from sre_constructs.services.runtime_security import K3S_SOCKET, controller_disruption_budget
@@ -37,7 +36,8 @@ def policies(component: PlatformComponent) -> dict[str, Obj]:
     """Every NetworkPolicy a component emits, by name."""
     chart = cdk8s.Chart.of(component)
     return {
-        d["metadata"]["name"]: d for d in cdk8s.Testing.synth(chart)
+        d["metadata"]["name"]: d
+        for d in cdk8s.Testing.synth(chart)
         if d["kind"] == "NetworkPolicy" and d["metadata"]["namespace"] == component.namespace
     }
 
@@ -60,8 +60,14 @@ def test_neuvector_defaults_are_ha_with_resources(app: cdk8s.App) -> None:
     assert values["controller"]["disruptionbudget"] == 2  # keep a majority of 3
     assert values["cve"]["scanner"]["replicas"] == 2
     assert values["manager"]["enabled"] is True
-    for block in (values, values["controller"], values["enforcer"], values["manager"],
-                  values["cve"]["scanner"], values["cve"]["updater"]):
+    for block in (
+        values,
+        values["controller"],
+        values["enforcer"],
+        values["manager"],
+        values["cve"]["scanner"],
+        values["cve"]["updater"],
+    ):
         assert set(block["resources"]) == {"requests", "limits"}
         for part in ("requests", "limits"):
             assert {"cpu", "memory"} <= set(block["resources"][part])
@@ -71,7 +77,7 @@ def test_neuvector_defaults_are_ha_with_resources(app: cdk8s.App) -> None:
     assert values["crdwebhook"]["enabled"] is True and values["crdwebhooksvc"]["enabled"] is True
 
 
-@pytest.mark.parametrize("replicas,budget", [(1, 0), (2, 1), (3, 2), (5, 3)])
+@pytest.mark.parametrize(("replicas", "budget"), [(1, 0), (2, 1), (3, 2), (5, 3)])
 def test_controller_pdb_keeps_a_majority_but_allows_drains(replicas: int, budget: int) -> None:
     assert controller_disruption_budget(replicas) == budget
 
@@ -84,9 +90,15 @@ def test_neuvector_knobs_map_to_values(app: cdk8s.App) -> None:
     assert values["manager"]["enabled"] is False
 
 
-@pytest.mark.parametrize("runtime,expected", [
-    ("containerd", None), ("k3s", K3S_SOCKET), ("rke2", K3S_SOCKET), ("crio", "/var/run/crio/crio.sock"),
-])
+@pytest.mark.parametrize(
+    ("runtime", "expected"),
+    [
+        ("containerd", None),
+        ("k3s", K3S_SOCKET),
+        ("rke2", K3S_SOCKET),
+        ("crio", "/var/run/crio/crio.sock"),
+    ],
+)
 def test_runtime_knob_sets_runtime_path(app: cdk8s.App, runtime: str, expected: str | None) -> None:
     values = neuvector(app, runtime=runtime).release.values
     assert values.get("runtimePath") == expected
@@ -96,20 +108,33 @@ def test_runtime_knob_sets_runtime_path(app: cdk8s.App, runtime: str, expected: 
 
 
 def test_neuvector_user_values_win(app: cdk8s.App) -> None:
-    values = neuvector(app, controller_replicas=3, values={
-        "controller": {"replicas": 7}, "runtimePath": "/custom.sock",
-    }).release.values
+    values = neuvector(
+        app,
+        controller_replicas=3,
+        values={
+            "controller": {"replicas": 7},
+            "runtimePath": "/custom.sock",
+        },
+    ).release.values
     assert values["controller"]["replicas"] == 7
     assert values["controller"]["disruptionbudget"] == 2  # untouched keys survive the merge
     assert values["runtimePath"] == "/custom.sock"
 
 
-@pytest.mark.parametrize("knob,value", [
-    ("controller_replicas", 0), ("controller_replicas", "3"), ("scanner_replicas", True),
-    ("runtime", "docker"), ("manager", "yes"), ("registry_egress", 1),
-    ("manager_ingress_namespaces", "ingress-nginx"), ("manager_ingress_namespaces", ["Bad_NS"]),
-    ("values", ["runtimePath"]),
-])
+@pytest.mark.parametrize(
+    ("knob", "value"),
+    [
+        ("controller_replicas", 0),
+        ("controller_replicas", "3"),
+        ("scanner_replicas", True),
+        ("runtime", "docker"),
+        ("manager", "yes"),
+        ("registry_egress", 1),
+        ("manager_ingress_namespaces", "ingress-nginx"),
+        ("manager_ingress_namespaces", ["Bad_NS"]),
+        ("values", ["runtimePath"]),
+    ],
+)
 def test_neuvector_bad_knob_names_field_and_value(app: cdk8s.App, knob: str, value: Any) -> None:
     with pytest.raises(ValidationError) as caught:
         neuvector(app, **{knob: value})
@@ -157,13 +182,17 @@ def test_neuvector_network_knobs(app: cdk8s.App) -> None:
 def test_neuvector_health_checks_follow_manager(app: cdk8s.App) -> None:
     on = neuvector(cdk8s.App(), wait=False)
     assert checks(on) == {
-        ("Deployment", "neuvector-controller-pod"), ("Deployment", "neuvector-manager-pod"),
-        ("Deployment", "neuvector-scanner-pod"), ("DaemonSet", "neuvector-enforcer-pod"),
+        ("Deployment", "neuvector-controller-pod"),
+        ("Deployment", "neuvector-manager-pod"),
+        ("Deployment", "neuvector-scanner-pod"),
+        ("DaemonSet", "neuvector-enforcer-pod"),
     }
     off = neuvector(app, wait=False, manager=False)
     assert ("Deployment", "neuvector-manager-pod") not in checks(off)
     flux = cdk8s.Testing.synth(cdk8s.Chart.of(off))
-    kustomization = next(d for d in flux if d["kind"] == "Kustomization" and d["metadata"]["name"] == "runtime-security")
+    kustomization = next(
+        d for d in flux if d["kind"] == "Kustomization" and d["metadata"]["name"] == "runtime-security"
+    )
     assert {c["name"] for c in kustomization["spec"]["healthChecks"]} == {n for _, n in checks(off)}
 
 
@@ -205,8 +234,12 @@ def test_velero_defaults(app: cdk8s.App) -> None:
     assert values["deployNodeAgent"] is True
     assert values["metrics"]["serviceMonitor"] == {"enabled": True, "autodetect": False}
     assert values["metrics"]["nodeAgentPodMonitor"]["enabled"] is True
-    for resources in (values["resources"], values["nodeAgent"]["resources"], plugin["resources"],
-                      values["upgradeJobResources"]):
+    for resources in (
+        values["resources"],
+        values["nodeAgent"]["resources"],
+        plugin["resources"],
+        values["upgradeJobResources"],
+    ):
         assert {"requests", "limits"} == set(resources)
     assert values["containerSecurityContext"]["capabilities"] == {"drop": ["ALL"]}
     assert values["podSecurityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
@@ -219,19 +252,26 @@ def test_velero_defaults(app: cdk8s.App) -> None:
 def test_velero_storage_knobs(app: cdk8s.App) -> None:
     pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
     backup = velero(
-        app, bucket="platform-backups", prefix="cluster-a", s3_url="https://minio.example.com:9000",
-        region="eu-west-1", s3_force_path_style=True, ca_cert=pem,
+        app,
+        bucket="platform-backups",
+        prefix="cluster-a",
+        s3_url="https://minio.example.com:9000",
+        region="eu-west-1",
+        s3_force_path_style=True,
+        ca_cert=pem,
     )
     [bsl] = backup.release.values["configuration"]["backupStorageLocation"]
     assert bsl["bucket"] == "platform-backups" and bsl["prefix"] == "cluster-a"
     assert bsl["config"] == {
-        "region": "eu-west-1", "s3ForcePathStyle": "true", "s3Url": "https://minio.example.com:9000",
+        "region": "eu-west-1",
+        "s3ForcePathStyle": "true",
+        "s3Url": "https://minio.example.com:9000",
     }
     assert base64.b64decode(bsl["caCert"]).decode() == pem
     assert rule_ports(policies(backup)["allow-object-storage"]) == {9000}
 
 
-@pytest.mark.parametrize("url,port", [(None, 443), ("https://s3.example.com", 443), ("http://minio.local", 80)])
+@pytest.mark.parametrize(("url", "port"), [(None, 443), ("https://s3.example.com", 443), ("http://minio.local", 80)])
 def test_object_storage_port_follows_s3_url(app: cdk8s.App, url: str | None, port: int) -> None:
     egress = policies(velero(app, s3_url=url))["allow-object-storage"]
     assert rule_ports(egress) == {port}
@@ -247,24 +287,45 @@ def test_velero_schedule_knobs(app: cdk8s.App) -> None:
 
 
 def test_velero_user_values_win(app: cdk8s.App) -> None:
-    values = velero(app, values={
-        "deployNodeAgent": False, "configuration": {"uploaderType": "restic"},
-        "schedules": {"daily": {"paused": True}},
-    }).release.values
+    values = velero(
+        app,
+        values={
+            "deployNodeAgent": False,
+            "configuration": {"uploaderType": "restic"},
+            "schedules": {"daily": {"paused": True}},
+        },
+    ).release.values
     assert values["deployNodeAgent"] is False
     assert values["configuration"]["uploaderType"] == "restic"
     assert values["configuration"]["backupStorageLocation"][0]["bucket"] == "velero-backups"
     assert values["schedules"]["daily"]["paused"] is True and values["schedules"]["daily"]["schedule"] == "0 2 * * *"
 
 
-@pytest.mark.parametrize("knob,value", [
-    ("bucket", "Bad_Bucket"), ("bucket", ""), ("prefix", "/lead"), ("prefix", ""), ("s3_url", "minio:9000"),
-    ("s3_url", "https://minio.example.com:99999"), ("region", ""), ("s3_force_path_style", "true"),
-    ("ca_cert", "not a pem"), ("secret_store", "Open_Bao"), ("credentials_key", ""),
-    ("daily_schedule", "0 2 * *"), ("daily_schedule", "61 2 * * *"), ("weekly_schedule", "0 3 * * 8"),
-    ("daily_schedule", "@daily"), ("daily_ttl", "7d"), ("weekly_ttl", "0h"), ("node_agent", 1),
-    ("monitoring_namespace", "Monitoring"), ("values", "a: 1"),
-])
+@pytest.mark.parametrize(
+    ("knob", "value"),
+    [
+        ("bucket", "Bad_Bucket"),
+        ("bucket", ""),
+        ("prefix", "/lead"),
+        ("prefix", ""),
+        ("s3_url", "minio:9000"),
+        ("s3_url", "https://minio.example.com:99999"),
+        ("region", ""),
+        ("s3_force_path_style", "true"),
+        ("ca_cert", "not a pem"),
+        ("secret_store", "Open_Bao"),
+        ("credentials_key", ""),
+        ("daily_schedule", "0 2 * *"),
+        ("daily_schedule", "61 2 * * *"),
+        ("weekly_schedule", "0 3 * * 8"),
+        ("daily_schedule", "@daily"),
+        ("daily_ttl", "7d"),
+        ("weekly_ttl", "0h"),
+        ("node_agent", 1),
+        ("monitoring_namespace", "Monitoring"),
+        ("values", "a: 1"),
+    ],
+)
 def test_velero_bad_knob_names_field_and_value(app: cdk8s.App, knob: str, value: Any) -> None:
     with pytest.raises(ValidationError) as caught:
         velero(app, **{knob: value})
@@ -299,7 +360,7 @@ def test_external_secret_from_openbao(app: cdk8s.App) -> None:
     assert Backup.requires_external_secrets is True
 
 
-@pytest.mark.parametrize("node_agent,level", [(True, "privileged"), (False, "restricted")])
+@pytest.mark.parametrize(("node_agent", "level"), [(True, "privileged"), (False, "restricted")])
 def test_velero_pss_and_health_follow_node_agent(app: cdk8s.App, node_agent: bool, level: str) -> None:
     backup = velero(app, node_agent=node_agent, wait=False)
     security = backup.pod_security["velero"]
@@ -341,8 +402,13 @@ def test_emitted_objects_validate_against_crds(tmp_path: Path, crd_dirs: list[Pa
     app = cdk8s.App()
     chart = tree(app)
     RuntimeSecurity(chart, "runtime-security", runtime="rke2", manager_ingress_namespaces=["ingress-nginx"])
-    Backup(chart, "backup", s3_url="https://minio.example.com:9000", prefix="a",
-           ca_cert="-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+    Backup(
+        chart,
+        "backup",
+        s3_url="https://minio.example.com:9000",
+        prefix="a",
+        ca_cert="-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+    )
     write_tree(app, tmp_path)
     assert check_tree(tmp_path / "core", crd_dirs=crd_dirs, kustomize=False) == []
     docs = [d for d in yaml.safe_load_all((tmp_path / "core" / "backup" / "externalsecret.yaml").read_text()) if d]

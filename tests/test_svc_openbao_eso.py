@@ -6,13 +6,12 @@ import re
 from pathlib import Path
 from typing import Any
 
+import cdk8s
 import pytest
 import yaml
-
-import sre_constructs  # noqa: F401  (chooses jsii's Node before cdk8s loads)
-import cdk8s
 from cdk8s import App, Chart
 
+import sre_constructs  # noqa: F401  (chooses jsii's Node before cdk8s loads)
 from sre_constructs import CorePlatform, write_tree
 from sre_constructs.kernel.errors import ValidationError
 from sre_constructs.kernel.tree_check import check_tree
@@ -44,7 +43,7 @@ def init_requests(hcl: str) -> dict[str, str]:
     return dict(re.findall(r'request "([^"]+)" \{\n\s+operation = "update"\n\s+path = "([^"]+)"', hcl))
 
 
-@pytest.fixture()
+@pytest.fixture
 def chart() -> Chart:
     return Chart(App(), "c")
 
@@ -53,11 +52,13 @@ def chart() -> Chart:
 
 
 def test_hcl_renderer_escapes_strings() -> None:
-    text = render_hcl([
-        ("a", 'quote " back \\ new\nline\ttab'),
-        HclBlock("b", ('lab"el',), (("n", 3), ("f", True), ("l", ["x", "y"]), ("o", {"k": "v", "not ident": 1}))),
-        HclBlock("empty"),
-    ])
+    text = render_hcl(
+        [
+            ("a", 'quote " back \\ new\nline\ttab'),
+            HclBlock("b", ('lab"el',), (("n", 3), ("f", True), ("l", ["x", "y"]), ("o", {"k": "v", "not ident": 1}))),
+            HclBlock("empty"),
+        ]
+    )
     assert 'a = "quote \\" back \\\\ new\\nline\\ttab"' in text
     assert 'b "lab\\"el" {' in text
     assert 'l = ["x", "y"]' in text and '"not ident" = 1' in text and "f = true" in text
@@ -66,9 +67,9 @@ def test_hcl_renderer_escapes_strings() -> None:
 
 
 def test_hcl_renderer_refuses_interpolation_and_bad_names() -> None:
-    with pytest.raises(ValueError):
-        render_hcl([("a", "${file(\"/etc/passwd\")}")])
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="interpolation"):
+        render_hcl([("a", '${file("/etc/passwd")}')])
+    with pytest.raises(ValueError, match="not an HCL identifier"):
         render_hcl([("bad name", "x")])
 
 
@@ -106,10 +107,15 @@ def test_openbao_defaults_ha_raft_tls(chart: Chart) -> None:
     # The init file goes to pod 0 only, and only while no peer is unsealed.
     assert '"$BAO_K8S_POD_NAME" = "openbao-0"' in server["extraArgs"]
     assert "for p in 1 2;" in server["extraArgs"]
-    assert '-config=/openbao/init/init.hcl' in server["extraArgs"]
+    assert "-config=/openbao/init/init.hcl" in server["extraArgs"]
     assert bao.service_url == "https://openbao.openbao.svc:8200"
     assert (bao.kv_mount, bao.kubernetes_auth_mount, bao.eso_role, bao.ca_secret, bao.namespace) == (
-        "secret", "kubernetes", "external-secrets", "openbao-tls", "openbao")
+        "secret",
+        "kubernetes",
+        "external-secrets",
+        "openbao-tls",
+        "openbao",
+    )
 
 
 def test_openbao_certificate(chart: Chart) -> None:
@@ -119,15 +125,27 @@ def test_openbao_certificate(chart: Chart) -> None:
     assert cert["apiVersion"] == "cert-manager.io/v1"
     assert spec["secretName"] == "openbao-tls"
     assert spec["issuerRef"] == {"group": "cert-manager.io", "kind": "ClusterIssuer", "name": "corp-ca"}
-    for name in ("openbao", "openbao.vault", "openbao.vault.svc", "openbao-active.vault.svc",
-                 "*.openbao-internal", "*.openbao-internal.vault.svc"):
+    for name in (
+        "openbao",
+        "openbao.vault",
+        "openbao.vault.svc",
+        "openbao-active.vault.svc",
+        "*.openbao-internal",
+        "*.openbao-internal.vault.svc",
+    ):
         assert name in spec["dnsNames"]
     assert spec["ipAddresses"] == ["127.0.0.1"]
 
 
 def test_openbao_self_init_follows_knobs(chart: Chart) -> None:
-    bao = OpenBao(chart, "openbao", kv_mount="kv", eso_service_account="eso", eso_namespace="secrets",
-                  admin_service_account="bao-admin")
+    bao = OpenBao(
+        chart,
+        "openbao",
+        kv_mount="kv",
+        eso_service_account="eso",
+        eso_namespace="secrets",
+        admin_service_account="bao-admin",
+    )
     init = bao.init_hcl
     requests = init_requests(init)
     assert requests == {
@@ -168,15 +186,25 @@ def test_openbao_single_replica_has_no_pdb_and_no_peer_probe(chart: Chart) -> No
     assert "for p in" not in server["extraArgs"]
 
 
-@pytest.mark.parametrize("field,value", [
-    ("replicas", 2), ("replicas", 0), ("replicas", "3"), ("replicas", True),
-    ("issuer_name", "Bad_Issuer"), ("kv_mount", "a/b"), ("eso_namespace", ""),
-    ("seal_key_source", "vault"), ("seal_key_id", "has space"), ("storage_size", "10"),
-    ("seal_config", {"awskms": {"region": "eu"}, "transit": {}}),
-    ("seal_config", {"transit": {"address": "https://HOSTNAME:8200"}}),
-    ("seal_config", {"transit": {"token": "${env}"}}),
-    ("values", ["not", "a", "mapping"]),
-])
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("replicas", 2),
+        ("replicas", 0),
+        ("replicas", "3"),
+        ("replicas", True),
+        ("issuer_name", "Bad_Issuer"),
+        ("kv_mount", "a/b"),
+        ("eso_namespace", ""),
+        ("seal_key_source", "vault"),
+        ("seal_key_id", "has space"),
+        ("storage_size", "10"),
+        ("seal_config", {"awskms": {"region": "eu"}, "transit": {}}),
+        ("seal_config", {"transit": {"address": "https://HOSTNAME:8200"}}),
+        ("seal_config", {"transit": {"token": "${env}"}}),
+        ("values", ["not", "a", "mapping"]),
+    ],
+)
 def test_openbao_bad_knobs(chart: Chart, field: str, value: Any) -> None:
     with pytest.raises(ValidationError) as info:
         OpenBao(chart, "openbao", **{field: value})
@@ -202,13 +230,20 @@ def test_openbao_seal_key_is_generated_not_shipped(chart: Chart) -> None:
     (binding,) = of_kind(docs, "RoleBinding")
     assert binding["metadata"]["namespace"] == "openbao"
     assert binding["subjects"] == [
-        {"kind": "ServiceAccount", "name": "kyverno-background-controller", "namespace": "kyverno"}]
+        {"kind": "ServiceAccount", "name": "kyverno-background-controller", "namespace": "kyverno"}
+    ]
 
 
 def test_openbao_external_seal_key_and_kms_seal(chart: Chart) -> None:
     OpenBao(chart, "external", seal_key_source="external", namespace="bao1")
-    kms = OpenBao(chart, "kms", namespace="bao2", seal_config={"transit": {
-        "address": "https://transit.example:8200", "key_name": 'k"1', "mount_path": "transit/"}})
+    kms = OpenBao(
+        chart,
+        "kms",
+        namespace="bao2",
+        seal_config={
+            "transit": {"address": "https://transit.example:8200", "key_name": 'k"1', "mount_path": "transit/"}
+        },
+    )
     docs = synth(chart)
     assert not of_kind(docs, "ClusterPolicy")
     assert 'seal "transit" {' in kms.config_hcl and 'key_name = "k\\"1"' in kms.config_hcl
@@ -224,7 +259,8 @@ def test_openbao_network_and_pod_security(chart: Chart) -> None:
     eso = policy(docs, "external-secrets")
     assert policy_ports(eso) == {8200}
     assert eso["spec"]["ingress"][0]["from"][0]["namespaceSelector"]["matchLabels"] == {
-        "kubernetes.io/metadata.name": "eso"}
+        "kubernetes.io/metadata.name": "eso"
+    }
     assert policy_ports(policy(docs, "prometheus")) == {8200}
     assert policy_ports(policy(docs, "api-server")) == {443, 6443}
     assert policy(docs, "api-server")["spec"]["policyTypes"] == ["Egress"]
@@ -256,16 +292,25 @@ def test_eso_defaults(chart: Chart) -> None:
 
 
 def test_eso_knobs_and_user_values(chart: Chart) -> None:
-    eso = ExternalSecrets(chart, "external-secrets", replicas=3, webhook_replicas=4,
-                          values={"webhook": {"replicaCount": 5}})
+    eso = ExternalSecrets(
+        chart, "external-secrets", replicas=3, webhook_replicas=4, values={"webhook": {"replicaCount": 5}}
+    )
     values = eso.releases[0].values
     assert values["replicaCount"] == 3 and values["webhook"]["replicaCount"] == 5
 
 
-@pytest.mark.parametrize("field,value", [
-    ("replicas", 0), ("webhook_replicas", "2"), ("openbao_url", "http://openbao:8200"),
-    ("openbao_namespace", "Bad"), ("kv_mount", ""), ("store_name", "UPPER"), ("values", 3),
-])
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("replicas", 0),
+        ("webhook_replicas", "2"),
+        ("openbao_url", "http://openbao:8200"),
+        ("openbao_namespace", "Bad"),
+        ("kv_mount", ""),
+        ("store_name", "UPPER"),
+        ("values", 3),
+    ],
+)
 def test_eso_bad_knobs(chart: Chart, field: str, value: Any) -> None:
     with pytest.raises(ValidationError) as info:
         ExternalSecrets(chart, "external-secrets", **{field: value})
@@ -282,15 +327,22 @@ def test_eso_network(chart: Chart) -> None:
     to_bao = policy(docs, "openbao")
     assert policy_ports(to_bao) == {8200}
     assert to_bao["spec"]["egress"][0]["to"][0]["namespaceSelector"]["matchLabels"] == {
-        "kubernetes.io/metadata.name": "vault"}
+        "kubernetes.io/metadata.name": "vault"
+    }
 
 
 def test_store_points_at_what_openbao_creates(chart: Chart) -> None:
     bao = OpenBao(chart, "openbao", namespace="vault", kv_mount="kv", eso_namespace="eso")
     eso = ExternalSecrets(
-        chart, "external-secrets", namespace="eso", openbao_namespace=bao.namespace,
-        openbao_url=bao.service_url, openbao_ca_secret=bao.ca_secret, openbao_role=bao.eso_role,
-        kubernetes_auth_mount=bao.kubernetes_auth_mount, kv_mount=bao.kv_mount,
+        chart,
+        "external-secrets",
+        namespace="eso",
+        openbao_namespace=bao.namespace,
+        openbao_url=bao.service_url,
+        openbao_ca_secret=bao.ca_secret,
+        openbao_role=bao.eso_role,
+        kubernetes_auth_mount=bao.kubernetes_auth_mount,
+        kv_mount=bao.kv_mount,
     )
     assert eso.config is not None and eso.store is not None
     assert eso in eso.config.dependencies and eso.config.name == "external-secrets-config"
@@ -335,8 +387,13 @@ def test_tree_is_valid_and_holds_no_secret_data(tmp_path: Path, crd_dirs: list[P
     CorePlatform(app, "core")
     write_tree(app, tmp_path)
     root = tmp_path / "core"
-    mine = ("openbao/", "external-secrets/", "external-secrets-config/", "components/openbao",
-            "components/external-secrets")
+    mine = (
+        "openbao/",
+        "external-secrets/",
+        "external-secrets-config/",
+        "components/openbao",
+        "components/external-secrets",
+    )
     findings = [f for f in check_tree(root, crd_dirs=crd_dirs, kustomize=False) if f.file.startswith(mine)]
     assert findings == []
     for path in root.rglob("*.yaml"):
@@ -345,6 +402,10 @@ def test_tree_is_valid_and_holds_no_secret_data(tmp_path: Path, crd_dirs: list[P
                 assert not doc.get("data") and not doc.get("stringData"), path
     kinds = {d["kind"] for p in (root / "openbao").glob("*.yaml") for d in yaml.safe_load_all(p.read_text()) if d}
     assert {"Certificate", "ClusterPolicy", "HelmRelease", "ServiceAccount"} <= kinds
-    stores = [d for p in (root / "external-secrets-config").glob("*.yaml")
-              for d in yaml.safe_load_all(p.read_text()) if d and d["kind"] == "ClusterSecretStore"]
+    stores = [
+        d
+        for p in (root / "external-secrets-config").glob("*.yaml")
+        for d in yaml.safe_load_all(p.read_text())
+        if d and d["kind"] == "ClusterSecretStore"
+    ]
     assert len(stores) == 1

@@ -81,7 +81,12 @@ def helm_release(name: str, ns: str, chart: str, repo: str, depends_on: list[Obj
     }
     if depends_on:
         spec["dependsOn"] = depends_on
-    return {"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease", "metadata": {"name": name, "namespace": ns}, "spec": spec}
+    return {
+        "apiVersion": "helm.toolkit.fluxcd.io/v2",
+        "kind": "HelmRelease",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": spec,
+    }
 
 
 def flux_kustomization(name: str, *, wait: bool, depends_on: Sequence[str] = (), health: Sequence[Obj] = ()) -> Obj:
@@ -96,8 +101,12 @@ def flux_kustomization(name: str, *, wait: bool, depends_on: Sequence[str] = (),
         spec["dependsOn"] = [{"name": d} for d in depends_on]
     if health:
         spec["healthChecks"] = list(health)
-    return {"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
-            "metadata": {"name": name, "namespace": FLUX_NS}, "spec": spec}
+    return {
+        "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
+        "kind": "Kustomization",
+        "metadata": {"name": name, "namespace": FLUX_NS},
+        "spec": spec,
+    }
 
 
 def write_component(root: Path, name: str, files: dict[str, list[Obj]]) -> None:
@@ -119,8 +128,10 @@ def crd_dirs() -> list[Path]:
     """The CRD folders CI names in SRE_CONSTRUCTS_CRDS; a missing variable is a setup error."""
     dirs = crd_dirs_from_env()
     if not dirs:
-        pytest.fail(f"{CRDS_ENV} is unset: point it at the CRD folders (e.g. {CRDS_ENV}=/work/shared/crds); "
-                    "CI always sets it", pytrace=False)
+        pytest.fail(
+            f"{CRDS_ENV} is unset: point it at the CRD folders (e.g. {CRDS_ENV}=/work/shared/crds); CI always sets it",
+            pytrace=False,
+        )
     return dirs
 
 
@@ -128,41 +139,101 @@ def crd_dirs() -> list[Path]:
 def tree(tmp_path: Path) -> Path:
     """A valid tree at <tmp>/dist/core (repo-path ``core``) with two components."""
     root = tmp_path / "dist" / "core"
-    write_docs(root / "sources" / "helmrepositories.yaml",
-               helm_repository("jetstack", "https://charts.jetstack.io"),
-               helm_repository("prometheus-community", "https://prometheus-community.github.io/helm-charts"))
-    write_docs(root / "components" / "cert-manager.yaml", flux_kustomization(
-        "cert-manager", wait=False, health=[
-            {"apiVersion": "apps/v1", "kind": "Deployment", "name": "cert-manager", "namespace": "cert-manager"},
-            {"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease", "name": "cert-manager", "namespace": "cert-manager"},
-            {"apiVersion": "cert-manager.io/v1", "kind": "ClusterIssuer", "name": "selfsigned"},
-        ]))
-    write_docs(root / "components" / "monitoring.yaml", flux_kustomization("monitoring", wait=True, depends_on=["cert-manager"]))
-    write_component(root, "cert-manager", {
-        "namespace.yaml": [namespace("cert-manager")],
-        "helmrelease.yaml": [helm_release("cert-manager", "cert-manager", "cert-manager", "jetstack")],
-        "clusterissuer.yaml": [{"apiVersion": "cert-manager.io/v1", "kind": "ClusterIssuer",
-                                "metadata": {"name": "selfsigned"}, "spec": {"selfSigned": {}}}],
-        "networkpolicy.yaml": [{"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-                                "metadata": {"name": "default-deny", "namespace": "cert-manager"},
-                                "spec": {"podSelector": {}, "policyTypes": ["Ingress"]}}],
-    })
-    write_component(root, "monitoring", {
-        "namespace.yaml": [namespace("monitoring")],
-        "helmrelease.yaml": [helm_release("kube-prometheus-stack", "monitoring", "kube-prometheus-stack",
-                                          "prometheus-community", depends_on=[{"name": "cert-manager", "namespace": "cert-manager"}])],
-        "servicemonitor.yaml": [{"apiVersion": "monitoring.coreos.com/v1", "kind": "ServiceMonitor",
-                                 "metadata": {"name": "grafana", "namespace": "monitoring"},
-                                 "spec": {"selector": {"matchLabels": {"app": "grafana"}}, "endpoints": [{"port": "http"}]}}],
-        # safe_dump writes the date unquoted (a YAML timestamp); Kubernetes reads it as a string.
-        "configmap.yaml": [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "dash", "namespace": "monitoring"},
-                            "data": {"since": datetime.date(2024, 1, 1)}}],
-        "peerauthentication.yaml": [{"apiVersion": "security.istio.io/v1", "kind": "PeerAuthentication",
-                                     "metadata": {"name": "default", "namespace": "monitoring"},
-                                     "spec": {"mtls": {"mode": "STRICT"}}}],
-    })
-    write_docs(root / "kustomization.yaml", kustomization(
-        "sources/helmrepositories.yaml", "components/cert-manager.yaml", "components/monitoring.yaml"))
+    write_docs(
+        root / "sources" / "helmrepositories.yaml",
+        helm_repository("jetstack", "https://charts.jetstack.io"),
+        helm_repository("prometheus-community", "https://prometheus-community.github.io/helm-charts"),
+    )
+    write_docs(
+        root / "components" / "cert-manager.yaml",
+        flux_kustomization(
+            "cert-manager",
+            wait=False,
+            health=[
+                {"apiVersion": "apps/v1", "kind": "Deployment", "name": "cert-manager", "namespace": "cert-manager"},
+                {
+                    "apiVersion": "helm.toolkit.fluxcd.io/v2",
+                    "kind": "HelmRelease",
+                    "name": "cert-manager",
+                    "namespace": "cert-manager",
+                },
+                {"apiVersion": "cert-manager.io/v1", "kind": "ClusterIssuer", "name": "selfsigned"},
+            ],
+        ),
+    )
+    write_docs(
+        root / "components" / "monitoring.yaml",
+        flux_kustomization("monitoring", wait=True, depends_on=["cert-manager"]),
+    )
+    write_component(
+        root,
+        "cert-manager",
+        {
+            "namespace.yaml": [namespace("cert-manager")],
+            "helmrelease.yaml": [helm_release("cert-manager", "cert-manager", "cert-manager", "jetstack")],
+            "clusterissuer.yaml": [
+                {
+                    "apiVersion": "cert-manager.io/v1",
+                    "kind": "ClusterIssuer",
+                    "metadata": {"name": "selfsigned"},
+                    "spec": {"selfSigned": {}},
+                }
+            ],
+            "networkpolicy.yaml": [
+                {
+                    "apiVersion": "networking.k8s.io/v1",
+                    "kind": "NetworkPolicy",
+                    "metadata": {"name": "default-deny", "namespace": "cert-manager"},
+                    "spec": {"podSelector": {}, "policyTypes": ["Ingress"]},
+                }
+            ],
+        },
+    )
+    write_component(
+        root,
+        "monitoring",
+        {
+            "namespace.yaml": [namespace("monitoring")],
+            "helmrelease.yaml": [
+                helm_release(
+                    "kube-prometheus-stack",
+                    "monitoring",
+                    "kube-prometheus-stack",
+                    "prometheus-community",
+                    depends_on=[{"name": "cert-manager", "namespace": "cert-manager"}],
+                )
+            ],
+            "servicemonitor.yaml": [
+                {
+                    "apiVersion": "monitoring.coreos.com/v1",
+                    "kind": "ServiceMonitor",
+                    "metadata": {"name": "grafana", "namespace": "monitoring"},
+                    "spec": {"selector": {"matchLabels": {"app": "grafana"}}, "endpoints": [{"port": "http"}]},
+                }
+            ],
+            # safe_dump writes the date unquoted (a YAML timestamp); Kubernetes reads it as a string.
+            "configmap.yaml": [
+                {
+                    "apiVersion": "v1",
+                    "kind": "ConfigMap",
+                    "metadata": {"name": "dash", "namespace": "monitoring"},
+                    "data": {"since": datetime.date(2024, 1, 1)},
+                }
+            ],
+            "peerauthentication.yaml": [
+                {
+                    "apiVersion": "security.istio.io/v1",
+                    "kind": "PeerAuthentication",
+                    "metadata": {"name": "default", "namespace": "monitoring"},
+                    "spec": {"mtls": {"mode": "STRICT"}},
+                }
+            ],
+        },
+    )
+    write_docs(
+        root / "kustomization.yaml",
+        kustomization("sources/helmrepositories.yaml", "components/cert-manager.yaml", "components/monitoring.yaml"),
+    )
     return root
 
 
@@ -177,7 +248,10 @@ def test_valid_tree_has_no_findings(tree: Path, crd_dirs: list[Path]) -> None:
 def test_repo_root_inferred_or_given(tree: Path, crd_dirs: list[Path]) -> None:
     assert check_tree(tree, crd_dirs=crd_dirs, repo_root=tree.parent, kustomize=False) == []
     wrong = check_tree(tree, crd_dirs=crd_dirs, repo_root=tree, kustomize=False)
-    assert sorted(f.file for f in wrong if f.check == "flux-path") == ["components/cert-manager.yaml", "components/monitoring.yaml"]
+    assert sorted(f.file for f in wrong if f.check == "flux-path") == [
+        "components/cert-manager.yaml",
+        "components/monitoring.yaml",
+    ]
     assert "'./core/cert-manager' resolves to" in messages(wrong, "flux-path")[0]
 
 
@@ -219,8 +293,10 @@ def test_core_kind_unknown_field_and_bad_type(tree: Path, crd_dirs: list[Path]) 
     edit(tree / "monitoring" / "namespace.yaml", lambda docs: docs[0]["metadata"].update(labels={"team": 7}))
     findings = check_tree(tree, crd_dirs=crd_dirs, kustomize=False)
     schema = messages(findings, "schema")
-    assert any("NetworkPolicy cert-manager/default-deny" in m and "field spec" in m and "'podSelectr' was unexpected" in m
-               for m in schema), schema
+    assert any(
+        "NetworkPolicy cert-manager/default-deny" in m and "field spec" in m and "'podSelectr' was unexpected" in m
+        for m in schema
+    ), schema
     assert any("Namespace monitoring" in m and "metadata.labels.team" in m and "7" in m for m in schema), schema
 
 
@@ -229,10 +305,16 @@ def test_custom_resource_against_crd(tree: Path, crd_dirs: list[Path]) -> None:
     edit(tree / "cert-manager" / "clusterissuer.yaml", lambda docs: docs[0]["spec"].update(selfSigned={"bogus": True}))
     edit(tree / "monitoring" / "peerauthentication.yaml", lambda docs: docs[0]["spec"]["mtls"].update(mode="SOMETIMES"))
     schema = messages(check_tree(tree, crd_dirs=crd_dirs, kustomize=False), "schema")
-    assert any("HelmRelease cert-manager/cert-manager" in m and "spec.interval" in m and "5 is not of type 'string'" in m
-               for m in schema), schema
-    assert any("ClusterIssuer selfsigned" in m and "spec.selfSigned" in m and "'bogus' was unexpected" in m for m in schema), schema
-    assert any("PeerAuthentication monitoring/default" in m and "spec.mtls.mode" in m and "'SOMETIMES'" in m for m in schema), schema
+    assert any(
+        "HelmRelease cert-manager/cert-manager" in m and "spec.interval" in m and "5 is not of type 'string'" in m
+        for m in schema
+    ), schema
+    assert any(
+        "ClusterIssuer selfsigned" in m and "spec.selfSigned" in m and "'bogus' was unexpected" in m for m in schema
+    ), schema
+    assert any(
+        "PeerAuthentication monitoring/default" in m and "spec.mtls.mode" in m and "'SOMETIMES'" in m for m in schema
+    ), schema
 
 
 def test_custom_resource_without_crd(tree: Path, crd_dirs: list[Path]) -> None:
@@ -242,7 +324,9 @@ def test_custom_resource_without_crd(tree: Path, crd_dirs: list[Path]) -> None:
     edit(tree / "cert-manager" / "networkpolicy.yaml", lambda docs: docs[0]["spec"].update(policyTypes="Ingress"))
 
     schema = messages(check_tree(tree, crd_dirs=crd_dirs, kustomize=False), "schema")
-    assert any("Gadget monitoring/g" in m and "no schema for apiVersion 'example.com/v1' kind 'Gadget'" in m for m in schema), schema
+    assert any(
+        "Gadget monitoring/g" in m and "no schema for apiVersion 'example.com/v1' kind 'Gadget'" in m for m in schema
+    ), schema
 
     # No CRD folders: custom resources are skipped entirely, core kinds are still checked.
     schema = messages(check_tree(tree, crd_dirs=[], kustomize=False), "schema")
@@ -256,10 +340,17 @@ def crd(group: str, kind: str, schema: Obj, *, unserved: str | None = None) -> O
     if unserved:
         versions.append({"name": unserved, "served": False, "storage": False, "schema": {"openAPIV3Schema": schema}})
     plural = kind.lower() + "s"
-    return {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
-            "metadata": {"name": f"{plural}.{group}"},
-            "spec": {"group": group, "scope": "Namespaced", "versions": versions,
-                     "names": {"kind": kind, "plural": plural, "singular": kind.lower(), "listKind": f"{kind}List"}}}
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"{plural}.{group}"},
+        "spec": {
+            "group": group,
+            "scope": "Namespaced",
+            "versions": versions,
+            "names": {"kind": kind, "plural": plural, "singular": kind.lower(), "listKind": f"{kind}List"},
+        },
+    }
 
 
 def test_crd_in_a_k8s_io_group_shadowing_a_core_kind(tmp_path: Path) -> None:
@@ -269,9 +360,19 @@ def test_crd_in_a_k8s_io_group_shadowing_a_core_kind(tmp_path: Path) -> None:
     write_docs(tmp_path / "crds" / "policy.yaml", crd("networking.example.k8s.io", "NetworkPolicy", schema))
     root = tmp_path / "tree"
     write_docs(root / "kustomization.yaml", kustomization())
-    policy = {"apiVersion": "networking.example.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": "p", "namespace": "n"}}
-    write_component(root, "net", {"ok.yaml": [{**policy, "spec": {"cidr": "10.0.0.0/8"}}],
-                                  "bad.yaml": [{**policy, "metadata": {"name": "q"}, "spec": {"cidr": 10}}]})
+    policy = {
+        "apiVersion": "networking.example.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": "p", "namespace": "n"},
+    }
+    write_component(
+        root,
+        "net",
+        {
+            "ok.yaml": [{**policy, "spec": {"cidr": "10.0.0.0/8"}}],
+            "bad.yaml": [{**policy, "metadata": {"name": "q"}, "spec": {"cidr": 10}}],
+        },
+    )
     findings = check_tree(root, crd_dirs=[tmp_path / "crds"], kustomize=False)
     assert [(f.file, f.check) for f in findings] == [("net/bad.yaml", "schema")], findings
     assert "NetworkPolicy q: field spec.cidr (value 10): 10 is not of type 'string'" in findings[0].message
@@ -280,13 +381,21 @@ def test_crd_in_a_k8s_io_group_shadowing_a_core_kind(tmp_path: Path) -> None:
 def test_crd_schema_semantics(tmp_path: Path) -> None:
     """int-or-string without type, nullable, list-type set, preserve-unknown-fields, served."""
     crds = tmp_path / "crds"
-    schema = {"type": "object", "properties": {"spec": {"type": "object", "properties": {
-        "port": {"x-kubernetes-int-or-string": True},
-        "note": {"type": "string", "nullable": True},
-        "tags": {"type": "array", "items": {"type": "string"}, "x-kubernetes-list-type": "set"},
-        "extra": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
-        "op": {"type": "string", "enum": ["=", "!="]},
-    }}}}
+    schema = {
+        "type": "object",
+        "properties": {
+            "spec": {
+                "type": "object",
+                "properties": {
+                    "port": {"x-kubernetes-int-or-string": True},
+                    "note": {"type": "string", "nullable": True},
+                    "tags": {"type": "array", "items": {"type": "string"}, "x-kubernetes-list-type": "set"},
+                    "extra": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+                    "op": {"type": "string", "enum": ["=", "!="]},
+                },
+            }
+        },
+    }
     crd_file = crds / "nested" / "widgets.yaml"
     write_docs(crd_file, crd("example.com", "Widget", schema, unserved="v1alpha1"))
     # prometheus-operator CRDs carry a bare `=` (YAML 1.1 !!value); safe_dump quotes it, so unquote it.
@@ -294,23 +403,36 @@ def test_crd_schema_semantics(tmp_path: Path) -> None:
     assert "- =\n" in crd_file.read_text(encoding="utf-8")
 
     def widget(name: str, spec: Obj, version: str = "v1") -> Obj:
-        return {"apiVersion": f"example.com/{version}", "kind": "Widget", "metadata": {"name": name, "namespace": "w"}, "spec": spec}
+        return {
+            "apiVersion": f"example.com/{version}",
+            "kind": "Widget",
+            "metadata": {"name": name, "namespace": "w"},
+            "spec": spec,
+        }
 
     root = tmp_path / "tree"
     write_docs(root / "kustomization.yaml", kustomization())
-    write_component(root, "widgets", {"widgets.yaml": [
-        widget("int-port", {"port": 8080, "note": None, "tags": ["a", "b"], "extra": {"free": {"form": 1}}}),
-        widget("str-port", {"port": "http", "note": "hi", "op": "="}),
-        widget("bad-op", {"op": "~"}),
-        widget("bool-port", {"port": True}),
-        widget("dup-tags", {"tags": ["a", "a"]}),
-        widget("unknown-field", {"colour": "red"}),
-        widget("unserved", {}, version="v1alpha1"),
-        widget("Bad_Name", {}),
-    ]})
+    write_component(
+        root,
+        "widgets",
+        {
+            "widgets.yaml": [
+                widget("int-port", {"port": 8080, "note": None, "tags": ["a", "b"], "extra": {"free": {"form": 1}}}),
+                widget("str-port", {"port": "http", "note": "hi", "op": "="}),
+                widget("bad-op", {"op": "~"}),
+                widget("bool-port", {"port": True}),
+                widget("dup-tags", {"tags": ["a", "a"]}),
+                widget("unknown-field", {"colour": "red"}),
+                widget("unserved", {}, version="v1alpha1"),
+                widget("Bad_Name", {}),
+            ]
+        },
+    )
     schema_msgs = messages(check_tree(root, crd_dirs=[crds], kustomize=False), "schema")
-    by_name = {name: [m for m in schema_msgs if f"Widget w/{name}:" in m]
-               for name in ("int-port", "str-port", "bool-port", "dup-tags", "unknown-field", "unserved", "Bad_Name", "bad-op")}
+    by_name = {
+        name: [m for m in schema_msgs if f"Widget w/{name}:" in m]
+        for name in ("int-port", "str-port", "bool-port", "dup-tags", "unknown-field", "unserved", "Bad_Name", "bad-op")
+    }
     assert by_name["int-port"] == [] and by_name["str-port"] == [], schema_msgs
     assert any("spec.port" in m and "True" in m for m in by_name["bool-port"]), schema_msgs
     assert any("spec.tags" in m and "non-unique" in m for m in by_name["dup-tags"]), schema_msgs
@@ -322,8 +444,11 @@ def test_crd_schema_semantics(tmp_path: Path) -> None:
 
 def test_kustomization_file_shape(tree: Path, crd_dirs: list[Path]) -> None:
     edit(tree / "monitoring" / "kustomization.yaml", lambda docs: docs[0].update(apiVersion="v1", resourcez=[]))
-    schema = {f.message for f in check_tree(tree, crd_dirs=crd_dirs, kustomize=False)
-              if f.check == "schema" and f.file == "monitoring/kustomization.yaml"}
+    schema = {
+        f.message
+        for f in check_tree(tree, crd_dirs=crd_dirs, kustomize=False)
+        if f.check == "schema" and f.file == "monitoring/kustomization.yaml"
+    }
     assert any("field apiVersion is 'v1'" in m and "kustomize.config.k8s.io/v1beta1" in m for m in schema), schema
     assert any("unknown field(s) ['resourcez']" in m for m in schema), schema
 
@@ -351,11 +476,15 @@ def test_kustomize_missing_binary_raises(tree: Path, tmp_path: Path, monkeypatch
 
 
 def test_listing_missing_extra_and_unlisted(tree: Path, crd_dirs: list[Path]) -> None:
-    write_docs(tree / "monitoring" / "configmap2.yaml",
-               {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "dash2", "namespace": "monitoring"}})
+    write_docs(
+        tree / "monitoring" / "configmap2.yaml",
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "dash2", "namespace": "monitoring"}},
+    )
     edit(tree / "cert-manager" / "kustomization.yaml", lambda docs: docs[0]["resources"].append("ghost.yaml"))
     edit(tree / "kustomization.yaml", lambda docs: docs[0]["resources"].remove("components/monitoring.yaml"))
-    listing = {(f.file, f.message) for f in check_tree(tree, crd_dirs=crd_dirs, kustomize=False) if f.check == "listing"}
+    listing = {
+        (f.file, f.message) for f in check_tree(tree, crd_dirs=crd_dirs, kustomize=False) if f.check == "listing"
+    }
     files = sorted(f for f, _ in listing)
     assert files == ["cert-manager/kustomization.yaml", "kustomization.yaml", "monitoring/kustomization.yaml"], listing
     text = "\n".join(m for _, m in listing)
@@ -386,17 +515,28 @@ def test_flux_path_to_missing_folder(tree: Path, crd_dirs: list[Path]) -> None:
 
 def test_depends_on_missing_targets(tree: Path, crd_dirs: list[Path]) -> None:
     edit(tree / "components" / "monitoring.yaml", lambda docs: docs[0]["spec"].update(dependsOn=[{"name": "istio"}]))
-    edit(tree / "monitoring" / "helmrelease.yaml",
-         lambda docs: docs[0]["spec"].update(dependsOn=[{"name": "cert-manager"}]))  # wrong namespace by default
+    edit(
+        tree / "monitoring" / "helmrelease.yaml",
+        lambda docs: docs[0]["spec"].update(dependsOn=[{"name": "cert-manager"}]),
+    )  # wrong namespace by default
     deps = messages(check_tree(tree, crd_dirs=crd_dirs, kustomize=False), "depends-on")
-    assert any("Kustomization flux-system/monitoring" in m and "spec.dependsOn[0] names Kustomization flux-system/istio" in m
-               for m in deps), deps
-    assert any("HelmRelease monitoring/kube-prometheus-stack" in m and "HelmRelease monitoring/cert-manager" in m
-               and "cert-manager/cert-manager" in m for m in deps), deps
+    assert any(
+        "Kustomization flux-system/monitoring" in m and "spec.dependsOn[0] names Kustomization flux-system/istio" in m
+        for m in deps
+    ), deps
+    assert any(
+        "HelmRelease monitoring/kube-prometheus-stack" in m
+        and "HelmRelease monitoring/cert-manager" in m
+        and "cert-manager/cert-manager" in m
+        for m in deps
+    ), deps
 
 
 def test_depends_on_cycle(tree: Path, crd_dirs: list[Path]) -> None:
-    edit(tree / "components" / "cert-manager.yaml", lambda docs: docs[0]["spec"].update(dependsOn=[{"name": "monitoring"}]))
+    edit(
+        tree / "components" / "cert-manager.yaml",
+        lambda docs: docs[0]["spec"].update(dependsOn=[{"name": "monitoring"}]),
+    )
     deps = messages(check_tree(tree, crd_dirs=crd_dirs, kustomize=False), "depends-on")
     assert len(deps) == 1, deps
     assert "cycle" in deps[0]
@@ -424,13 +564,19 @@ def test_health_checks(tree: Path, crd_dirs: list[Path]) -> None:
         checks[1]["name"] = "cert-manger"  # HelmRelease: must exist in the tree
 
     edit(tree / "components" / "cert-manager.yaml", break_checks)
-    edit(tree / "components" / "monitoring.yaml", lambda docs: docs[0]["spec"].update(healthChecks=[
-        {"apiVersion": "v1", "kind": "Namespace", "name": "monitoring"}]))
+    edit(
+        tree / "components" / "monitoring.yaml",
+        lambda docs: docs[0]["spec"].update(
+            healthChecks=[{"apiVersion": "v1", "kind": "Namespace", "name": "monitoring"}]
+        ),
+    )
     health = messages(check_tree(tree, crd_dirs=crd_dirs, kustomize=False), "health-check")
     assert len(health) == 3, health
     text = "\n".join(health)
     assert "spec.healthChecks[0] (apps/v1 Deployment certmanager/cert-manager) has namespace 'certmanager'" in text
-    assert "spec.healthChecks[1] (helm.toolkit.fluxcd.io/v2 HelmRelease cert-manager/cert-manger) names no object" in text
+    assert (
+        "spec.healthChecks[1] (helm.toolkit.fluxcd.io/v2 HelmRelease cert-manager/cert-manger) names no object" in text
+    )
     assert "Kustomization flux-system/monitoring: field spec.wait is true and spec.healthChecks has 1" in text
 
 
@@ -452,7 +598,10 @@ def test_validate_tree_raises_with_every_finding(tree: Path, crd_dirs: list[Path
 
 
 def test_findings_are_deterministic(tree: Path, crd_dirs: list[Path]) -> None:
-    edit(tree / "components" / "cert-manager.yaml", lambda docs: docs[0]["spec"].update(dependsOn=[{"name": "x"}, {"name": "y"}]))
+    edit(
+        tree / "components" / "cert-manager.yaml",
+        lambda docs: docs[0]["spec"].update(dependsOn=[{"name": "x"}, {"name": "y"}]),
+    )
     first = check_tree(tree, crd_dirs=crd_dirs, kustomize=False)
     assert first == check_tree(copy.copy(tree), crd_dirs=crd_dirs, kustomize=False)
     assert first == sorted(set(first))

@@ -16,23 +16,28 @@ from imports.flux.io.fluxcd.toolkit import kustomize as flux_kustomize
 from ..versions import ChartPin, ChartRepository
 from .errors import ValidationError
 from .manifest import Manifest
-from .paths import path_of
 from .network import NetworkNeed, Peer, Port, baseline_policies, network_policy, normalize_peers
+from .paths import path_of
 from .platform_chart import PlatformChart, check_tree_path
 from .sources import FLUX_NAMESPACE, ChartSources
 from .validation import (
     check_bool,
     check_chart_version,
-    check_labels,
     check_dns_label,
     check_duration,
+    check_labels,
     check_values,
     duration_seconds,
     format_minutes,
 )
 
 __all__ = [
-    "PlatformComponent", "HelmReleaseHandle", "HealthCheck", "FluxDependency", "PodSecurity", "POD_SECURITY_LEVELS",
+    "POD_SECURITY_LEVELS",
+    "FluxDependency",
+    "HealthCheck",
+    "HelmReleaseHandle",
+    "PlatformComponent",
+    "PodSecurity",
 ]
 
 POD_SECURITY_LEVELS = ("restricted", "baseline", "privileged")
@@ -44,6 +49,7 @@ class PodSecurity:
 
     level: str
     reason: str = ""
+
 
 # Flux picks these up; they are also what `kubectl get` users expect to see.
 _PART_OF = "app.kubernetes.io/part-of"
@@ -124,9 +130,7 @@ class _HelmRelease(flux_helm.HelmRelease):
         data = super().to_json()
         spec = data["spec"]
         if self._depends_on:
-            spec["dependsOn"] = [
-                {"name": dep.release_name, "namespace": dep.namespace} for dep in self._depends_on
-            ]
+            spec["dependsOn"] = [{"name": dep.release_name, "namespace": dep.namespace} for dep in self._depends_on]
         if self._values:
             spec["values"] = self._values
         return data
@@ -206,9 +210,7 @@ class PlatformComponent(Construct):
         where = path_of(self)
         self.name: str = check_dns_label(where, "name", name if name is not None else id)
         """Component name: folder name and (with the prefix) Flux Kustomization name."""
-        self.namespace: str | None = (
-            check_dns_label(where, "namespace", namespace) if namespace is not None else None
-        )
+        self.namespace: str | None = check_dns_label(where, "namespace", namespace) if namespace is not None else None
         """The namespace the component owns, if any."""
         if not isinstance(wait, bool):
             raise ValidationError(where, "wait", wait, "True or False")
@@ -225,7 +227,8 @@ class PlatformComponent(Construct):
         tree_path = path if path is not None else (self.platform.tree_path if self.platform else ".")
         self.tree_path: str = check_tree_path(where, tree_path) if tree_path != "." else "."
         self.source_ref: str = check_dns_label(
-            where, "source_ref",
+            where,
+            "source_ref",
             source_ref if source_ref is not None else (self.platform.source_ref if self.platform else "flux-system"),
         )
         if name_prefix is not None and not isinstance(name_prefix, str):
@@ -248,11 +251,16 @@ class PlatformComponent(Construct):
         """The emitted Namespace, if any."""
         if self.namespace is not None and create_namespace:
             self.namespace_object = self.add_namespace(
-                self.namespace, namespace_labels, pod_security=pod_security,
-                pod_security_reason=pod_security_reason, mesh_injection=mesh_injection,
+                self.namespace,
+                namespace_labels,
+                pod_security=pod_security,
+                pod_security_reason=pod_security_reason,
+                mesh_injection=mesh_injection,
             )
         self.kustomization: ApiObject = _ComponentKustomization(
-            self, "Kustomization", self,
+            self,
+            "Kustomization",
+            self,
             metadata={"name": self.flux_name, "namespace": FLUX_NAMESPACE},
             spec=flux_kustomize.KustomizationSpec(
                 interval=self._interval,
@@ -314,7 +322,9 @@ class PlatformComponent(Construct):
                 raise ValidationError(self.node.path, "dependsOn", dep.name, "another component, not itself")
             if self.platform is not None and dep.platform is not self.platform:
                 raise ValidationError(
-                    self.node.path, "dependsOn", dep.node.path,
+                    self.node.path,
+                    "dependsOn",
+                    dep.node.path,
                     f"a component of the same platform {self.platform.node.path}; for a Flux Kustomization "
                     "outside it use add_flux_dependency(name, namespace)",
                 )
@@ -329,7 +339,9 @@ class PlatformComponent(Construct):
             ``self``, for chaining.
         """
         where = path_of(self)
-        dep = FluxDependency(check_dns_label(where, "dependsOn name", name), check_dns_label(where, "dependsOn namespace", namespace))
+        dep = FluxDependency(
+            check_dns_label(where, "dependsOn name", name), check_dns_label(where, "dependsOn namespace", namespace)
+        )
         if dep not in self._external_dependencies:
             self._external_dependencies.append(dep)
         return self
@@ -363,7 +375,9 @@ class PlatformComponent(Construct):
             raise ValidationError(where, "pod_security", pod_security, "one of " + ", ".join(POD_SECURITY_LEVELS))
         if pod_security != "restricted" and not (isinstance(pod_security_reason, str) and pod_security_reason):
             raise ValidationError(
-                where, "pod_security_reason", pod_security_reason,
+                where,
+                "pod_security_reason",
+                pod_security_reason,
                 f"a reason naming the workload that needs {pod_security!r} rather than 'restricted'",
             )
         if not isinstance(mesh_injection, bool):
@@ -376,7 +390,8 @@ class PlatformComponent(Construct):
             **(labels or {}),
         }
         namespace = Manifest(
-            self, f"Namespace-{name}",
+            self,
+            f"Namespace-{name}",
             {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": merged}},
         )
         self._namespaces[name] = namespace
@@ -431,8 +446,13 @@ class PlatformComponent(Construct):
         return self._allow("egress", name, peers, ports, pods, namespace)
 
     def _allow(
-        self, direction: str, name: str, peers: Peer | Sequence[Peer], ports: Sequence[Port],
-        pods: Mapping[str, str] | None, namespace: str | None,
+        self,
+        direction: str,
+        name: str,
+        peers: Peer | Sequence[Peer],
+        ports: Sequence[Port],
+        pods: Mapping[str, str] | None,
+        namespace: str | None,
     ) -> Manifest:
         where = path_of(self)
         target = namespace if namespace is not None else self.namespace
@@ -464,10 +484,14 @@ class PlatformComponent(Construct):
         Flux applies the custom resources only once the CRDs and their controllers are Ready.
         """
         scope = self.node.scope
-        assert scope is not None
+        assert isinstance(scope, Construct)
         companion = PlatformComponent(
-            scope, f"{self.node.id}-{suffix}", name=f"{self.name}-{suffix}",
-            wait=True, path=self.tree_path, source_ref=self.source_ref,
+            scope,
+            f"{self.node.id}-{suffix}",
+            name=f"{self.name}-{suffix}",
+            wait=True,
+            path=self.tree_path,
+            source_ref=self.source_ref,
             name_prefix=self.flux_name[: len(self.flux_name) - len(self.name)],
         )
         companion.depends_on(self)
@@ -529,8 +553,10 @@ class PlatformComponent(Construct):
         if isinstance(chart, ChartPin):
             chart_name, repository, pinned = chart.chart, chart.repository, chart.version
         elif (
-            isinstance(chart, tuple) and len(chart) == 2
-            and isinstance(chart[0], str) and isinstance(chart[1], ChartRepository)
+            isinstance(chart, tuple)
+            and len(chart) == 2
+            and isinstance(chart[0], str)
+            and isinstance(chart[1], ChartRepository)
         ):
             chart_name, repository, pinned = chart[0], chart[1], None
         else:
@@ -542,8 +568,10 @@ class PlatformComponent(Construct):
         check_duration(where, "timeout", timeout)
         check_duration(where, "interval", interval)
         check_bool(where, "disable_wait", disable_wait)
-        if isinstance(depends_on, str) or not isinstance(depends_on, Sequence) or not all(
-            isinstance(dep, HelmReleaseHandle) for dep in depends_on
+        if (
+            isinstance(depends_on, str)
+            or not isinstance(depends_on, Sequence)
+            or not all(isinstance(dep, HelmReleaseHandle) for dep in depends_on)
         ):
             raise ValidationError(where, "depends_on", depends_on, "a list of HelmReleaseHandle")
         if not isinstance(crds, str):
@@ -568,7 +596,9 @@ class PlatformComponent(Construct):
         chart_props = self._chart_source(where, chart, chart_name, repository, chosen)
 
         obj = _HelmRelease(
-            self, f"HelmRelease-{release_namespace}-{release_name}", final_values,
+            self,
+            f"HelmRelease-{release_namespace}-{release_name}",
+            final_values,
             metadata={"name": release_name, "namespace": release_namespace},
             spec=flux_helm.HelmReleaseSpec(
                 release_name=release_name,
@@ -609,8 +639,12 @@ class PlatformComponent(Construct):
         return handle
 
     def _chart_source(
-        self, where: str, chart: ChartPin | tuple[str, ChartRepository], chart_name: str,
-        repository: ChartRepository, version: str,
+        self,
+        where: str,
+        chart: ChartPin | tuple[str, ChartRepository],
+        chart_name: str,
+        repository: ChartRepository,
+        version: str,
     ) -> dict[str, Any]:
         """``spec.chart`` (from a HelmRepository) or ``spec.chartRef`` (to an OCIRepository).
 
@@ -634,22 +668,28 @@ class PlatformComponent(Construct):
             oci_url = chart.oci
         if oci_url is not None:
             name = sources.use_oci(chart_name, oci_url, version, where=where)
-            return {"chart_ref": flux_helm.HelmReleaseSpecChartRef(
-                kind=flux_helm.HelmReleaseSpecChartRefKind.OCI_REPOSITORY, name=name, namespace=FLUX_NAMESPACE,
-            )}
-        repo_name = sources.use(repository, where=where)
-        return {"chart": flux_helm.HelmReleaseSpecChart(
-            spec=flux_helm.HelmReleaseSpecChartSpec(
-                chart=chart_name,
-                version=version,
-                interval="12h",
-                source_ref=flux_helm.HelmReleaseSpecChartSpecSourceRef(
-                    kind=flux_helm.HelmReleaseSpecChartSpecSourceRefKind.HELM_REPOSITORY,
-                    name=repo_name,
+            return {
+                "chart_ref": flux_helm.HelmReleaseSpecChartRef(
+                    kind=flux_helm.HelmReleaseSpecChartRefKind.OCI_REPOSITORY,
+                    name=name,
                     namespace=FLUX_NAMESPACE,
-                ),
+                )
+            }
+        repo_name = sources.use(repository, where=where)
+        return {
+            "chart": flux_helm.HelmReleaseSpecChart(
+                spec=flux_helm.HelmReleaseSpecChartSpec(
+                    chart=chart_name,
+                    version=version,
+                    interval="12h",
+                    source_ref=flux_helm.HelmReleaseSpecChartSpecSourceRef(
+                        kind=flux_helm.HelmReleaseSpecChartSpecSourceRefKind.HELM_REPOSITORY,
+                        name=repo_name,
+                        namespace=FLUX_NAMESPACE,
+                    ),
+                )
             )
-        )}
+        }
 
     # -- synthesis --------------------------------------------------------------------------
 
@@ -670,9 +710,9 @@ class PlatformComponent(Construct):
     def _dynamic_spec(self) -> dict[str, Any]:
         """The Kustomization fields that later calls can change."""
         spec: dict[str, Any] = {"timeout": self._timeout or self._derived_timeout()}
-        depends = [
-            {"name": dep.flux_name, "namespace": FLUX_NAMESPACE} for dep in self._dependencies
-        ] + [{"name": dep.name, "namespace": dep.namespace} for dep in self._external_dependencies]
+        depends = [{"name": dep.flux_name, "namespace": FLUX_NAMESPACE} for dep in self._dependencies] + [
+            {"name": dep.name, "namespace": dep.namespace} for dep in self._external_dependencies
+        ]
         if depends:
             spec["dependsOn"] = depends
         if not self.wait:

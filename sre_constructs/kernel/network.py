@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Port", "Peer", "NetworkNeed", "network_policy", "baseline_policies", "tcp", "udp"]
+__all__ = ["NetworkNeed", "Peer", "Port", "baseline_policies", "network_policy", "tcp", "udp"]
 
 
 @dataclass(frozen=True)
@@ -142,17 +142,31 @@ def baseline_policies(namespace: str) -> list[dict[str, Any]]:
             "metadata": {"name": "default-deny", "namespace": namespace},
             "spec": {"podSelector": everything, "policyTypes": ["Ingress", "Egress"]},
         },
-        network_policy(namespace, NetworkNeed(
-            "dns", "egress",
-            (Peer.in_namespace("kube-system", "cluster DNS", **{"k8s-app": "kube-dns"}),),
-            udp(53) + tcp(53),
-        )),
-        network_policy(namespace, NetworkNeed(
-            "same-namespace-ingress", "ingress", (Peer(description="pods of this namespace"),),
-        )),
-        network_policy(namespace, NetworkNeed(
-            "same-namespace-egress", "egress", (Peer(description="pods of this namespace"),),
-        )),
+        network_policy(
+            namespace,
+            NetworkNeed(
+                "dns",
+                "egress",
+                (Peer.in_namespace("kube-system", "cluster DNS", **{"k8s-app": "kube-dns"}),),
+                udp(53) + tcp(53),
+            ),
+        ),
+        network_policy(
+            namespace,
+            NetworkNeed(
+                "same-namespace-ingress",
+                "ingress",
+                (Peer(description="pods of this namespace"),),
+            ),
+        ),
+        network_policy(
+            namespace,
+            NetworkNeed(
+                "same-namespace-egress",
+                "egress",
+                (Peer(description="pods of this namespace"),),
+            ),
+        ),
     ]
 
 

@@ -40,7 +40,9 @@ def check_tree_path(where: str, path: str) -> str:
         or any(segment.startswith(".") for segment in normalized.split("/"))
     ):
         raise ValidationError(
-            where, "path", path,
+            where,
+            "path",
+            path,
             "a relative directory path inside the output directory (no '..', no hidden '.' folders, "
             "not absolute), such as 'core' or 'clusters/prod'",
         )
@@ -92,9 +94,7 @@ class PlatformChart(Chart):
                 f"{type(self).__name__} {id!r}", "scope", scope, "a construct (the cdk8s App or a Chart)"
             )
         if not isinstance(id, str) or not id or "/" in id:
-            raise ValidationError(
-                scope.node.path or "<app>", "id", id, "a non-empty construct id string without '/'"
-            )
+            raise ValidationError(scope.node.path or "<app>", "id", id, "a non-empty construct id string without '/'")
         where = f"{scope.node.path}/{id}" if scope.node.path else id
         self.tree_path: str = check_tree_path(where, path)
         """Repository path of the tree (normalized)."""
@@ -105,7 +105,9 @@ class PlatformChart(Chart):
         if name_prefix and (len(name_prefix) > 62 or not _PREFIX.fullmatch(name_prefix)):
             # The prefix must leave a valid DNS-1123 label when a component name follows it.
             raise ValidationError(
-                where, "name_prefix", name_prefix,
+                where,
+                "name_prefix",
+                name_prefix,
                 "the start of a DNS-1123 label such as 'sre-': lower-case letters, digits and '-', "
                 "starting with a letter or digit, at most 62 characters",
             )
@@ -121,7 +123,9 @@ class PlatformChart(Chart):
         for other in self._components:
             if other.name == component.name:
                 raise ValidationError(
-                    component.node.path, "name", component.name,
+                    component.node.path,
+                    "name",
+                    component.name,
                     f"a name not already used in {self.node.path} (taken by {other.node.path})",
                 )
         self._components.append(component)
@@ -148,13 +152,17 @@ class PlatformChart(Chart):
                 key for key in set(previous.labels) | set(merged) if previous.labels.get(key) != merged.get(key)
             )
             raise ValidationError(
-                where, "namespace", name,
+                where,
+                "namespace",
+                name,
                 f"a namespace no other component of {self.node.path} emits: {owner} already emits it with "
                 f"different labels ({', '.join(differing)}); let one component own it and pass "
                 "create_namespace=False to the other",
             )
         raise ValidationError(
-            where, "namespace", name,
+            where,
+            "namespace",
+            name,
             f"a namespace no other component of {self.node.path} emits: {owner} already emits it; "
             "pass create_namespace=False to install into it without emitting it again",
         )
@@ -182,7 +190,9 @@ def _check_chart_props(where: str, props: Mapping[str, Any]) -> None:
     for key, value in props.items():
         if key not in _CHART_PROPS:
             raise ValidationError(
-                where, "keyword argument", key,
+                where,
+                "keyword argument",
+                key,
                 "path, source_ref, name_prefix or a cdk8s Chart option: " + ", ".join(_CHART_PROPS),
             )
         if value is None:

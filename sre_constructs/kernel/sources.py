@@ -18,7 +18,7 @@ from ..versions import ChartRepository
 from .errors import ValidationError
 from .validation import _VERSION, check_dns_label
 
-__all__ = ["ChartSources", "FLUX_NAMESPACE"]
+__all__ = ["FLUX_NAMESPACE", "ChartSources"]
 
 #: Where Flux and its sources live.
 FLUX_NAMESPACE = "flux-system"
@@ -93,7 +93,9 @@ class ChartSources(Construct):
         if known is not None:
             if known != (url, version):
                 raise ValidationError(
-                    where, "chart", f"{url}:{version}",
+                    where,
+                    "chart",
+                    f"{url}:{version}",
                     f"OCIRepository {name!r} already serves {known[0]}:{known[1]}; one chart version per name",
                 )
             return name
@@ -103,7 +105,8 @@ class ChartSources(Construct):
         exact = bool(_VERSION.fullmatch(version))
         self._objects.append(
             flux_source.OciRepository(
-                self, f"oci-{name}",
+                self,
+                f"oci-{name}",
                 metadata={"name": name, "namespace": FLUX_NAMESPACE},
                 spec=flux_source.OciRepositorySpec(
                     interval=self._interval,
@@ -113,7 +116,8 @@ class ChartSources(Construct):
                         media_type="application/vnd.cncf.helm.chart.content.v1.tar+gzip",
                         operation=flux_source.OciRepositorySpecLayerSelectorOperation.COPY,
                     ),
-                    ref=flux_source.OciRepositorySpecRef(tag=version) if exact
+                    ref=flux_source.OciRepositorySpecRef(tag=version)
+                    if exact
                     else flux_source.OciRepositorySpecRef(semver=version),
                 ),
             )
@@ -134,17 +138,23 @@ class ChartSources(Construct):
         if known is not None:
             if known.name != repository.name:
                 raise ValidationError(
-                    where, "chart repository name", repository.name,
+                    where,
+                    "chart repository name",
+                    repository.name,
                     f"{repository.url} is already registered as {known.name!r}; one name per URL",
                 )
             return known.name
         check_dns_label(where, "chart repository name", repository.name)
         clash = self._by_name.get(repository.name)
         if clash is None and repository.name in self._oci:
-            raise ValidationError(where, "chart repository name", repository.name, "a name not used by an OCIRepository")
+            raise ValidationError(
+                where, "chart repository name", repository.name, "a name not used by an OCIRepository"
+            )
         if clash is not None:
             raise ValidationError(
-                where, "chart repository name", repository.name,
+                where,
+                "chart repository name",
+                repository.name,
                 f"already used for {clash.url}; give {repository.url} another name",
             )
         self._by_url[repository.url] = repository
@@ -154,7 +164,8 @@ class ChartSources(Construct):
             spec["type"] = flux_source.HelmRepositorySpecType.OCI
         self._objects.append(
             flux_source.HelmRepository(
-                self, repository.name,
+                self,
+                repository.name,
                 metadata={"name": repository.name, "namespace": FLUX_NAMESPACE},
                 spec=flux_source.HelmRepositorySpec(**spec),
             )

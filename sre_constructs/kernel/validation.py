@@ -11,19 +11,19 @@ from typing import Any
 from .errors import ValidationError
 
 __all__ = [
+    "check_bool",
+    "check_chart_version",
+    "check_dns_label",
+    "check_domain",
+    "check_duration",
+    "check_labels",
+    "check_one_of",
+    "check_positive_int",
     "check_prometheus_duration",
+    "check_quantity",
     "check_resources",
     "check_storage_class",
-    "check_bool",
-    "check_dns_label",
-    "check_labels",
-    "check_duration",
-    "check_chart_version",
-    "check_domain",
-    "check_positive_int",
-    "check_quantity",
     "check_values",
-    "check_one_of",
     "duration_seconds",
     "format_minutes",
 ]
@@ -56,7 +56,9 @@ def check_dns_label(where: str, field: str, value: object) -> str:
     """
     if not isinstance(value, str) or len(value) > 63 or not _DNS_LABEL.fullmatch(value):
         raise ValidationError(
-            where, field, value,
+            where,
+            field,
+            value,
             "a DNS-1123 label: at most 63 characters, lower-case letters, digits and '-', "
             "starting and ending with a letter or digit",
         )
@@ -91,37 +93,43 @@ def check_labels(where: str, field: str, value: object) -> dict[str, str]:
     for key, item in value.items():
         if not _label_key_ok(key):
             raise ValidationError(
-                where, f"{field} key", key,
+                where,
+                f"{field} key",
+                key,
                 "a label key: an optional DNS subdomain prefix and '/', then at most 63 letters, digits, "
                 "'-', '_' or '.', starting and ending with a letter or digit",
             )
         if not isinstance(item, str) or not (item == "" or (len(item) <= 63 and _LABEL_NAME.fullmatch(item))):
             raise ValidationError(
-                where, f"{field}.{key}", item,
+                where,
+                f"{field}.{key}",
+                item,
                 "a label value: a string of at most 63 letters, digits, '-', '_' or '.', starting and ending "
                 "with a letter or digit (or empty)",
             )
-        result[str.__str__(key)] = str.__str__(item)  # type: ignore[arg-type]
+        result[str.__str__(key)] = str.__str__(item)
     return result
 
 
 def check_duration(where: str, field: str, value: object) -> str:
     """A Go duration string as Flux accepts it (``10m``, ``1h30m``, ``500ms``)."""
     if not isinstance(value, str) or not _DURATION.fullmatch(value):
-        raise ValidationError(
-            where, field, value, "a Go duration such as '30s', '10m' or '1h30m' (units ms, s, m, h)"
-        )
+        raise ValidationError(where, field, value, "a Go duration such as '30s', '10m' or '1h30m' (units ms, s, m, h)")
     return value
 
 
 def check_chart_version(where: str, field: str, value: object) -> str:
     """A chart version: an exact semver (``1.30.3``, ``v1.21.1``) or a semver range (``>=1.2 <2``)."""
-    if isinstance(value, str) and value.strip() and (
-        _VERSION.fullmatch(value) or _RANGE.fullmatch(value) or _HYPHEN_RANGE.fullmatch(value)
+    if (
+        isinstance(value, str)
+        and value.strip()
+        and (_VERSION.fullmatch(value) or _RANGE.fullmatch(value) or _HYPHEN_RANGE.fullmatch(value))
     ):
         return value
     raise ValidationError(
-        where, field, value,
+        where,
+        field,
+        value,
         "a semantic version such as '1.30.3' or 'v1.21.1', or a range such as '>=1.30.0 <1.31.0', '~1.30' or '1.x'",
     )
 
@@ -162,7 +170,9 @@ def check_values(where: str, field: str, value: object) -> dict[str, Any]:
         if isinstance(node, (Mapping, list, tuple)):
             if id(node) in on_path:
                 raise ValidationError(
-                    where, f"{field}{path}", "<the same container again>",
+                    where,
+                    f"{field}{path}",
+                    "<the same container again>",
                     "a tree of data: a dict or list must not contain itself",
                 )
             on_path.add(id(node))
@@ -191,9 +201,10 @@ def check_values(where: str, field: str, value: object) -> dict[str, Any]:
                 raise ValidationError(where, f"{field}{path}", node, "a finite number")
             return float(node)
         raise ValidationError(
-            where, f"{field}{path}", node,
-            "JSON-serializable data: dict, list, str, int, float, bool or None, "
-            f"not {type(node).__name__}",
+            where,
+            f"{field}{path}",
+            node,
+            f"JSON-serializable data: dict, list, str, int, float, bool or None, not {type(node).__name__}",
         )
 
     result = walk(value, "")
@@ -216,7 +227,9 @@ def format_minutes(seconds: float) -> str:
 
 
 # Prometheus' model.Duration as the monitoring.coreos.com CRDs restrict it (``15d``, ``12h``, ``1w2d``).
-_PROM_DURATION = re.compile(r"^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$")
+_PROM_DURATION = re.compile(
+    r"^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$"
+)
 
 
 def check_prometheus_duration(where: str, field: str, value: object) -> str:
@@ -232,7 +245,9 @@ def check_prometheus_duration(where: str, field: str, value: object) -> str:
     """
     if not isinstance(value, str) or value in ("", "0") or not _PROM_DURATION.fullmatch(value):
         raise ValidationError(
-            where, field, value,
+            where,
+            field,
+            value,
             "a non-zero Prometheus duration such as '15d', '30d', '12h' or '744h' (units y, w, d, h, m, s, ms, "
             "largest first)",
         )

@@ -17,7 +17,7 @@ from ..kernel.validation import check_bool, check_dns_label, check_duration, che
 from ..kernel.values import deep_merge
 from ..versions import CHARTS
 
-__all__ = ["Backup", "AWS_PLUGIN_IMAGE", "CREDENTIALS_SECRET", "check_cron"]
+__all__ = ["AWS_PLUGIN_IMAGE", "CREDENTIALS_SECRET", "Backup", "check_cron"]
 
 # -- defaults (the one place they live) ------------------------------------------------------
 
@@ -94,8 +94,10 @@ _CRON_NAMES: tuple[dict[str, int], ...] = (
     {},
     {},
     {},
-    {m: i + 1 for i, m in enumerate(("JAN", "FEB", "MAR", "APR", "MAY", "JUN",
-                                     "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"))},
+    {
+        m: i + 1
+        for i, m in enumerate(("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"))
+    },
     {d: i for i, d in enumerate(("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"))},
 )
 _CRON_ITEM = re.compile(r"^(\*|[0-9A-Za-z]+(?:-[0-9A-Za-z]+)?)(?:/([0-9]+))?$")
@@ -124,16 +126,16 @@ def check_cron(where: str, field: str, value: object) -> str:
     if len(parts) != 5:
         raise ValidationError(where, field, value, allowed)
 
-    for part, (low, high), names, label in zip(parts, _CRON_RANGES, _CRON_NAMES, _CRON_FIELDS):
-        def number(token: str) -> int:
-            if token.upper() in names:
-                return names[token.upper()]
-            if not token.isdigit():
-                raise ValidationError(where, field, value, f"{allowed}; {label} {token!r} is not a number")
-            return int(token)
+    def number(token: str, names: Mapping[str, int], label: str) -> int:
+        if token.upper() in names:
+            return names[token.upper()]
+        if not token.isdigit():
+            raise ValidationError(where, field, value, f"{allowed}; {label} {token!r} is not a number")
+        return int(token)
 
+    for part, (low, high), names, label in zip(parts, _CRON_RANGES, _CRON_NAMES, _CRON_FIELDS, strict=True):
         for item in part.split(","):
-            match = _CRON_ITEM.match(item)
+            match = _CRON_ITEM.fullmatch(item)
             if not match:
                 raise ValidationError(where, field, value, f"{allowed}; bad {label} {item!r}")
             span, step = match.group(1), match.group(2)
@@ -141,7 +143,7 @@ def check_cron(where: str, field: str, value: object) -> str:
                 raise ValidationError(where, field, value, f"{allowed}; {label} step must be >= 1")
             if span == "*":
                 continue
-            bounds = [number(t) for t in span.split("-")]
+            bounds = [number(t, names, label) for t in span.split("-")]
             if any(not low <= b <= high for b in bounds) or bounds[0] > bounds[-1]:
                 raise ValidationError(where, field, value, f"{allowed}; {label} must lie in {low}-{high}")
     return value
@@ -158,8 +160,7 @@ def _restricted_ok(values: Mapping[str, Any]) -> bool:
     if pod.get("runAsNonRoot") is not True or (pod.get("seccompProfile") or {}).get("type") != "RuntimeDefault":
         return False
     containers = [values.get("containerSecurityContext") or {}] + [
-        (c.get("securityContext") or {}) if isinstance(c, Mapping) else {}
-        for c in values.get("initContainers") or []
+        (c.get("securityContext") or {}) if isinstance(c, Mapping) else {} for c in values.get("initContainers") or []
     ]
     return all(
         c.get("allowPrivilegeEscalation") is False and "ALL" in ((c.get("capabilities") or {}).get("drop") or [])
@@ -187,9 +188,7 @@ def _check_text(where: str, field: str, value: object, *, optional: bool = False
 def _check_bucket(where: str, value: object) -> str:
     """An S3 bucket name (3-63 lower-case letters, digits, '.', '-')."""
     if not isinstance(value, str) or not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", value):
-        raise ValidationError(
-            where, "bucket", value, "an S3 bucket name: 3-63 lower-case letters, digits, '.' and '-'"
-        )
+        raise ValidationError(where, "bucket", value, "an S3 bucket name: 3-63 lower-case letters, digits, '.' and '-'")
     return value
 
 
@@ -338,14 +337,16 @@ class Backup(PlatformComponent):
             location["caCert"] = ca_bundle
 
         knobs: dict[str, Any] = {
-            "initContainers": [{
-                "name": "velero-plugin-for-aws",
-                "image": AWS_PLUGIN_IMAGE,
-                "imagePullPolicy": "IfNotPresent",
-                "resources": RESOURCES["plugin"],
-                "securityContext": PLUGIN_SECURITY_CONTEXT,
-                "volumeMounts": [{"mountPath": "/target", "name": "plugins"}],
-            }],
+            "initContainers": [
+                {
+                    "name": "velero-plugin-for-aws",
+                    "image": AWS_PLUGIN_IMAGE,
+                    "imagePullPolicy": "IfNotPresent",
+                    "resources": RESOURCES["plugin"],
+                    "securityContext": PLUGIN_SECURITY_CONTEXT,
+                    "volumeMounts": [{"mountPath": "/target", "name": "plugins"}],
+                }
+            ],
             "credentials": {"useSecret": True, "existingSecret": CREDENTIALS_SECRET},
             "configuration": {
                 "backupStorageLocation": [location],
@@ -401,44 +402,51 @@ class Backup(PlatformComponent):
             level, reason = "baseline", BASELINE_REASON
 
         super().__init__(
-            scope, id, name="backup", namespace=namespace, wait=wait,
-            pod_security=level, pod_security_reason=reason,
+            scope,
+            id,
+            name="backup",
+            namespace=namespace,
+            wait=wait,
+            pod_security=level,
+            pod_security_reason=reason,
         )
         self.node_agent = bool(final.get("deployNodeAgent"))
         """Whether the node-agent DaemonSet runs (file-system backups)."""
         self.release = self.add_helm_release(release_name, CHARTS["backup/velero"], version=version, values=final)
 
         # -- credentials: from OpenBao through External Secrets, never in the tree -----------
-        self.credentials = self.add_manifest({
-            "apiVersion": EXTERNAL_SECRETS_API,
-            "kind": "ExternalSecret",
-            "metadata": {"name": CREDENTIALS_SECRET, "namespace": namespace},
-            "spec": {
-                "refreshInterval": "1h",
-                "secretStoreRef": {"kind": "ClusterSecretStore", "name": secret_store},
-                "target": {
-                    "name": CREDENTIALS_SECRET,
-                    "creationPolicy": "Owner",
-                    "template": {
-                        "engineVersion": "v2",
-                        # Only the templated key lands in the Secret: no raw KV fields beside it.
-                        "mergePolicy": "Replace",
-                        "type": "Opaque",
-                        "data": {
-                            "cloud": (
-                                "[default]\n"
-                                "aws_access_key_id={{ .access_key_id }}\n"
-                                "aws_secret_access_key={{ .secret_access_key }}\n"
-                            ),
+        self.credentials = self.add_manifest(
+            {
+                "apiVersion": EXTERNAL_SECRETS_API,
+                "kind": "ExternalSecret",
+                "metadata": {"name": CREDENTIALS_SECRET, "namespace": namespace},
+                "spec": {
+                    "refreshInterval": "1h",
+                    "secretStoreRef": {"kind": "ClusterSecretStore", "name": secret_store},
+                    "target": {
+                        "name": CREDENTIALS_SECRET,
+                        "creationPolicy": "Owner",
+                        "template": {
+                            "engineVersion": "v2",
+                            # Only the templated key lands in the Secret: no raw KV fields beside it.
+                            "mergePolicy": "Replace",
+                            "type": "Opaque",
+                            "data": {
+                                "cloud": (
+                                    "[default]\n"
+                                    "aws_access_key_id={{ .access_key_id }}\n"
+                                    "aws_secret_access_key={{ .secret_access_key }}\n"
+                                ),
+                            },
                         },
                     },
+                    "data": [
+                        {"secretKey": prop, "remoteRef": {"key": credentials_key, "property": prop}}
+                        for prop in ("access_key_id", "secret_access_key")
+                    ],
                 },
-                "data": [
-                    {"secretKey": prop, "remoteRef": {"key": credentials_key, "property": prop}}
-                    for prop in ("access_key_id", "secret_access_key")
-                ],
-            },
-        })
+            }
+        )
         """The ExternalSecret producing Secret ``velero-credentials`` (key ``cloud``)."""
 
         # -- network: default-deny plus exactly these paths ---------------------------------

@@ -21,7 +21,7 @@ from ..kernel.validation import (
 from ..kernel.values import deep_merge
 from ..versions import CHARTS
 
-__all__ = ["CertManager", "LETSENCRYPT_PRODUCTION"]
+__all__ = ["LETSENCRYPT_PRODUCTION", "CertManager"]
 
 LETSENCRYPT_PRODUCTION = "https://acme-v02.api.letsencrypt.org/directory"
 """Default ACME directory when ``acme_email`` is given."""
@@ -39,7 +39,9 @@ _RESOURCES: dict[str, dict[str, Any]] = {
 }
 _POD_SECURITY = {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
 _CONTAINER_SECURITY = {
-    "allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]},
+    "allowPrivilegeEscalation": False,
+    "readOnlyRootFilesystem": True,
+    "capabilities": {"drop": ["ALL"]},
 }
 _PROMETHEUS_PODS = {"app.kubernetes.io/name": "prometheus"}
 _BOOTSTRAP_ISSUER = "selfsigned-bootstrap"
@@ -49,7 +51,6 @@ _ACME_ISSUER = "letsencrypt"
 _ROOT_CA_DURATION = "87600h"  # 10 years: the root only signs the CA issuer's leaves
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _HTTPS_URL = re.compile(r"^https://[A-Za-z0-9.-]+(:[0-9]+)?(/\S*)?$")
-
 
 
 class CertManager(PlatformComponent):
@@ -105,17 +106,15 @@ class CertManager(PlatformComponent):
         replicas = check_positive_int(where, "replicas", replicas)
         given = resources or {}
         if not isinstance(given, Mapping) or not set(given) <= set(_COMPONENTS):
-            raise ValidationError(
-                where, "resources", given, "a mapping whose keys are among " + ", ".join(_COMPONENTS)
-            )
+            raise ValidationError(where, "resources", given, "a mapping whose keys are among " + ", ".join(_COMPONENTS))
         final_resources = {
-            component: deep_merge(
-                default, check_resources(where, f"resources.{component}", given.get(component, {}))
-            )
+            component: deep_merge(default, check_resources(where, f"resources.{component}", given.get(component, {})))
             for component, default in _RESOURCES.items()
         }
         if acme_email is not None and not (isinstance(acme_email, str) and _EMAIL.match(acme_email)):
-            raise ValidationError(where, "acme_email", acme_email, "an email address such as 'sre@example.com', or None")
+            raise ValidationError(
+                where, "acme_email", acme_email, "an email address such as 'sre@example.com', or None"
+            )
         if acme_server is not None:
             if not (isinstance(acme_server, str) and _HTTPS_URL.match(acme_server)):
                 raise ValidationError(where, "acme_server", acme_server, "an https:// ACME directory URL")
@@ -148,12 +147,16 @@ class CertManager(PlatformComponent):
                 block["podDisruptionBudget"] = {"enabled": replicas > 1, "minAvailable": 1}
             defaults = deep_merge(defaults, {prefix: block} if prefix else block)
         self.release = self.add_helm_release(
-            release_name, CHARTS["cert-manager/cert-manager"], version=version,
+            release_name,
+            CHARTS["cert-manager/cert-manager"],
+            version=version,
             values=deep_merge(defaults, values or {}),
         )
         final = self.release.values
         fullname = helm_fullname(
-            release_name, final.get("nameOverride") or "cert-manager", override=final.get("fullnameOverride"),
+            release_name,
+            final.get("nameOverride") or "cert-manager",
+            override=final.get("fullnameOverride"),
         )
         self.add_health_check(HealthCheck("Deployment", fullname, namespace))
         self.add_health_check(HealthCheck("Deployment", fullname + "-webhook", namespace))
@@ -167,7 +170,9 @@ class CertManager(PlatformComponent):
         webhook_port = (final.get("webhook") or {}).get("securePort", 10250)
         self.allow_ingress("webhook", Peer.api_server(), tcp(webhook_port), pods=pods("webhook"))
         self.allow_ingress(
-            "metrics", Peer.in_namespace(monitoring_namespace, "Prometheus", **_PROMETHEUS_PODS), tcp(9402),
+            "metrics",
+            Peer.in_namespace(monitoring_namespace, "Prometheus", **_PROMETHEUS_PODS),
+            tcp(9402),
         )
         self.allow_egress("api-server", Peer.api_server(), tcp(443, 6443))
 
@@ -176,12 +181,16 @@ class CertManager(PlatformComponent):
         if acme_email:
             # ACME API (443) and the HTTP-01 self-check against the public name (80).
             self.allow_egress(
-                "acme", Peer.anywhere("the ACME server and HTTP-01 self-checks"), tcp(443, 80),
+                "acme",
+                Peer.anywhere("the ACME server and HTTP-01 self-checks"),
+                tcp(443, 80),
                 pods=pods("controller"),
             )
             # Challenge self-checks query public/authoritative resolvers directly, not the cluster DNS.
             self.allow_egress(
-                "acme-dns", Peer.anywhere("public DNS resolvers for ACME self-checks"), udp(53) + tcp(53),
+                "acme-dns",
+                Peer.anywhere("public DNS resolvers for ACME self-checks"),
+                udp(53) + tcp(53),
                 pods=pods("controller"),
             )
 
@@ -192,43 +201,55 @@ class CertManager(PlatformComponent):
         self.config: PlatformComponent = self.add_companion("config")
         """Companion ``cert-manager-config``: the issuers and the root CA (need the CRDs and webhook)."""
         issuer_group = {"group": "cert-manager.io", "kind": "ClusterIssuer"}
-        self.config.add_manifest({
-            "apiVersion": "cert-manager.io/v1", "kind": "ClusterIssuer",
-            "metadata": {"name": _BOOTSTRAP_ISSUER},
-            "spec": {"selfSigned": {}},
-        })
+        self.config.add_manifest(
+            {
+                "apiVersion": "cert-manager.io/v1",
+                "kind": "ClusterIssuer",
+                "metadata": {"name": _BOOTSTRAP_ISSUER},
+                "spec": {"selfSigned": {}},
+            }
+        )
         # ClusterIssuers read their secrets from the cluster resource namespace (cert-manager's).
-        self.config.add_manifest({
-            "apiVersion": "cert-manager.io/v1", "kind": "Certificate",
-            "metadata": {"name": _ROOT_CA, "namespace": namespace},
-            "spec": {
-                "isCA": True,
-                "commonName": _ROOT_CA,
-                "subject": {"organizations": ["sre-constructs platform"]},
-                "secretName": _ROOT_CA,
-                "duration": _ROOT_CA_DURATION,
-                "privateKey": {"algorithm": "ECDSA", "size": 256, "rotationPolicy": "Always"},
-                "issuerRef": {"name": _BOOTSTRAP_ISSUER, **issuer_group},
-            },
-        })
-        self.config.add_manifest({
-            "apiVersion": "cert-manager.io/v1", "kind": "ClusterIssuer",
-            "metadata": {"name": _CA_ISSUER},
-            "spec": {"ca": {"secretName": _ROOT_CA}},
-        })
-        if acme_email:
-            self.config.add_manifest({
-                "apiVersion": "cert-manager.io/v1", "kind": "ClusterIssuer",
-                "metadata": {"name": _ACME_ISSUER},
+        self.config.add_manifest(
+            {
+                "apiVersion": "cert-manager.io/v1",
+                "kind": "Certificate",
+                "metadata": {"name": _ROOT_CA, "namespace": namespace},
                 "spec": {
-                    "acme": {
-                        "email": acme_email,
-                        "server": self.acme_server,
-                        "privateKeySecretRef": {"name": f"{_ACME_ISSUER}-account-key"},
-                        "solvers": [{"http01": {"ingress": {"ingressClassName": acme_ingress_class}}}],
-                    },
+                    "isCA": True,
+                    "commonName": _ROOT_CA,
+                    "subject": {"organizations": ["sre-constructs platform"]},
+                    "secretName": _ROOT_CA,
+                    "duration": _ROOT_CA_DURATION,
+                    "privateKey": {"algorithm": "ECDSA", "size": 256, "rotationPolicy": "Always"},
+                    "issuerRef": {"name": _BOOTSTRAP_ISSUER, **issuer_group},
                 },
-            })
+            }
+        )
+        self.config.add_manifest(
+            {
+                "apiVersion": "cert-manager.io/v1",
+                "kind": "ClusterIssuer",
+                "metadata": {"name": _CA_ISSUER},
+                "spec": {"ca": {"secretName": _ROOT_CA}},
+            }
+        )
+        if acme_email:
+            self.config.add_manifest(
+                {
+                    "apiVersion": "cert-manager.io/v1",
+                    "kind": "ClusterIssuer",
+                    "metadata": {"name": _ACME_ISSUER},
+                    "spec": {
+                        "acme": {
+                            "email": acme_email,
+                            "server": self.acme_server,
+                            "privateKeySecretRef": {"name": f"{_ACME_ISSUER}-account-key"},
+                            "solvers": [{"http01": {"ingress": {"ingressClassName": acme_ingress_class}}}],
+                        },
+                    },
+                }
+            )
 
     def service_monitors(self) -> list[dict[str, Any]]:
         """The ServiceMonitor the chart would render, for the monitoring companion.
@@ -243,20 +264,42 @@ class CertManager(PlatformComponent):
         final = self.release.values
         name = final.get("nameOverride") or "cert-manager"
         fullname = helm_fullname(self.release.release_name, name, override=final.get("fullnameOverride"))
-        return [{
-            "apiVersion": "monitoring.coreos.com/v1",
-            "kind": "ServiceMonitor",
-            "metadata": {"name": fullname, "namespace": self.namespace, "labels": {"app.kubernetes.io/name": name}},
-            "spec": {
-                "jobLabel": "app.kubernetes.io/name",
-                "selector": {"matchExpressions": [
-                    {"key": "app.kubernetes.io/name", "operator": "In", "values": ["cainjector", name, "webhook"]},
-                    {"key": "app.kubernetes.io/instance", "operator": "In", "values": [self.release.release_name]},
-                    {"key": "app.kubernetes.io/component", "operator": "In",
-                     "values": ["cainjector", "controller", "webhook"]},
-                ]},
-                "namespaceSelector": {"matchNames": [self.namespace]},
-                "endpoints": [{"targetPort": "http-metrics", "path": "/metrics", "interval": "60s",
-                               "scrapeTimeout": "30s", "honorLabels": False}],
-            },
-        }]
+        return [
+            {
+                "apiVersion": "monitoring.coreos.com/v1",
+                "kind": "ServiceMonitor",
+                "metadata": {"name": fullname, "namespace": self.namespace, "labels": {"app.kubernetes.io/name": name}},
+                "spec": {
+                    "jobLabel": "app.kubernetes.io/name",
+                    "selector": {
+                        "matchExpressions": [
+                            {
+                                "key": "app.kubernetes.io/name",
+                                "operator": "In",
+                                "values": ["cainjector", name, "webhook"],
+                            },
+                            {
+                                "key": "app.kubernetes.io/instance",
+                                "operator": "In",
+                                "values": [self.release.release_name],
+                            },
+                            {
+                                "key": "app.kubernetes.io/component",
+                                "operator": "In",
+                                "values": ["cainjector", "controller", "webhook"],
+                            },
+                        ]
+                    },
+                    "namespaceSelector": {"matchNames": [self.namespace]},
+                    "endpoints": [
+                        {
+                            "targetPort": "http-metrics",
+                            "path": "/metrics",
+                            "interval": "60s",
+                            "scrapeTimeout": "30s",
+                            "honorLabels": False,
+                        }
+                    ],
+                },
+            }
+        ]

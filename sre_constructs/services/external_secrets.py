@@ -59,7 +59,8 @@ class ExternalSecrets(PlatformComponent):
     - ``cert_controller_replicas``: cert-controller replicas. Default ``1``.
     - ``openbao_namespace``: where OpenBao runs (egress to port 8200). Default ``openbao``.
     - ``openbao_url``: OpenBao API URL. Default ``https://openbao.openbao.svc:8200``.
-    - ``openbao_ca_secret``: Secret in ``openbao_namespace`` whose ``ca.crt`` signs OpenBao's certificate. Default ``openbao-tls``.
+    - ``openbao_ca_secret``: Secret in ``openbao_namespace`` whose ``ca.crt`` signs OpenBao's certificate. Default
+      ``openbao-tls``.
     - ``openbao_role``: OpenBao Kubernetes auth role. Default ``external-secrets``.
     - ``kubernetes_auth_mount``: OpenBao Kubernetes auth mount path. Default ``kubernetes``.
     - ``kv_mount``: OpenBao KV v2 mount path. Default ``secret``.
@@ -97,20 +98,26 @@ class ExternalSecrets(PlatformComponent):
     ) -> None:
         where = f"{scope.node.path}/{id}" if scope.node.path else id
         for name, count in (
-            ("replicas", replicas), ("webhook_replicas", webhook_replicas),
+            ("replicas", replicas),
+            ("webhook_replicas", webhook_replicas),
             ("cert_controller_replicas", cert_controller_replicas),
         ):
             check_positive_int(where, name, count)
         for name, value in (
-            ("namespace", namespace), ("release_name", release_name), ("openbao_namespace", openbao_namespace),
-            ("openbao_ca_secret", openbao_ca_secret), ("openbao_role", openbao_role),
+            ("namespace", namespace),
+            ("release_name", release_name),
+            ("openbao_namespace", openbao_namespace),
+            ("openbao_ca_secret", openbao_ca_secret),
+            ("openbao_role", openbao_role),
             ("monitoring_namespace", monitoring_namespace),
         ):
             check_dns_label(where, name, value)
         if store_name is not None:
             check_dns_label(where, "store_name", store_name)
         if not isinstance(openbao_url, str) or not _URL.match(openbao_url):
-            raise ValidationError(where, "openbao_url", openbao_url, "an https:// URL such as 'https://openbao.openbao.svc:8200'")
+            raise ValidationError(
+                where, "openbao_url", openbao_url, "an https:// URL such as 'https://openbao.openbao.svc:8200'"
+            )
         for name, value in (("kubernetes_auth_mount", kubernetes_auth_mount), ("kv_mount", kv_mount)):
             if not isinstance(value, str) or not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,62}", value):
                 raise ValidationError(where, name, value, "a mount path: lower-case letters, digits, '-', '_'")
@@ -154,7 +161,9 @@ class ExternalSecrets(PlatformComponent):
             },
         }
         self.release = self.add_helm_release(
-            release_name, CHARTS["external-secrets/external-secrets"], version=version,
+            release_name,
+            CHARTS["external-secrets/external-secrets"],
+            version=version,
             values=deep_merge(defaults, values or {}),
         )
         for suffix in ("", "-webhook", "-cert-controller"):
@@ -176,21 +185,32 @@ class ExternalSecrets(PlatformComponent):
         self.store: Any = None
         if store_name is not None:
             self.config = self.add_companion("config")
-            self.store = self.config.add_manifest({
-                "apiVersion": "external-secrets.io/v1",
-                "kind": "ClusterSecretStore",
-                "metadata": {"name": store_name},
-                "spec": {"provider": {"vault": {
-                    "server": openbao_url,
-                    "path": kv_mount,
-                    "version": "v2",
-                    "caProvider": {
-                        "type": "Secret", "name": openbao_ca_secret, "key": "ca.crt", "namespace": openbao_namespace,
+            self.store = self.config.add_manifest(
+                {
+                    "apiVersion": "external-secrets.io/v1",
+                    "kind": "ClusterSecretStore",
+                    "metadata": {"name": store_name},
+                    "spec": {
+                        "provider": {
+                            "vault": {
+                                "server": openbao_url,
+                                "path": kv_mount,
+                                "version": "v2",
+                                "caProvider": {
+                                    "type": "Secret",
+                                    "name": openbao_ca_secret,
+                                    "key": "ca.crt",
+                                    "namespace": openbao_namespace,
+                                },
+                                "auth": {
+                                    "kubernetes": {
+                                        "mountPath": kubernetes_auth_mount,
+                                        "role": openbao_role,
+                                        "serviceAccountRef": {"name": self.service_account, "namespace": namespace},
+                                    }
+                                },
+                            }
+                        }
                     },
-                    "auth": {"kubernetes": {
-                        "mountPath": kubernetes_auth_mount,
-                        "role": openbao_role,
-                        "serviceAccountRef": {"name": self.service_account, "namespace": namespace},
-                    }},
-                }}},
-            })
+                }
+            )

@@ -21,24 +21,27 @@ from ..kernel.validation import (
 from ..kernel.values import deep_merge
 from ..versions import CHARTS
 
-__all__ = ["Istio", "MTLS_MODES"]
+__all__ = ["MTLS_MODES", "Istio"]
 
 MTLS_MODES = ("STRICT", "PERMISSIVE")
 """Mesh-wide PeerAuthentication modes the ``mtls_mode`` knob accepts."""
 
 # -- defaults (the one place they live) ------------------------------------------------------
 
-_REPLICAS = 2           # HPA minimum: the chart renders the istiod PDB only when it is > 1
+_REPLICAS = 2  # HPA minimum: the chart renders the istiod PDB only when it is > 1
 _MAX_REPLICAS = 5
 _GATEWAY_REPLICAS = 2
 _ISTIOD_RESOURCES: dict[str, Any] = {
-    "requests": {"cpu": "200m", "memory": "512Mi"}, "limits": {"cpu": "1", "memory": "1Gi"},
+    "requests": {"cpu": "200m", "memory": "512Mi"},
+    "limits": {"cpu": "1", "memory": "1Gi"},
 }
 _PROXY_RESOURCES: dict[str, Any] = {
-    "requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"cpu": "1", "memory": "512Mi"},
+    "requests": {"cpu": "50m", "memory": "128Mi"},
+    "limits": {"cpu": "1", "memory": "512Mi"},
 }
 _GATEWAY_RESOURCES: dict[str, Any] = {
-    "requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"cpu": "1", "memory": "512Mi"},
+    "requests": {"cpu": "100m", "memory": "128Mi"},
+    "limits": {"cpu": "1", "memory": "512Mi"},
 }
 _RUNTIME_DEFAULT = {"type": "RuntimeDefault"}
 # The gateway's pod securityContext REPLACES the chart default, which only sets this sysctl
@@ -48,7 +51,6 @@ _UNPRIVILEGED_PORTS = {"name": "net.ipv4.ip_unprivileged_port_start", "value": "
 _ISTIOD_PODS = {"app": "istiod", "istio": "pilot"}
 _PROMETHEUS_PODS = {"app.kubernetes.io/name": "prometheus"}
 _GATEWAY_RELEASE = "istio-ingressgateway"
-
 
 
 class Istio(PlatformComponent):
@@ -126,7 +128,9 @@ class Istio(PlatformComponent):
         check_bool(where, "gateway", gateway)
         check_dns_label(where, "gateway_namespace", gateway_namespace)
         if gateway and gateway_namespace == namespace:
-            raise ValidationError(where, "gateway_namespace", gateway_namespace, f"a namespace other than {namespace!r}")
+            raise ValidationError(
+                where, "gateway_namespace", gateway_namespace, f"a namespace other than {namespace!r}"
+            )
         gateway_replicas = check_positive_int(where, "gateway_replicas", gateway_replicas)
         gw_resources = deep_merge(
             _GATEWAY_RESOURCES, check_resources(where, "gateway_resources", gateway_resources or {})
@@ -138,9 +142,12 @@ class Istio(PlatformComponent):
         super().__init__(scope, id, name="istio", namespace=namespace, wait=wait, pod_security="restricted")
 
         base = self.add_helm_release(
-            "istio-base", CHARTS["istio/base"], version=version,
+            "istio-base",
+            CHARTS["istio/base"],
+            version=version,
             values=deep_merge(
-                {"defaultRevision": "default", "global": {"istioNamespace": namespace}}, base_values or {},
+                {"defaultRevision": "default", "global": {"istioNamespace": namespace}},
+                base_values or {},
             ),
         )
         istiod_values: dict[str, Any] = {
@@ -162,7 +169,10 @@ class Istio(PlatformComponent):
         }
         # istiod's Deployment name is fixed ("istiod"), whatever the release is called.
         self.istiod = self.add_helm_release(
-            "istiod", CHARTS["istio/istiod"], version=version, depends_on=[base],
+            "istiod",
+            CHARTS["istio/istiod"],
+            version=version,
+            depends_on=[base],
             values=deep_merge(istiod_values, values or {}),
         )
         self.add_health_check(HealthCheck("Deployment", "istiod", namespace))
@@ -170,7 +180,9 @@ class Istio(PlatformComponent):
         prometheus = Peer.in_namespace(monitoring_namespace, "Prometheus", **_PROMETHEUS_PODS)
         # Sidecars and gateways anywhere fetch config and certificates over 15012 (xDS + CA, mTLS).
         self.allow_ingress(
-            "istiod-xds", Peer.any_namespace("sidecars and gateways in any namespace"), tcp(15012),
+            "istiod-xds",
+            Peer.any_namespace("sidecars and gateways in any namespace"),
+            tcp(15012),
             pods=_ISTIOD_PODS,
         )
         # The API server calls the injection and validation webhooks (Service 443 -> pod 15017).
@@ -188,49 +200,68 @@ class Istio(PlatformComponent):
             # injection template has no privileged istio-init, so it stays `restricted`.
             self.add_namespace(gateway_namespace, mesh_injection=True)
             gateway_defaults: dict[str, Any] = {
-                "autoscaling": {"enabled": True, "minReplicas": gateway_replicas,
-                                "maxReplicas": max(_MAX_REPLICAS, gateway_replicas)},
+                "autoscaling": {
+                    "enabled": True,
+                    "minReplicas": gateway_replicas,
+                    "maxReplicas": max(_MAX_REPLICAS, gateway_replicas),
+                },
                 "replicaCount": gateway_replicas,
                 "podDisruptionBudget": {"minAvailable": 1} if gateway_replicas > 1 else {},
                 "resources": gw_resources,
                 "securityContext": {
-                    "runAsNonRoot": True, "seccompProfile": _RUNTIME_DEFAULT, "sysctls": [_UNPRIVILEGED_PORTS],
+                    "runAsNonRoot": True,
+                    "seccompProfile": _RUNTIME_DEFAULT,
+                    "sysctls": [_UNPRIVILEGED_PORTS],
                 },
                 # Replaces the chart default too: restate drop ALL and no privilege escalation.
                 "containerSecurityContext": {
-                    "allowPrivilegeEscalation": False, "privileged": False, "readOnlyRootFilesystem": True,
-                    "runAsNonRoot": True, "capabilities": {"drop": ["ALL"]}, "seccompProfile": _RUNTIME_DEFAULT,
+                    "allowPrivilegeEscalation": False,
+                    "privileged": False,
+                    "readOnlyRootFilesystem": True,
+                    "runAsNonRoot": True,
+                    "capabilities": {"drop": ["ALL"]},
+                    "seccompProfile": _RUNTIME_DEFAULT,
                 },
             }
             # The gateway pod's image is injected by istiod, so it must come after istiod.
             self.gateway = self.add_helm_release(
-                _GATEWAY_RELEASE, CHARTS["istio/gateway"], version=version,
-                namespace=gateway_namespace, depends_on=[self.istiod],
+                _GATEWAY_RELEASE,
+                CHARTS["istio/gateway"],
+                version=version,
+                namespace=gateway_namespace,
+                depends_on=[self.istiod],
                 values=deep_merge(gateway_defaults, gateway_values or {}),
             )
             gateway_name = self.gateway.values.get("name") or _GATEWAY_RELEASE
             self.add_health_check(HealthCheck("Deployment", gateway_name, gateway_namespace))
             gw = gateway_namespace
             self.allow_ingress(
-                "gateway-traffic", Peer.anywhere("clients of the ingress gateway (through its load balancer)"),
-                tcp(80, 443, 15021), namespace=gw,
+                "gateway-traffic",
+                Peer.anywhere("clients of the ingress gateway (through its load balancer)"),
+                tcp(80, 443, 15021),
+                namespace=gw,
             )
             self.allow_ingress("gateway-metrics", prometheus, tcp(15020, 15090), namespace=gw)
             self.allow_egress(
-                "istiod", Peer.in_namespace(namespace, "istiod", **_ISTIOD_PODS), tcp(15012), namespace=gw,
+                "istiod",
+                Peer.in_namespace(namespace, "istiod", **_ISTIOD_PODS),
+                tcp(15012),
+                namespace=gw,
             )
             # Routes lead to workloads in any namespace, on whatever ports they serve.
             self.allow_egress("backends", Peer.any_namespace("workloads the gateway routes to"), namespace=gw)
 
         self.config: PlatformComponent = self.add_companion("config")
         """Companion ``istio-config``: the mesh-wide PeerAuthentication (needs the CRDs of base)."""
-        self.config.add_manifest({
-            "apiVersion": "security.istio.io/v1",
-            "kind": "PeerAuthentication",
-            # `default` in the root namespace applies to the whole mesh.
-            "metadata": {"name": "default", "namespace": namespace},
-            "spec": {"mtls": {"mode": self.mtls_mode}},
-        })
+        self.config.add_manifest(
+            {
+                "apiVersion": "security.istio.io/v1",
+                "kind": "PeerAuthentication",
+                # `default` in the root namespace applies to the whole mesh.
+                "metadata": {"name": "default", "namespace": namespace},
+                "spec": {"mtls": {"mode": self.mtls_mode}},
+            }
+        )
 
     def service_monitors(self) -> list[dict[str, Any]]:
         """ServiceMonitors for istiod (the charts ship none), for the monitoring companion.
@@ -240,14 +271,16 @@ class Istio(PlatformComponent):
             ``app: istiod, istio: pilot``), port ``http-monitoring`` (15014).
         """
         assert self.namespace is not None
-        return [{
-            "apiVersion": "monitoring.coreos.com/v1",
-            "kind": "ServiceMonitor",
-            "metadata": {"name": "istiod", "namespace": self.namespace, "labels": {"app": "istiod"}},
-            "spec": {
-                "jobLabel": "app",
-                "selector": {"matchLabels": dict(_ISTIOD_PODS)},
-                "namespaceSelector": {"matchNames": [self.namespace]},
-                "endpoints": [{"port": "http-monitoring", "path": "/metrics", "interval": "30s"}],
-            },
-        }]
+        return [
+            {
+                "apiVersion": "monitoring.coreos.com/v1",
+                "kind": "ServiceMonitor",
+                "metadata": {"name": "istiod", "namespace": self.namespace, "labels": {"app": "istiod"}},
+                "spec": {
+                    "jobLabel": "app",
+                    "selector": {"matchLabels": dict(_ISTIOD_PODS)},
+                    "namespaceSelector": {"matchNames": [self.namespace]},
+                    "endpoints": [{"port": "http-monitoring", "path": "/metrics", "interval": "30s"}],
+                },
+            }
+        ]

@@ -22,7 +22,7 @@ from ..kernel.validation import (
 from ..kernel.values import deep_merge
 from ..versions import CHARTS
 
-__all__ = ["Kyverno", "POLICIES", "POLICY_ACTIONS"]
+__all__ = ["POLICIES", "POLICY_ACTIONS", "Kyverno"]
 
 POLICY_ACTIONS = ("Enforce", "Audit")
 """Values of ``policy_action`` and of each ``policy_actions`` entry (per-rule ``validate.failureAction``)."""
@@ -74,16 +74,25 @@ _EXCLUDED: dict[str, tuple[str, ...]] = {
 # iptables (no istio-cni here); exempting exactly those fields keeps meshed pods admissible.
 _MESH_IMAGES = ["*/proxyv2:*", "*/proxyv2@*"]
 _ISTIO_INIT_CAPS = {
-    "controlName": "Capabilities", "images": _MESH_IMAGES,
-    "restrictedField": "spec.initContainers[*].securityContext.capabilities.add", "values": ["NET_ADMIN", "NET_RAW"],
+    "controlName": "Capabilities",
+    "images": _MESH_IMAGES,
+    "restrictedField": "spec.initContainers[*].securityContext.capabilities.add",
+    "values": ["NET_ADMIN", "NET_RAW"],
 }
 _ISTIO_INIT_ROOT = [
-    {"controlName": "Running as Non-root", "images": _MESH_IMAGES,
-     "restrictedField": "spec.initContainers[*].securityContext.runAsNonRoot", "values": ["false"]},
-    {"controlName": "Running as Non-root user", "images": _MESH_IMAGES,
-     "restrictedField": "spec.initContainers[*].securityContext.runAsUser", "values": ["0"]},
+    {
+        "controlName": "Running as Non-root",
+        "images": _MESH_IMAGES,
+        "restrictedField": "spec.initContainers[*].securityContext.runAsNonRoot",
+        "values": ["false"],
+    },
+    {
+        "controlName": "Running as Non-root user",
+        "images": _MESH_IMAGES,
+        "restrictedField": "spec.initContainers[*].securityContext.runAsUser",
+        "values": ["0"],
+    },
 ]
-
 
 
 def _pod_rule(name: str, excluded: Sequence[str], validate: dict[str, Any]) -> dict[str, Any]:
@@ -218,25 +227,29 @@ class Kyverno(PlatformComponent):
                 "annotations": {"helm.sh/resource-policy": "keep"},
                 "migration": {"podResources": res["hooks"], "podSecurityContext": _POD_SECURITY},
             },
-            "admissionController": deep_merge(controller(admission_replicas, None), {
-                "initContainer": {"resources": res["admission-init"]},
-                "container": {"resources": res["admission"]},
-            }),
+            "admissionController": deep_merge(
+                controller(admission_replicas, None),
+                {
+                    "initContainer": {"resources": res["admission-init"]},
+                    "container": {"resources": res["admission"]},
+                },
+            ),
             "backgroundController": controller(controller_replicas, res["background"]),
             "cleanupController": controller(controller_replicas, res["cleanup"]),
             "reportsController": controller(controller_replicas, res["reports"]),
             "webhooksCleanup": {"resources": res["hooks"], "podSecurityContext": _POD_SECURITY},
         }
         self.release = self.add_helm_release(
-            release_name, CHARTS["kyverno/kyverno"], version=version, values=deep_merge(defaults, values or {}),
+            release_name,
+            CHARTS["kyverno/kyverno"],
+            version=version,
+            values=deep_merge(defaults, values or {}),
         )
         final = self.release.values
         base = final.get("nameOverride") or "kyverno"
         self._part_of = helm_fullname(release_name, base, override=final.get("fullnameOverride"))
         # Follow the final values: a controller a user turns off has no Deployment to check.
-        self._enabled = [
-            suffix for key, suffix in _CONTROLLERS.items() if (final.get(key) or {}).get("enabled", True)
-        ]
+        self._enabled = [suffix for key, suffix in _CONTROLLERS.items() if (final.get(key) or {}).get("enabled", True)]
         for suffix in self._enabled:
             self.add_health_check(HealthCheck("Deployment", f"{base}-{suffix}", namespace))
 
@@ -247,12 +260,16 @@ class Kyverno(PlatformComponent):
         self.allow_ingress("admission-webhook", Peer.api_server(), tcp(9443), pods=pods("admission-controller"))
         self.allow_ingress("cleanup-webhook", Peer.api_server(), tcp(9443), pods=pods("cleanup-controller"))
         self.allow_ingress(
-            "metrics", Peer.in_namespace(monitoring_namespace, "Prometheus", **_PROMETHEUS_PODS), tcp(8000),
+            "metrics",
+            Peer.in_namespace(monitoring_namespace, "Prometheus", **_PROMETHEUS_PODS),
+            tcp(8000),
         )
         self.allow_egress("api-server", Peer.api_server(), tcp(443, 6443))
         if registry_egress:
             self.allow_egress(
-                "registries", Peer.anywhere("container registries (verifyImages)"), tcp(443),
+                "registries",
+                Peer.anywhere("container registries (verifyImages)"),
+                tcp(443),
                 pods=pods("admission-controller"),
             )
 
@@ -276,59 +293,101 @@ class Kyverno(PlatformComponent):
             return spec
 
         specs: list[tuple[str, str, dict[str, Any]]] = [
-            (PSS_BASELINE, "Pod Security Standard baseline", {
-                "message": "Pods must meet the Pod Security Standard 'baseline'.",
-                "podSecurity": pss("baseline", [_ISTIO_INIT_CAPS]),
-            }),
-            (PSS_RESTRICTED, "Pod Security Standard restricted", {
-                "message": "Pods must meet the Pod Security Standard 'restricted'.",
-                "podSecurity": pss("restricted", [_ISTIO_INIT_CAPS, *_ISTIO_INIT_ROOT]),
-            }),
-            (DISALLOW_LATEST, "Pinned image tags", {
-                "message": "Images need an explicit tag (or digest) other than ':latest'.",
-                "pattern": {"spec": {
-                    "containers": [{"image": "*:* & !*:latest"}],
-                    "=(initContainers)": [{"image": "*:* & !*:latest"}],
-                    "=(ephemeralContainers)": [{"image": "*:* & !*:latest"}],
-                }},
-            }),
-            (REQUIRE_RESOURCES, "Requests and limits", {
-                "message": "Containers need CPU and memory requests and a memory limit.",
-                "pattern": {"spec": {"containers": [{"resources": {
-                    "requests": {"memory": "?*", "cpu": "?*"}, "limits": {"memory": "?*"},
-                }}]}},
-            }),
+            (
+                PSS_BASELINE,
+                "Pod Security Standard baseline",
+                {
+                    "message": "Pods must meet the Pod Security Standard 'baseline'.",
+                    "podSecurity": pss("baseline", [_ISTIO_INIT_CAPS]),
+                },
+            ),
+            (
+                PSS_RESTRICTED,
+                "Pod Security Standard restricted",
+                {
+                    "message": "Pods must meet the Pod Security Standard 'restricted'.",
+                    "podSecurity": pss("restricted", [_ISTIO_INIT_CAPS, *_ISTIO_INIT_ROOT]),
+                },
+            ),
+            (
+                DISALLOW_LATEST,
+                "Pinned image tags",
+                {
+                    "message": "Images need an explicit tag (or digest) other than ':latest'.",
+                    "pattern": {
+                        "spec": {
+                            "containers": [{"image": "*:* & !*:latest"}],
+                            "=(initContainers)": [{"image": "*:* & !*:latest"}],
+                            "=(ephemeralContainers)": [{"image": "*:* & !*:latest"}],
+                        }
+                    },
+                },
+            ),
+            (
+                REQUIRE_RESOURCES,
+                "Requests and limits",
+                {
+                    "message": "Containers need CPU and memory requests and a memory limit.",
+                    "pattern": {
+                        "spec": {
+                            "containers": [
+                                {
+                                    "resources": {
+                                        "requests": {"memory": "?*", "cpu": "?*"},
+                                        "limits": {"memory": "?*"},
+                                    }
+                                }
+                            ]
+                        }
+                    },
+                },
+            ),
         ]
         if run_as_non_root:
             non_root = {"runAsNonRoot": True}
-            specs.append((RUN_AS_NON_ROOT, "runAsNonRoot", {
-                "message": "Pods (or every container) must set securityContext.runAsNonRoot: true.",
-                "anyPattern": [
-                    {"spec": {
-                        "securityContext": non_root,
-                        "containers": [{"=(securityContext)": {"=(runAsNonRoot)": True}}],
-                        "=(initContainers)": [{"=(securityContext)": {"=(runAsNonRoot)": True}}],
-                    }},
-                    {"spec": {
-                        "containers": [{"securityContext": non_root}],
-                        "=(initContainers)": [{"securityContext": non_root}],
-                    }},
-                ],
-            }))
+            specs.append(
+                (
+                    RUN_AS_NON_ROOT,
+                    "runAsNonRoot",
+                    {
+                        "message": "Pods (or every container) must set securityContext.runAsNonRoot: true.",
+                        "anyPattern": [
+                            {
+                                "spec": {
+                                    "securityContext": non_root,
+                                    "containers": [{"=(securityContext)": {"=(runAsNonRoot)": True}}],
+                                    "=(initContainers)": [{"=(securityContext)": {"=(runAsNonRoot)": True}}],
+                                }
+                            },
+                            {
+                                "spec": {
+                                    "containers": [{"securityContext": non_root}],
+                                    "=(initContainers)": [{"securityContext": non_root}],
+                                }
+                            },
+                        ],
+                    },
+                )
+            )
         bodies = []
         for name, title, validate in specs:
-            bodies.append({
-                "apiVersion": "kyverno.io/v1",
-                "kind": "ClusterPolicy",
-                "metadata": {
-                    "name": name,
-                    "annotations": {"policies.kyverno.io/title": title, "policies.kyverno.io/category": "Platform baseline"},
-                },
-                "spec": {
-                    "background": True,
-                    "rules": [_pod_rule(name, excl[name], {"failureAction": act[name], **validate})],
-                },
-            })
+            bodies.append(
+                {
+                    "apiVersion": "kyverno.io/v1",
+                    "kind": "ClusterPolicy",
+                    "metadata": {
+                        "name": name,
+                        "annotations": {
+                            "policies.kyverno.io/title": title,
+                            "policies.kyverno.io/category": "Platform baseline",
+                        },
+                    },
+                    "spec": {
+                        "background": True,
+                        "rules": [_pod_rule(name, excl[name], {"failureAction": act[name], **validate})],
+                    },
+                }
+            )
         return bodies
 
     def service_monitors(self) -> list[dict[str, Any]]:
@@ -347,14 +406,16 @@ class Kyverno(PlatformComponent):
                 "app.kubernetes.io/instance": self.release.release_name,
                 "app.kubernetes.io/part-of": self._part_of,
             }
-            monitors.append({
-                "apiVersion": "monitoring.coreos.com/v1",
-                "kind": "ServiceMonitor",
-                "metadata": {"name": f"{self._part_of}-{suffix}", "namespace": self.namespace, "labels": labels},
-                "spec": {
-                    "selector": {"matchLabels": labels},
-                    "namespaceSelector": {"matchNames": [self.namespace]},
-                    "endpoints": [{"port": "metrics-port", "interval": "30s", "scrapeTimeout": "25s"}],
-                },
-            })
+            monitors.append(
+                {
+                    "apiVersion": "monitoring.coreos.com/v1",
+                    "kind": "ServiceMonitor",
+                    "metadata": {"name": f"{self._part_of}-{suffix}", "namespace": self.namespace, "labels": labels},
+                    "spec": {
+                        "selector": {"matchLabels": labels},
+                        "namespaceSelector": {"matchNames": [self.namespace]},
+                        "endpoints": [{"port": "metrics-port", "interval": "30s", "scrapeTimeout": "25s"}],
+                    },
+                }
+            )
         return monitors

@@ -25,7 +25,7 @@ from ..kernel.validation import (
 from ..kernel.values import deep_merge
 from ..versions import CHARTS
 
-__all__ = ["Logging", "LOKI_MODES", "alloy_config"]
+__all__ = ["LOKI_MODES", "Logging", "alloy_config"]
 
 # -- defaults (the one place they live) ----------------------------------------------------------
 
@@ -137,7 +137,11 @@ discovery.relabel "pods" {{
     target_label  = "node"
   }}
   rule {{
-    source_labels = ["__meta_kubernetes_pod_label_app_kubernetes_io_name", "__meta_kubernetes_pod_label_app", "__meta_kubernetes_pod_controller_name"]
+    source_labels = [
+      "__meta_kubernetes_pod_label_app_kubernetes_io_name",
+      "__meta_kubernetes_pod_label_app",
+      "__meta_kubernetes_pod_controller_name",
+    ]
     separator     = ";"
     regex         = "^;*([^;]+)(;.*)?$"
     target_label  = "app"
@@ -168,8 +172,13 @@ loki.write "default" {{
 def _alloy_defaults(push_url: str, cluster: str) -> dict[str, Any]:
     """Alloy 1.11.1 values (values-a §5.4, rendered): DaemonSet, API-server log source, restricted."""
     # The image creates user alloy (473) but runs as root: name the uid so runAsNonRoot can start it.
-    pod_sc = {"runAsNonRoot": True, "runAsUser": 473, "runAsGroup": 473, "fsGroup": 473,
-              "seccompProfile": {"type": "RuntimeDefault"}}
+    pod_sc = {
+        "runAsNonRoot": True,
+        "runAsUser": 473,
+        "runAsGroup": 473,
+        "fsGroup": 473,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
     return {
         "crds": {"create": True},
         "controller": {
@@ -181,15 +190,22 @@ def _alloy_defaults(push_url: str, cluster: str) -> dict[str, Any]:
         "global": {"podSecurityContext": pod_sc},
         "alloy": {
             "configMap": {"create": True, "content": alloy_config(push_url, cluster)},
-            "mounts": {"varlog": False, "dockercontainers": False,
-                       "extra": [{"name": "alloy-storage", "mountPath": "/tmp/alloy"}]},
+            "mounts": {
+                "varlog": False,
+                "dockercontainers": False,
+                "extra": [{"name": "alloy-storage", "mountPath": "/tmp/alloy"}],
+            },
             "storagePath": "/tmp/alloy",
             "clustering": {"enabled": False},  # node-local discovery instead of clustering
             "enableReporting": False,  # no usage reports (air-gap)
             "resources": {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"memory": "512Mi"}},
             "securityContext": {
-                "runAsNonRoot": True, "runAsUser": 473, "runAsGroup": 473, "allowPrivilegeEscalation": False,
-                "readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]},
+                "runAsNonRoot": True,
+                "runAsUser": 473,
+                "runAsGroup": 473,
+                "allowPrivilegeEscalation": False,
+                "readOnlyRootFilesystem": True,
+                "capabilities": {"drop": ["ALL"]},
                 "seccompProfile": {"type": "RuntimeDefault"},
             },
         },
@@ -221,19 +237,25 @@ class Logging(PlatformComponent):
 
     - ``version``: Loki chart version. Default ``18.11.0``.
     - ``values``: Helm values for Loki, deep-merged last. Default none.
-    - ``mode``: ``monolithic`` (1 replica) or ``scalable`` (``replicas`` replicas on S3, needs ``s3_endpoint`` and ``s3_bucket_chunks``). Default ``monolithic``.
+    - ``mode``: ``monolithic`` (1 replica) or ``scalable`` (``replicas`` replicas on S3, needs ``s3_endpoint`` and
+      ``s3_bucket_chunks``). Default ``monolithic``.
     - ``replicas``: Loki replicas in ``scalable`` mode (at least 2). Default ``3``.
-    - ``storage_size``: Loki volume per replica (chunks and index on filesystem; WAL and caches with S3). Default ``10Gi``.
+    - ``storage_size``: Loki volume per replica (chunks and index on filesystem; WAL and caches with S3). Default
+      ``10Gi``.
     - ``storage_class``: StorageClass of the Loki volumes. Default ``None`` (cluster default).
-    - ``retention``: how long logs are kept (compactor retention), a duration such as ``744h`` or ``31d``. Default ``744h``.
-    - ``s3_endpoint``: S3 endpoint ``host[:port]`` without scheme (``s3.eu-west-1.amazonaws.com``, ``minio.storage.svc:9000``). Default ``None``.
+    - ``retention``: how long logs are kept (compactor retention), a duration such as ``744h`` or ``31d``. Default
+      ``744h``.
+    - ``s3_endpoint``: S3 endpoint ``host[:port]`` without scheme (``s3.eu-west-1.amazonaws.com``,
+      ``minio.storage.svc:9000``). Default ``None``.
     - ``s3_bucket_chunks``: bucket for chunks and index; setting it switches storage to S3. Default ``None``.
     - ``s3_bucket_ruler``: bucket for ruler data. Default ``None`` (the chunks bucket).
     - ``s3_region``: S3 region. Default ``None``.
     - ``s3_force_path_style``: path-style bucket URLs (MinIO, Ceph RGW). Default ``False``.
     - ``s3_insecure``: plain HTTP to the endpoint. Default ``False``.
-    - ``s3_credentials_secret``: name of a Secret in the namespace with ``AWS_ACCESS_KEY_ID`` and ``AWS_SECRET_ACCESS_KEY``. Default ``None`` (SDK default chain).
-    - ``monitoring_namespace``: namespace of Grafana and Prometheus (ingress to the gateway and metrics). Default ``monitoring``.
+    - ``s3_credentials_secret``: name of a Secret in the namespace with ``AWS_ACCESS_KEY_ID`` and
+      ``AWS_SECRET_ACCESS_KEY``. Default ``None`` (SDK default chain).
+    - ``monitoring_namespace``: namespace of Grafana and Prometheus (ingress to the gateway and metrics). Default
+      ``monitoring``.
     - ``cluster_name``: value of the ``cluster`` label Alloy adds to every line. Default ``platform``.
     - ``alloy_version``: Alloy chart version. Default ``1.11.1``.
     - ``alloy_values``: Helm values for Alloy, deep-merged last. Default none.
@@ -291,13 +313,17 @@ class Logging(PlatformComponent):
             match = _ENDPOINT.fullmatch(s3_endpoint) if isinstance(s3_endpoint, str) else None
             if match is None or (match["port"] is not None and not 0 < int(match["port"]) < 65536):
                 raise ValidationError(
-                    where, "s3_endpoint", s3_endpoint,
+                    where,
+                    "s3_endpoint",
+                    s3_endpoint,
                     "host[:port] without a scheme, e.g. 's3.eu-west-1.amazonaws.com' or 'minio.storage.svc:9000'",
                 )
             endpoint_port = int(match["port"]) if match["port"] else None
         for knob, bucket in (("s3_bucket_chunks", s3_bucket_chunks), ("s3_bucket_ruler", s3_bucket_ruler)):
             if bucket is not None and (not isinstance(bucket, str) or not _BUCKET.fullmatch(bucket)):
-                raise ValidationError(where, knob, bucket, "an S3 bucket name: 3-63 lower-case letters, digits, '.', '-'")
+                raise ValidationError(
+                    where, knob, bucket, "an S3 bucket name: 3-63 lower-case letters, digits, '.', '-'"
+                )
         if s3_region is not None and (not isinstance(s3_region, str) or not _REGION.fullmatch(s3_region)):
             raise ValidationError(where, "s3_region", s3_region, "a region such as 'eu-west-1', or None")
         check_bool(where, "s3_force_path_style", s3_force_path_style)
@@ -314,10 +340,14 @@ class Logging(PlatformComponent):
                 if given is None:
                     raise ValidationError(where, knob, None, "a value: mode 'scalable' stores logs in S3")
         if use_s3 and s3_endpoint is None:
-            raise ValidationError(where, "s3_endpoint", None, "the S3 endpoint host[:port] when s3_bucket_chunks is set")
+            raise ValidationError(
+                where, "s3_endpoint", None, "the S3 endpoint host[:port] when s3_bucket_chunks is set"
+            )
         if not use_s3:
             for knob, given in (
-                ("s3_endpoint", s3_endpoint), ("s3_bucket_ruler", s3_bucket_ruler), ("s3_region", s3_region),
+                ("s3_endpoint", s3_endpoint),
+                ("s3_bucket_ruler", s3_bucket_ruler),
+                ("s3_region", s3_region),
                 ("s3_credentials_secret", s3_credentials_secret),
             ):
                 if given is not None:
@@ -334,10 +364,17 @@ class Logging(PlatformComponent):
         store = "s3" if use_s3 else "filesystem"
         loki_replicas = replicas if mode == "scalable" else 1
         loki["loki"]["commonConfig"] = {"replication_factor": min(loki_replicas, 3)}
-        loki["loki"]["schemaConfig"] = {"configs": [{
-            "from": SCHEMA_FROM, "store": "tsdb", "object_store": store, "schema": "v13",
-            "index": {"prefix": "loki_index_", "period": "24h"},
-        }]}
+        loki["loki"]["schemaConfig"] = {
+            "configs": [
+                {
+                    "from": SCHEMA_FROM,
+                    "store": "tsdb",
+                    "object_store": store,
+                    "schema": "v13",
+                    "index": {"prefix": "loki_index_", "period": "24h"},
+                }
+            ]
+        }
         loki["loki"]["limits_config"] = {"retention_period": retention}
         loki["loki"]["compactor"]["delete_request_store"] = store
         persistence: dict[str, Any] = {"enabled": True, "size": storage_size}
@@ -346,7 +383,9 @@ class Logging(PlatformComponent):
         loki["singleBinary"].update({"replicas": loki_replicas, "persistence": persistence})
         if use_s3:
             s3: dict[str, Any] = {
-                "endpoint": s3_endpoint, "s3ForcePathStyle": s3_force_path_style, "insecure": s3_insecure,
+                "endpoint": s3_endpoint,
+                "s3ForcePathStyle": s3_force_path_style,
+                "insecure": s3_insecure,
             }
             if s3_region is not None:
                 s3["region"] = s3_region
@@ -369,48 +408,71 @@ class Logging(PlatformComponent):
             loki["chunksCache"] = {"enabled": False}
             loki["resultsCache"] = {"enabled": False}
         self.loki = self.add_helm_release(
-            release_name, CHARTS["logging/loki"], version=version, values=deep_merge(loki, user_values),
+            release_name,
+            CHARTS["logging/loki"],
+            version=version,
+            values=deep_merge(loki, user_values),
         )
         push_url = f"{self.gateway_url}/loki/api/v1/push"
         self.alloy = self.add_helm_release(
-            alloy_release_name, CHARTS["logging/alloy"], version=alloy_version, depends_on=[self.loki],
+            alloy_release_name,
+            CHARTS["logging/alloy"],
+            version=alloy_version,
+            depends_on=[self.loki],
             values=deep_merge(_alloy_defaults(push_url, cluster_name), user_alloy_values),
         )
         self._declare_network(
-            release_name, monitoring_namespace, use_s3,
+            release_name,
+            monitoring_namespace,
+            use_s3,
             endpoint_port or (80 if s3_insecure else 443),
         )
         for check in self._workloads(namespace, self.loki.values, self.alloy.values, release_name, alloy_release_name):
             self.add_health_check(check)
 
     def _declare_network(
-        self, loki_release: str, monitoring_namespace: str, use_s3: bool, s3_port: int,
+        self,
+        loki_release: str,
+        monitoring_namespace: str,
+        use_s3: bool,
+        s3_port: int,
     ) -> None:
         loki_pods = {"app.kubernetes.io/name": "loki", "app.kubernetes.io/instance": loki_release}
         self.allow_ingress(
             "grafana-to-gateway",
-            Peer.in_namespace(monitoring_namespace, "Grafana", **_GRAFANA_LABELS), tcp(GATEWAY_PORT),
+            Peer.in_namespace(monitoring_namespace, "Grafana", **_GRAFANA_LABELS),
+            tcp(GATEWAY_PORT),
             pods={**loki_pods, "app.kubernetes.io/component": "gateway"},
         )
         self.allow_ingress(
             "prometheus-scrape",
             Peer.in_namespace(monitoring_namespace, "Prometheus", **_PROMETHEUS_LABELS),
-            tcp(LOKI_HTTP_PORT, GATEWAY_EXPORTER_PORT, CANARY_PORT, ALLOY_PORT,
-                *((MEMCACHED_EXPORTER_PORT,) if use_s3 else ())),
+            tcp(
+                LOKI_HTTP_PORT,
+                GATEWAY_EXPORTER_PORT,
+                CANARY_PORT,
+                ALLOY_PORT,
+                *((MEMCACHED_EXPORTER_PORT,) if use_s3 else ()),
+            ),
         )
         # Alloy and the canary reach the gateway inside the namespace: already allowed by the baseline.
         # Alloy discovers pods and tails their logs through the API server; Loki's rules sidecar watches ConfigMaps.
         self.allow_egress("api-server", Peer.api_server(), tcp(*API_SERVER_PORTS))
         if use_s3:
             self.allow_egress(
-                "object-storage", Peer.anywhere("S3 object storage"), tcp(s3_port),
+                "object-storage",
+                Peer.anywhere("S3 object storage"),
+                tcp(s3_port),
                 pods={**loki_pods, "app.kubernetes.io/component": "single-binary"},
             )
 
     @staticmethod
     def _workloads(
-        namespace: str, loki_values: Mapping[str, Any], alloy_values: Mapping[str, Any],
-        loki_release: str, alloy_release: str,
+        namespace: str,
+        loki_values: Mapping[str, Any],
+        alloy_values: Mapping[str, Any],
+        loki_release: str,
+        alloy_release: str,
     ) -> list[HealthCheck]:
         def section(values: Mapping[str, Any], key: str) -> Mapping[str, Any]:
             found = values.get(key)
@@ -430,7 +492,8 @@ class Logging(PlatformComponent):
         if section(loki_values, "lokiCanary").get("enabled", True) is not False:
             checks.append(HealthCheck("DaemonSet", f"{loki}-canary", namespace))
         kind = {"daemonset": "DaemonSet", "deployment": "Deployment", "statefulset": "StatefulSet"}.get(
-            str(section(alloy_values, "controller").get("type", "daemonset")), "DaemonSet",
+            str(section(alloy_values, "controller").get("type", "daemonset")),
+            "DaemonSet",
         )
         checks.append(HealthCheck(kind, alloy, namespace))
         return checks

@@ -14,9 +14,9 @@ from ..kernel.manifest import Manifest
 from ..kernel.naming import helm_fullname
 from ..kernel.network import Peer, tcp
 from ..kernel.validation import (
-    check_domain,
     check_bool,
     check_dns_label,
+    check_domain,
     check_positive_int,
     check_prometheus_duration,
     check_quantity,
@@ -45,7 +45,9 @@ API_SERVER_PORTS = (443, 6443)
 CONTROL_PLANE_PORTS = (10249, 2381, 10257, 10259)
 
 _RESTRICTED_CONTAINER = {
-    "allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]},
+    "allowPrivilegeEscalation": False,
+    "readOnlyRootFilesystem": True,
+    "capabilities": {"drop": ["ALL"]},
 }
 _SECCOMP = {"seccompProfile": {"type": "RuntimeDefault"}}
 
@@ -100,10 +102,16 @@ def _defaults() -> dict[str, Any]:
             "replicas": 1,
             "resources": {"requests": {"cpu": "50m", "memory": "256Mi"}, "limits": {"memory": "512Mi"}},
             "securityContext": {
-                "runAsNonRoot": True, "runAsUser": 472, "runAsGroup": 472, "fsGroup": 472, **_SECCOMP,
+                "runAsNonRoot": True,
+                "runAsUser": 472,
+                "runAsGroup": 472,
+                "fsGroup": 472,
+                **_SECCOMP,
             },
             "containerSecurityContext": {
-                "allowPrivilegeEscalation": False, "privileged": False, "capabilities": {"drop": ["ALL"]},
+                "allowPrivilegeEscalation": False,
+                "privileged": False,
+                "capabilities": {"drop": ["ALL"]},
                 **_SECCOMP,
             },
             "sidecar": {"resources": {"requests": {"cpu": "10m", "memory": "64Mi"}, "limits": {"memory": "128Mi"}}},
@@ -155,16 +163,19 @@ class Monitoring(PlatformComponent):
     - ``prometheus_replicas``: Prometheus replicas (PDB minAvailable 1 when more than one). Default ``2``.
     - ``alertmanager_replicas``: Alertmanager replicas (PDB minAvailable 1 when more than one). Default ``2``.
     - ``retention``: how long Prometheus keeps samples, a Prometheus duration (``15d``, ``12h``). Default ``15d``.
-    - ``retention_size``: Prometheus size-based retention (``45GB``), keep it below ``storage_size``. Default ``None`` (time only).
+    - ``retention_size``: Prometheus size-based retention (``45GB``), keep it below ``storage_size``. Default ``None``
+      (time only).
     - ``storage_size``: Prometheus volume per replica. Default ``50Gi``.
     - ``storage_class``: StorageClass of the Prometheus, Alertmanager volumes. Default ``None`` (cluster default).
     - ``alertmanager_storage_size``: Alertmanager volume per replica. Default ``5Gi``.
     - ``grafana_init_chown``: run Grafana's root chown init container (breaks ``restricted``). Default ``False``.
     - ``loki_datasource``: add a Grafana datasource for Loki and the egress to its gateway. Default ``False``.
     - ``logging_namespace``: namespace of Loki's gateway (``loki-gateway``). Default ``logging``.
-    - ``managed_control_plane``: the control plane is not scrapeable (managed, k3s, RKE2): disable the etcd, controller-manager, scheduler and kube-proxy targets. Default ``False``.
+    - ``managed_control_plane``: the control plane is not scrapeable (managed, k3s, RKE2): disable the etcd,
+      controller-manager, scheduler and kube-proxy targets. Default ``False``.
     - ``alertmanager_egress``: let Alertmanager reach receivers on TCP 443 anywhere. Default ``True``.
-    - ``node_exporter_namespace``: move node-exporter to this privileged namespace (``monitoring-node-exporter``) so ``monitoring`` is ``restricted``. Default ``None`` (stays in ``monitoring``, which is then ``privileged``).
+    - ``node_exporter_namespace``: move node-exporter to this privileged namespace (``monitoring-node-exporter``) so
+      ``monitoring`` is ``restricted``. Default ``None`` (stays in ``monitoring``, which is then ``privileged``).
     - ``domain``: the cluster's DNS name: Prometheus, Alertmanager and Grafana announce
       ``https://prometheus.<domain>``, ``https://alertmanager.<domain>`` and ``https://grafana.<domain>``
       as their external URLs, so links in alerts and dashboards lead somewhere. Default ``None``.
@@ -220,8 +231,10 @@ class Monitoring(PlatformComponent):
         if domain is not None:
             check_domain(where, "domain", domain)
         for knob, flag in (
-            ("grafana_init_chown", grafana_init_chown), ("loki_datasource", loki_datasource),
-            ("managed_control_plane", managed_control_plane), ("alertmanager_egress", alertmanager_egress),
+            ("grafana_init_chown", grafana_init_chown),
+            ("loki_datasource", loki_datasource),
+            ("managed_control_plane", managed_control_plane),
+            ("alertmanager_egress", alertmanager_egress),
         ):
             check_bool(where, knob, flag)
         check_dns_label(where, "logging_namespace", logging_namespace)
@@ -229,7 +242,9 @@ class Monitoring(PlatformComponent):
             check_dns_label(where, "node_exporter_namespace", node_exporter_namespace)
             if node_exporter_namespace == namespace:
                 raise ValidationError(
-                    where, "node_exporter_namespace", node_exporter_namespace,
+                    where,
+                    "node_exporter_namespace",
+                    node_exporter_namespace,
                     f"a namespace other than {namespace!r}, or None to keep node-exporter there",
                 )
         node_exporter_separate = node_exporter_namespace is not None
@@ -241,7 +256,11 @@ class Monitoring(PlatformComponent):
         if grafana_init_chown:
             reasons.append("Grafana's init-chown-data container runs as root with CHOWN and DAC_OVERRIDE")
         super().__init__(
-            scope, id, name="monitoring", namespace=namespace, wait=wait,
+            scope,
+            id,
+            name="monitoring",
+            namespace=namespace,
+            wait=wait,
             pod_security="privileged" if needs_privileged else "restricted",
             pod_security_reason="; ".join(reasons) or None,
         )
@@ -251,8 +270,11 @@ class Monitoring(PlatformComponent):
         """Where node-exporter runs."""
         if node_exporter_namespace is not None:
             self.add_namespace(
-                node_exporter_namespace, pod_security="privileged",
-                pod_security_reason="node-exporter (DaemonSet) needs hostNetwork, hostPID and hostPath mounts of /, /proc, /sys",
+                node_exporter_namespace,
+                pod_security="privileged",
+                pod_security_reason=(
+                    "node-exporter (DaemonSet) needs hostNetwork, hostPID and hostPath mounts of /, /proc, /sys"
+                ),
             )
 
         knobs = _defaults()
@@ -268,7 +290,8 @@ class Monitoring(PlatformComponent):
             set_path(prom, "prometheusSpec.externalUrl", f"https://prometheus.{domain}")
             set_path(am, "alertmanagerSpec.externalUrl", f"https://alertmanager.{domain}")
             knobs["grafana"]["grafana.ini"]["server"] = {
-                "domain": f"grafana.{domain}", "root_url": f"https://grafana.{domain}",
+                "domain": f"grafana.{domain}",
+                "root_url": f"https://grafana.{domain}",
             }
         # minAvailable 1 on a single replica would block every node drain.
         prom["podDisruptionBudget"] = {"enabled": prometheus_replicas > 1, "minAvailable": 1}
@@ -278,12 +301,18 @@ class Monitoring(PlatformComponent):
         am["podDisruptionBudget"] = {"enabled": alertmanager_replicas > 1, "minAvailable": 1}
         knobs["grafana"]["initChownData"] = {"enabled": grafana_init_chown}
         if loki_datasource:
-            knobs["grafana"]["additionalDataSources"] = [{
-                "name": "Loki", "type": "loki", "uid": "loki", "access": "proxy",
-                "url": f"http://loki-gateway.{logging_namespace}.svc:80",
-                "isDefault": False, "editable": False,
-                "jsonData": {"maxLines": 1000, "timeout": 60},
-            }]
+            knobs["grafana"]["additionalDataSources"] = [
+                {
+                    "name": "Loki",
+                    "type": "loki",
+                    "uid": "loki",
+                    "access": "proxy",
+                    "url": f"http://loki-gateway.{logging_namespace}.svc:80",
+                    "isDefault": False,
+                    "editable": False,
+                    "jsonData": {"maxLines": 1000, "timeout": 60},
+                }
+            ]
         if managed_control_plane:
             for component in ("kubeEtcd", "kubeControllerManager", "kubeScheduler", "kubeProxy"):
                 knobs[component] = {"enabled": False}
@@ -291,8 +320,11 @@ class Monitoring(PlatformComponent):
             knobs["prometheus-node-exporter"]["namespaceOverride"] = node_exporter_namespace
 
         self.release = self.add_helm_release(
-            release_name, CHARTS["monitoring/kube-prometheus-stack"], version=version,
-            values=deep_merge(knobs, user_values), timeout="15m",
+            release_name,
+            CHARTS["monitoring/kube-prometheus-stack"],
+            version=version,
+            values=deep_merge(knobs, user_values),
+            timeout="15m",
         )
         self._declare_network(release_name, loki_datasource, managed_control_plane, alertmanager_egress)
         for check in self._workloads(release_name, namespace, self.node_exporter_namespace, self.release.values):
@@ -325,49 +357,68 @@ class Monitoring(PlatformComponent):
             raise ValidationError(where, "service monitor", body, "a ServiceMonitor body (dict)")
         if body.get("apiVersion") != "monitoring.coreos.com/v1" or body.get("kind") != "ServiceMonitor":
             raise ValidationError(
-                where, "service monitor apiVersion/kind", f"{body.get('apiVersion')}/{body.get('kind')}",
+                where,
+                "service monitor apiVersion/kind",
+                f"{body.get('apiVersion')}/{body.get('kind')}",
                 "monitoring.coreos.com/v1/ServiceMonitor",
             )
         metadata = body.get("metadata")
         if not isinstance(metadata, Mapping) or not isinstance(metadata.get("namespace"), str):
-            raise ValidationError(where, "service monitor metadata.namespace", metadata, "the namespace of the scraped Service")
+            raise ValidationError(
+                where, "service monitor metadata.namespace", metadata, "the namespace of the scraped Service"
+            )
         return self.config.add_manifest(body)
 
     # -- network ----------------------------------------------------------------------------
 
     def _declare_network(
-        self, release: str, loki_datasource: bool, managed_control_plane: bool, alertmanager_egress: bool,
+        self,
+        release: str,
+        loki_datasource: bool,
+        managed_control_plane: bool,
+        alertmanager_egress: bool,
     ) -> None:
         # Operator, kube-state-metrics, Grafana's sidecars, Prometheus discovery and the certgen Jobs
         # all talk to the API server.
         self.allow_egress("api-server", Peer.api_server(), tcp(*API_SERVER_PORTS))
         self.allow_ingress(
-            "operator-webhook", Peer.api_server(), tcp(OPERATOR_WEBHOOK_PORT),
+            "operator-webhook",
+            Peer.api_server(),
+            tcp(OPERATOR_WEBHOOK_PORT),
             pods={"app.kubernetes.io/component": "prometheus-operator", "app.kubernetes.io/instance": release},
         )
         prometheus_pods = {"app.kubernetes.io/name": "prometheus"}
         # Metrics ports differ per service: Prometheus may reach any pod port in any namespace.
         self.allow_egress(
-            "prometheus-scrape-pods", Peer.any_namespace("metrics endpoints of every namespace"), pods=prometheus_pods,
+            "prometheus-scrape-pods",
+            Peer.any_namespace("metrics endpoints of every namespace"),
+            pods=prometheus_pods,
         )
         host_ports = HOST_SCRAPE_PORTS + API_SERVER_PORTS + (() if managed_control_plane else CONTROL_PLANE_PORTS)
         self.allow_egress(
             "prometheus-scrape-hosts",
-            Peer(cidr="0.0.0.0/0", description="kubelets, node-exporter (host network), the API server and control plane"),
-            tcp(*host_ports), pods=prometheus_pods,
+            Peer(
+                cidr="0.0.0.0/0", description="kubelets, node-exporter (host network), the API server and control plane"
+            ),
+            tcp(*host_ports),
+            pods=prometheus_pods,
         )
         if loki_datasource:
             self.allow_egress(
                 "grafana-loki",
                 Peer.in_namespace(
-                    self.logging_namespace, "Loki gateway",
+                    self.logging_namespace,
+                    "Loki gateway",
                     **{"app.kubernetes.io/name": "loki", "app.kubernetes.io/component": "gateway"},
                 ),
-                tcp(LOKI_GATEWAY_PORT), pods={"app.kubernetes.io/name": "grafana"},
+                tcp(LOKI_GATEWAY_PORT),
+                pods={"app.kubernetes.io/name": "grafana"},
             )
         if alertmanager_egress:
             self.allow_egress(
-                "alertmanager-receivers", Peer.anywhere("alert receivers (webhooks, mail relays, chat)"), tcp(443),
+                "alertmanager-receivers",
+                Peer.anywhere("alert receivers (webhooks, mail relays, chat)"),
+                tcp(443),
                 pods={"app.kubernetes.io/name": "alertmanager"},
             )
 

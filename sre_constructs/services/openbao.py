@@ -18,14 +18,14 @@ from ..kernel.validation import check_bool, check_dns_label, check_positive_int,
 from ..kernel.values import deep_merge
 from ..versions import CHARTS
 
-__all__ = ["OpenBao", "HclBlock", "render_hcl"]
+__all__ = ["HclBlock", "OpenBao", "render_hcl"]
 
 
 # --------------------------------------------------------------------------------------------
 # A tiny HCL (v1, as OpenBao parses its config) renderer: configuration is Python data, and every
 # string goes through one escaping function, so no user input is ever pasted into HCL text.
 
-HclValue = Union[str, bool, int, float, Sequence["HclValue"], Mapping[str, "HclValue"]]
+HclValue = Union[str, bool, int, float, Sequence["HclValue"], Mapping[str, "HclValue"]]  # noqa: UP007  (recursive alias)
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 
@@ -234,19 +234,23 @@ class OpenBao(PlatformComponent):
     - ``namespace``: Default ``openbao``.
     - ``release_name``: Default ``openbao``.
     - ``replicas``: raft voters, an odd number >= 1. Default ``3``.
-    - ``issuer_name``: cert-manager ClusterIssuer (a CA issuer, so ``ca.crt`` is filled) signing the TLS certificate. Default ``platform-ca``.
+    - ``issuer_name``: cert-manager ClusterIssuer (a CA issuer, so ``ca.crt`` is filled) signing the TLS certificate.
+      Default ``platform-ca``.
     - ``kv_mount``: path of the KV v2 engine created at init. Default ``secret``.
     - ``eso_service_account``: ServiceAccount the ``external-secrets`` role binds. Default ``external-secrets``.
     - ``eso_namespace``: its namespace; also allowed to reach port 8200. Default ``external-secrets``.
-    - ``admin_service_account``: ServiceAccount (emitted in this namespace) bound to role ``platform-admin``. Default ``openbao-admin``.
+    - ``admin_service_account``: ServiceAccount (emitted in this namespace) bound to role ``platform-admin``. Default
+      ``openbao-admin``.
     - ``seal_key_source``: who creates the static seal key Secret: ``kyverno`` or ``external``. Default ``kyverno``.
     - ``seal_key_secret``: name of the static seal key Secret. Default ``openbao-static-seal``.
-    - ``seal_key_id``: the static seal's ``current_key_id`` (change it when the key changes). Default ``openbao-seal-1``.
+    - ``seal_key_id``: the static seal's ``current_key_id`` (change it when the key changes). Default
+      ``openbao-seal-1``.
     - ``seal_config``: replace the static seal with ``{type: {attribute: value}}`` (awskms, transit, ...). Default none.
     - ``storage_size``: raft data volume size per pod. Default ``10Gi``.
     - ``monitoring_namespace``: where Prometheus runs (scrapes port 8200). Default ``monitoring``.
     - ``kyverno_namespace``: where Kyverno's background controller runs. Default ``kyverno``.
-    - ``wait``: Default ``True`` (pods become Ready after auto-unseal); with ``False`` the health check names StatefulSet ``openbao``.
+    - ``wait``: Default ``True`` (pods become Ready after auto-unseal); with ``False`` the health check names
+      StatefulSet ``openbao``.
 
     Attributes:
         service_url: ``https://openbao.<namespace>.svc:8200``.
@@ -291,9 +295,12 @@ class OpenBao(PlatformComponent):
         check_dns_label(where, "namespace", namespace)
         check_dns_label(where, "release_name", release_name)
         for name, value in (
-            ("issuer_name", issuer_name), ("eso_service_account", eso_service_account),
-            ("eso_namespace", eso_namespace), ("admin_service_account", admin_service_account),
-            ("seal_key_secret", seal_key_secret), ("monitoring_namespace", monitoring_namespace),
+            ("issuer_name", issuer_name),
+            ("eso_service_account", eso_service_account),
+            ("eso_namespace", eso_namespace),
+            ("admin_service_account", admin_service_account),
+            ("seal_key_secret", seal_key_secret),
+            ("monitoring_namespace", monitoring_namespace),
             ("kyverno_namespace", kyverno_namespace),
         ):
             check_dns_label(where, name, value)
@@ -335,54 +342,77 @@ class OpenBao(PlatformComponent):
             for service in (fullname, f"{fullname}-active", f"{fullname}-standby")
             for name in (service, f"{service}.{namespace}", f"{service}.{namespace}.svc")
         ]
-        self.certificate = self.add_manifest({
-            "apiVersion": "cert-manager.io/v1",
-            "kind": "Certificate",
-            "metadata": {"name": self.ca_secret, "namespace": namespace},
-            "spec": {
-                "secretName": self.ca_secret,
-                "duration": "8760h",
-                "renewBefore": "720h",
-                "privateKey": {"algorithm": "ECDSA", "size": 256, "rotationPolicy": "Always"},
-                "dnsNames": svc_names + [f"*.{internal}", f"*.{internal}.{namespace}", f"*.{internal}.{namespace}.svc"],
-                "ipAddresses": ["127.0.0.1"],
-                "issuerRef": {"group": "cert-manager.io", "kind": "ClusterIssuer", "name": issuer_name},
-            },
-        })
+        self.certificate = self.add_manifest(
+            {
+                "apiVersion": "cert-manager.io/v1",
+                "kind": "Certificate",
+                "metadata": {"name": self.ca_secret, "namespace": namespace},
+                "spec": {
+                    "secretName": self.ca_secret,
+                    "duration": "8760h",
+                    "renewBefore": "720h",
+                    "privateKey": {"algorithm": "ECDSA", "size": 256, "rotationPolicy": "Always"},
+                    "dnsNames": [
+                        *svc_names,
+                        f"*.{internal}",
+                        f"*.{internal}.{namespace}",
+                        f"*.{internal}.{namespace}.svc",
+                    ],
+                    "ipAddresses": ["127.0.0.1"],
+                    "issuerRef": {"group": "cert-manager.io", "kind": "ClusterIssuer", "name": issuer_name},
+                },
+            }
+        )
 
         # -- Main config (every pod) and init file (pod 0 only).
         tls = f"{_TLS_DIR}/ca.crt"
         config: list[tuple[str, Any] | HclBlock] = [
             ("ui", True),
             ("cluster_name", fullname),
-            HclBlock("listener", ("tcp",), (
-                ("address", "[::]:8200"),
-                ("cluster_address", "[::]:8201"),
-                ("tls_disable", False),
-                ("tls_cert_file", f"{_TLS_DIR}/tls.crt"),
-                ("tls_key_file", f"{_TLS_DIR}/tls.key"),
-                ("tls_min_version", "tls12"),
-                # The chart's ServiceMonitor sends no token.
-                HclBlock("telemetry", (), (("unauthenticated_metrics_access", True),)),
-            )),
-            HclBlock("storage", ("raft",), (
-                ("path", "/openbao/data"),
-                *(
-                    HclBlock("retry_join", (), (
-                        ("leader_api_addr", f"https://{fullname}-{i}.{internal}:8200"),
-                        ("leader_ca_cert_file", tls),
-                    ))
-                    for i in range(replicas)
+            HclBlock(
+                "listener",
+                ("tcp",),
+                (
+                    ("address", "[::]:8200"),
+                    ("cluster_address", "[::]:8201"),
+                    ("tls_disable", False),
+                    ("tls_cert_file", f"{_TLS_DIR}/tls.crt"),
+                    ("tls_key_file", f"{_TLS_DIR}/tls.key"),
+                    ("tls_min_version", "tls12"),
+                    # The chart's ServiceMonitor sends no token.
+                    HclBlock("telemetry", (), (("unauthenticated_metrics_access", True),)),
                 ),
-            )),
+            ),
+            HclBlock(
+                "storage",
+                ("raft",),
+                (
+                    ("path", "/openbao/data"),
+                    *(
+                        HclBlock(
+                            "retry_join",
+                            (),
+                            (
+                                ("leader_api_addr", f"https://{fullname}-{i}.{internal}:8200"),
+                                ("leader_ca_cert_file", tls),
+                            ),
+                        )
+                        for i in range(replicas)
+                    ),
+                ),
+            ),
             seal_block,
             HclBlock("service_registration", ("kubernetes",)),
             HclBlock("telemetry", (), (("prometheus_retention_time", "30s"), ("disable_hostname", True))),
             # Audit devices cannot be created through the API by default: declare one here.
-            HclBlock("audit", ("file", "stdout"), (
-                ("description", "audit log to container stdout"),
-                HclBlock("options", (), (("file_path", "stdout"),)),
-            )),
+            HclBlock(
+                "audit",
+                ("file", "stdout"),
+                (
+                    ("description", "audit log to container stdout"),
+                    HclBlock("options", (), (("file_path", "stdout"),)),
+                ),
+            ),
         ]
         self.config_hcl: str = render_hcl(config)
         self.init_blocks: list[HclBlock] = self._init_blocks(
@@ -390,10 +420,13 @@ class OpenBao(PlatformComponent):
         )
         self.init_hcl: str = render_hcl(self.init_blocks)
         init_configmap = f"{fullname}-init"
-        self.add_manifest({
-            "apiVersion": "v1", "kind": "ServiceAccount",
-            "metadata": {"name": admin_service_account, "namespace": namespace},
-        })
+        self.add_manifest(
+            {
+                "apiVersion": "v1",
+                "kind": "ServiceAccount",
+                "metadata": {"name": admin_service_account, "namespace": namespace},
+            }
+        )
 
         # -- Seal key Secret, generated in-cluster (never in the tree).
         self.seal_key_policy: Any = None
@@ -405,7 +438,9 @@ class OpenBao(PlatformComponent):
         peers = " ".join(str(i) for i in range(1, replicas))
         probe = (
             f'for p in {peers}; do bao status -address="https://{fullname}-$p.{internal}:8200" '
-            f'-ca-cert={tls} >/dev/null 2>&1 && up=1; done; ' if peers else ""
+            f"-ca-cert={tls} >/dev/null 2>&1 && up=1; done; "
+            if peers
+            else ""
         )
         # The chart runs `bao server -config=... <extraArgs>` under /bin/sh -ec, so this expands there:
         # only pod 0 gets the init file, and only if no peer is already unsealed (a rejoin, not a new cluster).
@@ -435,13 +470,18 @@ class OpenBao(PlatformComponent):
                 "logFormat": "json",
                 "resources": _DEFAULT_RESOURCES,
                 "authDelegator": {"enabled": True},  # TokenReview for Kubernetes auth
-                "statefulSet": {"securityContext": {
-                    "pod": {
-                        "runAsNonRoot": True, "runAsUser": 100, "runAsGroup": 1000, "fsGroup": 1000,
-                        "seccompProfile": {"type": "RuntimeDefault"},
-                    },
-                    "container": _CONTAINER_SECURITY,
-                }},
+                "statefulSet": {
+                    "securityContext": {
+                        "pod": {
+                            "runAsNonRoot": True,
+                            "runAsUser": 100,
+                            "runAsGroup": 1000,
+                            "fsGroup": 1000,
+                            "seccompProfile": {"type": "RuntimeDefault"},
+                        },
+                        "container": _CONTAINER_SECURITY,
+                    }
+                },
                 "dataStorage": {"enabled": True, "size": storage_size},
                 "standalone": {"enabled": False},
                 "ha": {
@@ -457,31 +497,41 @@ class OpenBao(PlatformComponent):
                 "volumeMounts": mounts,
             },
             # The init file ships with the release (chart ``extraObjects``, rendered through ``tpl``).
-            "extraObjects": [{
-                "apiVersion": "v1", "kind": "ConfigMap",
-                "metadata": {"name": init_configmap, "namespace": namespace},
-                "data": {_INIT_FILE: _tpl_escape(self.init_hcl)},
-            }],
-            "serverTelemetry": {"serviceMonitor": {
-                "enabled": True,
-                "selectors": {"release": "kube-prometheus-stack"},
-                "interval": "30s",
-                "scrapeTimeout": "10s",
-                "tlsConfig": {
-                    "serverName": f"{fullname}-active.{namespace}.svc",
-                    "ca": {"secret": {"name": self.ca_secret, "key": "ca.crt"}},
-                },
-            }},
+            "extraObjects": [
+                {
+                    "apiVersion": "v1",
+                    "kind": "ConfigMap",
+                    "metadata": {"name": init_configmap, "namespace": namespace},
+                    "data": {_INIT_FILE: _tpl_escape(self.init_hcl)},
+                }
+            ],
+            "serverTelemetry": {
+                "serviceMonitor": {
+                    "enabled": True,
+                    "selectors": {"release": "kube-prometheus-stack"},
+                    "interval": "30s",
+                    "scrapeTimeout": "10s",
+                    "tlsConfig": {
+                        "serverName": f"{fullname}-active.{namespace}.svc",
+                        "ca": {"secret": {"name": self.ca_secret, "key": "ca.crt"}},
+                    },
+                }
+            },
         }
         self.release = self.add_helm_release(
-            release_name, CHARTS["openbao/openbao"], version=version,
-            values=deep_merge(defaults, values or {}), timeout="15m",
+            release_name,
+            CHARTS["openbao/openbao"],
+            version=version,
+            values=deep_merge(defaults, values or {}),
+            timeout="15m",
         )
         self.add_health_check(HealthCheck("StatefulSet", fullname, namespace))
 
         # -- Network: clients, scrapes, and the API server (TokenReview, service registration).
         self.allow_ingress(
-            "external-secrets", Peer.in_namespace(eso_namespace, "External Secrets"), tcp(8200),
+            "external-secrets",
+            Peer.in_namespace(eso_namespace, "External Secrets"),
+            tcp(8200),
         )
         self.allow_ingress(
             "prometheus",
@@ -495,15 +545,23 @@ class OpenBao(PlatformComponent):
     @staticmethod
     def _seal_block(where: str, seal_config: Mapping[str, Mapping[str, Any]] | None, key_id: str) -> HclBlock:
         if seal_config is None:
-            return HclBlock("seal", ("static",), (
-                ("current_key_id", key_id),
-                ("current_key", f"file://{_SEAL_DIR}/key"),
-            ))
+            return HclBlock(
+                "seal",
+                ("static",),
+                (
+                    ("current_key_id", key_id),
+                    ("current_key", f"file://{_SEAL_DIR}/key"),
+                ),
+            )
         if not isinstance(seal_config, Mapping) or len(seal_config) != 1:
-            raise ValidationError(where, "seal_config", seal_config, "one seal type mapped to its attributes, e.g. {'awskms': {...}}")
+            raise ValidationError(
+                where, "seal_config", seal_config, "one seal type mapped to its attributes, e.g. {'awskms': {...}}"
+            )
         ((kind, attrs),) = seal_config.items()
         if not isinstance(kind, str) or not _IDENT.match(kind) or not isinstance(attrs, Mapping):
-            raise ValidationError(where, "seal_config", seal_config, "a seal type name mapped to a mapping of attributes")
+            raise ValidationError(
+                where, "seal_config", seal_config, "a seal type name mapped to a mapping of attributes"
+            )
 
         def check(node: Any, path: str) -> None:
             if isinstance(node, Mapping):
@@ -516,7 +574,9 @@ class OpenBao(PlatformComponent):
                 hit = [w for w in _ENTRYPOINT_WORDS if w in node]
                 if hit or "${" in node:
                     raise ValidationError(
-                        where, f"seal_config{path}", node,
+                        where,
+                        f"seal_config{path}",
+                        node,
                         "text without '${' and without the words the chart's entrypoint replaces: "
                         + ", ".join(_ENTRYPOINT_WORDS),
                     )
@@ -531,7 +591,11 @@ class OpenBao(PlatformComponent):
 
     @staticmethod
     def _init_blocks(
-        namespace: str, kv_mount: str, eso_sa: str, eso_namespace: str, admin_sa: str,
+        namespace: str,
+        kv_mount: str,
+        eso_sa: str,
+        eso_namespace: str,
+        admin_sa: str,
     ) -> list[HclBlock]:
         auth = _KUBERNETES_AUTH_MOUNT
 
@@ -539,97 +603,166 @@ class OpenBao(PlatformComponent):
             return HclBlock("request", (name,), (("operation", "update"), ("path", path), ("data", dict(data))))
 
         return [
-            HclBlock("initialize", ("auth",), (
-                request("enable-kubernetes-auth", f"sys/auth/{auth}",
-                        {"type": "kubernetes", "description": "Kubernetes service account auth"}),
-                # In the pod, the reviewer JWT and CA come from its own service-account mount.
-                request("configure-kubernetes-auth", f"auth/{auth}/config",
-                        {"kubernetes_host": "https://kubernetes.default.svc"}),
-            )),
-            HclBlock("initialize", ("secrets",), (
-                request("mount-kv-v2", f"sys/mounts/{kv_mount}",
-                        {"type": "kv", "description": "KV v2 for platform secrets", "options": {"version": "2"}}),
-            )),
-            HclBlock("initialize", ("policies",), (
-                request(f"policy-{_ESO_POLICY}", f"sys/policies/acl/{_ESO_POLICY}", {"policy": _policy({
-                    f"{kv_mount}/data/*": ["read"],
-                    f"{kv_mount}/metadata/*": ["read", "list"],
-                })}),
-                request(f"policy-{_ADMIN_POLICY}", f"sys/policies/acl/{_ADMIN_POLICY}", {"policy": _policy({
-                    "*": ["create", "read", "update", "patch", "delete", "list", "scan", "sudo"],
-                })}),
-            )),
-            HclBlock("initialize", ("roles",), (
-                request(f"role-{_ESO_POLICY}", f"auth/{auth}/role/{_ESO_POLICY}", {
-                    "bound_service_account_names": [eso_sa],
-                    "bound_service_account_namespaces": [eso_namespace],
-                    "token_policies": [_ESO_POLICY],
-                    "token_ttl": "1h",
-                    "token_max_ttl": "4h",
-                }),
-                request(f"role-{_ADMIN_POLICY}", f"auth/{auth}/role/{_ADMIN_POLICY}", {
-                    "bound_service_account_names": [admin_sa],
-                    "bound_service_account_namespaces": [namespace],
-                    "token_policies": [_ADMIN_POLICY],
-                    "token_ttl": "1h",
-                    "token_max_ttl": "8h",
-                }),
-            )),
+            HclBlock(
+                "initialize",
+                ("auth",),
+                (
+                    request(
+                        "enable-kubernetes-auth",
+                        f"sys/auth/{auth}",
+                        {"type": "kubernetes", "description": "Kubernetes service account auth"},
+                    ),
+                    # In the pod, the reviewer JWT and CA come from its own service-account mount.
+                    request(
+                        "configure-kubernetes-auth",
+                        f"auth/{auth}/config",
+                        {"kubernetes_host": "https://kubernetes.default.svc"},
+                    ),
+                ),
+            ),
+            HclBlock(
+                "initialize",
+                ("secrets",),
+                (
+                    request(
+                        "mount-kv-v2",
+                        f"sys/mounts/{kv_mount}",
+                        {"type": "kv", "description": "KV v2 for platform secrets", "options": {"version": "2"}},
+                    ),
+                ),
+            ),
+            HclBlock(
+                "initialize",
+                ("policies",),
+                (
+                    request(
+                        f"policy-{_ESO_POLICY}",
+                        f"sys/policies/acl/{_ESO_POLICY}",
+                        {
+                            "policy": _policy(
+                                {
+                                    f"{kv_mount}/data/*": ["read"],
+                                    f"{kv_mount}/metadata/*": ["read", "list"],
+                                }
+                            )
+                        },
+                    ),
+                    request(
+                        f"policy-{_ADMIN_POLICY}",
+                        f"sys/policies/acl/{_ADMIN_POLICY}",
+                        {
+                            "policy": _policy(
+                                {
+                                    "*": ["create", "read", "update", "patch", "delete", "list", "scan", "sudo"],
+                                }
+                            )
+                        },
+                    ),
+                ),
+            ),
+            HclBlock(
+                "initialize",
+                ("roles",),
+                (
+                    request(
+                        f"role-{_ESO_POLICY}",
+                        f"auth/{auth}/role/{_ESO_POLICY}",
+                        {
+                            "bound_service_account_names": [eso_sa],
+                            "bound_service_account_namespaces": [eso_namespace],
+                            "token_policies": [_ESO_POLICY],
+                            "token_ttl": "1h",
+                            "token_max_ttl": "4h",
+                        },
+                    ),
+                    request(
+                        f"role-{_ADMIN_POLICY}",
+                        f"auth/{auth}/role/{_ADMIN_POLICY}",
+                        {
+                            "bound_service_account_names": [admin_sa],
+                            "bound_service_account_namespaces": [namespace],
+                            "token_policies": [_ADMIN_POLICY],
+                            "token_ttl": "1h",
+                            "token_max_ttl": "8h",
+                        },
+                    ),
+                ),
+            ),
         ]
 
     def _kyverno_seal_key(self, namespace: str, secret: str, kyverno_namespace: str) -> None:
         """Kyverno creates the seal key Secret once; RBAC lets it write Secrets in this namespace only."""
         rbac_name = "kyverno-generate-seal-key"
-        self.add_manifest({
-            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
-            "metadata": {"name": rbac_name, "namespace": namespace},
-            "rules": [{"apiGroups": [""], "resources": ["secrets"],
-                       "verbs": ["get", "list", "watch", "create", "update", "patch"]}],
-        })
-        self.add_manifest({
-            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
-            "metadata": {"name": rbac_name, "namespace": namespace},
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": rbac_name},
-            "subjects": [{"kind": "ServiceAccount", "name": _KYVERNO_BACKGROUND_SA, "namespace": kyverno_namespace}],
-        })
+        self.add_manifest(
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "Role",
+                "metadata": {"name": rbac_name, "namespace": namespace},
+                "rules": [
+                    {
+                        "apiGroups": [""],
+                        "resources": ["secrets"],
+                        "verbs": ["get", "list", "watch", "create", "update", "patch"],
+                    }
+                ],
+            }
+        )
+        self.add_manifest(
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "RoleBinding",
+                "metadata": {"name": rbac_name, "namespace": namespace},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": rbac_name},
+                "subjects": [
+                    {"kind": "ServiceAccount", "name": _KYVERNO_BACKGROUND_SA, "namespace": kyverno_namespace}
+                ],
+            }
+        )
         # Four random() calls, each freshly seeded: 64 hex characters (32 bytes), no trailing newline.
         key = "{{ base64_encode(join('', [" + ", ".join(["random('[0-9a-f]{16}')"] * 4) + "])) }}"
-        self.seal_key_policy = self.add_manifest({
-            "apiVersion": "kyverno.io/v1", "kind": "ClusterPolicy",
-            "metadata": {
-                "name": f"{namespace}-static-seal-key",
-                "annotations": {
-                    "policies.kyverno.io/title": "OpenBao static seal key",
-                    "policies.kyverno.io/description": (
-                        f"Creates Secret {secret} in {namespace} once (never regenerated: synchronize is off). "
-                        "Deleting it makes the OpenBao data unreadable."
-                    ),
-                },
-            },
-            "spec": {
-                "background": True,
-                "rules": [{
-                    "name": "generate-static-seal-key",
-                    "match": {"any": [{"resources": {"kinds": ["Namespace"], "names": [namespace]}}]},
-                    "generate": {
-                        "generateExisting": True,
-                        "synchronize": False,
-                        "apiVersion": "v1",
-                        "kind": "Secret",
-                        "name": secret,
-                        "namespace": namespace,
-                        "data": {
-                            "metadata": {"labels": {
-                                "app.kubernetes.io/part-of": "sre-constructs",
-                                "velero.io/exclude-from-backup": "true",
-                            }},
-                            "type": "Opaque",
-                            "data": {"key": key},
-                        },
+        self.seal_key_policy = self.add_manifest(
+            {
+                "apiVersion": "kyverno.io/v1",
+                "kind": "ClusterPolicy",
+                "metadata": {
+                    "name": f"{namespace}-static-seal-key",
+                    "annotations": {
+                        "policies.kyverno.io/title": "OpenBao static seal key",
+                        "policies.kyverno.io/description": (
+                            f"Creates Secret {secret} in {namespace} once (never regenerated: synchronize is off). "
+                            "Deleting it makes the OpenBao data unreadable."
+                        ),
                     },
-                }],
-            },
-        })
+                },
+                "spec": {
+                    "background": True,
+                    "rules": [
+                        {
+                            "name": "generate-static-seal-key",
+                            "match": {"any": [{"resources": {"kinds": ["Namespace"], "names": [namespace]}}]},
+                            "generate": {
+                                "generateExisting": True,
+                                "synchronize": False,
+                                "apiVersion": "v1",
+                                "kind": "Secret",
+                                "name": secret,
+                                "namespace": namespace,
+                                "data": {
+                                    "metadata": {
+                                        "labels": {
+                                            "app.kubernetes.io/part-of": "sre-constructs",
+                                            "velero.io/exclude-from-backup": "true",
+                                        }
+                                    },
+                                    "type": "Opaque",
+                                    "data": {"key": key},
+                                },
+                            },
+                        }
+                    ],
+                },
+            }
+        )
 
 
 def _tpl_escape(text: str) -> str:

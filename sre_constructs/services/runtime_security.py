@@ -14,7 +14,7 @@ from ..kernel.validation import check_bool, check_dns_label, check_one_of, check
 from ..kernel.values import deep_merge
 from ..versions import CHARTS
 
-__all__ = ["RuntimeSecurity", "RUNTIMES", "K3S_SOCKET", "CRIO_SOCKET"]
+__all__ = ["CRIO_SOCKET", "K3S_SOCKET", "RUNTIMES", "RuntimeSecurity"]
 
 # -- defaults (the one place they live) ------------------------------------------------------
 
@@ -160,9 +160,7 @@ class RuntimeSecurity(PlatformComponent):
             raise ValidationError(
                 where, "manager_ingress_namespaces", manager_ingress_namespaces, "a list of namespace names"
             )
-        ui_namespaces = [
-            check_dns_label(where, "manager_ingress_namespaces", ns) for ns in manager_ingress_namespaces
-        ]
+        ui_namespaces = [check_dns_label(where, "manager_ingress_namespaces", ns) for ns in manager_ingress_namespaces]
         user_values = check_values(where, "values", values if values is not None else {})
         if ui_namespaces and not manager:
             raise ValidationError(
@@ -170,8 +168,13 @@ class RuntimeSecurity(PlatformComponent):
             )
 
         super().__init__(
-            scope, id, name="runtime-security", namespace=namespace, wait=wait,
-            pod_security="privileged", pod_security_reason=POD_SECURITY_REASON,
+            scope,
+            id,
+            name="runtime-security",
+            namespace=namespace,
+            wait=wait,
+            pod_security="privileged",
+            pod_security_reason=POD_SECURITY_REASON,
         )
         self.runtime = runtime
         """The container runtime the enforcer is set up for."""
@@ -203,7 +206,10 @@ class RuntimeSecurity(PlatformComponent):
             "crdwebhooksvc": {"enabled": True},
         }
         self.release = self.add_helm_release(
-            release_name, CHARTS["runtime-security/core"], version=version, values=deep_merge(knobs, user_values),
+            release_name,
+            CHARTS["runtime-security/core"],
+            version=version,
+            values=deep_merge(knobs, user_values),
         )
         final = self.release.values
 
@@ -212,14 +218,17 @@ class RuntimeSecurity(PlatformComponent):
         self.allow_egress("api-server", Peer.api_server(), tcp(443, 6443))
         # The API server calls the admission and CRD webhooks on the controller pods.
         self.allow_ingress(
-            "webhooks-from-api-server", Peer.api_server(), tcp(ADMISSION_WEBHOOK_PORT, CRD_WEBHOOK_PORT),
+            "webhooks-from-api-server",
+            Peer.api_server(),
+            tcp(ADMISSION_WEBHOOK_PORT, CRD_WEBHOOK_PORT),
             pods=CONTROLLER_PODS,
         )
         if ui_namespaces:
             self.allow_ingress(
                 "manager-ui",
                 [Peer.in_namespace(ns, f"manager UI clients in {ns}") for ns in ui_namespaces],
-                tcp(MANAGER_PORT), pods=MANAGER_PODS,
+                tcp(MANAGER_PORT),
+                pods=MANAGER_PODS,
             )
         if registry_egress:
             registries = Peer.anywhere("container registries (image scans, CVE database updates)")
