@@ -15,7 +15,7 @@ export SRE_CONSTRUCTS_CRDS ?= $(abspath $(CURDIR)/../shared/crds)
 PY_STAMP   := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: all deps synth fleet test imports clean
+.PHONY: all deps synth fleet test lint docs imports clean
 
 all: test
 
@@ -33,15 +33,25 @@ $(NODE_STAMP): package.json package-lock.json $(PY_STAMP)
 	touch $@
 
 synth: deps
-	$(BIN)/python app.py > /dev/null
+	CDK8S_OUTDIR=$(OUT) $(BIN)/python app.py > /dev/null
 	@echo "wrote $(OUT)/core"
 
 # Every example cluster file (clusters/*.yaml) into $(OUT)/clusters/<name>/ (one process).
 fleet: deps
 	$(BIN)/sre-constructs synth clusters/*.yaml --out $(OUT)
 
-test: deps
+# Lint, types, then the tests (CI runs exactly this through .ci/run).
+test: lint
 	$(BIN)/python -m pytest -q
+
+lint: deps
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+# Regenerate docs/services/*.md and the README graph from the code (a test fails when stale).
+docs: deps
+	$(BIN)/python -m sre_constructs.docs
 
 # Regenerate the Flux bindings offline from the pinned CRDs (same result as `cdk8s import` with
 # the URL in cdk8s.yaml). One call for all Flux groups: per-file calls overwrite each other.

@@ -133,7 +133,10 @@ def setup(workdir: Path, env: dict[str, str]) -> dict[str, Any]:
     outdir = workdir / "b"
     outdir.mkdir()
     subprocess.run(
-        [sys.executable, str(WORKER), "b", str(outdir)], check=True, env=env, cwd=ROOT,
+        [sys.executable, str(WORKER), "b", str(outdir)],
+        check=True,
+        env=env,
+        cwd=ROOT,
         stdout=subprocess.DEVNULL,
     )
     tree = _read_tree(outdir)
@@ -141,9 +144,15 @@ def setup(workdir: Path, env: dict[str, str]) -> dict[str, Any]:
     parsed = {rel: list(yaml.load_all(content, Loader=loader)) for rel, content in tree.items()}
     identical = all(
         yaml.dump_all(
-            copy.deepcopy(docs), Dumper=yaml.CSafeDumper, sort_keys=True, default_flow_style=False,
-            allow_unicode=True, width=1 << 16, explicit_start=False,
-        ).encode("utf-8") == tree[rel]
+            copy.deepcopy(docs),
+            Dumper=yaml.CSafeDumper,
+            sort_keys=True,
+            default_flow_style=False,
+            allow_unicode=True,
+            width=1 << 16,
+            explicit_start=False,
+        ).encode("utf-8")
+        == tree[rel]
         for rel, docs in parsed.items()
     )
     data = workdir / "b-documents.pickle"
@@ -151,7 +160,9 @@ def setup(workdir: Path, env: dict[str, str]) -> dict[str, Any]:
         pickle.dump(parsed, f, protocol=pickle.HIGHEST_PROTOCOL)
     documents = sum(len(docs) for docs in parsed.values())
     kustomize = sum(
-        1 for docs in parsed.values() for doc in docs
+        1
+        for docs in parsed.values()
+        for doc in docs
         if isinstance(doc, dict) and str(doc.get("apiVersion", "")).startswith("kustomize.config.k8s.io/")
     )
     kinds: dict[str, int] = {}
@@ -221,7 +232,9 @@ def library(head: bool) -> dict[str, Any]:
     dirty = bool(git("status", "--porcelain", "--", "sre_constructs", "imports"))
     return {
         "commit": git("rev-parse", "--short", "HEAD"),
-        "source": "HEAD (git archive)" if head else ("working tree, uncommitted changes" if dirty else "working tree (clean)"),
+        "source": "HEAD (git archive)"
+        if head
+        else ("working tree, uncommitted changes" if dirty else "working tree (clean)"),
     }
 
 
@@ -260,22 +273,50 @@ def targets(s: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
         return None
 
     rows = [
-        {"name": "b/a", "value": ratio("b", "a"), "cpu": cpu_ratio("b", "a"), "limit": 1.3, "what": "CorePlatform over bare cdk8s + cdk8s-plus"},
-        {"name": "b/a0", "value": ratio("b", "a0"), "cpu": cpu_ratio("b", "a0"), "limit": 2.0, "what": "CorePlatform over bare cdk8s"},
-        {"name": "c50/c1", "value": ratio("c50", "c1"), "cpu": cpu_ratio("c50", "c1"), "limit": 10.0, "what": "50 trees vs 1 tree, one process"},
         {
-            "name": "c50 peak RSS GiB", "limit": 1.0, "what": "Python + Node peaks, c50",
+            "name": "b/a",
+            "value": ratio("b", "a"),
+            "cpu": cpu_ratio("b", "a"),
+            "limit": 1.3,
+            "what": "CorePlatform over bare cdk8s + cdk8s-plus",
+        },
+        {
+            "name": "b/a0",
+            "value": ratio("b", "a0"),
+            "cpu": cpu_ratio("b", "a0"),
+            "limit": 2.0,
+            "what": "CorePlatform over bare cdk8s",
+        },
+        {
+            "name": "c50/c1",
+            "value": ratio("c50", "c1"),
+            "cpu": cpu_ratio("c50", "c1"),
+            "limit": 10.0,
+            "what": "50 trees vs 1 tree, one process",
+        },
+        {
+            "name": "c50 peak RSS GiB",
+            "limit": 1.0,
+            "what": "Python + Node peaks, c50",
             "value": s["c50"]["total_rss_kib"] / GIB_KIB if "c50" in s else None,
         },
-        {"name": "b/d", "value": ratio("b", "d"), "cpu": cpu_ratio("b", "d"), "limit": None, "what": "CorePlatform over the pure-PyYAML limit"},
+        {
+            "name": "b/d",
+            "value": ratio("b", "d"),
+            "cpu": cpu_ratio("b", "d"),
+            "limit": None,
+            "what": "CorePlatform over the pure-PyYAML limit",
+        },
     ]
     for row in rows:
         if row["value"] is None or row["limit"] is None:
             row["result"] = "-" if row["value"] is not None else "n/a"
         else:
-            row["result"] = "PASS" if row["value"] <= row["limit"] and not (
-                row["name"].endswith("GiB") and row["value"] >= row["limit"]
-            ) else "FAIL"
+            row["result"] = (
+                "PASS"
+                if row["value"] <= row["limit"] and not (row["name"].endswith("GiB") and row["value"] >= row["limit"])
+                else "FAIL"
+            )
     return rows
 
 
@@ -324,7 +365,11 @@ def render(result: dict[str, Any]) -> str:
     ]
     for row in result["targets"]:
         value = "-" if row["value"] is None else f"{row['value']:.2f}"
-        limit = "-" if row["limit"] is None else (f"< {row['limit']:g}" if row["name"].endswith("GiB") else f"<= {row['limit']:g}")
+        limit = (
+            "-"
+            if row["limit"] is None
+            else (f"< {row['limit']:g}" if row["name"].endswith("GiB") else f"<= {row['limit']:g}")
+        )
         cpu = "-" if row.get("cpu") is None else f"{row['cpu']:.2f}"
         lines.append(f"| {row['name']} ({row['what']}) | {value} | {limit} | {row['result']} | {cpu} |")
     return "\n".join(lines)
@@ -336,16 +381,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=1, help="discarded rounds first; default 1")
     parser.add_argument("--json", metavar="FILE", help="write every number to FILE")
     parser.add_argument(
-        "--head", action="store_true",
+        "--head",
+        action="store_true",
         help="measure the library as committed (git archive HEAD), not the working tree",
     )
     parser.add_argument(
-        "--no-bytecode-cache", action="store_true",
+        "--no-bytecode-cache",
+        action="store_true",
         help="run with PYTHONDONTWRITEBYTECODE=1: modules without a .pyc (sre_constructs, imports/) are "
         "compiled in every process, as in containers that set it",
     )
     parser.add_argument(
-        "--source", metavar="DIR", type=Path,
+        "--source",
+        metavar="DIR",
+        type=Path,
         help="measure the sre_constructs/ and imports/ found in DIR (e.g. a patched copy)",
     )
     parser.add_argument("--cases", default=",".join(CASES), help=f"comma-separated subset of {','.join(CASES)}")
@@ -369,7 +418,10 @@ def main(argv: list[str] | None = None) -> int:
             source = Path(work) / "head"
             source.mkdir()
             archive = subprocess.run(
-                ["git", "archive", "HEAD", "sre_constructs", "imports"], cwd=ROOT, check=True, capture_output=True,
+                ["git", "archive", "HEAD", "sre_constructs", "imports"],
+                cwd=ROOT,
+                check=True,
+                capture_output=True,
             ).stdout
             subprocess.run(["tar", "-x", "-C", str(source)], input=archive, check=True)
         env = _env(source, None if args.no_bytecode_cache else Path(work) / "pycache")

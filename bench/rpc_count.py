@@ -37,7 +37,7 @@ def _caller() -> str:
     while frame is not None:
         name = frame.f_code.co_filename
         if "sre_constructs" in name:
-            short = name[name.index("sre_constructs"):]
+            short = name[name.index("sre_constructs") :]
             return f"{short}:{frame.f_lineno} {frame.f_code.co_name}"
         frame = frame.f_back
     return "(outside sre_constructs)"

@@ -134,8 +134,13 @@ def _plain(outdir: str, data: str) -> dict[str, float]:
     t2 = time.perf_counter()
     for rel, docs in files.items():
         text = yaml.dump_all(
-            docs, Dumper=yaml.CSafeDumper, sort_keys=True, default_flow_style=False,
-            allow_unicode=True, width=1 << 16, explicit_start=False,
+            docs,
+            Dumper=yaml.CSafeDumper,
+            sort_keys=True,
+            default_flow_style=False,
+            allow_unicode=True,
+            width=1 << 16,
+            explicit_start=False,
         )
         path = os.path.join(outdir, rel)
         os.makedirs(os.path.dirname(path), exist_ok=True)

@@ -82,7 +82,7 @@ def _chart_defaults(chart: Chart) -> tuple[dict[str, str], str | None] | None:
     if cached is False:
         resolvers = App.of(chart).resolvers
         if len(resolvers) == len(_DEFAULT_RESOLVERS) and all(
-            type(r) is t for r, t in zip(resolvers, _DEFAULT_RESOLVERS)
+            type(r) is t for r, t in zip(resolvers, _DEFAULT_RESOLVERS, strict=True)
         ):
             cached = (dict(chart.labels), chart.namespace)
         else:

@@ -29,7 +29,7 @@ from .errors import ValidationError
 from .platform_chart import PlatformChart
 from .sources import ChartSources
 
-__all__ = ["write_tree", "render_tree", "TreeDriftError", "dump_yaml", "FAULT_AFTER_FILES_ENV"]
+__all__ = ["FAULT_AFTER_FILES_ENV", "TreeDriftError", "dump_yaml", "render_tree", "write_tree"]
 
 _KUSTOMIZE_API = "kustomize.config.k8s.io/v1beta1"
 _SOURCES_FILE = "sources/helmrepositories.yaml"
@@ -44,8 +44,13 @@ except AttributeError:  # pragma: no cover - PyYAML built without libyaml
 def dump_yaml(documents: Iterable[Any]) -> bytes:
     """YAML for a list of documents: sorted keys, block style, no line folding, UTF-8."""
     text = yaml.dump_all(
-        list(documents), Dumper=_Dumper, sort_keys=True, default_flow_style=False,
-        allow_unicode=True, width=1 << 16, explicit_start=False,
+        list(documents),
+        Dumper=_Dumper,
+        sort_keys=True,
+        default_flow_style=False,
+        allow_unicode=True,
+        width=1 << 16,
+        explicit_start=False,
     )
     return str(text).encode("utf-8")
 
@@ -114,7 +119,8 @@ def render_tree(chart: PlatformChart) -> dict[str, bytes]:
     for node, manifest in _resolved_objects(chart):
         if id(node) not in owner:
             raise ValidationError(
-                node.node.path, "placement",
+                node.node.path,
+                "placement",
                 f"{manifest.get('kind')}/{manifest.get('metadata', {}).get('name')}",
                 f"an object inside a PlatformComponent of {chart.node.path}; every object of a tree "
                 "belongs to a component's folder",
@@ -170,9 +176,7 @@ def _check_writable(where: str, field: str, directory: Path) -> None:
     for parent in [directory, *directory.parents]:
         if parent.exists() or parent.is_symlink():
             if not parent.is_dir():
-                raise ValidationError(
-                    where, field, str(directory), f"a directory path, but {parent} is a file"
-                )
+                raise ValidationError(where, field, str(directory), f"a directory path, but {parent} is a file")
             if not os.access(parent, os.W_OK | os.X_OK):
                 raise ValidationError(
                     where, field, str(directory), f"a writable directory, but {parent} is not writable"
@@ -184,7 +188,9 @@ def _check_target(where: str, target: Path, *, writing: bool) -> None:
     """``<outdir>/<path>`` can be replaced as a whole: absent or a real folder, in a writable parent."""
     if target.is_symlink():
         raise ValidationError(
-            where, "path", str(target),
+            where,
+            "path",
+            str(target),
             "a real directory or nothing: the tree replaces the folder as a whole, not through a symlink",
         )
     if target.exists() and not target.is_dir():
@@ -197,9 +203,7 @@ def _read_tree(root: Path) -> dict[str, bytes]:
     if not root.is_dir():
         return {}
     return {
-        p.relative_to(root).as_posix(): p.read_bytes()
-        for p in sorted(root.rglob("*"))
-        if p.is_file() or p.is_symlink()
+        p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file() or p.is_symlink()
     }
 
 
@@ -365,7 +369,9 @@ def write_tree(scope: Construct, outdir: str | os.PathLike[str], *, check: bool 
             a, b = chart.tree_path + "/", other_path + "/"
             if a.startswith(b) or b.startswith(a):
                 raise ValidationError(
-                    chart.node.path, "path", chart.tree_path,
+                    chart.node.path,
+                    "path",
+                    chart.tree_path,
                     f"a tree path that does not overlap {other_path!r} of {other.node.path}: "
                     "each tree replaces its whole folder",
                 )

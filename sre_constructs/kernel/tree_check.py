@@ -29,10 +29,10 @@ from typing import Any
 
 import jsonschema
 import jsonschema.protocols
-import kubernetes_validate  # type: ignore[import-untyped]
+import kubernetes_validate
 import yaml
 from jsonschema.exceptions import best_match
-from kubernetes_validate import utils as _kv  # type: ignore[import-untyped]
+from kubernetes_validate import utils as _kv
 from referencing import Registry, Resource
 
 from sre_constructs.kernel.errors import ValidationError
@@ -70,24 +70,67 @@ _CHART_WORKLOAD_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "Jo
 # Built-in kinds without a namespace (kustomize and Flux never namespace them).
 _CORE_CLUSTER_KINDS = frozenset(
     {
-        "Namespace", "Node", "PersistentVolume", "ClusterRole", "ClusterRoleBinding",
-        "CustomResourceDefinition", "StorageClass", "CSIDriver", "CSINode", "VolumeAttachment",
-        "PriorityClass", "RuntimeClass", "IngressClass", "APIService",
-        "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration",
-        "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding",
-        "MutatingAdmissionPolicy", "MutatingAdmissionPolicyBinding",
-        "FlowSchema", "PriorityLevelConfiguration", "CertificateSigningRequest",
+        "Namespace",
+        "Node",
+        "PersistentVolume",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "CustomResourceDefinition",
+        "StorageClass",
+        "CSIDriver",
+        "CSINode",
+        "VolumeAttachment",
+        "PriorityClass",
+        "RuntimeClass",
+        "IngressClass",
+        "APIService",
+        "MutatingWebhookConfiguration",
+        "ValidatingWebhookConfiguration",
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
+        "MutatingAdmissionPolicy",
+        "MutatingAdmissionPolicyBinding",
+        "FlowSchema",
+        "PriorityLevelConfiguration",
+        "CertificateSigningRequest",
     }
 )
 # Top-level fields kustomize accepts in a Kustomization (kustomize v5).
 _KUSTOMIZE_FIELDS = frozenset(
     {
-        "apiVersion", "kind", "metadata", "resources", "components", "crds", "namespace",
-        "namePrefix", "nameSuffix", "commonLabels", "labels", "commonAnnotations", "patches",
-        "patchesStrategicMerge", "patchesJson6902", "images", "replicas", "replacements",
-        "configMapGenerator", "secretGenerator", "generatorOptions", "generators",
-        "transformers", "validators", "buildMetadata", "openapi", "helmCharts", "helmGlobals",
-        "helmChartInflationGenerator", "sortOptions", "vars", "bases", "configurations",
+        "apiVersion",
+        "kind",
+        "metadata",
+        "resources",
+        "components",
+        "crds",
+        "namespace",
+        "namePrefix",
+        "nameSuffix",
+        "commonLabels",
+        "labels",
+        "commonAnnotations",
+        "patches",
+        "patchesStrategicMerge",
+        "patchesJson6902",
+        "images",
+        "replicas",
+        "replacements",
+        "configMapGenerator",
+        "secretGenerator",
+        "generatorOptions",
+        "generators",
+        "transformers",
+        "validators",
+        "buildMetadata",
+        "openapi",
+        "helmCharts",
+        "helmGlobals",
+        "helmChartInflationGenerator",
+        "sortOptions",
+        "vars",
+        "bases",
+        "configurations",
     }
 )
 # Enough of ObjectMeta to catch mistakes in a custom resource's metadata; CRD schemas
@@ -208,8 +251,12 @@ def check_tree(
     dirs = crd_dirs_from_env() if crd_dirs is None else [Path(d) for d in crd_dirs]
     for d in dirs:
         if not Path(d).is_dir():
-            raise ValidationError(CRDS_ENV if crd_dirs is None else "crd_dirs", "crd_dirs", str(d),
-                                  "existing folders holding CustomResourceDefinitions")
+            raise ValidationError(
+                CRDS_ENV if crd_dirs is None else "crd_dirs",
+                "crd_dirs",
+                str(d),
+                "existing folders holding CustomResourceDefinitions",
+            )
     # Resolve the kustomize binary first: a missing tool must fail before any work.
     kustomize_cmd = _kustomize_command() if kustomize else None
 
@@ -349,7 +396,9 @@ class _Tree:
                     continue
                 where = f"document {index}"
                 if not isinstance(obj, dict):
-                    self.add(rel, "yaml", f"{where}: expected a mapping (a Kubernetes object), got {type(obj).__name__}")
+                    self.add(
+                        rel, "yaml", f"{where}: expected a mapping (a Kubernetes object), got {type(obj).__name__}"
+                    )
                     continue
                 missing = [
                     key
@@ -361,8 +410,12 @@ class _Tree:
                     if not isinstance(value, str) or not value
                 ]
                 if missing:
-                    self.add(rel, "yaml", f"{where} ({_label(obj)}): field {', '.join(missing)} missing or not a "
-                                          "non-empty string; expected apiVersion, kind and metadata.name on every object")
+                    self.add(
+                        rel,
+                        "yaml",
+                        f"{where} ({_label(obj)}): field {', '.join(missing)} missing or not a "
+                        "non-empty string; expected apiVersion, kind and metadata.name on every object",
+                    )
                     continue
                 self.docs.append(_Doc(rel, obj))
 
@@ -370,7 +423,9 @@ class _Tree:
         documents = [d for d in documents if d is not None]
         folder = posixpath.dirname(rel)
         if len(documents) != 1 or not isinstance(documents[0], dict):
-            self.add(rel, "yaml", f"kustomization.yaml holds {len(documents)} document(s); expected exactly one mapping")
+            self.add(
+                rel, "yaml", f"kustomization.yaml holds {len(documents)} document(s); expected exactly one mapping"
+            )
             return
         self.kustomizations[folder] = documents[0]
 
@@ -382,12 +437,18 @@ class _Tree:
             rel = posixpath.join(folder, "kustomization.yaml")
             label = f"Kustomization {folder or '<root>'}"
             if kust.get("apiVersion") != _KUSTOMIZE_CONFIG_API:
-                self.add(rel, "schema", f"{label}: field apiVersion is {kust.get('apiVersion')!r}; expected {_KUSTOMIZE_CONFIG_API!r}")
+                self.add(
+                    rel,
+                    "schema",
+                    f"{label}: field apiVersion is {kust.get('apiVersion')!r}; expected {_KUSTOMIZE_CONFIG_API!r}",
+                )
             if kust.get("kind") != "Kustomization":
                 self.add(rel, "schema", f"{label}: field kind is {kust.get('kind')!r}; expected 'Kustomization'")
             resources = kust.get("resources")
             if not isinstance(resources, list) or not all(isinstance(r, str) and r for r in resources):
-                self.add(rel, "schema", f"{label}: field resources is {resources!r}; expected a list of file names (strings)")
+                self.add(
+                    rel, "schema", f"{label}: field resources is {resources!r}; expected a list of file names (strings)"
+                )
             unknown = sorted(str(k) for k in kust if k not in _KUSTOMIZE_FIELDS)
             if unknown:
                 self.add(rel, "schema", f"{label}: unknown field(s) {unknown}; expected kustomize v1beta1 fields only")
@@ -404,17 +465,29 @@ class _Tree:
                 yaml_by_folder[posixpath.dirname(rel)].add(rel)
 
         if "" not in self.kustomizations and not self._has_kustomization(""):
-            self.add("kustomization.yaml", "listing", "the tree root has no kustomization.yaml; expected one listing sources/*.yaml and components/*.yaml")
+            self.add(
+                "kustomization.yaml",
+                "listing",
+                "the tree root has no kustomization.yaml; expected one listing sources/*.yaml and components/*.yaml",
+            )
         for folder, files in sorted(yaml_by_folder.items()):
             if folder in owned_by_root or folder == "":
                 continue
             if not self._has_kustomization(folder):
-                self.add(f"{folder}/", "listing", f"folder {folder}/ holds {len(files)} .yaml file(s) but no kustomization.yaml; "
-                                                  "expected a kustomization.yaml listing them")
+                self.add(
+                    f"{folder}/",
+                    "listing",
+                    f"folder {folder}/ holds {len(files)} .yaml file(s) but no kustomization.yaml; "
+                    "expected a kustomization.yaml listing them",
+                )
         # Files at the root other than kustomization.yaml belong to nothing.
         for rel in sorted(yaml_by_folder.get("", set()) - {"kustomization.yaml"}):
-            self.add(rel, "listing", f"{rel} sits in the tree root but no kustomization.yaml can list it; "
-                                     "expected it under sources/, components/ or a component folder")
+            self.add(
+                rel,
+                "listing",
+                f"{rel} sits in the tree root but no kustomization.yaml can list it; "
+                "expected it under sources/, components/ or a component folder",
+            )
 
         for folder, kust in sorted(self.kustomizations.items()):
             resources = kust.get("resources")
@@ -438,10 +511,18 @@ class _Tree:
                 if not (self.root / target).exists():
                     self.add(rel_kust, "listing", f"{label} does not exist ({target}); expected {what}")
                 elif target not in expected:
-                    self.add(rel_kust, "listing", f"{label} ({target}) is not one of the files it should list; expected {what}")
+                    self.add(
+                        rel_kust,
+                        "listing",
+                        f"{label} ({target}) is not one of the files it should list; expected {what}",
+                    )
             for missing in sorted(expected - seen):
-                self.add(rel_kust, "listing", f"Kustomization {folder or '<root>'}: field resources does not list "
-                                              f"{posixpath.relpath(missing, folder or '.')!r}; expected {what}")
+                self.add(
+                    rel_kust,
+                    "listing",
+                    f"Kustomization {folder or '<root>'}: field resources does not list "
+                    f"{posixpath.relpath(missing, folder or '.')!r}; expected {what}",
+                )
 
     def _has_kustomization(self, folder: str) -> bool:
         return (self.root / folder / "kustomization.yaml").is_file()
@@ -459,15 +540,23 @@ class _Tree:
                         self.add(doc.file, "schema", f"{doc.label}: {msg}")
                     continue
                 if "." not in group:  # core/apps/batch/...: no CRD can define these
-                    self.add(doc.file, "schema", f"{doc.label}: no schema for apiVersion {doc.api_version!r} kind {doc.kind!r} "
-                                                 f"in Kubernetes {KUBERNETES_VERSION}; expected a built-in kind")
+                    self.add(
+                        doc.file,
+                        "schema",
+                        f"{doc.label}: no schema for apiVersion {doc.api_version!r} kind {doc.kind!r} "
+                        f"in Kubernetes {KUBERNETES_VERSION}; expected a built-in kind",
+                    )
                     continue
             if not crd_key:
                 continue  # no CRDs given: custom resources are not checked at all
             validator = _crd_validator(crd_key, doc.api_version, doc.kind)
             if validator is None:
-                self.add(doc.file, "schema", f"{doc.label}: no schema for apiVersion {doc.api_version!r} kind {doc.kind!r} "
-                                             f"in the CRDs under {', '.join(crd_key)}; expected a served CRD version")
+                self.add(
+                    doc.file,
+                    "schema",
+                    f"{doc.label}: no schema for apiVersion {doc.api_version!r} kind {doc.kind!r} "
+                    f"in the CRDs under {', '.join(crd_key)}; expected a served CRD version",
+                )
                 continue
             for msg in _schema_errors(validator, doc.obj):
                 self.add(doc.file, "schema", f"{doc.label}: {msg}")
@@ -516,7 +605,7 @@ class _Tree:
             if not parts:
                 continue
             prefix = parts[:-1]
-            if len(prefix) >= len(self.root.parts) or (prefix and list(self.root.parts[-len(prefix):]) != prefix):
+            if len(prefix) >= len(self.root.parts) or (prefix and list(self.root.parts[-len(prefix) :]) != prefix):
                 continue
             candidate = self.root.parents[len(prefix) - 1] if prefix else self.root
             score = votes.setdefault(candidate, [0, 0])
@@ -532,12 +621,18 @@ class _Tree:
         for doc in self.flux_kustomizations():
             path = doc.spec.get("path")
             if not isinstance(path, str) or not path:
-                self.add(doc.file, "flux-path", f"{doc.label}: field spec.path is {path!r}; expected './<repo-path>/<name>'")
+                self.add(
+                    doc.file, "flux-path", f"{doc.label}: field spec.path is {path!r}; expected './<repo-path>/<name>'"
+                )
                 continue
             parts = _flux_path_parts(path)
             if parts is None:
-                self.add(doc.file, "flux-path", f"{doc.label}: field spec.path {path!r} leaves the repository root {repo_root}; "
-                                                "expected a path inside it")
+                self.add(
+                    doc.file,
+                    "flux-path",
+                    f"{doc.label}: field spec.path {path!r} leaves the repository root {repo_root}; "
+                    "expected a path inside it",
+                )
                 continue
             target = repo_root.joinpath(*parts)
             if not target.is_dir():
@@ -546,8 +641,12 @@ class _Tree:
                 problem = "has no kustomization.yaml"
             else:
                 continue
-            self.add(doc.file, "flux-path", f"{doc.label}: field spec.path {path!r} resolves to {target} (repo root {repo_root}), "
-                                            f"which {problem}; expected a folder with a kustomization.yaml")
+            self.add(
+                doc.file,
+                "flux-path",
+                f"{doc.label}: field spec.path {path!r} resolves to {target} (repo root {repo_root}), "
+                f"which {problem}; expected a folder with a kustomization.yaml",
+            )
 
     # ----------------------------------------------------------------- depends-on
 
@@ -565,21 +664,31 @@ class _Tree:
                     name = dep.get("name")
                     ns = dep.get("namespace") or doc.namespace or ""
                     if (ns, name) not in present:
-                        self.add(doc.file, "depends-on", f"{doc.label}: field spec.dependsOn[{i}] names {kind} {ns}/{name}, "
-                                                         f"which is not in the tree; expected one of {_names(present)}")
+                        self.add(
+                            doc.file,
+                            "depends-on",
+                            f"{doc.label}: field spec.dependsOn[{i}] names {kind} {ns}/{name}, "
+                            f"which is not in the tree; expected one of {_names(present)}",
+                        )
                     else:
                         graph[me].append((ns, str(name)))
             for cycle in _cycles(graph):
                 first = present[cycle[0]]
                 chain = " -> ".join(f"{ns}/{name}" for ns, name in [*cycle, cycle[0]])
-                self.add(first.file, "depends-on", f"{first.label}: field spec.dependsOn forms a cycle of {kind}s: {chain}; "
-                                                   "expected an acyclic dependency graph")
+                self.add(
+                    first.file,
+                    "depends-on",
+                    f"{first.label}: field spec.dependsOn forms a cycle of {kind}s: {chain}; "
+                    "expected an acyclic dependency graph",
+                )
 
     # ----------------------------------------------------------------- sources
 
     def check_sources(self) -> None:
         """HelmRelease chart sources (spec.chart.spec.sourceRef / spec.chartRef) exist in the tree."""
-        sources = {(d.kind, d.namespace or "", d.name) for d in self.docs if _group(d.api_version) == _FLUX_SOURCE_GROUP}
+        sources = {
+            (d.kind, d.namespace or "", d.name) for d in self.docs if _group(d.api_version) == _FLUX_SOURCE_GROUP
+        }
         for doc in self.docs:
             if not doc.is_(_FLUX_HELM_GROUP, "HelmRelease"):
                 continue
@@ -591,14 +700,22 @@ class _Tree:
             if source_ref:
                 refs.append(("spec.chart.spec.sourceRef", source_ref))
             if not refs:
-                self.add(doc.file, "source", f"{doc.label}: neither spec.chart.spec.sourceRef nor spec.chartRef is set; "
-                                             "expected one naming a source in the tree")
+                self.add(
+                    doc.file,
+                    "source",
+                    f"{doc.label}: neither spec.chart.spec.sourceRef nor spec.chartRef is set; "
+                    "expected one naming a source in the tree",
+                )
             for where, ref in refs:
                 key = (str(ref.get("kind")), str(ref.get("namespace") or doc.namespace or ""), str(ref.get("name")))
                 if key not in sources:
                     known = sorted(f"{k} {ns}/{n}" for k, ns, n in sources)
-                    self.add(doc.file, "source", f"{doc.label}: field {where} names {key[0]} {key[1]}/{key[2]}, which is not "
-                                                 f"in the tree; expected one of {known}")
+                    self.add(
+                        doc.file,
+                        "source",
+                        f"{doc.label}: field {where} names {key[0]} {key[1]}/{key[2]}, which is not "
+                        f"in the tree; expected one of {known}",
+                    )
 
     # ----------------------------------------------------------------- health checks
 
@@ -608,23 +725,38 @@ class _Tree:
         release_namespaces: set[str] = set()
         for d in self.docs:
             if d.is_(_FLUX_HELM_GROUP, "HelmRelease"):
-                release_namespaces.update(ns for ns in (d.namespace, d.spec.get("targetNamespace")) if isinstance(ns, str))
+                release_namespaces.update(
+                    ns for ns in (d.namespace, d.spec.get("targetNamespace")) if isinstance(ns, str)
+                )
         objects = [(d.api_version, d.kind, d.name, d.namespace) for d in self.docs]
         for doc in self.flux_kustomizations():
             checks = _as_list(doc.spec.get("healthChecks"))
             if checks and doc.spec.get("wait") is True:
-                self.add(doc.file, "health-check", f"{doc.label}: field spec.wait is true and spec.healthChecks has {len(checks)} "
-                                                   "entries, which Flux ignores when wait is true; expected wait false or no healthChecks")
+                self.add(
+                    doc.file,
+                    "health-check",
+                    f"{doc.label}: field spec.wait is true and spec.healthChecks has {len(checks)} "
+                    "entries, which Flux ignores when wait is true; expected wait false or no healthChecks",
+                )
             for i, check in enumerate(checks):
                 check = _as_dict(check)
-                api, kind, name, ns = check.get("apiVersion"), check.get("kind"), check.get("name"), check.get("namespace")
+                api, kind, name, ns = (
+                    check.get("apiVersion"),
+                    check.get("kind"),
+                    check.get("name"),
+                    check.get("namespace"),
+                )
                 what = f"{doc.label}: field spec.healthChecks[{i}] ({api} {kind} {ns or ''}/{name})"
                 if kind in _CHART_WORKLOAD_KINDS:
                     # Rendered by a chart, so invisible here: only its namespace can be checked.
                     if not ns or (ns not in namespaces and ns not in release_namespaces):
-                        self.add(doc.file, "health-check", f"{what} has namespace {ns!r}, which is neither a Namespace nor a "
-                                                           f"HelmRelease namespace in the tree; expected one of "
-                                                           f"{sorted(namespaces | release_namespaces)}")
+                        self.add(
+                            doc.file,
+                            "health-check",
+                            f"{what} has namespace {ns!r}, which is neither a Namespace nor a "
+                            f"HelmRelease namespace in the tree; expected one of "
+                            f"{sorted(namespaces | release_namespaces)}",
+                        )
                     continue
                 # An omitted namespace acts as a local reference (the Kustomization's own namespace).
                 want_ns = ns or doc.namespace
@@ -632,28 +764,41 @@ class _Tree:
                     k == kind and n == name and (api is None or a == api) and (o_ns is None or o_ns == want_ns)
                     for a, k, n, o_ns in objects
                 ):
-                    self.add(doc.file, "health-check", f"{what} names no object in the tree; expected an object the tree "
-                                                       "defines (same apiVersion, kind, namespace, name)")
+                    self.add(
+                        doc.file,
+                        "health-check",
+                        f"{what} names no object in the tree; expected an object the tree "
+                        "defines (same apiVersion, kind, namespace, name)",
+                    )
 
     # ----------------------------------------------------------------- kustomize
 
     def check_kustomize(self, command: list[str]) -> None:
         """Check 3: kustomize builds the root and every component folder."""
-        folders = sorted({self.rel(p.parent) if p.parent != self.root else "" for p in self.root.rglob("kustomization.yaml")})
+        folders = sorted(
+            {self.rel(p.parent) if p.parent != self.root else "" for p in self.root.rglob("kustomization.yaml")}
+        )
 
         def build(folder: str) -> Finding | None:
             try:
-                result = subprocess.run([*command, str(self.root / folder)], capture_output=True, text=True,
-                                        timeout=300, check=False)
+                result = subprocess.run(
+                    [*command, str(self.root / folder)], capture_output=True, text=True, timeout=300, check=False
+                )
             except subprocess.TimeoutExpired:
-                return Finding(posixpath.join(folder, "kustomization.yaml"), "kustomize",
-                               f"`{' '.join(command)} {folder or '.'}` timed out after 300 s; expected it to build")
+                return Finding(
+                    posixpath.join(folder, "kustomization.yaml"),
+                    "kustomize",
+                    f"`{' '.join(command)} {folder or '.'}` timed out after 300 s; expected it to build",
+                )
             if result.returncode == 0:
                 return None
             error = " ".join((result.stderr or result.stdout).split())[-2000:]
-            return Finding(posixpath.join(folder, "kustomization.yaml"), "kustomize",
-                           f"Kustomization {folder or '<root>'}: `{' '.join(command)} {folder or '.'}` failed "
-                           f"(exit {result.returncode}): {error}; expected a successful build")
+            return Finding(
+                posixpath.join(folder, "kustomization.yaml"),
+                "kustomize",
+                f"Kustomization {folder or '<root>'}: `{' '.join(command)} {folder or '.'}` failed "
+                f"(exit {result.returncode}): {error}; expected a successful build",
+            )
 
         # Two workers: kustomize is mostly CPU and the machines have two cores.
         with ThreadPoolExecutor(max_workers=2) as pool:
@@ -704,7 +849,7 @@ def _cycles(graph: Mapping[tuple[str, str], list[tuple[str, str]]]) -> list[list
                 color[node] = black
                 continue
             if color.get(child, black) == grey:
-                cycle = path[path.index(child):]
+                cycle = path[path.index(child) :]
                 pivot = cycle.index(min(cycle))
                 found.add(tuple(cycle[pivot:] + cycle[:pivot]))
             elif color.get(child) == white:
@@ -724,8 +869,10 @@ def _kustomize_command() -> list[str]:
     kustomize = shutil.which("kustomize")
     if kustomize:
         return [kustomize, "build"]
-    raise RuntimeError("tree check: neither `kubectl` nor `kustomize` is on PATH; install one of them "
-                       "or call check_tree(..., kustomize=False) explicitly")
+    raise RuntimeError(
+        "tree check: neither `kubectl` nor `kustomize` is on PATH; install one of them "
+        "or call check_tree(..., kustomize=False) explicitly"
+    )
 
 
 # --------------------------------------------------------------------------- core kinds
@@ -882,9 +1029,9 @@ def _to_jsonschema(node: Any, *, structural: bool) -> Any:
         # Often given with no `type` (or an anyOf): accept exactly integers and strings.
         out["type"] = ["integer", "string"]
     for bound, limit in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
-        if isinstance(out.get(bound), bool):  # OpenAPI 3.0 boolean form -> JSON Schema number form
-            if out.pop(bound) and limit in out:
-                out[bound] = out.pop(limit)
+        # OpenAPI 3.0 boolean form -> JSON Schema number form
+        if isinstance(out.get(bound), bool) and out.pop(bound) and limit in out:
+            out[bound] = out.pop(limit)
     if out.get("x-kubernetes-list-type") == "set":
         out["uniqueItems"] = True
     if (
