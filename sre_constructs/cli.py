@@ -88,6 +88,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--repo-root", metavar="DIR", help="repository root Flux paths are relative to (default: inferred)"
     )
     validate.add_argument("--no-kustomize", action="store_true", help="skip the kubectl kustomize builds")
+    validate.add_argument(
+        "--with",
+        dest="known",
+        action="append",
+        default=[],
+        metavar="TREE",
+        help="another tree applied to the same cluster (repeatable): its Flux Kustomizations and "
+        "HelmReleases count as dependsOn targets, e.g. the platform a team tree waits for",
+    )
 
     graph = sub.add_parser(
         "graph",
@@ -193,7 +202,9 @@ def _validate(args: argparse.Namespace) -> int:
     repo_root = args.repo_root or (None if roots == [directory] else str(directory))
     total = 0
     for root in roots:
-        findings = check_tree(root, crd_dirs=crds, repo_root=repo_root, kustomize=not args.no_kustomize)
+        findings = check_tree(
+            root, crd_dirs=crds, repo_root=repo_root, kustomize=not args.no_kustomize, known_trees=args.known
+        )
         total += len(findings)
         for finding in findings:
             print(f"{root}: {finding}", file=sys.stderr)

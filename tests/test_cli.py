@@ -161,3 +161,31 @@ def test_every_pin_is_one_line_under_its_renovate_comment() -> None:
     )
     found = {(m["depName"], m["currentValue"], m["registryUrl"]) for m in pattern.finditer(text)}
     assert found == {(p.chart, p.version, p.repository.url) for p in CHARTS.values()}
+
+
+def test_validate_with_a_known_tree_accepts_cross_tree_depends_on(tmp_path: Path) -> None:
+    """A team tree that waits for the platform validates once the platform tree is named with --with."""
+    out = tmp_path / "out"
+    run_example = subprocess.run(
+        [sys.executable, str(REPO / "examples" / "team_app.py"), str(out)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    assert run_example.returncode == 0, run_example.stderr
+    team = out / "apps" / "payments"
+    alone = subprocess.run(
+        [sys.executable, "-m", "sre_constructs", "validate", str(team), "--no-kustomize"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
+    assert alone.returncode == 1 and "flux-system/monitoring" in alone.stderr
+    known = subprocess.run(
+        [sys.executable, "-m", "sre_constructs", "validate", str(team), "--no-kustomize", "--with", str(out / "core")],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
+    assert known.returncode == 0, known.stderr

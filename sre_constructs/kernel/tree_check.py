@@ -21,7 +21,7 @@ import re
 import shutil
 import subprocess
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence, Set
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -200,6 +200,7 @@ def validate_tree(
     crd_dirs: Sequence[str | os.PathLike[str]] | None = None,
     repo_root: str | os.PathLike[str] | None = None,
     kustomize: bool = True,
+    known_trees: Sequence[str | os.PathLike[str]] = (),
 ) -> None:
     """Raise if the written tree has any finding.
 
@@ -209,12 +210,15 @@ def validate_tree(
             empty = skip custom-resource schema checks.
         repo_root: the git repository root Flux paths are relative to; ``None`` = inferred.
         kustomize: also run ``kubectl kustomize`` on every kustomization folder.
+        known_trees: other trees applied to the same cluster (e.g. the platform a team tree
+            depends on): their Flux Kustomizations and HelmReleases count as existing dependsOn
+            targets. They are not checked themselves.
 
     Raises:
         ValidationError: ``field='tree'``, ``value`` = number of findings, ``allowed`` = the
             findings, one per line.
     """
-    findings = check_tree(root, crd_dirs=crd_dirs, repo_root=repo_root, kustomize=kustomize)
+    findings = check_tree(root, crd_dirs=crd_dirs, repo_root=repo_root, kustomize=kustomize, known_trees=known_trees)
     if findings:
         raise ValidationError(str(root), "tree", len(findings), "\n".join(str(f) for f in findings))
 
@@ -225,6 +229,7 @@ def check_tree(
     crd_dirs: Sequence[str | os.PathLike[str]] | None = None,
     repo_root: str | os.PathLike[str] | None = None,
     kustomize: bool = True,
+    known_trees: Sequence[str | os.PathLike[str]] = (),
 ) -> list[Finding]:
     """Run every check on the written tree.
 
@@ -237,6 +242,9 @@ def check_tree(
             from the Flux Kustomizations' paths (``./<repo-path>/<name>``).
         kustomize: also run ``kubectl kustomize`` (or ``kustomize build``) on the root and on
             every folder with a kustomization.yaml.
+        known_trees: other trees applied to the same cluster (e.g. the platform a team tree
+            depends on): their Flux Kustomizations and HelmReleases count as existing dependsOn
+            targets. They are not checked themselves.
 
     Returns:
         Every finding, sorted and without duplicates; an empty list means the tree is valid.
@@ -272,7 +280,17 @@ def check_tree(
     tree.check_listing()
     tree.check_schemas(crd_key)
     tree.check_flux_paths(resolved_root)
-    tree.check_depends_on()
+    known: set[tuple[str, str, str]] = set()
+    for other in known_trees:
+        other_tree = _Tree(Path(other).resolve())
+        other_tree.load()
+        known |= {
+            # Flux objects carry their namespace explicitly (no folder-level override applies).
+            (doc.kind, str(_as_dict(doc.obj.get("metadata")).get("namespace") or ""), doc.name)
+            for doc in other_tree.docs
+            if doc.is_(_FLUX_KUSTOMIZE_GROUP, "Kustomization") or doc.is_(_FLUX_HELM_GROUP, "HelmRelease")
+        }
+    tree.check_depends_on(known)
     tree.check_sources()
     tree.check_health_checks()
     if kustomize_cmd is not None:
@@ -650,8 +668,12 @@ class _Tree:
 
     # ----------------------------------------------------------------- depends-on
 
-    def check_depends_on(self) -> None:
-        """Check 6: dependsOn targets exist (Kustomizations, HelmReleases) and do not cycle."""
+    def check_depends_on(self, known: Set[tuple[str, str, str]] = frozenset()) -> None:
+        """Check 6: dependsOn targets exist (Kustomizations, HelmReleases) and do not cycle.
+
+        Args:
+            known: ``(kind, namespace, name)`` of objects in other trees of the same cluster.
+        """
         for group, kind in ((_FLUX_KUSTOMIZE_GROUP, "Kustomization"), (_FLUX_HELM_GROUP, "HelmRelease")):
             objs = [d for d in self.docs if d.is_(group, kind)]
             present = {(d.namespace or "", d.name): d for d in objs}
@@ -663,6 +685,8 @@ class _Tree:
                     dep = _as_dict(dep)
                     name = dep.get("name")
                     ns = dep.get("namespace") or doc.namespace or ""
+                    if (ns, name) not in present and (kind, ns, name) in known:
+                        continue  # in another tree of the cluster: no edge to follow here
                     if (ns, name) not in present:
                         self.add(
                             doc.file,
