@@ -13,6 +13,7 @@ from . import airgap
 from .kernel.component import PlatformComponent
 from .kernel.errors import ValidationError
 from .kernel.naming import helm_fullname
+from .kernel.paths import path_of
 from .kernel.platform_chart import PlatformChart
 from .kernel.validation import check_domain
 from .services.backup import Backup
@@ -58,7 +59,8 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("kyverno", "kyverno", Kyverno, after=("cert-manager",)),
     ServiceSpec("monitoring", "monitoring", Monitoring, after=("kyverno",)),
     ServiceSpec("logging", "logging", Logging, after=("monitoring",)),
-    ServiceSpec("openbao", "openbao", OpenBao, after=("monitoring",)),
+    # OpenBao's TLS certificate comes from cert-manager's platform CA.
+    ServiceSpec("openbao", "openbao", OpenBao, after=("monitoring",), requires=("cert-manager",)),
     # The ClusterSecretStore needs OpenBao; Velero's credentials come through External Secrets.
     ServiceSpec("external-secrets", "external_secrets", ExternalSecrets, after=("openbao",), requires=("openbao",)),
     ServiceSpec("runtime-security", "runtime_security", RuntimeSecurity, after=("openbao",)),
@@ -134,7 +136,7 @@ class CorePlatform(PlatformChart):
         """``helm`` (HelmRepository + ``spec.chart``) or ``oci`` (OCIRepository + ``spec.chartRef``)."""
         settings = self._settings(services or {})
         enabled = {name for name, cfg in settings.items() if cfg.get("enabled", True)}
-        self._check_requirements(enabled)
+        self._check_requirements(enabled, settings)
 
         knobs = {spec.name: {k: v for k, v in settings[spec.name].items() if k != "enabled"} for spec in SERVICES}
         if registry_mirror is not None:
@@ -181,7 +183,14 @@ class CorePlatform(PlatformChart):
             default("domain", self.domain)
         if spec.name == "monitoring" and "logging" in enabled:
             default("loki_datasource", True)  # Grafana reads Loki when Loki is in this platform
-            default("logging_namespace", knobs["logging"].get("namespace", "logging"))
+            logging = knobs["logging"]
+            default("logging_namespace", logging.get("namespace", "logging"))
+            loki_values = logging.get("values")
+            override = loki_values.get("fullnameOverride") if isinstance(loki_values, Mapping) else None
+            release = logging.get("release_name", "loki")
+            # Derived only from well-formed input; Logging itself reports a bad knob.
+            if isinstance(release, str) and (override is None or isinstance(override, str)):
+                default("loki_gateway", f"{helm_fullname(release, 'loki', override=override)}-gateway")
         if spec.name == "openbao":
             default("kyverno_namespace", knobs["kyverno"].get("namespace", "kyverno"))
             issuer = getattr(built.get("cert-manager"), "ca_issuer_name", None)
@@ -189,12 +198,13 @@ class CorePlatform(PlatformChart):
                 default("issuer_name", issuer)
             if "external-secrets" in enabled:
                 eso = knobs["external-secrets"]
-                default("eso_namespace", eso.get("namespace", "external-secrets"))
+                eso_namespace, eso_release = eso.get("namespace", "external-secrets"), eso.get("release_name")
+                if isinstance(eso_namespace, str):
+                    default("eso_namespace", eso_namespace)
                 # The controller authenticates with its own service account: the chart's fullname.
-                default(
-                    "eso_service_account",
-                    helm_fullname(eso.get("release_name", "external-secrets"), "external-secrets"),
-                )
+                # Derived only from well-formed input; ExternalSecrets itself reports a bad knob.
+                if isinstance(eso_release or "external-secrets", str):
+                    default("eso_service_account", helm_fullname(eso_release or "external-secrets", "external-secrets"))
         if spec.name == "external-secrets" and isinstance(built.get("openbao"), OpenBao):
             openbao = built["openbao"]
             for knob, attribute in (
@@ -248,7 +258,7 @@ class CorePlatform(PlatformChart):
                         add_monitor(body)
 
     def _settings(self, services: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
-        where = self.node.path
+        where = path_of(self)
         if not isinstance(services, Mapping):
             raise ValidationError(where, "services", services, "a mapping of service name to settings")
         for name, cfg in services.items():
@@ -260,7 +270,8 @@ class CorePlatform(PlatformChart):
                 raise ValidationError(where, f"services.{name}.enabled", cfg["enabled"], "True or False")
         return {spec.name: dict(services.get(spec.name, {})) for spec in SERVICES}
 
-    def _check_requirements(self, enabled: set[str]) -> None:
+    def _check_requirements(self, enabled: set[str], settings: Mapping[str, Mapping[str, Any]]) -> None:
+        """Disabling a service another one really needs is an error naming both."""
         for spec in SERVICES:
             for needed in spec.requires:
                 if spec.name in enabled and needed not in enabled:
@@ -270,6 +281,30 @@ class CorePlatform(PlatformChart):
                         False,
                         f"True while {spec.name} is enabled: {spec.name} needs {needed}",
                     )
+        # Needs that follow a knob.
+        openbao = settings["openbao"]
+        if "openbao" in enabled and "kyverno" not in enabled and openbao.get("seal_key_source", "kyverno") == "kyverno":
+            raise ValidationError(
+                self.node.path,
+                "services.kyverno.enabled",
+                False,
+                "True while openbao's seal_key_source is 'kyverno' (a Kyverno policy generates the unseal "
+                "key); or set services.openbao.seal_key_source to 'external'",
+            )
+        cert_manager = settings["cert-manager"]
+        if (
+            "cert-manager" in enabled
+            and cert_manager.get("acme_email")
+            and cert_manager.get("acme_ingress_class", "istio") == "istio"
+            and not ("istio" in enabled and settings["istio"].get("gateway", False))
+        ):
+            raise ValidationError(
+                self.node.path,
+                "services.istio.gateway",
+                settings["istio"].get("gateway", False),
+                "True while cert-manager has an acme_email: the HTTP-01 challenge is served through the "
+                "Istio ingress gateway (or set services.cert-manager.acme_ingress_class to your ingress)",
+            )
 
     def _build(self, spec: ServiceSpec, knobs: dict[str, Any]) -> PlatformComponent:
         try:

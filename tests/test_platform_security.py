@@ -199,3 +199,68 @@ def test_renamed_namespaces_stay_consistent_across_services(tmp_path: Path, crd_
     ]
     assert scrape_peers and set(scrape_peers) == {"obs"}
     assert check_tree(tree, crd_dirs=crd_dirs, kustomize=False) == []
+
+
+@pytest.mark.parametrize(
+    ("services", "field", "needs"),
+    [
+        ({"cert-manager": {"enabled": False}}, "services.cert-manager.enabled", "openbao needs cert-manager"),
+        ({"kyverno": {"enabled": False}}, "services.kyverno.enabled", "seal_key_source is 'kyverno'"),
+        (
+            {"cert-manager": {"acme_email": "sre@example.com"}},
+            "services.istio.gateway",
+            "HTTP-01 challenge is served through the Istio ingress gateway",
+        ),
+    ],
+)
+def test_disabling_a_real_need_names_both_sides(services: dict[str, Any], field: str, needs: str) -> None:
+    from cdk8s import App
+
+    from sre_constructs import CorePlatform, ValidationError
+
+    with pytest.raises(ValidationError) as info:
+        CorePlatform(App(), "core", services=services)
+    assert info.value.field == field
+    assert needs in str(info.value)
+
+
+def test_knob_dependent_needs_can_be_met_another_way() -> None:
+    from cdk8s import App
+
+    from sre_constructs import CorePlatform
+
+    core = CorePlatform(
+        App(),
+        "core",
+        services={
+            "kyverno": {"enabled": False},
+            "openbao": {"seal_key_source": "external"},
+            "cert-manager": {"acme_email": "sre@example.com", "acme_ingress_class": "nginx"},
+        },
+    )
+    assert core.kyverno is None and core.openbao is not None
+
+
+def test_jobs_the_platform_starts_later_carry_requests_and_limits() -> None:
+    """Kyverno's require-requests-limits would reject them: pods the charts' controllers create."""
+    from cdk8s import App
+
+    from sre_constructs import CorePlatform
+
+    core = CorePlatform(App(), "core")
+    neuvector = core.runtime_security.release.values  # type: ignore[union-attr]
+    upgrader = neuvector["controller"]["certupgrader"]["resources"]
+    assert upgrader["requests"]["cpu"] and upgrader["requests"]["memory"] and upgrader["limits"]["memory"]
+    velero = core.backup.release.values  # type: ignore[union-attr]
+    maintenance = velero["configuration"]["repositoryMaintenanceJob"]["repositoryConfigData"]["global"]
+    assert {"cpuRequest", "memoryRequest", "memoryLimit"} <= set(maintenance["podResources"])
+
+
+def test_latest_tag_policy_checks_pods_after_injection(default_tree: Path) -> None:
+    """Istio's gateway Deployment says `image: auto`; only the injected Pod has the real image."""
+    policy = next(
+        doc
+        for _, doc in _docs(default_tree)
+        if doc["kind"] == "ClusterPolicy" and doc["metadata"]["name"] == "disallow-latest-tag"
+    )
+    assert policy["metadata"]["annotations"]["pod-policies.kyverno.io/autogen-controllers"] == "none"

@@ -218,7 +218,7 @@ def test_cert_manager_acme(chart: Chart) -> None:
     (le,) = of(manifests, "ClusterIssuer", "letsencrypt")
     acme = le["spec"]["acme"]
     assert acme["email"] == "sre@example.com" and acme["server"] == LETSENCRYPT_PRODUCTION
-    assert acme["solvers"] == [{"http01": {"ingress": {"ingressClassName": "edge"}}}]
+    assert acme["solvers"] == [{"http01": {"ingress": {"class": "edge"}}}]
     acme_np = policy(manifests, "cert-manager", "acme")
     assert (443, "TCP") in rule_ports(acme_np)
     assert acme_np["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "controller"

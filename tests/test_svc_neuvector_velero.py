@@ -61,8 +61,8 @@ def test_neuvector_defaults_are_ha_with_resources(app: cdk8s.App) -> None:
     assert values["cve"]["scanner"]["replicas"] == 2
     assert values["manager"]["enabled"] is True
     for block in (
-        values,
         values["controller"],
+        values["controller"]["certupgrader"],  # the CronJob reads only this block
         values["enforcer"],
         values["manager"],
         values["cve"]["scanner"],
@@ -159,11 +159,12 @@ def test_neuvector_network_paths(app: cdk8s.App) -> None:
     assert rule_ports(webhooks) == {20443, 30443}
     assert webhooks["spec"]["podSelector"]["matchLabels"] == {"app": "neuvector-controller-pod"}
     assert rule_ports(nps["allow-api-server"]) == {443, 6443}
-    for pod in ("scanner", "updater"):
-        egress = nps[f"allow-{pod}-registries"]
-        assert rule_ports(egress) == {443}
-        assert egress["spec"]["egress"][0]["to"] == [{"ipBlock": {"cidr": "0.0.0.0/0"}}]
-        assert egress["spec"]["podSelector"]["matchLabels"] == {"app": f"neuvector-{pod}-pod"}
+    egress = nps["allow-scanner-registries"]
+    assert rule_ports(egress) == {443}
+    assert egress["spec"]["egress"][0]["to"] == [{"ipBlock": {"cidr": "0.0.0.0/0"}}]
+    assert egress["spec"]["podSelector"]["matchLabels"] == {"app": "neuvector-scanner-pod"}
+    # The updater only asks the API server to restart the scanner: no registry egress of its own.
+    assert "allow-updater-registries" not in nps
     # The UI stays inside the namespace unless asked.
     assert "allow-manager-ui" not in nps
 

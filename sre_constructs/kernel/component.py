@@ -7,7 +7,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from cdk8s import ApiObject, Chart
+import jsii
+from cdk8s import ApiObject, ApiObjectMetadata, Chart
 from constructs import Construct
 
 from imports.flux.io.fluxcd.toolkit import helm as flux_helm
@@ -15,9 +16,17 @@ from imports.flux.io.fluxcd.toolkit import kustomize as flux_kustomize
 
 from ..versions import ChartPin, ChartRepository
 from .errors import ValidationError
-from .manifest import Manifest
+from .manifest import (
+    Manifest,
+    _chart_of,
+    _register_object,
+    guard_jsii_side,
+    python_json,
+    struct,
+    structs_unchecked_ok,
+)
 from .network import NetworkNeed, Peer, Port, baseline_policies, network_policy, normalize_peers
-from .paths import path_of
+from .paths import path_of, remember_path
 from .platform_chart import PlatformChart, check_tree_path
 from .sources import FLUX_NAMESPACE, ChartSources
 from .validation import (
@@ -114,6 +123,52 @@ class HelmReleaseHandle:
         return HealthCheck("HelmRelease", self.release_name, self.namespace, "helm.toolkit.fluxcd.io/v2")
 
 
+# jsii's generated struct constructors re-check every argument with typeguard. The Flux objects of a
+# component are built from values checked here (or built here), so they skip those checks (see
+# manifest.struct), unless this jsii lays its structs out differently (then _CHECKED is True).
+_CHECKED = not structs_unchecked_ok(
+    (ApiObjectMetadata, {"name": "n", "namespace": "ns"}),
+    (flux_helm.HelmReleaseSpecInstallRemediation, {"retries": 3}),
+    (
+        flux_helm.HelmReleaseSpecUpgrade,
+        {
+            "crds": flux_helm.HelmReleaseSpecUpgradeCrds.CREATE,
+            "cleanup_on_fail": True,
+            "disable_wait": None,
+            "remediation": flux_helm.HelmReleaseSpecUpgradeRemediation(retries=3),
+        },
+    ),
+    (
+        flux_kustomize.KustomizationProps,
+        {
+            "metadata": ApiObjectMetadata(name="n"),
+            "spec": flux_kustomize.KustomizationSpec(
+                interval="1m",
+                prune=True,
+                source_ref=flux_kustomize.KustomizationSpecSourceRef(
+                    kind=flux_kustomize.KustomizationSpecSourceRefKind.GIT_REPOSITORY, name="n"
+                ),
+            ),
+        },
+    ),
+)
+
+
+def _create(obj: ApiObject, props_type: type[Any], scope: Construct, id: str, props: dict[str, Any]) -> bool:
+    """Create the jsii object as the generated ``__init__`` does, minus the type checks; ``False``
+    (nothing done) when the checked constructor must run instead."""
+    if _CHECKED or not isinstance(scope, Construct) or not isinstance(id, str):
+        return False
+    metadata = props.get("metadata")
+    if isinstance(metadata, dict):
+        props = {**props, "metadata": struct(ApiObjectMetadata, False, **metadata)}
+    made = struct(props_type, False, **props)
+    jsii.create(obj.__class__, obj, [scope, id, made])
+    obj.__dict__["_sre_props"] = made  # to_json renders from these (manifest.python_json)
+    obj.__dict__["_sre_chart"] = _chart_of(scope)
+    return True
+
+
 class _HelmRelease(flux_helm.HelmRelease):
     """A typed HelmRelease whose ``values`` stay Python data.
 
@@ -122,12 +177,18 @@ class _HelmRelease(flux_helm.HelmRelease):
     """
 
     def __init__(self, scope: Construct, id: str, handle_values: dict[str, Any], **props: Any) -> None:
-        super().__init__(scope, id, **props)
+        if not _create(self, flux_helm.HelmReleaseProps, scope, id, props):
+            super().__init__(scope, id, **props)
+        _register_object(scope, self)
         self._values = handle_values
         self._depends_on: list[HelmReleaseHandle] = []
 
+    def __getattribute__(self, name: str) -> Any:
+        guard_jsii_side(self, name)
+        return super().__getattribute__(name)
+
     def to_json(self) -> Any:
-        data = super().to_json()
+        data = python_json(self, super().to_json)
         spec = data["spec"]
         if self._depends_on:
             spec["dependsOn"] = [{"name": dep.release_name, "namespace": dep.namespace} for dep in self._depends_on]
@@ -140,11 +201,17 @@ class _ComponentKustomization(flux_kustomize.Kustomization):
     """The component's Flux Kustomization; dependsOn, healthChecks and timeout follow later calls."""
 
     def __init__(self, scope: Construct, id: str, owner: PlatformComponent, **props: Any) -> None:
-        super().__init__(scope, id, **props)
+        if not _create(self, flux_kustomize.KustomizationProps, scope, id, props):
+            super().__init__(scope, id, **props)
+        _register_object(scope, self)
         self._owner = owner
 
+    def __getattribute__(self, name: str) -> Any:
+        guard_jsii_side(self, name)
+        return super().__getattribute__(name)
+
     def to_json(self) -> Any:
-        data = super().to_json()
+        data = python_json(self, super().to_json)
         data["spec"].update(self._owner._dynamic_spec())
         return data
 
@@ -207,6 +274,10 @@ class PlatformComponent(Construct):
         name_prefix: str | None = None,
     ) -> None:
         super().__init__(scope, id)
+        # The path and the parent follow from (scope, id): cached here, no round-trips later.
+        remember_path(self, scope, id)
+        self.__dict__["_sre_parent"] = (scope, id)
+        self.__dict__["_sre_objects"] = []  # ApiObjects made in this scope (see render_tree)
         where = path_of(self)
         self.name: str = check_dns_label(where, "name", name if name is not None else id)
         """Component name: folder name and (with the prefix) Flux Kustomization name."""
@@ -220,7 +291,8 @@ class PlatformComponent(Construct):
         self._retry_interval = check_duration(where, "retry_interval", retry_interval)
         self._timeout = check_duration(where, "timeout", timeout) if timeout is not None else None
 
-        chart = Chart.of(self)
+        # Chart.of(self) is the scope itself or the scope's chart (cached by components and Manifests).
+        chart = scope if isinstance(scope, Chart) else (scope.__dict__.get("_sre_chart") or Chart.of(self))
         self.__dict__["_sre_chart"] = chart  # ChartSources.of needs it; spare a round-trip
         self.platform: PlatformChart | None = chart if isinstance(chart, PlatformChart) else None
         """The tree this component belongs to, or ``None`` when used in a plain chart."""
@@ -262,13 +334,17 @@ class PlatformComponent(Construct):
             "Kustomization",
             self,
             metadata={"name": self.flux_name, "namespace": FLUX_NAMESPACE},
-            spec=flux_kustomize.KustomizationSpec(
+            spec=struct(
+                flux_kustomize.KustomizationSpec,
+                _CHECKED,
                 interval=self._interval,
                 retry_interval=self._retry_interval,
                 path=self.flux_path,
                 prune=True,
                 wait=self.wait,
-                source_ref=flux_kustomize.KustomizationSpecSourceRef(
+                source_ref=struct(
+                    flux_kustomize.KustomizationSpecSourceRef,
+                    _CHECKED,
                     kind=flux_kustomize.KustomizationSpecSourceRefKind.GIT_REPOSITORY,
                     name=self.source_ref,
                     namespace=FLUX_NAMESPACE,
@@ -483,11 +559,10 @@ class PlatformComponent(Construct):
         It is a sibling (its own folder and Flux Kustomization) that depends on this component, so
         Flux applies the custom resources only once the CRDs and their controllers are Ready.
         """
-        scope = self.node.scope
-        assert isinstance(scope, Construct)
+        scope, own_id = self.__dict__["_sre_parent"]  # node.scope and node.id, without round-trips
         companion = PlatformComponent(
             scope,
-            f"{self.node.id}-{suffix}",
+            f"{own_id}-{suffix}",
             name=f"{self.name}-{suffix}",
             wait=True,
             path=self.tree_path,
@@ -600,28 +675,36 @@ class PlatformComponent(Construct):
             f"HelmRelease-{release_namespace}-{release_name}",
             final_values,
             metadata={"name": release_name, "namespace": release_namespace},
-            spec=flux_helm.HelmReleaseSpec(
+            spec=struct(
+                flux_helm.HelmReleaseSpec,
+                _CHECKED,
                 release_name=release_name,
                 interval=interval,
                 timeout=timeout,
                 **chart_props,
-                install=flux_helm.HelmReleaseSpecInstall(
+                install=struct(
+                    flux_helm.HelmReleaseSpecInstall,
+                    _CHECKED,
                     crds=crd_policy[0],
                     disable_wait=disable_wait or None,
-                    remediation=flux_helm.HelmReleaseSpecInstallRemediation(retries=3),
+                    remediation=struct(flux_helm.HelmReleaseSpecInstallRemediation, _CHECKED, retries=3),
                 ),
-                upgrade=flux_helm.HelmReleaseSpecUpgrade(
+                upgrade=struct(
+                    flux_helm.HelmReleaseSpecUpgrade,
+                    _CHECKED,
                     crds=crd_policy[1],
                     cleanup_on_fail=True,
                     disable_wait=disable_wait or None,
-                    remediation=flux_helm.HelmReleaseSpecUpgradeRemediation(
+                    remediation=struct(
+                        flux_helm.HelmReleaseSpecUpgradeRemediation,
+                        _CHECKED,
                         retries=3,
                         remediate_last_failure=True,
                         strategy=flux_helm.HelmReleaseSpecUpgradeRemediationStrategy.ROLLBACK,
                     ),
                 ),
-                rollback=flux_helm.HelmReleaseSpecRollback(cleanup_on_fail=True),
-                uninstall=flux_helm.HelmReleaseSpecUninstall(keep_history=False),
+                rollback=struct(flux_helm.HelmReleaseSpecRollback, _CHECKED, cleanup_on_fail=True),
+                uninstall=struct(flux_helm.HelmReleaseSpecUninstall, _CHECKED, keep_history=False),
             ),
         )
         handle = HelmReleaseHandle(
@@ -669,7 +752,9 @@ class PlatformComponent(Construct):
         if oci_url is not None:
             name = sources.use_oci(chart_name, oci_url, version, where=where)
             return {
-                "chart_ref": flux_helm.HelmReleaseSpecChartRef(
+                "chart_ref": struct(
+                    flux_helm.HelmReleaseSpecChartRef,
+                    _CHECKED,
                     kind=flux_helm.HelmReleaseSpecChartRefKind.OCI_REPOSITORY,
                     name=name,
                     namespace=FLUX_NAMESPACE,
@@ -677,17 +762,23 @@ class PlatformComponent(Construct):
             }
         repo_name = sources.use(repository, where=where)
         return {
-            "chart": flux_helm.HelmReleaseSpecChart(
-                spec=flux_helm.HelmReleaseSpecChartSpec(
+            "chart": struct(
+                flux_helm.HelmReleaseSpecChart,
+                _CHECKED,
+                spec=struct(
+                    flux_helm.HelmReleaseSpecChartSpec,
+                    _CHECKED,
                     chart=chart_name,
                     version=version,
                     interval="12h",
-                    source_ref=flux_helm.HelmReleaseSpecChartSpecSourceRef(
+                    source_ref=struct(
+                        flux_helm.HelmReleaseSpecChartSpecSourceRef,
+                        _CHECKED,
                         kind=flux_helm.HelmReleaseSpecChartSpecSourceRefKind.HELM_REPOSITORY,
                         name=repo_name,
                         namespace=FLUX_NAMESPACE,
                     ),
-                )
+                ),
             )
         }
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import copy
+import enum
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import jsii
 from cdk8s import (
@@ -23,7 +24,7 @@ from .errors import ValidationError
 from .paths import path_of
 from .validation import check_dns_label, check_values
 
-__all__ = ["Manifest"]
+__all__ = ["Manifest", "python_json", "struct", "structs_unchecked_ok"]
 
 # The metadata fields cdk8s's ApiObjectMetadata accepts from Python (any other key is a TypeError
 # at construction). Manifest renders these itself; ownerReferences go through cdk8s.
@@ -61,6 +62,48 @@ def _unchecked_props_ok() -> bool:
 
 
 _UNCHECKED_OK = _unchecked_props_ok()
+
+_T = TypeVar("_T")
+
+
+def _unchecked_struct(cls: type[_T], values: Mapping[str, Any]) -> _T:
+    obj = cls.__new__(cls)
+    obj._values = {k: v for k, v in values.items() if v is not None}  # type: ignore[attr-defined]
+    return obj
+
+
+def structs_unchecked_ok(*samples: tuple[type[Any], Mapping[str, Any]]) -> bool:
+    """Whether :func:`_unchecked_struct` gives structs equal to jsii's checked constructor for each
+    ``(struct class, keyword arguments)`` sample (nested structs given as instances).
+
+    Asked once per process, at import, by the modules that build structs with :func:`struct`.
+    """
+    try:
+        return _UNCHECKED_OK and all(_unchecked_struct(cls, kw) == cls(**kw) for cls, kw in samples)
+    except (AttributeError, TypeError):  # pragma: no cover - a jsii whose structs are built differently
+        return False
+
+
+def struct(cls: type[_T], checked: bool, /, **values: Any) -> _T:
+    """The jsii struct ``cls(**values)``, without its runtime type checks unless ``checked``.
+
+    For values the caller has validated (or built itself) with the declared types, nested structs
+    as instances (not dicts): jsii's generated ``__init__`` would only re-check them with
+    typeguard, which costs more than the rest of building a tree's Flux objects. ``checked`` is
+    the caller's :func:`structs_unchecked_ok` answer negated: ``True`` when this jsii builds
+    structs some other way, and then the generated constructor runs.
+    """
+    if checked:
+        return cls(**values)
+    return _unchecked_struct(cls, values)
+
+
+def _register_object(scope: Construct, obj: ApiObject) -> None:
+    """Note ``obj`` on its scope when the scope keeps a list of the objects made in it
+    (``PlatformComponent``), so the tree writer finds a component's objects without asking jsii."""
+    objects = scope.__dict__.get("_sre_objects")
+    if objects is not None:
+        objects.append(obj)
 
 
 def _chart_of(scope: Construct) -> Chart:
@@ -133,6 +176,133 @@ def _render_metadata(metadata: Mapping[str, Any], labels: Mapping[str, str], nam
     return out
 
 
+# -- typed objects (Flux) rendered in Python -------------------------------------------------
+
+_TOKEN = "${Token["  # a cdk8s token inside a string: only cdk8s can resolve it
+# (class, metadata fields, chart defaults, spec shape) -> (apiVersion, kind) once jsii's own
+# rendering of an object of that shape matched the Python one; None when it did not.
+_VERIFIED: dict[tuple[Any, ...], tuple[Any, Any] | None] = {}
+# A jsii enum member -> its JSON value (the TypeScript enum's string, e.g. "CreateReplace" for
+# CREATE_REPLACE), learnt from jsii's rendering: Python only knows the member names.
+_ENUM_JSON: dict[enum.Enum, str] = {}
+
+
+def _struct_json(value: Any) -> tuple[Any, Any] | None:
+    """``(JSON, shape)`` of a jsii struct whose leaves are strings, booleans, integers and enums,
+    as cdk8s renders it (jsii names, ``None`` dropped, empty objects dropped), enum members left
+    in place; ``None`` for anything else. The shape is the nested field names with each leaf's kind."""
+    if isinstance(value, bool):
+        return value, "b"
+    if isinstance(value, int):
+        return value, "i"
+    if isinstance(value, str):
+        return None if _TOKEN in value else (value, "s")
+    if isinstance(value, enum.Enum):
+        return value, "e"
+    mapping = getattr(type(value), "__jsii_name_mapping__", None)
+    values = getattr(value, "_values", None)
+    if not isinstance(mapping, dict) or not isinstance(values, dict) or not set(values) <= set(mapping):
+        return None
+    out: dict[str, Any] = {}
+    shape: list[Any] = []
+    for python_name, jsii_name in mapping.items():
+        item = values.get(python_name)
+        if item is None:
+            continue
+        rendered = _struct_json(item)
+        if rendered is None:
+            return None
+        if rendered[0] == {}:
+            continue
+        out[jsii_name] = rendered[0]
+        shape.append((jsii_name, rendered[1]))
+    return out, tuple(shape)
+
+
+def _fill_enums(data: Any) -> Any | None:
+    """``data`` with each enum member replaced by its learnt JSON value; ``None`` if one is unknown."""
+    if isinstance(data, dict):
+        out = {}
+        for key, value in data.items():
+            filled = _fill_enums(value)
+            if filled is None:
+                return None
+            out[key] = filled
+        return out
+    if isinstance(data, enum.Enum):
+        return _ENUM_JSON.get(data)
+    return data
+
+
+def _same(mine: Any, theirs: Any, learnt: dict[enum.Enum, str]) -> bool:
+    """Strictly equal (``True`` is not ``1``), an enum member matching any string (noted in ``learnt``)."""
+    if isinstance(mine, enum.Enum):
+        if not isinstance(theirs, str) or learnt.setdefault(mine, theirs) != theirs:
+            return False
+        return _ENUM_JSON.get(mine, theirs) == theirs
+    if isinstance(mine, dict):
+        return (
+            isinstance(theirs, dict)
+            and mine.keys() == theirs.keys()
+            and all(_same(v, theirs[k], learnt) for k, v in mine.items())
+        )
+    return type(mine) is type(theirs) and mine == theirs
+
+
+def python_json(obj: ApiObject, jsii_json: Any) -> Any:
+    """``obj.to_json()`` without the jsii round-trip when it is known to give the same data.
+
+    For a typed object (a Flux HelmRelease, Kustomization, HelmRepository, ...) built by this
+    library with ``{"metadata": ApiObjectMetadata, "spec": struct}`` props, kept as ``_sre_props``
+    (``None`` once the cdk8s side may have changed: see :func:`guard_jsii_side`). Its metadata is
+    rendered as for a :class:`Manifest`; its spec from the struct. The first object of each class
+    and shape (field names, leaf kinds, metadata fields, chart labels and namespace), or with an
+    enum member not met before, is rendered by jsii (``jsii_json()``) and compared; only a
+    matching shape is rendered in Python after, and a mismatch leaves the shape to jsii for good.
+    """
+    props = obj.__dict__.get("_sre_props")
+    chart = obj.__dict__.get("_sre_chart")
+    defaults = _chart_defaults(chart) if props is not None and chart is not None else None
+    if defaults is None:
+        return jsii_json()
+    values = getattr(props, "_values", None)
+    if not isinstance(values, dict) or not set(values) <= {"metadata", "spec"}:
+        return jsii_json()
+    metadata = getattr(values.get("metadata"), "_values", None)
+    spec = _struct_json(values["spec"]) if "spec" in values else ({}, ())
+    if not isinstance(metadata, dict) or not _plain_metadata(metadata) or spec is None:
+        return jsii_json()
+    labels, namespace = defaults
+    key = (type(obj), tuple(sorted(metadata)), tuple(sorted(labels.items())), namespace, spec[1])
+    if _VERIFIED.get(key, ()) is None:
+        return jsii_json()
+    data: dict[str, Any] = {"metadata": _render_metadata(metadata, labels, namespace)}
+    if spec[0]:
+        data["spec"] = spec[0]
+    known = _VERIFIED.get(key)
+    filled = _fill_enums(data) if known is not None else None
+    if known is None or filled is None:
+        result = jsii_json()
+        learnt: dict[enum.Enum, str] = {}
+        rest = (
+            {k: v for k, v in result.items() if k not in ("apiVersion", "kind")} if isinstance(result, dict) else None
+        )
+        if rest is not None and _same(data, rest, learnt):
+            _ENUM_JSON.update(learnt)
+            _VERIFIED[key] = (result.get("apiVersion"), result.get("kind"))
+        else:
+            _VERIFIED[key] = None
+        return result
+    return {"apiVersion": known[0], "kind": known[1], **filled}
+
+
+def guard_jsii_side(obj: Any, name: str) -> None:
+    """Called from ``__getattribute__``: once the cdk8s side of ``obj`` may change (``metadata``,
+    ``add_json_patch``), :func:`python_json` leaves its rendering to cdk8s."""
+    if name in _JSII_MUTATORS:
+        object.__getattribute__(obj, "__dict__")["_sre_props"] = None
+
+
 class Manifest(ApiObject):
     """A Kubernetes object (custom resources, NetworkPolicies, ...) from a plain mapping.
 
@@ -169,6 +339,7 @@ class Manifest(ApiObject):
         else:
             super().__init__(scope, id, api_version=data["apiVersion"], kind=data["kind"], metadata=metadata)
         self._body = data
+        _register_object(scope, self)
         # Rendered here only when cdk8s would give the same bytes (see _plain_metadata).
         self._sre_chart = _chart_of(scope) if plain else None
 

@@ -9,19 +9,69 @@ from __future__ import annotations
 
 from typing import Any
 
-from cdk8s import Chart
+import jsii
+from cdk8s import ApiObjectMetadata, Chart
 from constructs import Construct
 
 from imports.flux.io.fluxcd.toolkit import source as flux_source
 
 from ..versions import ChartRepository
 from .errors import ValidationError
+from .manifest import _chart_of, guard_jsii_side, python_json, struct, structs_unchecked_ok
 from .validation import _VERSION, check_dns_label
 
 __all__ = ["FLUX_NAMESPACE", "ChartSources"]
 
 #: Where Flux and its sources live.
 FLUX_NAMESPACE = "flux-system"
+
+
+# Sources are built from checked names and URLs: jsii's typeguard checks are skipped (see
+# manifest.struct), unless this jsii lays its structs out differently.
+_CHECKED = not structs_unchecked_ok(
+    (
+        flux_source.HelmRepositorySpec,
+        {"interval": "1h", "url": "oci://r", "type": flux_source.HelmRepositorySpecType.OCI},
+    ),
+    (flux_source.OciRepositorySpecRef, {"tag": "1.0.0"}),
+)
+
+
+def _create(obj: Any, props_type: type[Any], scope: Construct, id: str, metadata: dict[str, str], spec: Any) -> bool:
+    """The generated constructor's ``jsii.create`` without its type checks (``False``: not done)."""
+    if _CHECKED or not isinstance(scope, Construct) or not isinstance(id, str):
+        return False
+    props = struct(props_type, False, metadata=struct(ApiObjectMetadata, False, **metadata), spec=spec)
+    jsii.create(obj.__class__, obj, [scope, id, props])
+    obj.__dict__["_sre_props"] = props  # to_json renders from these (manifest.python_json)
+    obj.__dict__["_sre_chart"] = _chart_of(scope)
+    return True
+
+
+class _HelmRepository(flux_source.HelmRepository):
+    def __init__(self, scope: Construct, id: str, *, metadata: dict[str, str], spec: Any) -> None:
+        if not _create(self, flux_source.HelmRepositoryProps, scope, id, metadata, spec):
+            super().__init__(scope, id, metadata=metadata, spec=spec)
+
+    def __getattribute__(self, name: str) -> Any:
+        guard_jsii_side(self, name)
+        return super().__getattribute__(name)
+
+    def to_json(self) -> Any:
+        return python_json(self, super().to_json)
+
+
+class _OciRepository(flux_source.OciRepository):
+    def __init__(self, scope: Construct, id: str, *, metadata: dict[str, str], spec: Any) -> None:
+        if not _create(self, flux_source.OciRepositoryProps, scope, id, metadata, spec):
+            super().__init__(scope, id, metadata=metadata, spec=spec)
+
+    def __getattribute__(self, name: str) -> Any:
+        guard_jsii_side(self, name)
+        return super().__getattribute__(name)
+
+    def to_json(self) -> Any:
+        return python_json(self, super().to_json)
 
 
 class ChartSources(Construct):
@@ -104,21 +154,25 @@ class ChartSources(Construct):
         self._oci[name] = (url, version)
         exact = bool(_VERSION.fullmatch(version))
         self._objects.append(
-            flux_source.OciRepository(
+            _OciRepository(
                 self,
                 f"oci-{name}",
                 metadata={"name": name, "namespace": FLUX_NAMESPACE},
-                spec=flux_source.OciRepositorySpec(
+                spec=struct(
+                    flux_source.OciRepositorySpec,
+                    _CHECKED,
                     interval=self._interval,
                     url=url,
                     # Helm charts are one layer of this media type; Flux needs to be told.
-                    layer_selector=flux_source.OciRepositorySpecLayerSelector(
+                    layer_selector=struct(
+                        flux_source.OciRepositorySpecLayerSelector,
+                        _CHECKED,
                         media_type="application/vnd.cncf.helm.chart.content.v1.tar+gzip",
                         operation=flux_source.OciRepositorySpecLayerSelectorOperation.COPY,
                     ),
-                    ref=flux_source.OciRepositorySpecRef(tag=version)
+                    ref=struct(flux_source.OciRepositorySpecRef, _CHECKED, tag=version)
                     if exact
-                    else flux_source.OciRepositorySpecRef(semver=version),
+                    else struct(flux_source.OciRepositorySpecRef, _CHECKED, semver=version),
                 ),
             )
         )
@@ -163,11 +217,11 @@ class ChartSources(Construct):
         if repository.url.startswith("oci://"):
             spec["type"] = flux_source.HelmRepositorySpecType.OCI
         self._objects.append(
-            flux_source.HelmRepository(
+            _HelmRepository(
                 self,
                 repository.name,
                 metadata={"name": repository.name, "namespace": FLUX_NAMESPACE},
-                spec=flux_source.HelmRepositorySpec(**spec),
+                spec=struct(flux_source.HelmRepositorySpec, _CHECKED, **spec),
             )
         )
         return repository.name

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import errno
+import functools
 import os
 import shutil
 import signal
@@ -26,8 +27,10 @@ from constructs import Construct
 
 from .component import PlatformComponent
 from .errors import ValidationError
+from .paths import path_of
 from .platform_chart import PlatformChart
 from .sources import ChartSources
+from .yaml_out import Unsupported, dump_documents
 
 __all__ = ["FAULT_AFTER_FILES_ENV", "TreeDriftError", "dump_yaml", "render_tree", "write_tree"]
 
@@ -42,9 +45,19 @@ except AttributeError:  # pragma: no cover - PyYAML built without libyaml
 
 
 def dump_yaml(documents: Iterable[Any]) -> bytes:
-    """YAML for a list of documents: sorted keys, block style, no line folding, UTF-8."""
+    """YAML for a list of documents: sorted keys, block style, no line folding, UTF-8.
+
+    The bytes of PyYAML's ``dump_all`` (libyaml's emitter) with those options. Most files are
+    written by :mod:`.yaml_out`, which gives the same bytes without PyYAML's pure-Python
+    representer; a file holding something it does not reproduce goes through PyYAML itself.
+    """
+    docs = list(documents)
+    try:
+        return dump_documents(docs).encode("utf-8")
+    except Unsupported:
+        pass
     text = yaml.dump_all(
-        list(documents),
+        docs,
         Dumper=_Dumper,
         sort_keys=True,
         default_flow_style=False,
@@ -97,6 +110,29 @@ def _resolved_objects(chart: PlatformChart) -> list[tuple[ApiObject, Any]]:
     return [(n, n.to_json()) for n in chart.node.find_all() if isinstance(n, ApiObject)]
 
 
+def _known_owners(
+    chart: PlatformChart, components: list[PlatformComponent], sources: Any
+) -> dict[int, PlatformComponent | None] | None:
+    """The component of each object the components made themselves (Python-side lists, no jsii).
+
+    ``None`` when a component is not a direct child of the chart (nested components: the
+    ``find_all`` walk decides there). The caller falls back to the walk as well when the chart
+    holds any object not listed here (one a user made in a component with ``ApiObject(...)``).
+    """
+    owner: dict[int, PlatformComponent | None] = {}
+    for component in components:
+        parent = component.__dict__.get("_sre_parent")
+        objects = component.__dict__.get("_sre_objects")
+        if parent is None or parent[0] is not chart or objects is None:
+            return None
+        for obj in objects:
+            owner[id(obj)] = component
+    if isinstance(sources, ChartSources):
+        for obj in sources.objects:
+            owner[id(obj)] = None
+    return owner
+
+
 def render_tree(chart: PlatformChart) -> dict[str, bytes]:
     """The files of one tree, relative to ``<outdir>/<path>``, as bytes.
 
@@ -104,19 +140,23 @@ def render_tree(chart: PlatformChart) -> dict[str, bytes]:
         ValidationError: an object outside any component, or a dependency cycle.
     """
     components = chart.components  # dependency order; raises on a cycle
-    owner: dict[int, PlatformComponent | None] = {}
-    for component in components:
-        for node in component.node.find_all():
-            owner[id(node)] = component
-    sources = chart.node.try_find_child(ChartSources.ID)
-    if isinstance(sources, ChartSources):
-        for obj in sources.objects:
-            owner[id(obj)] = None
+    # ChartSources.of keeps the chart's sources on the chart: no tryFindChild round-trip.
+    sources = chart.__dict__.get("_sre_chart_sources") or chart.node.try_find_child(ChartSources.ID)
+    objects = _resolved_objects(chart)
+    owner = _known_owners(chart, components, sources)
+    if owner is None or any(id(node) not in owner for node, _ in objects):
+        owner = {}
+        for component in components:
+            for node in component.node.find_all():
+                owner[id(node)] = component
+        if isinstance(sources, ChartSources):
+            for obj in sources.objects:
+                owner[id(obj)] = None
 
     source_docs: list[Any] = []
     flux_docs: dict[str, Any] = {}
     folders: dict[str, dict[str, list[Any]]] = {c.name: {} for c in components}
-    for node, manifest in _resolved_objects(chart):
+    for node, manifest in objects:
         if id(node) not in owner:
             raise ValidationError(
                 node.node.path,
@@ -312,29 +352,91 @@ def _fault_limit() -> int | None:
         raise ValidationError(FAULT_AFTER_FILES_ENV, "test hook", raw, "a whole number of files, or unset") from None
 
 
+@functools.cache
+def _libc_syncfs() -> Any:
+    """libc's ``syncfs`` (Linux), or ``None`` where there is none."""
+    libc_name = ctypes.util.find_library("c")
+    if not libc_name:
+        return None
+    return getattr(ctypes.CDLL(libc_name, use_errno=True), "syncfs", None)
+
+
+def _syncfs(path: Path) -> bool:
+    """Flush every written file and folder of the filesystem holding ``path`` (Linux ``syncfs``).
+
+    ``False`` where ``syncfs`` is missing or not supported (the caller then syncs file by file);
+    an I/O error is raised, as ``fsync`` would.
+    """
+    syncfs = _libc_syncfs()
+    if syncfs is None:
+        return False
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        if syncfs(fd) != 0:
+            err = ctypes.get_errno()
+            if err in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
+                return False
+            raise OSError(err, os.strerror(err), str(path))
+    finally:
+        os.close(fd)
+    return True
+
+
+def _fsync_tree(staging: Path, files: Iterable[str]) -> None:
+    """The fallback of :func:`_syncfs`: ``fsync`` every file, then every folder (deepest first)."""
+    folders = {staging}
+    for rel in files:
+        path = staging / rel
+        folders.update(p for p in path.parents if p.is_relative_to(staging))
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    for folder in sorted(folders, key=lambda f: len(f.parts), reverse=True):
+        _fsync_dir(folder)
+
+
 def _stage(target: Path, files: dict[str, bytes], written: list[int], limit: int | None) -> Path:
-    """Write ``files`` into a new staging folder beside ``target`` (durably) and return it."""
+    """Write ``files`` into a new staging folder beside ``target`` and return it.
+
+    Not yet durable: :func:`_make_durable` flushes every staging folder before any swap.
+    """
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.new-", dir=target.parent))
     try:
-        folders = {staging}
+        made: set[Path] = {staging}
         for rel, content in files.items():
             path = staging / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
-            folders.add(path.parent)
+            if path.parent not in made:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                made.add(path.parent)
             with open(path, "wb") as handle:
                 handle.write(content)
-                handle.flush()
-                os.fsync(handle.fileno())
             written[0] += 1
             if limit is not None and written[0] >= limit:
                 os.kill(os.getpid(), signal.SIGKILL)  # test hook, see FAULT_AFTER_FILES_ENV
         os.chmod(staging, 0o755)  # mkdtemp makes it 0700; the tree is shared with git and CI
-        for folder in sorted(folders, key=lambda f: len(f.parts), reverse=True):
-            _fsync_dir(folder)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return staging
+
+
+def _make_durable(staged: dict[Path, Path], trees: dict[Path, dict[str, bytes]]) -> None:
+    """Every staged file and folder on disk before the first swap.
+
+    One ``syncfs`` per filesystem holding staging folders (usually one for all trees) instead of
+    an ``fsync`` per file and folder; where ``syncfs`` is unavailable, ``fsync`` file by file.
+    """
+    synced: set[int] = set()
+    for target, staging in staged.items():
+        device = os.stat(staging).st_dev
+        if device in synced:
+            continue
+        if _syncfs(staging):
+            synced.add(device)
+        else:
+            _fsync_tree(staging, trees[target])
 
 
 def write_tree(scope: Construct, outdir: str | os.PathLike[str], *, check: bool = False) -> list[Path]:
@@ -382,7 +484,7 @@ def write_tree(scope: Construct, outdir: str | os.PathLike[str], *, check: bool 
     if not check:
         _check_writable(str(out), "outdir", out)
     for path in rendered:
-        _check_target(by_path[path].node.path, out / path, writing=not check)
+        _check_target(path_of(by_path[path]), out / path, writing=not check)
 
     if check:
         for path, files in rendered.items():
@@ -405,6 +507,7 @@ def write_tree(scope: Construct, outdir: str | os.PathLike[str], *, check: bool 
         try:
             for target, files in changed.items():
                 staged[target] = _stage(target, files, written, limit)
+            _make_durable(staged, changed)
             for target in list(staged):
                 _swap_in(staged[target], target)
                 del staged[target]

@@ -13,6 +13,7 @@ from constructs import Construct
 from ..kernel.component import HealthCheck, PlatformComponent
 from ..kernel.errors import ValidationError
 from ..kernel.network import Peer, tcp
+from ..kernel.paths import child_path
 from ..kernel.validation import check_bool, check_dns_label, check_duration, check_values, duration_seconds
 from ..kernel.values import deep_merge
 from ..versions import CHARTS
@@ -41,6 +42,9 @@ CREDENTIALS_SECRET = "velero-credentials"
 """The Secret (and ExternalSecret) holding the AWS INI file under key ``cloud``."""
 EXTERNAL_SECRETS_API = "external-secrets.io/v1"
 METRICS_PORT = 8085
+
+# The chart's repository-maintenance ConfigMap (velero >= 1.14 reads it for every maintenance Job).
+MAINTENANCE_JOB_RESOURCES = {"cpuRequest": "100m", "memoryRequest": "256Mi", "cpuLimit": "1", "memoryLimit": "1Gi"}
 
 # Small-cluster sizing (values-b.md 4.1 requests and memory limits; CPU limits added because every
 # component gets requests AND limits).
@@ -298,7 +302,7 @@ class Backup(PlatformComponent):
         wait: bool = True,
     ) -> None:
         # Validate every knob before anything crosses into jsii.
-        where = f"{scope.node.path}/{id}" if scope.node.path else id
+        where = child_path(scope, id)
         _check_bucket(where, bucket)
         _check_text(where, "prefix", prefix, optional=True)
         if prefix is not None and (prefix.startswith("/") or prefix.endswith("/")):
@@ -353,6 +357,11 @@ class Backup(PlatformComponent):
                 "uploaderType": "kopia",
                 # Volumes are opted in per schedule (below), not for every ad-hoc backup.
                 "defaultVolumesToFsBackup": False,
+                # Velero starts kopia maintenance Jobs itself; without these they carry no
+                # resources and Kyverno's require-requests-limits policy rejects them.
+                "repositoryMaintenanceJob": {
+                    "repositoryConfigData": {"global": {"podResources": MAINTENANCE_JOB_RESOURCES}},
+                },
             },
             "backupsEnabled": True,
             # S3-compatible object storage has no volume snapshot API: pod volumes go through the

@@ -12,6 +12,7 @@ from ..kernel.component import HealthCheck, PlatformComponent
 from ..kernel.errors import ValidationError
 from ..kernel.naming import helm_fullname
 from ..kernel.network import Peer, tcp, udp
+from ..kernel.paths import child_path
 from ..kernel.validation import (
     check_dns_label,
     check_positive_int,
@@ -77,7 +78,8 @@ class CertManager(PlatformComponent):
       ACME egress. Default ``None`` (no ACME).
     - ``acme_server``: ACME directory URL (``https://``). Default the Let's Encrypt production
       directory when ``acme_email`` is set.
-    - ``acme_ingress_class``: ``ingressClassName`` of the HTTP-01 solver Ingress. Default ``istio``.
+    - ``acme_ingress_class``: ingress class of the HTTP-01 solver Ingress (the ``class`` form: Istio
+      serves Ingresses by that annotation without an IngressClass object). Default ``istio``.
     - ``monitoring_namespace``: namespace of the Prometheus that scrapes cert-manager. Default ``monitoring``.
     - ``namespace``: Default ``cert-manager``.
     - ``release_name``: Default ``cert-manager``.
@@ -102,7 +104,7 @@ class CertManager(PlatformComponent):
         wait: bool = True,
     ) -> None:
         # Validate every knob before anything crosses into jsii.
-        where = f"{scope.node.path}/{id}" if scope.node.path else id
+        where = child_path(scope, id)
         replicas = check_positive_int(where, "replicas", replicas)
         given = resources or {}
         if not isinstance(given, Mapping) or not set(given) <= set(_COMPONENTS):
@@ -245,7 +247,9 @@ class CertManager(PlatformComponent):
                             "email": acme_email,
                             "server": self.acme_server,
                             "privateKeySecretRef": {"name": f"{_ACME_ISSUER}-account-key"},
-                            "solvers": [{"http01": {"ingress": {"ingressClassName": acme_ingress_class}}}],
+                            # `class` (the annotation) rather than `ingressClassName`: istiod serves
+                            # it with no IngressClass object, which none of the Istio charts ship.
+                            "solvers": [{"http01": {"ingress": {"class": acme_ingress_class}}}],
                         },
                     },
                 }

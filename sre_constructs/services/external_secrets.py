@@ -12,6 +12,7 @@ from ..kernel.component import HealthCheck, PlatformComponent
 from ..kernel.errors import ValidationError
 from ..kernel.naming import helm_fullname
 from ..kernel.network import Peer, tcp
+from ..kernel.paths import child_path
 from ..kernel.validation import check_bool, check_dns_label, check_positive_int, check_values
 from ..kernel.values import deep_merge
 from ..versions import CHARTS
@@ -96,7 +97,7 @@ class ExternalSecrets(PlatformComponent):
         monitoring_namespace: str = "monitoring",
         wait: bool = True,
     ) -> None:
-        where = f"{scope.node.path}/{id}" if scope.node.path else id
+        where = child_path(scope, id)
         for name, count in (
             ("replicas", replicas),
             ("webhook_replicas", webhook_replicas),
@@ -171,7 +172,14 @@ class ExternalSecrets(PlatformComponent):
 
         # -- Network: the API server calls the webhook; Prometheus scrapes; the controller reaches
         # the API server and OpenBao.
-        self.allow_ingress("webhook", Peer.api_server(), tcp(_WEBHOOK_PORT))
+        # Only the webhook pods serve the admission port the API server calls.
+        self.allow_ingress(
+            "webhook",
+            Peer.api_server(),
+            tcp(_WEBHOOK_PORT),
+            # The chart labels them `<nameOverride or chart name>-webhook`, whatever the release.
+            pods={"app.kubernetes.io/name": f"{(values or {}).get('nameOverride') or 'external-secrets'}-webhook"},
+        )
         self.allow_ingress(
             "prometheus",
             Peer.in_namespace(monitoring_namespace, "Prometheus", **{"app.kubernetes.io/name": "prometheus"}),

@@ -10,6 +10,7 @@ from constructs import Construct
 from ..kernel.component import HealthCheck, PlatformComponent
 from ..kernel.errors import ValidationError
 from ..kernel.network import Peer, tcp
+from ..kernel.paths import child_path
 from ..kernel.validation import (
     check_bool,
     check_dns_label,
@@ -112,7 +113,7 @@ class Istio(PlatformComponent):
         wait: bool = True,
     ) -> None:
         # Validate every knob before anything crosses into jsii.
-        where = f"{scope.node.path}/{id}" if scope.node.path else id
+        where = child_path(scope, id)
         replicas = check_positive_int(where, "replicas", replicas)
         max_replicas = check_positive_int(where, "max_replicas", max_replicas)
         if max_replicas < replicas:

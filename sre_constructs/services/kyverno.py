@@ -11,6 +11,7 @@ from ..kernel.component import HealthCheck, PlatformComponent
 from ..kernel.errors import ValidationError
 from ..kernel.naming import helm_fullname
 from ..kernel.network import Peer, tcp
+from ..kernel.paths import child_path
 from ..kernel.validation import (
     check_bool,
     check_dns_label,
@@ -170,7 +171,7 @@ class Kyverno(PlatformComponent):
         wait: bool = True,
     ) -> None:
         # Validate every knob before anything crosses into jsii.
-        where = f"{scope.node.path}/{id}" if scope.node.path else id
+        where = child_path(scope, id)
         admission_replicas = check_positive_int(where, "admission_replicas", admission_replicas)
         controller_replicas = check_positive_int(where, "controller_replicas", controller_replicas)
         given = resources or {}
@@ -371,17 +372,16 @@ class Kyverno(PlatformComponent):
             )
         bodies = []
         for name, title, validate in specs:
+            annotations = {"policies.kyverno.io/title": title, "policies.kyverno.io/category": "Platform baseline"}
+            if name == DISALLOW_LATEST:
+                # Check Pods only: Istio's gateway Deployment says `image: auto`, which the injector
+                # replaces with the pinned proxy image when the Pod is created (mutation comes first).
+                annotations["pod-policies.kyverno.io/autogen-controllers"] = "none"
             bodies.append(
                 {
                     "apiVersion": "kyverno.io/v1",
                     "kind": "ClusterPolicy",
-                    "metadata": {
-                        "name": name,
-                        "annotations": {
-                            "policies.kyverno.io/title": title,
-                            "policies.kyverno.io/category": "Platform baseline",
-                        },
-                    },
+                    "metadata": {"name": name, "annotations": annotations},
                     "spec": {
                         "background": True,
                         "rules": [_pod_rule(name, excl[name], {"failureAction": act[name], **validate})],

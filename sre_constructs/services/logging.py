@@ -12,6 +12,7 @@ from ..kernel.component import HealthCheck, PlatformComponent
 from ..kernel.errors import ValidationError
 from ..kernel.naming import helm_fullname
 from ..kernel.network import Peer, tcp
+from ..kernel.paths import child_path
 from ..kernel.validation import (
     check_bool,
     check_dns_label,
@@ -295,7 +296,7 @@ class Logging(PlatformComponent):
         alloy_release_name: str = "alloy",
         wait: bool = True,
     ) -> None:
-        where = f"{scope.node.path}/{id}" if scope.node.path else id
+        where = child_path(scope, id)
         check_dns_label(where, "release_name", release_name)
         check_dns_label(where, "alloy_release_name", alloy_release_name)
         # Values errors name the release's path, as add_helm_release would.

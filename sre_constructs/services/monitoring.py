@@ -13,6 +13,7 @@ from ..kernel.errors import ValidationError
 from ..kernel.manifest import Manifest
 from ..kernel.naming import helm_fullname
 from ..kernel.network import Peer, tcp
+from ..kernel.paths import child_path, path_of
 from ..kernel.validation import (
     check_bool,
     check_dns_label,
@@ -170,7 +171,8 @@ class Monitoring(PlatformComponent):
     - ``alertmanager_storage_size``: Alertmanager volume per replica. Default ``5Gi``.
     - ``grafana_init_chown``: run Grafana's root chown init container (breaks ``restricted``). Default ``False``.
     - ``loki_datasource``: add a Grafana datasource for Loki and the egress to its gateway. Default ``False``.
-    - ``logging_namespace``: namespace of Loki's gateway (``loki-gateway``). Default ``logging``.
+    - ``logging_namespace``: namespace of Loki's gateway. Default ``logging``.
+    - ``loki_gateway``: Service name of Loki's gateway (follows Loki's release name). Default ``loki-gateway``.
     - ``managed_control_plane``: the control plane is not scrapeable (managed, k3s, RKE2): disable the etcd,
       controller-manager, scheduler and kube-proxy targets. Default ``False``.
     - ``alertmanager_egress``: let Alertmanager reach receivers on TCP 443 anywhere. Default ``True``.
@@ -203,6 +205,7 @@ class Monitoring(PlatformComponent):
         grafana_init_chown: bool = False,
         loki_datasource: bool = False,
         logging_namespace: str = LOGGING_NAMESPACE,
+        loki_gateway: str = "loki-gateway",
         managed_control_plane: bool = False,
         alertmanager_egress: bool = True,
         node_exporter_namespace: str | None = None,
@@ -212,7 +215,7 @@ class Monitoring(PlatformComponent):
         wait: bool = True,
     ) -> None:
         # Validate every knob before anything crosses into jsii (super().__init__ creates objects).
-        where = f"{scope.node.path}/{id}" if scope.node.path else id
+        where = child_path(scope, id)
         check_dns_label(where, "release_name", release_name)
         # Values errors name the release's path, as add_helm_release would.
         user_values = check_values(f"{where}/{release_name}", "values", values if values is not None else {})
@@ -238,6 +241,7 @@ class Monitoring(PlatformComponent):
         ):
             check_bool(where, knob, flag)
         check_dns_label(where, "logging_namespace", logging_namespace)
+        check_dns_label(where, "loki_gateway", loki_gateway)
         if node_exporter_namespace is not None:
             check_dns_label(where, "node_exporter_namespace", node_exporter_namespace)
             if node_exporter_namespace == namespace:
@@ -307,7 +311,7 @@ class Monitoring(PlatformComponent):
                     "type": "loki",
                     "uid": "loki",
                     "access": "proxy",
-                    "url": f"http://loki-gateway.{logging_namespace}.svc:80",
+                    "url": f"http://{loki_gateway}.{logging_namespace}.svc:80",
                     "isDefault": False,
                     "editable": False,
                     "jsonData": {"maxLines": 1000, "timeout": 60},
@@ -352,7 +356,7 @@ class Monitoring(PlatformComponent):
         Returns:
             The emitted manifest.
         """
-        where = self.node.path
+        where = path_of(self)
         if not isinstance(body, Mapping):
             raise ValidationError(where, "service monitor", body, "a ServiceMonitor body (dict)")
         if body.get("apiVersion") != "monitoring.coreos.com/v1" or body.get("kind") != "ServiceMonitor":

@@ -14,6 +14,7 @@ from ..kernel.component import HealthCheck, PlatformComponent
 from ..kernel.errors import ValidationError
 from ..kernel.naming import helm_fullname
 from ..kernel.network import Peer, tcp
+from ..kernel.paths import child_path
 from ..kernel.validation import check_bool, check_dns_label, check_positive_int, check_values
 from ..kernel.values import deep_merge
 from ..versions import CHARTS
@@ -288,7 +289,7 @@ class OpenBao(PlatformComponent):
         wait: bool = True,
     ) -> None:
         # Validate every knob before anything crosses into jsii.
-        where = f"{scope.node.path}/{id}" if scope.node.path else id
+        where = child_path(scope, id)
         check_positive_int(where, "replicas", replicas)
         if replicas % 2 == 0:
             raise ValidationError(where, "replicas", replicas, "an odd number >= 1 (raft needs a majority: 1, 3, 5)")

@@ -10,6 +10,7 @@ from constructs import Construct
 from ..kernel.component import HealthCheck, PlatformComponent
 from ..kernel.errors import ValidationError
 from ..kernel.network import Peer, tcp
+from ..kernel.paths import child_path
 from ..kernel.validation import check_bool, check_dns_label, check_one_of, check_positive_int, check_values
 from ..kernel.values import deep_merge
 from ..versions import CHARTS
@@ -59,8 +60,10 @@ RESOURCES: dict[str, dict[str, dict[str, str]]] = {
     "manager": {"requests": {"cpu": "50m", "memory": "256Mi"}, "limits": {"cpu": "500m", "memory": "1Gi"}},
     "scanner": {"requests": {"cpu": "100m", "memory": "1Gi"}, "limits": {"cpu": "1", "memory": "3Gi"}},
     "updater": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"cpu": "200m", "memory": "128Mi"}},
-    # Top-level fallback for anything without its own block (cert-upgrader CronJob).
-    "fallback": {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"cpu": "500m", "memory": "512Mi"}},
+    # The cert-upgrader CronJob (and the Job the controller's init container creates from it) reads
+    # only controller.certupgrader.resources, never the top-level fallback: without it Kyverno's
+    # require-requests-limits policy would reject the CronJob and the release would never install.
+    "certupgrader": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"cpu": "200m", "memory": "256Mi"}},
 }
 
 # Ports the API server calls on the controller pods (the controller registers both webhooks).
@@ -73,7 +76,6 @@ REGISTRY_PORT = 443
 CONTROLLER_PODS = {"app": "neuvector-controller-pod"}
 MANAGER_PODS = {"app": "neuvector-manager-pod"}
 SCANNER_PODS = {"app": "neuvector-scanner-pod"}
-UPDATER_PODS = {"app": "neuvector-updater-pod"}
 
 POD_SECURITY_REASON = (
     "NeuVector enforcer DaemonSet runs privileged with hostPID and hostPath mounts (/lib/modules, "
@@ -122,8 +124,8 @@ class RuntimeSecurity(PlatformComponent):
     - ``manager``: install the web UI (``manager.enabled``). Default ``True``.
     - ``manager_ingress_namespaces``: namespaces (e.g. an ingress controller's) allowed to reach the
       manager UI on port 8443; empty means only pods of the NeuVector namespace. Default ``()``.
-    - ``registry_egress``: let the scanner and updater reach registries on 443 anywhere (image
-      scans and CVE database updates). Default ``True``.
+    - ``registry_egress``: let the scanner reach registries on 443 anywhere (image scans); the
+      updater only talks to the API server (it restarts the scanner). Default ``True``.
     - ``namespace``: Default ``neuvector``.
     - ``release_name``: Default ``neuvector``.
     - ``wait``: Default ``True``; with ``False`` the health checks name the controller and scanner
@@ -150,7 +152,7 @@ class RuntimeSecurity(PlatformComponent):
     ) -> None:
         # Validate before anything crosses into jsii; the construct path is not known yet, so
         # errors name the scope's path plus the id.
-        where = f"{scope.node.path}/{id}" if scope.node.path else id
+        where = child_path(scope, id)
         check_positive_int(where, "controller_replicas", controller_replicas)
         check_positive_int(where, "scanner_replicas", scanner_replicas)
         check_one_of(where, "runtime", runtime, tuple(RUNTIMES))
@@ -181,11 +183,11 @@ class RuntimeSecurity(PlatformComponent):
 
         knobs: dict[str, Any] = {
             **RUNTIMES[runtime],
-            "resources": RESOURCES["fallback"],
             "controller": {
                 "replicas": controller_replicas,
                 "disruptionbudget": controller_disruption_budget(controller_replicas),
                 "resources": RESOURCES["controller"],
+                "certupgrader": {"resources": RESOURCES["certupgrader"]},
             },
             "enforcer": {"tolerations": ENFORCER_TOLERATIONS, "resources": RESOURCES["enforcer"]},
             "manager": {
@@ -233,7 +235,6 @@ class RuntimeSecurity(PlatformComponent):
         if registry_egress:
             registries = Peer.anywhere("container registries (image scans, CVE database updates)")
             self.allow_egress("scanner-registries", registries, tcp(REGISTRY_PORT), pods=SCANNER_PODS)
-            self.allow_egress("updater-registries", registries, tcp(REGISTRY_PORT), pods=UPDATER_PODS)
 
         # -- health checks (wait=False): workload names are fixed in this chart --------------
         checks = [("Deployment", "neuvector-controller-pod"), ("DaemonSet", "neuvector-enforcer-pod")]
