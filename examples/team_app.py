@@ -16,11 +16,10 @@ from typing import Any
 
 # isort: off
 # sre_constructs first: it picks jsii's Node before cdk8s starts the jsii kernel.
-from sre_constructs import ChartRepository, CorePlatform, PlatformChart, PlatformComponent, write_tree
+from sre_constructs import ChartRepository, CorePlatform, Peer, PlatformChart, PlatformComponent, tcp, write_tree
 from cdk8s import App
 
 # isort: on
-from sre_constructs.kernel.network import Peer, tcp
 
 NAMESPACE = "payments"
 METRICS_PORT = 9090

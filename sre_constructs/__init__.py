@@ -11,8 +11,8 @@ from .cluster import ClusterSpec, load_cluster, parse_cluster
 from .fleet import FluxSync, build_fleet
 from .kernel.component import FluxDependency, HealthCheck, HelmReleaseHandle, PlatformComponent
 from .kernel.errors import ValidationError
+from .kernel.network import Peer, Port, tcp, udp
 from .kernel.platform_chart import PlatformChart
-from .kernel.sources import ChartSources
 from .kernel.tree import TreeDriftError, render_tree, write_tree
 from .platform import SERVICES, CorePlatform
 from .services.backup import Backup
@@ -34,7 +34,6 @@ __all__ = [
     "CertManager",
     "ChartPin",
     "ChartRepository",
-    "ChartSources",
     "ClusterSpec",
     "CorePlatform",
     "ExternalSecrets",
@@ -47,8 +46,10 @@ __all__ = [
     "Logging",
     "Monitoring",
     "OpenBao",
+    "Peer",
     "PlatformChart",
     "PlatformComponent",
+    "Port",
     "RuntimeSecurity",
     "TreeDriftError",
     "ValidationError",
@@ -57,5 +58,7 @@ __all__ = [
     "mirror_values",
     "parse_cluster",
     "render_tree",
+    "tcp",
+    "udp",
     "write_tree",
 ]

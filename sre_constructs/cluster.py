@@ -34,6 +34,7 @@ constructs (a bad retention is reported at the line of ``retention:``).
 from __future__ import annotations
 
 import inspect
+import posixpath
 import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -156,14 +157,44 @@ class ClusterSpec:
 class _Reader:
     """Turns a composed YAML node tree into plain data, recording each key's line."""
 
+    # Plain data only: the standard tags of a mapping, a sequence and scalars.
+    _PLAIN_TAGS = frozenset({"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"})
+
     def __init__(self, file: str) -> None:
         self.file = file
         self.lines: dict[str, int] = {}
+        self._open: set[int] = set()  # nodes being read: an alias back to one is a cycle
 
     def data(self, node: yaml.Node, path: str) -> Any:
+        where = f"{self.file}:{node.start_mark.line + 1}"
+        if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
+            if node.tag not in self._PLAIN_TAGS:
+                raise ValidationError(where, path or "<top level>", node.tag, "plain YAML: no custom tags")
+            if id(node) in self._open:
+                raise ValidationError(where, path or "<top level>", "*alias", "data without recursive aliases")
+            self._open.add(id(node))
+            try:
+                return self._collection(node, path, where)
+            finally:
+                self._open.discard(id(node))
+        try:
+            return yaml.SafeLoader("").construct_object(node, deep=True)
+        except yaml.constructor.ConstructorError as error:
+            raise ValidationError(
+                where, path or "<top level>", node.tag, f"plain YAML scalars ({' '.join(str(error.problem).split())})"
+            ) from None
+
+    def _collection(self, node: yaml.Node, path: str, where: str) -> Any:
         if isinstance(node, yaml.MappingNode):
             result: dict[Any, Any] = {}
             for key_node, value_node in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    raise ValidationError(
+                        f"{self.file}:{key_node.start_mark.line + 1}",
+                        path or "<top level>",
+                        "<<",
+                        "plain YAML: no merge keys (write the keys out)",
+                    )
                 key = self.data(key_node, path)
                 if not isinstance(key, str):
                     raise ValidationError(
@@ -187,7 +218,7 @@ class _Reader:
                 self.lines[dotted] = item.start_mark.line + 1
                 items.append(self.data(item, dotted))
             return items
-        return yaml.SafeLoader("").construct_object(node, deep=True)
+        raise AssertionError(f"{where}: not a collection")  # data() passes only collections here
 
 
 def _compose(text: str, file: str) -> yaml.Node | None:
@@ -238,12 +269,14 @@ def parse_cluster(text: str, file: str = "<string>") -> ClusterSpec:
         raise ValidationError(where(""), "name", None, "a cluster name (a DNS label such as 'lab') is required")
     spec.name = check_dns_label(where("name"), "name", data["name"])
     spec.path = check_tree_path(where("path"), data.get("path", f"clusters/{spec.name}/core"))
-    if (
-        spec.path == spec.sync_path
-        or spec.path.startswith(spec.sync_path + "/")
-        or spec.sync_path.startswith(spec.path + "/")
-    ):
-        raise ValidationError(where("path"), "path", spec.path, f"a path that does not overlap {spec.sync_path}")
+    flux_folder = posixpath.dirname(spec.sync_path)  # clusters/<name>/flux: also flux bootstrap's
+    if spec.path == flux_folder or spec.path.startswith(flux_folder + "/") or flux_folder.startswith(spec.path + "/"):
+        raise ValidationError(
+            where("path"),
+            "path",
+            spec.path,
+            f"a path outside {flux_folder} (Flux's bootstrap files and the platform sync live there)",
+        )
     spec.source_ref = check_dns_label(where("source_ref"), "source_ref", data.get("source_ref", "flux-system"))
 
     git = data.get("git")

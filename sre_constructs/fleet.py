@@ -172,9 +172,22 @@ def build_fleet(scope: Construct, clusters: Iterable[ClusterSpec]) -> list[Clust
     Raises:
         ValidationError: two clusters of one name, or any bad input (at the cluster file's line).
     """
+    specs = list(clusters)
+    # A synth replaces each tree whole: no tree may sit in another cluster's Flux folder, where
+    # flux bootstrap keeps its own files.
+    for spec in specs:
+        for other in specs:
+            flux_folder = posixpath.dirname(other.sync_path)
+            if other is not spec and (spec.path + "/").startswith(flux_folder + "/"):
+                raise ValidationError(
+                    spec.where("path"),
+                    "path",
+                    spec.path,
+                    f"a path outside {flux_folder}, cluster {other.name}'s Flux folder",
+                )
     built: list[Cluster] = []
     seen: dict[str, ClusterSpec] = {}
-    for spec in clusters:
+    for spec in specs:
         if spec.name in seen:
             raise ValidationError(
                 spec.where("name"), "name", spec.name, f"a cluster name not already used by {seen[spec.name].file}"

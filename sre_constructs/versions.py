@@ -26,6 +26,13 @@ class ChartRepository:
     name: str
     url: str
 
+    def __post_init__(self) -> None:
+        # Checked here because a repository is data users write by hand (a team's own charts).
+        from .kernel.validation import check_dns_label, check_repository_url
+
+        check_dns_label(f"ChartRepository({self.name!r})", "name", self.name)
+        check_repository_url(f"ChartRepository({self.name!r})", "url", self.url)
+
 
 @dataclass(frozen=True)
 class ChartPin:

@@ -107,3 +107,37 @@ def test_examples_differ_where_they_should() -> None:
     assert prod.chart_source == "oci" and lab.chart_source == "helm"
     assert getattr(prod.cert_manager, "acme_issuer_name", None)
     assert not getattr(lab.cert_manager, "acme_issuer_name", None)
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "allowed"),
+    [
+        (
+            "name: lab\ngit: {url: https://g.example.com/r.git}\npath: clusters/lab/flux/flux-system\n",
+            "path",
+            "outside",
+        ),
+        (
+            "name: lab\ngit: {url: https://g.example.com/r.git}\nservices: &x {istio: *x}\n",
+            "services.istio",
+            "recursive",
+        ),
+        ("name: lab\ngit: &g {url: https://g.example.com/r.git}\nother:\n  <<: *g\n", "other", "merge"),
+        ("name: lab\ngit: !!python/object:os.system {url: x}\n", "git", "custom tags"),
+        ("name: !foo lab\ngit: {url: https://g.example.com/r.git}\n", "name", "plain YAML"),
+    ],
+)
+def test_hostile_yaml_is_a_validation_error_with_a_line(text: str, field: str, allowed: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        parse_cluster(text, "c.yaml")
+    assert info.value.where.startswith("c.yaml:")
+    assert info.value.field == field
+    assert allowed in info.value.allowed
+
+
+def test_a_tree_in_another_clusters_flux_folder_is_refused() -> None:
+    a = parse_cluster("name: a\ngit: {url: https://g.example.com/r.git}\npath: clusters/b/flux/x\n", "a.yaml")
+    b = parse_cluster("name: b\ngit: {url: https://g.example.com/r.git}\n", "b.yaml")
+    with pytest.raises(ValidationError) as info:
+        build_fleet(App(), [a, b])
+    assert info.value.where.startswith("a.yaml:") and "clusters/b/flux" in info.value.allowed

@@ -901,3 +901,15 @@ def test_cdk8s_testing_synth_still_works() -> None:
     PlatformComponent(chart, "payments", namespace="payments")
     kinds = [doc["kind"] for doc in cdk8s.Testing.synth(chart)]
     assert "Namespace" in kinds and "Kustomization" in kinds
+
+
+@pytest.mark.parametrize(
+    ("name", "url", "field"),
+    [("team", 5, "url"), ("Team_Charts", "https://charts.example.com", "name"), ("team", "ftp://x y", "url")],
+)
+def test_chart_repository_is_checked_where_it_is_written(name: Any, url: Any, field: str) -> None:
+    from sre_constructs import ChartRepository
+
+    with pytest.raises(ValidationError) as info:
+        ChartRepository(name, url)
+    assert info.value.field == field and info.value.where.startswith("ChartRepository(")

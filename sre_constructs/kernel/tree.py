@@ -410,8 +410,14 @@ def _stage(target: Path, files: dict[str, bytes], written: list[int], limit: int
             if path.parent not in made:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 made.add(path.parent)
-            with open(path, "wb") as handle:
-                handle.write(content)
+            # What open(path, "wb") does, minus the buffered file object (the folder is new).
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
+            try:
+                view = memoryview(content)
+                while view:
+                    view = view[os.write(fd, view) :]
+            finally:
+                os.close(fd)
             written[0] += 1
             if limit is not None and written[0] >= limit:
                 os.kill(os.getpid(), signal.SIGKILL)  # test hook, see FAULT_AFTER_FILES_ENV

@@ -21,6 +21,7 @@ __all__ = [
     "check_positive_int",
     "check_prometheus_duration",
     "check_quantity",
+    "check_repository_url",
     "check_resources",
     "check_storage_class",
     "check_values",
@@ -292,4 +293,19 @@ def check_domain(where: str, field: str, value: object) -> str:
     """A lower-case DNS name with at least two labels (``lab.example.com``)."""
     if not isinstance(value, str) or not _DOMAIN.fullmatch(value):
         raise ValidationError(where, field, value, "a lower-case DNS name such as 'lab.example.com'")
+    return value
+
+
+_REPOSITORY_URL = re.compile(r"(https?|oci)://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~%!$&'()*+,;=:@/-]*)?")
+
+
+def check_repository_url(where: str, field: str, value: object) -> str:
+    """A chart repository URL: ``https://`` (or ``http://``) for an index, ``oci://`` for a registry."""
+    if not isinstance(value, str) or not _REPOSITORY_URL.fullmatch(value):
+        raise ValidationError(
+            where,
+            field,
+            value,
+            "a chart repository URL such as 'https://charts.example.com' or 'oci://ghcr.io/org/charts'",
+        )
     return value

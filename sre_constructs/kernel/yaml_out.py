@@ -133,14 +133,20 @@ class _Writer:
     def mapping(self, data: dict[Any, Any], indent: int, lead: str | None) -> None:
         self._enter(data)
         out, pad = self.out, " " * indent
-        if not all(type(k) is str for k in data):
-            raise Unsupported("non-string key")
-        for key in sorted(data):
+        try:
+            keys = sorted(data)
+        except TypeError:  # mixed key types: PyYAML fails too, let it say so
+            raise Unsupported("unsortable keys") from None
+        for key in keys:
+            if type(key) is not str:
+                raise Unsupported(key)
             value = data[key]
-            line = (pad if lead is None else lead) + _key(key) + ":"
+            line = (pad if lead is None else lead) + (_key_cache.get(key) or _key(key)) + ":"
             lead = None
             kind = type(value)
-            if kind is dict and value:
+            if kind is str:
+                out.append(f"{line} {_value_cache.get(value) or _text(value, indent)}\n")
+            elif kind is dict and value:
                 out.append(line + "\n")
                 self.mapping(value, indent + 2, None)
             elif kind is list and value:
@@ -149,7 +155,7 @@ class _Writer:
             else:
                 if kind is dict or kind is list:
                     self._enter(value)
-                out.append(line + " " + _scalar(value, indent) + "\n")
+                out.append(f"{line} {_scalar(value, indent)}\n")
 
     def sequence(self, data: list[Any], indent: int, lead: str | None) -> None:
         self._enter(data)
@@ -158,14 +164,16 @@ class _Writer:
             item = (pad if lead is None else lead) + "- "
             lead = None
             kind = type(value)
-            if kind is dict and value:
+            if kind is str:
+                out.append(f"{item}{_value_cache.get(value) or _text(value, indent)}\n")
+            elif kind is dict and value:
                 self.mapping(value, indent + 2, item)
             elif kind is list and value:
                 self.sequence(value, indent + 2, item)
             else:
                 if kind is dict or kind is list:
                     self._enter(value)
-                out.append(item + _scalar(value, indent) + "\n")
+                out.append(f"{item}{_scalar(value, indent)}\n")
 
 
 def dump_documents(documents: Iterable[Any]) -> str:
