@@ -22,8 +22,10 @@ from sre_constructs import (
     CHARTS,
     ChartRepository,
     CorePlatform,
+    Peer,
     PlatformChart,
     PlatformComponent,
+    Port,
     TreeDriftError,
     ValidationError,
     render_tree,
@@ -913,3 +915,35 @@ def test_chart_repository_is_checked_where_it_is_written(name: Any, url: Any, fi
     with pytest.raises(ValidationError) as info:
         ChartRepository(name, url)
     assert info.value.field == field and info.value.where.startswith("ChartRepository(")
+
+
+@pytest.mark.parametrize(
+    ("make", "field"),
+    [
+        (lambda: Port(0), "port"),
+        (lambda: Port("Not A Name"), "port"),
+        (lambda: Port(80, "ICMP"), "protocol"),
+        (lambda: Peer(namespace="Bad_NS"), "namespace"),
+        (lambda: Peer(cidr="10.0.0.0/33"), "cidr"),
+        (lambda: Peer(pod_labels={"app": 5}), "pod_labels.app"),
+    ],
+)
+def test_network_peers_and_ports_are_checked(make: Any, field: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        make()
+    assert info.value.field == field
+
+
+@pytest.mark.parametrize(("peers", "ports"), [(5, ()), ([], ()), (None, ()), ("any", ())])
+def test_allow_rejects_what_is_not_a_peer(app: App, peers: Any, ports: Any) -> None:
+    component = PlatformComponent(platform(app), "c", namespace="ns")
+    with pytest.raises(ValidationError) as info:
+        component.allow_ingress("x", peers, ports)
+    assert info.value.field == "peers"
+
+
+def test_allow_rejects_what_is_not_a_port(app: App) -> None:
+    component = PlatformComponent(platform(app), "c", namespace="ns")
+    with pytest.raises(ValidationError) as info:
+        component.allow_egress("x", Peer.api_server(), [443])
+    assert info.value.field == "ports"

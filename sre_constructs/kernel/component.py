@@ -25,7 +25,7 @@ from .manifest import (
     struct,
     structs_unchecked_ok,
 )
-from .network import NetworkNeed, Peer, Port, baseline_policies, network_policy, normalize_peers
+from .network import NetworkNeed, Peer, Port, baseline_policies, check_ports, network_policy, normalize_peers
 from .paths import path_of, remember_path
 from .platform_chart import PlatformChart, check_tree_path
 from .sources import FLUX_NAMESPACE, ChartSources
@@ -537,7 +537,13 @@ class PlatformComponent(Construct):
                 where, "namespace", target, "a namespace this component owns: " + ", ".join(self._namespaces)
             )
         check_dns_label(where, "network need name", f"allow-{name}")
-        need = NetworkNeed(name, direction, normalize_peers(peers), tuple(ports), dict(pods) if pods else None)
+        need = NetworkNeed(
+            name,
+            direction,
+            normalize_peers(where, peers),
+            check_ports(where, ports),
+            check_labels(where, "pods", pods) if pods else None,
+        )
         if any(ns == target and n.name == name for ns, n in self._network_needs):
             raise ValidationError(where, "network need name", name, "a name not already used in this namespace")
         self._network_needs.append((target, need))

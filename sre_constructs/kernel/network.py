@@ -6,9 +6,16 @@ traffic inside the namespace. Each :class:`NetworkNeed` then opens exactly one p
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from .errors import ValidationError
+from .validation import check_dns_label, check_labels
+
+_PORT_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 
 __all__ = ["NetworkNeed", "Peer", "Port", "baseline_policies", "network_policy", "tcp", "udp"]
 
@@ -24,6 +31,16 @@ class Port:
 
     port: int | str
     protocol: str = "TCP"
+
+    def __post_init__(self) -> None:
+        where = f"Port({self.port!r})"
+        if isinstance(self.port, bool) or not (
+            (isinstance(self.port, int) and 1 <= self.port <= 65535)
+            or (isinstance(self.port, str) and _PORT_NAME.fullmatch(self.port))
+        ):
+            raise ValidationError(where, "port", self.port, "a port number 1-65535 or a named container port")
+        if self.protocol not in ("TCP", "UDP", "SCTP"):
+            raise ValidationError(where, "protocol", self.protocol, "one of 'TCP', 'UDP', 'SCTP'")
 
     def to_k8s(self) -> dict[str, Any]:
         return {"port": self.port, "protocol": self.protocol}
@@ -58,6 +75,22 @@ class Peer:
     pod_labels: Mapping[str, str] | None = None
     cidr: str | None = None
     description: str = ""
+
+    def __post_init__(self) -> None:
+        where = f"Peer({self.description or self.namespace or self.cidr!r})"
+        if self.namespace is not None and self.namespace != "*":
+            check_dns_label(where, "namespace", self.namespace)
+        if self.pod_labels is not None:
+            check_labels(where, "pod_labels", self.pod_labels)
+        if self.cidr is not None:
+            try:
+                ipaddress.ip_network(self.cidr)
+            except (TypeError, ValueError):
+                raise ValidationError(where, "cidr", self.cidr, "an address block such as '10.0.0.0/8'") from None
+        if self.cidr is not None and (self.namespace is not None or self.pod_labels):
+            raise ValidationError(where, "cidr", self.cidr, "either an address block or namespace/pod labels, not both")
+        if not isinstance(self.description, str):
+            raise ValidationError(where, "description", self.description, "a string")
 
     @staticmethod
     def in_namespace(namespace: str, description: str = "", **pod_labels: str) -> Peer:
@@ -170,6 +203,20 @@ def baseline_policies(namespace: str) -> list[dict[str, Any]]:
     ]
 
 
-def normalize_peers(peers: Peer | Sequence[Peer]) -> tuple[Peer, ...]:
+def normalize_peers(where: str, peers: Peer | Sequence[Peer]) -> tuple[Peer, ...]:
     """One peer or several, as a tuple."""
-    return (peers,) if isinstance(peers, Peer) else tuple(peers)
+    result = (peers,) if isinstance(peers, Peer) else tuple(peers) if isinstance(peers, (list, tuple)) else None
+    if not result or not all(isinstance(p, Peer) for p in result):
+        raise ValidationError(where, "peers", peers, "a Peer or a non-empty list of Peers")
+    return result
+
+
+def check_ports(where: str, ports: Sequence[Port]) -> tuple[Port, ...]:
+    """A list of :class:`Port` (empty: every port)."""
+    if (
+        isinstance(ports, (str, bytes))
+        or not isinstance(ports, (list, tuple))
+        or not all(isinstance(p, Port) for p in ports)
+    ):
+        raise ValidationError(where, "ports", ports, "a list of Port, e.g. tcp(8080)")
+    return tuple(ports)
