@@ -16,6 +16,7 @@ from typing import Any
 
 import cdk8s
 import pytest
+import yaml
 from cdk8s import ApiObject, App, Chart
 
 from sre_constructs import (
@@ -947,3 +948,71 @@ def test_allow_rejects_what_is_not_a_port(app: App) -> None:
     with pytest.raises(ValidationError) as info:
         component.allow_egress("x", Peer.api_server(), [443])
     assert info.value.field == "ports"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"apiVersion": "v1", "kind": "../../evil", "metadata": {"name": "a"}}, "kind"),
+        ({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a/b"}}, "metadata.name"),
+        ({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a", "labels": {"x": 1}}}, "metadata.labels.x"),
+        (
+            {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a", "annotations": ["x"]}},
+            "metadata.annotations",
+        ),
+    ],
+)
+def test_manifests_cannot_name_files_outside_their_folder_or_carry_bad_metadata(
+    app: App, tmp_path: Path, body: dict[str, Any], field: str
+) -> None:
+    component = PlatformComponent(platform(app), "c", namespace="ns")
+    with pytest.raises(ValidationError) as info:
+        component.add_manifest(body)
+    assert info.value.field == field
+    write_tree(app, tmp_path / "out")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_a_flux_kustomization_in_a_folder_does_not_replace_its_kustomization_yaml(app: App, tmp_path: Path) -> None:
+    component = PlatformComponent(platform(app), "c", namespace="ns")
+    component.add_manifest(
+        {
+            "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
+            "kind": "Kustomization",
+            "metadata": {"name": "nested", "namespace": "flux-system"},
+            "spec": {"interval": "10m", "prune": True, "sourceRef": {"kind": "GitRepository", "name": "flux-system"}},
+        }
+    )
+    write_tree(app, tmp_path)
+    folder = tmp_path / "p" / "c"
+    listing = yaml.safe_load((folder / "kustomization.yaml").read_text())
+    assert "kustomization-kustomize.yaml" in listing["resources"]
+    assert "kustomization.yaml" not in listing["resources"]
+
+
+def test_symlinks_in_a_tree_count_as_drift_and_are_replaced(app: App, tmp_path: Path) -> None:
+    PlatformComponent(platform(app), "c", namespace="ns")
+    write_tree(app, tmp_path)
+    tree = tmp_path / "p"
+    target = tree / "c" / "namespace.yaml"
+    outside = tmp_path / "outside.yaml"
+    outside.write_bytes(target.read_bytes())
+    target.unlink()
+    target.symlink_to(outside)  # same bytes, but a link out of the tree
+    (tree / "dangling").symlink_to(tmp_path / "missing")
+    (tree / "dirlink").symlink_to(tmp_path, target_is_directory=True)
+    with pytest.raises(TreeDriftError) as info:
+        write_tree(app, tmp_path, check=True)
+    assert "c/namespace.yaml" in info.value.changed
+    assert {"dangling", "dirlink"} <= set(info.value.removed)
+    write_tree(app, tmp_path)
+    assert not target.is_symlink() and not (tree / "dangling").is_symlink()
+    assert outside.exists()  # the link's target outside the tree is untouched
+    write_tree(app, tmp_path, check=True)
+
+
+@pytest.mark.parametrize("path", ["c*", "a b", "core/[x]", "x?"])
+def test_tree_paths_are_plain_names(app: App, path: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        PlatformChart(app, "p", path=path)
+    assert info.value.field == "path"

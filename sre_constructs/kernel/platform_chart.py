@@ -20,6 +20,9 @@ if TYPE_CHECKING:
 __all__ = ["PlatformChart", "check_tree_path"]
 
 
+_PATH_SEGMENT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*")
+
+
 def check_tree_path(where: str, path: str) -> str:
     """A tree path inside the repository: relative, no ``..``, no empty or dot segments.
 
@@ -38,13 +41,15 @@ def check_tree_path(where: str, path: str) -> str:
         or ":" in normalized.split("/")[0]
         or "\0" in normalized
         or any(segment.startswith(".") for segment in normalized.split("/"))
+        # Plain names only: no glob or shell metacharacters, spaces or control characters.
+        or not all(_PATH_SEGMENT.fullmatch(segment) for segment in normalized.split("/"))
     ):
         raise ValidationError(
             where,
             "path",
             path,
             "a relative directory path inside the output directory (no '..', no hidden '.' folders, "
-            "not absolute), such as 'core' or 'clusters/prod'",
+            "not absolute; letters, digits, '.', '_' and '-' only), such as 'core' or 'clusters/prod'",
         )
     return normalized
 

@@ -12,7 +12,9 @@ import ctypes
 import ctypes.util
 import errno
 import functools
+import glob
 import os
+import re
 import shutil
 import signal
 import tempfile
@@ -133,6 +135,27 @@ def _known_owners(
     return owner
 
 
+_KIND = re.compile(r"[A-Za-z][A-Za-z0-9]*")
+
+
+def _file_for(node: ApiObject, manifest: Any) -> str:
+    """The file of an object in its component folder: one per kind (``networkpolicy.yaml``).
+
+    The kind becomes a file name, so it must be a plain Kubernetes kind; a kind named like the
+    folder's own ``kustomization.yaml`` (a Flux Kustomization) gets its API group in the name.
+    """
+    kind = manifest.get("kind")
+    if not isinstance(kind, str) or not _KIND.fullmatch(kind):
+        raise ValidationError(
+            node.node.path, "kind", kind, "a Kubernetes kind: letters and digits, such as 'ConfigMap'"
+        )
+    name = kind.lower()
+    if name == "kustomization":
+        group = str(manifest.get("apiVersion", "")).split("/")[0].split(".")[0] or "core"
+        name = f"{name}-{group}"
+    return f"{name}.yaml"
+
+
 def render_tree(chart: PlatformChart) -> dict[str, bytes]:
     """The files of one tree, relative to ``<outdir>/<path>``, as bytes.
 
@@ -171,7 +194,7 @@ def render_tree(chart: PlatformChart) -> dict[str, bytes]:
         elif node is holder.kustomization:
             flux_docs[holder.name] = manifest
         else:
-            folders[holder.name].setdefault(f"{manifest['kind'].lower()}.yaml", []).append(manifest)
+            folders[holder.name].setdefault(_file_for(node, manifest), []).append(manifest)
 
     files: dict[str, bytes] = {}
     root_resources: list[str] = []
@@ -240,11 +263,21 @@ def _check_target(where: str, target: Path, *, writing: bool) -> None:
 
 
 def _read_tree(root: Path) -> dict[str, bytes]:
-    if not root.is_dir():
+    """Every file below ``root`` by relative path; symlinks are never followed.
+
+    A symlink (to a file, a folder or nothing) stands for a marker that no rendered file equals,
+    so it always counts as changed or removed and a write replaces it.
+    """
+    if not root.is_dir() or root.is_symlink():
         return {}
-    return {
-        p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file() or p.is_symlink()
-    }
+    found: dict[str, bytes] = {}
+    for folder, dirnames, filenames in os.walk(root, followlinks=False):
+        base = Path(folder)
+        for name in [*filenames, *(d for d in dirnames if (base / d).is_symlink())]:
+            path = base / name
+            rel = path.relative_to(root).as_posix()
+            found[rel] = b"\0symlink:" + os.fsencode(os.readlink(path)) if path.is_symlink() else path.read_bytes()
+    return dict(sorted(found.items()))
 
 
 def _diff(root: Path, new: dict[str, bytes]) -> TreeDriftError | None:
@@ -328,7 +361,7 @@ def _clean_leftovers(target: Path) -> None:
     if not target.parent.is_dir():
         return
     for prefix in (f".{target.name}.new-", f".{target.name}.old-"):
-        for leftover in sorted(target.parent.glob(prefix + "*")):
+        for leftover in sorted(target.parent.glob(glob.escape(prefix) + "*")):
             if leftover.is_dir() and not leftover.is_symlink():
                 if prefix.endswith(".old-") and not target.exists() and not target.is_symlink():
                     os.rename(leftover, target)  # finish an interrupted two-rename swap
