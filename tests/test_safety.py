@@ -1016,3 +1016,48 @@ def test_tree_paths_are_plain_names(app: App, path: str) -> None:
     with pytest.raises(ValidationError) as info:
         PlatformChart(app, "p", path=path)
     assert info.value.field == "path"
+
+
+@pytest.mark.parametrize(("scope", "id"), [(None, "x"), (5, "x"), ("chart", "x")])
+@pytest.mark.parametrize("construct", ["component", "service"])
+def test_scope_must_be_a_construct(app: App, construct: str, scope: Any, id: Any) -> None:
+    from sre_constructs import Istio
+
+    with pytest.raises(ValidationError) as info:
+        PlatformComponent(scope, id) if construct == "component" else Istio(scope, id)
+    assert info.value.field == "scope"
+
+
+@pytest.mark.parametrize("id", ["", 5, "a/b", None])
+def test_id_must_be_a_plain_string(app: App, id: Any) -> None:
+    from sre_constructs import CertManager
+
+    chart = platform(app)
+    for make in (lambda: PlatformComponent(chart, id), lambda: CertManager(chart, id)):
+        with pytest.raises(ValidationError) as info:
+            make()
+        assert info.value.field == "id"
+
+
+@pytest.mark.parametrize(
+    ("args", "field"),
+    [
+        (("Deployment", "Bad Name", "ns"), "name"),
+        (("Deployment", "ok", 3), "namespace"),
+        (("deploy ment", "ok", "ns"), "kind"),
+        (("Deployment", "ok", "ns", None), "api_version"),
+    ],
+)
+def test_health_checks_are_checked_when_made(args: tuple[Any, ...], field: str) -> None:
+    from sre_constructs import HealthCheck
+
+    with pytest.raises(ValidationError) as info:
+        HealthCheck(*args)
+    assert info.value.field == field
+
+
+@pytest.mark.parametrize("body", [5, "kind: ConfigMap", {"apiVersion": "v1", "kind": "ConfigMap", "metadata": "x"}])
+def test_add_manifest_wants_a_mapping(app: App, body: Any) -> None:
+    component = PlatformComponent(platform(app), "c", namespace="ns")
+    with pytest.raises(ValidationError):
+        component.add_manifest(body)

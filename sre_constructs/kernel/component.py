@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import posixpath
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,7 +27,7 @@ from .manifest import (
     structs_unchecked_ok,
 )
 from .network import NetworkNeed, Peer, Port, baseline_policies, check_ports, network_policy, normalize_peers
-from .paths import path_of, remember_path
+from .paths import check_scope_id, path_of, remember_path
 from .platform_chart import PlatformChart, check_tree_path
 from .sources import FLUX_NAMESPACE, ChartSources
 from .validation import (
@@ -65,6 +66,11 @@ _PART_OF = "app.kubernetes.io/part-of"
 _LIBRARY = "sre-constructs"
 
 
+_KIND = re.compile(r"[A-Za-z][A-Za-z0-9]*")
+_OBJECT_NAME = re.compile(r"(?=.{1,253}\Z)[a-z0-9]([-a-z0-9.]*[a-z0-9])?")
+_API_VERSION = re.compile(r"([a-z0-9.-]+/)?v[0-9]+([a-z]+[0-9]+)?")
+
+
 @dataclass(frozen=True)
 class HealthCheck:
     """An object Flux checks for readiness when the component's ``wait`` is off.
@@ -80,6 +86,16 @@ class HealthCheck:
     name: str
     namespace: str
     api_version: str = "apps/v1"
+
+    def __post_init__(self) -> None:
+        where = f"HealthCheck({self.kind!r}, {self.name!r})"
+        if not isinstance(self.kind, str) or not _KIND.fullmatch(self.kind):
+            raise ValidationError(where, "kind", self.kind, "a Kubernetes kind such as 'Deployment'")
+        if not isinstance(self.name, str) or not _OBJECT_NAME.fullmatch(self.name):
+            raise ValidationError(where, "name", self.name, "a Kubernetes object name (DNS-1123 subdomain)")
+        check_dns_label(where, "namespace", self.namespace)
+        if not isinstance(self.api_version, str) or not _API_VERSION.fullmatch(self.api_version):
+            raise ValidationError(where, "api_version", self.api_version, "an API version such as 'apps/v1'")
 
     def to_flux(self) -> dict[str, str]:
         """The ``healthChecks`` entry."""
@@ -273,6 +289,7 @@ class PlatformComponent(Construct):
         source_ref: str | None = None,
         name_prefix: str | None = None,
     ) -> None:
+        check_scope_id(scope, id)
         super().__init__(scope, id)
         # The path and the parent follow from (scope, id): cached here, no round-trips later.
         remember_path(self, scope, id)
@@ -555,7 +572,11 @@ class PlatformComponent(Construct):
         Custom resources whose CRD a chart installs belong in a companion (:meth:`add_companion`)
         that depends on the component installing the chart, never in the same step.
         """
+        if not isinstance(body, Mapping):
+            raise ValidationError(path_of(self), "manifest", body, "a mapping: apiVersion, kind, metadata, ...")
         metadata = body.get("metadata") or {}
+        if not isinstance(metadata, Mapping):
+            raise ValidationError(path_of(self), "metadata", metadata, "a mapping with a name")
         construct_id = id or f"{body.get('kind')}-{metadata.get('namespace', '')}-{metadata.get('name')}"
         return Manifest(self, construct_id, body)
 

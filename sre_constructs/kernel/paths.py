@@ -8,7 +8,17 @@ from __future__ import annotations
 
 from constructs import Construct
 
-__all__ = ["child_path", "path_of", "remember_path"]
+from .errors import ValidationError
+
+__all__ = ["check_scope_id", "child_path", "path_of", "remember_path"]
+
+
+def check_scope_id(scope: object, id: object) -> None:
+    """A construct's ``scope`` and ``id``, checked before jsii sees them."""
+    if not isinstance(scope, Construct):
+        raise ValidationError(repr(id), "scope", scope, "a construct (an App, a Chart or a construct inside one)")
+    if not isinstance(id, str) or not id or "/" in id:
+        raise ValidationError(path_of(scope) or "<app>", "id", id, "a non-empty construct id without '/'")
 
 
 def path_of(construct: Construct) -> str:
@@ -26,6 +36,7 @@ def child_path(scope: Construct, id: str) -> str:
     As constructs computes it: the ids from the root down joined by ``/``, the root's empty id
     left out. Only meaningful for an ``id`` without ``/`` (constructs would rewrite it to ``--``).
     """
+    check_scope_id(scope, id)
     parent = path_of(scope)
     return f"{parent}/{id}" if parent else id
 
