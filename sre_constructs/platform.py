@@ -246,6 +246,14 @@ class CorePlatform(PlatformChart):
         # Velero's ExternalSecret needs the CRD and the store before Velero starts.
         if backup is not None and eso is not None:
             backup.depends_on(eso_config or eso)
+        # Kyverno's Pod Security policies exempt exactly the namespaces that run above a level.
+        kyverno = built.get("kyverno")
+        if isinstance(kyverno, Kyverno):
+            levels = [(ns, p.level) for c in self.registered_components for ns, p in c.pod_security.items()]
+            kyverno.exempt_namespaces(
+                privileged=[ns for ns, level in levels if level == "privileged"],
+                baseline=[ns for ns, level in levels if level == "baseline"],
+            )
         # Services installed before Monitoring cannot ship ServiceMonitors with their charts (the
         # CRD does not exist yet); Monitoring's companion ships them once it does.
         monitoring = built.get("monitoring")

@@ -264,3 +264,44 @@ def test_latest_tag_policy_checks_pods_after_injection(default_tree: Path) -> No
         if doc["kind"] == "ClusterPolicy" and doc["metadata"]["name"] == "disallow-latest-tag"
     )
     assert policy["metadata"]["annotations"]["pod-policies.kyverno.io/autogen-controllers"] == "none"
+
+
+def test_kyverno_exempts_exactly_the_namespaces_that_run_above_a_level() -> None:
+    """Renamed or moved privileged namespaces stay admissible; restricted ones stay covered."""
+    from cdk8s import App
+
+    from sre_constructs import CorePlatform
+
+    core = CorePlatform(
+        App(),
+        "core",
+        services={
+            "monitoring": {"namespace": "observability", "node_exporter_namespace": "node-exporter"},
+            "backup": {"namespace": "backups"},
+        },
+    )
+    privileged = {
+        ns for c in core.components for ns, posture in c.pod_security.items() if posture.level == "privileged"
+    }
+    assert privileged == {"node-exporter", "neuvector", "backups"}
+    exclusions = core.kyverno.excluded_namespaces  # type: ignore[union-attr]
+    assert set(exclusions["pod-security-baseline"]) == privileged | {"kube-system"}
+    assert "observability" not in exclusions["pod-security-restricted"]  # restricted now: still checked
+    from sre_constructs import render_tree
+
+    written = yaml.safe_load_all(render_tree(core)["kyverno-policies/clusterpolicy.yaml"])
+    policies = {doc["metadata"]["name"]: doc for doc in written}
+    rule = policies["pod-security-baseline"]["spec"]["rules"][0]
+    excluded = rule["exclude"]["any"][0]["resources"]["namespaces"]
+    assert set(excluded) == privileged | {"kube-system"}
+
+
+def test_user_exclusions_are_kept() -> None:
+    from cdk8s import App
+
+    from sre_constructs import CorePlatform
+
+    core = CorePlatform(
+        App(), "core", services={"kyverno": {"excluded_namespaces": {"pod-security-baseline": ["only-this"]}}}
+    )
+    assert core.kyverno.excluded_namespaces["pod-security-baseline"] == ("only-this",)  # type: ignore[union-attr]

@@ -365,6 +365,7 @@ class Manifest(ApiObject):
         else:
             super().__init__(scope, id, api_version=data["apiVersion"], kind=data["kind"], metadata=metadata)
         self._body = data
+        self._where = where  # for later messages, without asking jsii for the path
         _register_object(scope, self)
         # Rendered here only when cdk8s would give the same bytes (see _plain_metadata).
         self._sre_chart = _chart_of(scope) if plain else None
@@ -378,6 +379,19 @@ class Manifest(ApiObject):
     def body(self) -> dict[str, Any]:
         """A copy of the object's data."""
         return copy.deepcopy(self._body)
+
+    def update_body(self, body: Mapping[str, Any]) -> None:
+        """Replace the object's data before synthesis (its apiVersion, kind and metadata stay).
+
+        For what only becomes known once every construct exists, such as the namespaces a policy
+        must exempt.
+        """
+        where = self._where
+        data = check_values(where, "manifest", body)
+        for key in ("apiVersion", "kind", "metadata"):
+            if data.get(key) != self._body.get(key):
+                raise ValidationError(where, key, data.get(key), f"unchanged: {self._body.get(key)!r}")
+        self._body = data
 
     def to_json(self) -> Any:
         chart = self.__dict__.get("_sre_chart")

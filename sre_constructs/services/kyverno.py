@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from constructs import Construct
@@ -11,7 +11,7 @@ from ..kernel.component import HealthCheck, PlatformComponent
 from ..kernel.errors import ValidationError
 from ..kernel.naming import helm_fullname
 from ..kernel.network import Peer, tcp
-from ..kernel.paths import child_path
+from ..kernel.paths import child_path, path_of
 from ..kernel.validation import (
     check_bool,
     check_dns_label,
@@ -280,8 +280,36 @@ class Kyverno(PlatformComponent):
         """The failure action of each policy."""
         self.excluded_namespaces: dict[str, tuple[str, ...]] = exclusions
         """The namespaces each policy skips."""
-        for body in self._policy_bodies(mesh_exemptions, require_run_as_non_root):
-            self.policies.add_manifest(body)
+        self._user_excluded = set(excluded_namespaces or {})
+        self._policy_options = (mesh_exemptions, require_run_as_non_root)
+        self._policy_objects = {
+            body["metadata"]["name"]: self.policies.add_manifest(body)
+            for body in self._policy_bodies(mesh_exemptions, require_run_as_non_root)
+        }
+
+    def exempt_namespaces(self, privileged: Iterable[str], baseline: Iterable[str] = ()) -> None:
+        """Exempt the namespaces that really run above a Pod Security level from the PSS policies.
+
+        A platform calls this once every service is built, with the namespaces their components
+        label ``privileged`` or ``baseline``, so renamed or moved namespaces (node-exporter's, a
+        renamed Velero namespace) stay admissible. Policies whose exclusions the user set keep them.
+
+        Args:
+            privileged: namespaces labelled ``privileged`` (exempt from baseline and restricted).
+            baseline: namespaces labelled ``baseline`` (exempt from restricted).
+        """
+        where = path_of(self)
+        above_baseline = tuple(sorted({"kube-system", *(check_dns_label(where, "privileged", n) for n in privileged)}))
+        above_restricted = tuple(sorted({*above_baseline, *(check_dns_label(where, "baseline", n) for n in baseline)}))
+        for policy, names in (
+            (PSS_BASELINE, above_baseline),
+            (PSS_RESTRICTED, above_restricted),
+            (RUN_AS_NON_ROOT, above_restricted),
+        ):
+            if policy not in self._user_excluded:
+                self.excluded_namespaces[policy] = names
+        for body in self._policy_bodies(*self._policy_options):
+            self._policy_objects[body["metadata"]["name"]].update_body(body)
 
     def _policy_bodies(self, mesh_exemptions: bool, run_as_non_root: bool) -> list[dict[str, Any]]:
         """The ClusterPolicy set, one rule each."""
