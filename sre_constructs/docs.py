@@ -52,9 +52,9 @@ _SECTION = re.compile(r"^(Args|Arguments|Attributes|Returns|Raises|Example|Examp
 _DEFAULT = re.compile(r"(?:^|(?<=[\s(]))Default:?\s+(?P<rest>.*)$", re.DOTALL)
 _LITERAL = re.compile(r"^``(?P<literal>[^`]*)``(?=$|[.;)]|\s\()")
 _BASELINE_NOTE = (
-    "Every namespace the component owns starts at default-deny for ingress and egress, then allows "
-    "DNS to kube-system (`allow-dns`) and traffic between pods of the same namespace "
-    "(`allow-same-namespace-ingress`, `allow-same-namespace-egress`). Each row below opens one more path."
+    "Every namespace the component owns starts at default-deny for ingress and egress (`default-deny`), "
+    "then allows DNS to kube-system and traffic between pods of the same namespace (`allow-baseline`). "
+    "Each row below opens one more path."
 )
 
 

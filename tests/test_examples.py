@@ -144,9 +144,7 @@ def test_prometheus_may_scrape_and_nothing_else_is_opened(team: dict[str, list[d
     policies = {p["metadata"]["name"]: p for p in team["payments/networkpolicy.yaml"]}
     assert set(policies) == {
         "default-deny",
-        "allow-dns",
-        "allow-same-namespace-ingress",
-        "allow-same-namespace-egress",
+        "allow-baseline",
         "allow-prometheus",
     }
     scrape = policies["allow-prometheus"]["spec"]

@@ -102,13 +102,29 @@ def test_every_namespace_has_pod_security_labels_and_default_deny(default_tree: 
         for mode in ("enforce", "audit", "warn"):
             assert labels.get(f"pod-security.kubernetes.io/{mode}") in ("restricted", "baseline", "privileged"), name
         assert labels.get("istio-injection") in ("enabled", "disabled"), name
-        assert {"default-deny", "allow-dns"} <= policies.get(name, set()), name
+        assert {"default-deny", "allow-baseline"} <= policies.get(name, set()), name
 
 
 def test_default_deny_denies_both_directions(default_tree: Path) -> None:
     for _, doc in _docs(default_tree):
         if doc["kind"] == "NetworkPolicy" and doc["metadata"]["name"] == "default-deny":
             assert doc["spec"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+
+
+def test_baseline_allows_only_dns_and_the_own_namespace(default_tree: Path) -> None:
+    baselines = [
+        doc
+        for _, doc in _docs(default_tree)
+        if doc["kind"] == "NetworkPolicy" and doc["metadata"]["name"] == "allow-baseline"
+    ]
+    assert baselines
+    for doc in baselines:
+        spec = doc["spec"]
+        assert spec["ingress"] == [{"from": [{"podSelector": {}}]}]
+        own, dns = spec["egress"]
+        assert own == {"to": [{"podSelector": {}}]}
+        assert dns["to"][0]["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "kube-system"}
+        assert {(p["port"], p["protocol"]) for p in dns["ports"]} == {(53, "UDP"), (53, "TCP")}
 
 
 def test_mtls_is_strict_mesh_wide(default_tree: Path) -> None:

@@ -503,7 +503,7 @@ class PlatformComponent(Construct):
 
     @property
     def network_needs(self) -> list[tuple[str, NetworkNeed]]:
-        """Every opened path as ``(namespace, need)``, beyond default-deny, DNS and same-namespace."""
+        """Every opened path as ``(namespace, need)``, beyond default-deny and the baseline (DNS, same namespace)."""
         return list(self._network_needs)
 
     def allow_ingress(

@@ -166,8 +166,14 @@ def network_policy(namespace: str, need: NetworkNeed) -> dict[str, Any]:
 
 
 def baseline_policies(namespace: str) -> list[dict[str, Any]]:
-    """Default deny both ways, then DNS and traffic inside the namespace."""
+    """Default deny both ways, then one policy for DNS and traffic inside the namespace.
+
+    Two objects rather than one per path: every namespace carries them, and each object is a
+    construct (a jsii round-trip) in every tree of a fleet.
+    """
     everything: dict[str, Any] = {}
+    own_pods = Peer(description="pods of this namespace").to_k8s()
+    dns = Peer.in_namespace("kube-system", "cluster DNS", **{"k8s-app": "kube-dns"}).to_k8s()
     return [
         {
             "apiVersion": "networking.k8s.io/v1",
@@ -175,31 +181,24 @@ def baseline_policies(namespace: str) -> list[dict[str, Any]]:
             "metadata": {"name": "default-deny", "namespace": namespace},
             "spec": {"podSelector": everything, "policyTypes": ["Ingress", "Egress"]},
         },
-        network_policy(
-            namespace,
-            NetworkNeed(
-                "dns",
-                "egress",
-                (Peer.in_namespace("kube-system", "cluster DNS", **{"k8s-app": "kube-dns"}),),
-                udp(53) + tcp(53),
-            ),
-        ),
-        network_policy(
-            namespace,
-            NetworkNeed(
-                "same-namespace-ingress",
-                "ingress",
-                (Peer(description="pods of this namespace"),),
-            ),
-        ),
-        network_policy(
-            namespace,
-            NetworkNeed(
-                "same-namespace-egress",
-                "egress",
-                (Peer(description="pods of this namespace"),),
-            ),
-        ),
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": {
+                "name": "allow-baseline",
+                "namespace": namespace,
+                "annotations": {"sre-constructs.io/peer": "pods of this namespace, cluster DNS"},
+            },
+            "spec": {
+                "podSelector": everything,
+                "policyTypes": ["Ingress", "Egress"],
+                "ingress": [{"from": [own_pods]}],
+                "egress": [
+                    {"to": [own_pods]},
+                    {"to": [dns], "ports": [p.to_k8s() for p in udp(53) + tcp(53)]},
+                ],
+            },
+        },
     ]
 
 
