@@ -48,7 +48,7 @@ from constructs import Construct
 from .airgap import check_mirror
 from .kernel.errors import ValidationError
 from .kernel.platform_chart import check_tree_path
-from .kernel.validation import check_dns_label, check_duration
+from .kernel.validation import check_dns_label, check_domain, check_duration
 from .platform import CHART_SOURCES, SERVICES, CorePlatform
 
 __all__ = ["DEFAULT_CLUSTER", "GIT_KEYS", "TOP_LEVEL_KEYS", "ClusterSpec", "load_cluster", "parse_cluster"]
@@ -58,7 +58,6 @@ GIT_KEYS = ("url", "branch", "interval")
 _CHART_VALUE_KNOBS = ("values", "base_values", "gateway_values", "alloy_values")
 _GIT_URL = re.compile(r"^(http|https|ssh)://\S+$")  # what the GitRepository CRD accepts
 _BRANCH = re.compile(r"^[^\s~^:?*\[\\]+$")
-_DOMAIN = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 
 
 @dataclass
@@ -296,10 +295,7 @@ def parse_cluster(text: str, file: str = "<string>") -> ClusterSpec:
     spec.git_interval = check_duration(where("git.interval"), "git.interval", git.get("interval", "5m"))
 
     if data.get("domain") is not None:
-        domain = data["domain"]
-        if not isinstance(domain, str) or not _DOMAIN.fullmatch(domain):
-            raise ValidationError(where("domain"), "domain", domain, "a lower-case DNS name such as 'lab.example.com'")
-        spec.domain = domain
+        spec.domain = check_domain(where("domain"), "domain", data["domain"])
     if data.get("registry_mirror") is not None:
         spec.registry_mirror = check_mirror(where("registry_mirror"), "registry_mirror", data["registry_mirror"])
     chart_source = data.get("chart_source", "helm")

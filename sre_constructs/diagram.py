@@ -43,6 +43,11 @@ def _external(platform: PlatformChart) -> list[tuple[FluxDependency, PlatformCom
     return [(dep, child) for child in platform.components for dep in getattr(child, "_external_dependencies", [])]
 
 
+def _external_nodes(external: list[tuple[FluxDependency, PlatformComponent]]) -> list[FluxDependency]:
+    """The outside Kustomizations of ``external``, each once, in order."""
+    return list(dict.fromkeys(dep for dep, _ in external))
+
+
 def _mermaid_id(name: str, prefix: str = "") -> str:
     """A Mermaid node id for a DNS-1123 name: ``-`` becomes ``_`` (injective: names have no ``_``)."""
     node = prefix + re.sub(r"[^A-Za-z0-9_]", "_", name)
@@ -64,10 +69,7 @@ def mermaid(platform: PlatformChart) -> str:
     lines = ["flowchart TD"]
     lines += [f'  {_mermaid_id(c.name)}["{c.flux_name}"]' for c in components]
     external = _external(platform)
-    seen: list[FluxDependency] = []
-    for dep, _ in external:
-        if dep not in seen:
-            seen.append(dep)
+    seen = _external_nodes(external)
     lines += [f'  {_mermaid_id(f"{d.namespace}-{d.name}", "ext_")}["{d.namespace}/{d.name}"]' for d in seen]
     lines += [f"  {_mermaid_id(parent.name)} --> {_mermaid_id(child.name)}" for parent, child in edges]
     lines += [
@@ -100,10 +102,7 @@ def dot(platform: PlatformChart) -> str:
     lines = [f"digraph {_dot_quote(platform.tree_path)} {{", "  rankdir=TB;", "  node [shape=box];"]
     lines += [f"  {_dot_quote(c.flux_name)};" for c in components]
     external = _external(platform)
-    seen: list[FluxDependency] = []
-    for dep, _ in external:
-        if dep not in seen:
-            seen.append(dep)
+    seen = _external_nodes(external)
     lines += [f"  {_dot_quote(f'{d.namespace}/{d.name}')} [style=dashed];" for d in seen]
     lines += [f"  {_dot_quote(p.flux_name)} -> {_dot_quote(c.flux_name)};" for p, c in edges]
     lines += [

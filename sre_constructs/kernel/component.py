@@ -35,7 +35,9 @@ from .validation import (
     check_chart_version,
     check_dns_label,
     check_duration,
+    check_kind,
     check_labels,
+    check_object_name,
     check_values,
     duration_seconds,
     format_minutes,
@@ -66,8 +68,6 @@ _PART_OF = "app.kubernetes.io/part-of"
 _LIBRARY = "sre-constructs"
 
 
-_KIND = re.compile(r"[A-Za-z][A-Za-z0-9]*")
-_OBJECT_NAME = re.compile(r"(?=.{1,253}\Z)[a-z0-9]([-a-z0-9.]*[a-z0-9])?")
 _API_VERSION = re.compile(r"([a-z0-9.-]+/)?v[0-9]+([a-z]+[0-9]+)?")
 
 
@@ -89,10 +89,8 @@ class HealthCheck:
 
     def __post_init__(self) -> None:
         where = f"HealthCheck({self.kind!r}, {self.name!r})"
-        if not isinstance(self.kind, str) or not _KIND.fullmatch(self.kind):
-            raise ValidationError(where, "kind", self.kind, "a Kubernetes kind such as 'Deployment'")
-        if not isinstance(self.name, str) or not _OBJECT_NAME.fullmatch(self.name):
-            raise ValidationError(where, "name", self.name, "a Kubernetes object name (DNS-1123 subdomain)")
+        check_kind(where, "kind", self.kind)
+        check_object_name(where, "name", self.name)
         check_dns_label(where, "namespace", self.namespace)
         if not isinstance(self.api_version, str) or not _API_VERSION.fullmatch(self.api_version):
             raise ValidationError(where, "api_version", self.api_version, "an API version such as 'apps/v1'")

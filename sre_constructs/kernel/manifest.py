@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import enum
-import re
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
@@ -23,7 +22,7 @@ from constructs import Construct
 
 from .errors import ValidationError
 from .paths import path_of
-from .validation import check_dns_label, check_labels, check_values
+from .validation import check_dns_label, check_kind, check_labels, check_object_name, check_values
 
 __all__ = ["Manifest", "python_json", "struct", "structs_unchecked_ok"]
 
@@ -304,10 +303,6 @@ def guard_jsii_side(obj: Any, name: str) -> None:
         object.__getattribute__(obj, "__dict__")["_sre_props"] = None
 
 
-_KIND = re.compile(r"[A-Za-z][A-Za-z0-9]*")
-_NAME = re.compile(r"(?=.{1,253}\Z)[a-z0-9]([-a-z0-9.:]*[a-z0-9])?")
-
-
 def _check_annotations(where: str, value: Any) -> None:
     if not isinstance(value, Mapping) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
         raise ValidationError(where, "metadata.annotations", value, "a mapping of string keys to string values")
@@ -337,21 +332,11 @@ class Manifest(ApiObject):
         for key in ("apiVersion", "kind"):
             if not isinstance(data.get(key), str) or not data[key]:
                 raise ValidationError(where, key, data.get(key), "a non-empty string")
-        if not _KIND.fullmatch(data["kind"]):  # it names the object's file in the tree
-            raise ValidationError(
-                where, "kind", data["kind"], "a Kubernetes kind: letters and digits, such as 'ConfigMap'"
-            )
+        check_kind(where, "kind", data["kind"])  # it names the object's file in the tree
         metadata = data.get("metadata")
         if not isinstance(metadata, dict) or not isinstance(metadata.get("name"), str):
             raise ValidationError(where, "metadata.name", metadata, "a metadata mapping with a name")
-        if not _NAME.fullmatch(metadata["name"]):
-            raise ValidationError(
-                where,
-                "metadata.name",
-                metadata["name"],
-                "a Kubernetes object name: at most 253 lower-case letters, "
-                "digits, '-', '.' or ':', starting and ending with a letter or digit",
-            )
+        check_object_name(where, "metadata.name", metadata["name"], colons=True)
         if "namespace" in metadata:
             check_dns_label(where, "metadata.namespace", metadata["namespace"])
         if "labels" in metadata:

@@ -14,7 +14,6 @@ import errno
 import functools
 import glob
 import os
-import re
 import shutil
 import signal
 import tempfile
@@ -33,6 +32,7 @@ from .errors import ValidationError
 from .paths import path_of
 from .platform_chart import PlatformChart
 from .sources import ChartSources
+from .validation import check_kind
 from .yaml_out import Unsupported, dump_documents
 
 __all__ = ["FAULT_AFTER_FILES_ENV", "TreeDriftError", "dump_yaml", "render_tree", "write_tree"]
@@ -136,20 +136,16 @@ def _known_owners(
     return owner
 
 
-_KIND = re.compile(r"[A-Za-z][A-Za-z0-9]*")
-
-
 def _file_for(node: ApiObject, manifest: Any) -> str:
     """The file of an object in its component folder: one per kind (``networkpolicy.yaml``).
 
     The kind becomes a file name, so it must be a plain Kubernetes kind; a kind named like the
     folder's own ``kustomization.yaml`` (a Flux Kustomization) gets its API group in the name.
     """
-    kind = manifest.get("kind")
-    if not isinstance(kind, str) or not _KIND.fullmatch(kind):
-        raise ValidationError(
-            node.node.path, "kind", kind, "a Kubernetes kind: letters and digits, such as 'ConfigMap'"
-        )
+    try:
+        kind = check_kind("", "kind", manifest.get("kind"))
+    except ValidationError as error:  # the path costs jsii round-trips: only for the message
+        raise ValidationError(node.node.path, error.field, error.value, error.allowed) from None
     name = kind.lower()
     if name == "kustomization":
         group = str(manifest.get("apiVersion", "")).split("/")[0].split(".")[0] or "core"

@@ -16,7 +16,9 @@ __all__ = [
     "check_dns_label",
     "check_domain",
     "check_duration",
+    "check_kind",
     "check_labels",
+    "check_object_name",
     "check_one_of",
     "check_positive_int",
     "check_prometheus_duration",
@@ -307,5 +309,32 @@ def check_repository_url(where: str, field: str, value: object) -> str:
             field,
             value,
             "a chart repository URL such as 'https://charts.example.com' or 'oci://ghcr.io/org/charts'",
+        )
+    return value
+
+
+_KIND = re.compile(r"[A-Za-z][A-Za-z0-9]*")
+_OBJECT_NAME = re.compile(r"(?=.{1,253}\Z)[a-z0-9]([-a-z0-9.]*[a-z0-9])?")
+_OBJECT_NAME_WITH_COLONS = re.compile(r"(?=.{1,253}\Z)[a-z0-9]([-a-z0-9.:]*[a-z0-9])?")
+
+
+def check_kind(where: str, field: str, value: object) -> str:
+    """A Kubernetes kind: letters and digits (it also names the object's file in a tree)."""
+    if not isinstance(value, str) or not _KIND.fullmatch(value):
+        raise ValidationError(where, field, value, "a Kubernetes kind: letters and digits, such as 'ConfigMap'")
+    return value
+
+
+def check_object_name(where: str, field: str, value: object, *, colons: bool = False) -> str:
+    """A Kubernetes object name: a DNS-1123 subdomain (``colons``: also ``:``, as RBAC names use)."""
+    pattern = _OBJECT_NAME_WITH_COLONS if colons else _OBJECT_NAME
+    if not isinstance(value, str) or not pattern.fullmatch(value):
+        extra = ", '.' or ':'" if colons else " or '.'"
+        raise ValidationError(
+            where,
+            field,
+            value,
+            f"a Kubernetes object name: at most 253 lower-case letters, digits, '-'{extra}, "
+            "starting and ending with a letter or digit",
         )
     return value
