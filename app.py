@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 # isort: off
-# sre_constructs first: it picks jsii's Node before cdk8s starts the jsii kernel.
+# sre_constructs first: it starts jsii's kernel (its Node, one process) before cdk8s would.
 from sre_constructs import CorePlatform, write_tree
 from cdk8s import App
 

