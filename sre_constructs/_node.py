@@ -9,11 +9,11 @@ itself:
 - **Direct host:** jsii's entry point (``jsii-runtime.js``) runs the kernel as a second Node
   process and relays every request to it, so each jsii call crosses two pipes and three processes.
   ``_jsii_host.js`` runs the same kernel (jsii's own ``program.js``) in one process on
-  stdin/stdout. A tree needs ~130 jsii calls per cluster, and this removes about a third of their
+  stdin/stdout. A tree needs ~130 jsii calls per cluster, and this removes 20-30% of their
   cost (see the README's Benchmark section) and one Node process. It is used only when the
-  kernel talks on fd 3 as expected (checked in its source), ``JSII_RUNTIME`` is unset and
-  ``SRE_CONSTRUCTS_JSII_HOST`` is not ``relay``; the environment variables it sets last only
-  while the kernel starts.
+  kernel talks on fd 3 as expected (checked in its source), on POSIX systems, when
+  ``JSII_RUNTIME`` is unset and ``SRE_CONSTRUCTS_JSII_HOST`` is not ``relay``; the environment
+  variables it sets last only while the kernel starts.
 - **Same core while building:** every jsii call is a synchronous ping-pong between this thread
   and the kernel, and waking a process on another CPU costs far more than the call itself on a
   virtual machine (an inter-processor interrupt, a VM exit). :func:`kernel_on_this_core` puts the
@@ -77,8 +77,12 @@ def use_bundled_node() -> None:
 
 
 def direct_host_wanted() -> bool:
-    """Whether the kernel should start in the direct host (see the module docstring)."""
-    return os.environ.get(HOST_ENV, "direct") != "relay" and not os.environ.get("JSII_RUNTIME")
+    """Whether the kernel should start in the direct host (see the module docstring).
+
+    POSIX only: the host reads the Python side's pipe with blocking ``fs.readSync``, which
+    Windows pipes do not promise.
+    """
+    return os.name == "posix" and os.environ.get(HOST_ENV, "direct") != "relay" and not os.environ.get("JSII_RUNTIME")
 
 
 def install_direct_host() -> Path | None:

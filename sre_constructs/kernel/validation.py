@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NoReturn
 
 from .errors import ValidationError
 
@@ -168,50 +167,53 @@ def check_values(where: str, field: str, value: object) -> dict[str, Any]:
         raise ValidationError(where, field, value, "a mapping of Helm values (dict)")
 
     on_path: set[int] = set()  # containers above the current node: a cycle would never end
+    trail: list[str | int] = []  # keys and indexes down to the current node, for messages only
 
-    def walk(node: object, path: str) -> Any:
+    def fail(value: object, allowed: str) -> NoReturn:
+        path = "".join(f"[{step}]" if isinstance(step, int) else f".{step}" for step in trail)
+        raise ValidationError(where, f"{field}{path}", value, allowed)
+
+    def walk(node: object) -> Any:
+        kind = type(node)
+        # Exact plain types first (almost every leaf); subclasses become the plain type below,
+        # as YAML's safe dumper refuses them (enums, numpy scalars, ...).
+        if kind is str or kind is bool or kind is int or node is None:
+            return node
+        if kind is float:
+            return node if math.isfinite(node) else fail(node, "a finite number")  # type: ignore[arg-type]
         if isinstance(node, (Mapping, list, tuple)):
             if id(node) in on_path:
-                raise ValidationError(
-                    where,
-                    f"{field}{path}",
-                    "<the same container again>",
-                    "a tree of data: a dict or list must not contain itself",
-                )
+                fail("<the same container again>", "a tree of data: a dict or list must not contain itself")
             on_path.add(id(node))
             try:
                 if isinstance(node, Mapping):
                     out: dict[str, Any] = {}
                     for key, child in node.items():
                         if not isinstance(key, str):
-                            raise ValidationError(
-                                where, f"{field}{path}", key, f"string keys only, not {type(key).__name__}"
-                            )
-                        out[str.__str__(key)] = walk(child, f"{path}.{key}")
+                            fail(key, f"string keys only, not {type(key).__name__}")
+                        trail.append(key)
+                        out[str.__str__(key)] = walk(child)
+                        trail.pop()
                     return out
-                return [walk(child, f"{path}[{i}]") for i, child in enumerate(node)]
+                items = []
+                for index, child in enumerate(node):
+                    trail.append(index)
+                    items.append(walk(child))
+                    trail.pop()
+                return items
             finally:
                 on_path.discard(id(node))
-        # Plain types only: YAML's safe dumper refuses subclasses (enums, numpy scalars, ...).
-        if node is None or isinstance(node, bool):
-            return node
         if isinstance(node, str):
             return str.__str__(node)
         if isinstance(node, int):
             return int(node)
         if isinstance(node, float):
-            if not math.isfinite(node):
-                raise ValidationError(where, f"{field}{path}", node, "a finite number")
-            return float(node)
-        raise ValidationError(
-            where,
-            f"{field}{path}",
-            node,
-            f"JSON-serializable data: dict, list, str, int, float, bool or None, not {type(node).__name__}",
-        )
+            return float(node) if math.isfinite(node) else fail(node, "a finite number")
+        fail(node, f"JSON-serializable data: dict, list, str, int, float, bool or None, not {type(node).__name__}")
 
-    result = walk(value, "")
-    json.dumps(result)  # belt and braces: anything walk() let through must serialize
+    # What walk() lets through (plain dicts, lists, strings, finite numbers, booleans, None) is
+    # JSON by construction: no json.dumps round to confirm it.
+    result = walk(value)
     return result  # type: ignore[no-any-return]
 
 
