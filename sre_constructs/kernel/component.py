@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,8 +22,10 @@ from .manifest import (
     Manifest,
     _chart_of,
     _register_object,
+    cached_chart,
     guard_jsii_side,
     python_json,
+    remember_chart,
     struct,
     structs_unchecked_ok,
 )
@@ -179,7 +182,7 @@ def _create(obj: ApiObject, props_type: type[Any], scope: Construct, id: str, pr
     made = struct(props_type, False, **props)
     jsii.create(obj.__class__, obj, [scope, id, made])
     obj.__dict__["_sre_props"] = made  # to_json renders from these (manifest.python_json)
-    obj.__dict__["_sre_chart"] = _chart_of(scope)
+    remember_chart(obj, _chart_of(scope))
     return True
 
 
@@ -218,7 +221,7 @@ class _ComponentKustomization(flux_kustomize.Kustomization):
         if not _create(self, flux_kustomize.KustomizationProps, scope, id, props):
             super().__init__(scope, id, **props)
         _register_object(scope, self)
-        self._owner = owner
+        self._owner = weakref.ref(owner)  # the owner holds this object: no reference cycle
 
     def __getattribute__(self, name: str) -> Any:
         guard_jsii_side(self, name)
@@ -226,7 +229,9 @@ class _ComponentKustomization(flux_kustomize.Kustomization):
 
     def to_json(self) -> Any:
         data = python_json(self, super().to_json)
-        data["spec"].update(self._owner._dynamic_spec())
+        owner = self._owner()
+        if owner is not None:
+            data["spec"].update(owner._dynamic_spec())
         return data
 
 
@@ -291,7 +296,7 @@ class PlatformComponent(Construct):
         super().__init__(scope, id)
         # The path and the parent follow from (scope, id): cached here, no round-trips later.
         remember_path(self, scope, id)
-        self.__dict__["_sre_parent"] = (scope, id)
+        self.__dict__["_sre_parent"] = (weakref.ref(scope), id)  # weak: see manifest.remember_chart
         self.__dict__["_sre_objects"] = []  # ApiObjects made in this scope (see render_tree)
         where = path_of(self)
         self.name: str = check_dns_label(where, "name", name if name is not None else id)
@@ -307,10 +312,9 @@ class PlatformComponent(Construct):
         self._timeout = check_duration(where, "timeout", timeout) if timeout is not None else None
 
         # Chart.of(self) is the scope itself or the scope's chart (cached by components and Manifests).
-        chart = scope if isinstance(scope, Chart) else (scope.__dict__.get("_sre_chart") or Chart.of(self))
-        self.__dict__["_sre_chart"] = chart  # ChartSources.of needs it; spare a round-trip
-        self.platform: PlatformChart | None = chart if isinstance(chart, PlatformChart) else None
-        """The tree this component belongs to, or ``None`` when used in a plain chart."""
+        chart = scope if isinstance(scope, Chart) else (cached_chart(scope) or Chart.of(self))
+        remember_chart(self, chart)  # ChartSources.of needs it; spare a round-trip
+        self.__dict__["_sre_platform"] = weakref.ref(chart) if isinstance(chart, PlatformChart) else None
         tree_path = path if path is not None else (self.platform.tree_path if self.platform else ".")
         self.tree_path: str = check_tree_path(where, tree_path) if tree_path != "." else "."
         self.source_ref: str = check_dns_label(
@@ -324,7 +328,9 @@ class PlatformComponent(Construct):
         self.flux_name: str = check_dns_label(where, "flux name (name_prefix + name)", prefix + self.name)
         """Name of the component's Flux Kustomization in ``flux-system``."""
 
-        self._dependencies: list[PlatformComponent] = []
+        # Weak: a companion depends on the component that holds it (``config``), so strong
+        # references would make a cycle.
+        self._dependencies: list[weakref.ref[PlatformComponent]] = []
         self._external_dependencies: list[FluxDependency] = []
         self._releases: list[HelmReleaseHandle] = []
         self._health_checks: list[HealthCheck] = []
@@ -376,9 +382,15 @@ class PlatformComponent(Construct):
         return "./" + posixpath.normpath(posixpath.join(self.tree_path, self.name))
 
     @property
+    def platform(self) -> PlatformChart | None:
+        """The tree this component belongs to, or ``None`` when used in a plain chart."""
+        ref = self.__dict__.get("_sre_platform")
+        return ref() if ref is not None else None
+
+    @property
     def dependencies(self) -> list[PlatformComponent]:
         """Components this one waits for (direct edges only)."""
-        return list(self._dependencies)
+        return [dep for ref in self._dependencies if (dep := ref()) is not None]
 
     @property
     def releases(self) -> list[HelmReleaseHandle]:
@@ -419,8 +431,8 @@ class PlatformComponent(Construct):
                     f"a component of the same platform {self.platform.node.path}; for a Flux Kustomization "
                     "outside it use add_flux_dependency(name, namespace)",
                 )
-            if dep not in self._dependencies:
-                self._dependencies.append(dep)
+            if dep not in self.dependencies:
+                self._dependencies.append(weakref.ref(dep))
         return self
 
     def add_flux_dependency(self, name: str, namespace: str = FLUX_NAMESPACE) -> PlatformComponent:
@@ -584,7 +596,8 @@ class PlatformComponent(Construct):
         It is a sibling (its own folder and Flux Kustomization) that depends on this component, so
         Flux applies the custom resources only once the CRDs and their controllers are Ready.
         """
-        scope, own_id = self.__dict__["_sre_parent"]  # node.scope and node.id, without round-trips
+        scope_ref, own_id = self.__dict__["_sre_parent"]  # node.scope and node.id, without round-trips
+        scope = scope_ref()
         companion = PlatformComponent(
             scope,
             f"{own_id}-{suffix}",
@@ -604,7 +617,7 @@ class PlatformComponent(Construct):
 
     def remove_dependency(self, component: PlatformComponent) -> None:
         """Drop a direct dependency (used when a platform disables a service)."""
-        self._dependencies = [d for d in self._dependencies if d is not component]
+        self._dependencies = [ref for ref in self._dependencies if ref() is not component]
 
     def add_health_check(self, check: HealthCheck) -> None:
         """Name a workload Flux must see Ready when ``wait`` is off."""
@@ -826,7 +839,7 @@ class PlatformComponent(Construct):
     def _dynamic_spec(self) -> dict[str, Any]:
         """The Kustomization fields that later calls can change."""
         spec: dict[str, Any] = {"timeout": self._timeout or self._derived_timeout()}
-        depends = [{"name": dep.flux_name, "namespace": FLUX_NAMESPACE} for dep in self._dependencies] + [
+        depends = [{"name": dep.flux_name, "namespace": FLUX_NAMESPACE} for dep in self.dependencies] + [
             {"name": dep.name, "namespace": dep.namespace} for dep in self._external_dependencies
         ]
         if depends:

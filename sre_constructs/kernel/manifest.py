@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import enum
+import weakref
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
@@ -24,7 +25,7 @@ from .errors import ValidationError
 from .paths import path_of
 from .validation import check_dns_label, check_kind, check_labels, check_object_name, check_values
 
-__all__ = ["Manifest", "python_json", "struct", "structs_unchecked_ok"]
+__all__ = ["Manifest", "cached_chart", "python_json", "remember_chart", "struct", "structs_unchecked_ok"]
 
 # The metadata fields cdk8s's ApiObjectMetadata accepts from Python (any other key is a TypeError
 # at construction). Manifest renders these itself; ownerReferences go through cdk8s.
@@ -106,12 +107,30 @@ def _register_object(scope: Construct, obj: ApiObject) -> None:
         objects.append(obj)
 
 
+def remember_chart(holder: Any, chart: Chart) -> None:
+    """Keep ``holder``'s chart on it, weakly.
+
+    Objects point up at their chart, and the chart (through its components) down at them: strong
+    references both ways would put every object of a tree in a reference cycle, which only
+    Python's cyclic GC can free, and it does so at interpreter exit by walking every object (about
+    10 ms per tree). The chart cannot go away first: jsii keeps every construct for the process's
+    lifetime.
+    """
+    holder.__dict__["_sre_chart"] = weakref.ref(chart)
+
+
+def cached_chart(holder: Any) -> Chart | None:
+    """The chart :func:`remember_chart` kept on ``holder``, or ``None``."""
+    ref = holder.__dict__.get("_sre_chart")
+    return ref() if ref is not None else None
+
+
 def _chart_of(scope: Construct) -> Chart:
     """The chart ``scope`` is in (``Chart.of``), asked once per scope and kept on it."""
-    chart: Chart | None = scope.__dict__.get("_sre_chart")
+    chart = cached_chart(scope)
     if chart is None:
         chart = scope if isinstance(scope, Chart) else Chart.of(scope)
-        scope.__dict__["_sre_chart"] = chart
+        remember_chart(scope, chart)
     return chart
 
 
@@ -261,7 +280,7 @@ def python_json(obj: ApiObject, jsii_json: Any) -> Any:
     matching shape is rendered in Python after, and a mismatch leaves the shape to jsii for good.
     """
     props = obj.__dict__.get("_sre_props")
-    chart = obj.__dict__.get("_sre_chart")
+    chart = cached_chart(obj)
     defaults = _chart_defaults(chart) if props is not None and chart is not None else None
     if defaults is None:
         return jsii_json()
@@ -353,7 +372,10 @@ class Manifest(ApiObject):
         self._where = where  # for later messages, without asking jsii for the path
         _register_object(scope, self)
         # Rendered here only when cdk8s would give the same bytes (see _plain_metadata).
-        self._sre_chart = _chart_of(scope) if plain else None
+        if plain:
+            remember_chart(self, _chart_of(scope))
+        else:
+            self._sre_chart = None
 
     def __getattribute__(self, name: str) -> Any:
         if name in _JSII_MUTATORS:  # the Node-side object may change: let cdk8s render it
@@ -379,7 +401,7 @@ class Manifest(ApiObject):
         self._body = data
 
     def to_json(self) -> Any:
-        chart = self.__dict__.get("_sre_chart")
+        chart = cached_chart(self)
         defaults = _chart_defaults(chart) if chart is not None else None
         if defaults is not None:
             data = {

@@ -17,7 +17,15 @@ from imports.flux.io.fluxcd.toolkit import source as flux_source
 
 from ..versions import ChartRepository
 from .errors import ValidationError
-from .manifest import _chart_of, guard_jsii_side, python_json, struct, structs_unchecked_ok
+from .manifest import (
+    _chart_of,
+    cached_chart,
+    guard_jsii_side,
+    python_json,
+    remember_chart,
+    struct,
+    structs_unchecked_ok,
+)
 from .validation import _VERSION, check_dns_label
 
 __all__ = ["FLUX_NAMESPACE", "ChartSources"]
@@ -44,7 +52,7 @@ def _create(obj: Any, props_type: type[Any], scope: Construct, id: str, metadata
     props = struct(props_type, False, metadata=struct(ApiObjectMetadata, False, **metadata), spec=spec)
     jsii.create(obj.__class__, obj, [scope, id, props])
     obj.__dict__["_sre_props"] = props  # to_json renders from these (manifest.python_json)
-    obj.__dict__["_sre_chart"] = _chart_of(scope)
+    remember_chart(obj, _chart_of(scope))
     return True
 
 
@@ -100,7 +108,7 @@ class ChartSources(Construct):
     @classmethod
     def of(cls, construct: Construct) -> ChartSources:
         """The sources of the chart that holds ``construct``, created on first use."""
-        chart = construct.__dict__.get("_sre_chart") or Chart.of(construct)
+        chart = cached_chart(construct) or Chart.of(construct)
         cached = chart.__dict__.get("_sre_chart_sources")
         if isinstance(cached, ChartSources):
             return cached

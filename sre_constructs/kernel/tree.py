@@ -126,7 +126,7 @@ def _known_owners(
     for component in components:
         parent = component.__dict__.get("_sre_parent")
         objects = component.__dict__.get("_sre_objects")
-        if parent is None or parent[0] is not chart or objects is None:
+        if parent is None or parent[0]() is not chart or objects is None:
             return None
         for obj in objects:
             owner[id(obj)] = component
