@@ -30,6 +30,13 @@ jsii host: a0 and a start jsii's kernel the stock way, a relay process plus the 
 sre_constructs (b, c*) starts it in one Node process (``sre_constructs/_jsii_host.js``), which is
 part of what the library does for speed and so part of what is measured.
 
+Outputs: each run writes its tree to a new folder, and all of them are deleted together after
+the last run (about 15 MB per c50 run, 100 MB for a full benchmark). Deleting a run's files right after it, as earlier versions
+did, charged the next runs for it: on the benchmark machine's disk, file creation stays several
+times slower for a minute or more after thousands of files are deleted (3,450 files in 0.06 s on
+a quiet disk, 1.3-1.6 s after a benchmark that deleted its outputs run by run), which landed
+mostly on c50's write phase.
+
 Memory: each worker reports its own peak RSS (``getrusage(RUSAGE_SELF).ru_maxrss``) and the peak
 RSS (``VmHWM``) of its live descendants, read from ``/proc`` just before it exits: jsii's Node
 processes, two with jsii's own entry point (``jsii-runtime.js`` and the kernel it spawns: a0, a),
@@ -53,7 +60,6 @@ import json
 import os
 import pickle
 import platform
-import shutil
 import statistics
 import subprocess
 import sys
@@ -98,35 +104,36 @@ def _env(source: Path | None = None, pycache: Path | None = None) -> dict[str, s
     return env
 
 
-def run_case(case: str, env: dict[str, str], data: Path | None) -> dict[str, Any]:
-    """One fresh worker process: wall time from spawn to exit, plus its own report."""
-    outdir = Path(tempfile.mkdtemp(prefix=f"bench-{case}-"))
+def run_case(case: str, env: dict[str, str], data: Path | None, outputs: Path) -> dict[str, Any]:
+    """One fresh worker process: wall time from spawn to exit, plus its own report.
+
+    Its tree is written to a new folder under ``outputs`` and left there: all of them are removed
+    together once every run is done (see the module docstring, "Outputs").
+    """
+    outdir = Path(tempfile.mkdtemp(prefix=f"{case}-", dir=outputs))
     args = [sys.executable, str(WORKER), case, str(outdir)]
     if data is not None:
         args.append(str(data))
-    try:
-        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-            start = time.perf_counter()
-            proc = subprocess.Popen(args, stdout=out, stderr=err, env=env, cwd=ROOT)
-            _, status, usage = os.wait4(proc.pid, 0)
-            wall = time.perf_counter() - start
-            proc.returncode = os.waitstatus_to_exitcode(status)
-            out.seek(0)
-            err.seek(0)
-            stdout, stderr = out.read().decode(), err.read().decode()
-        if proc.returncode != 0:
-            raise RuntimeError(f"case {case} failed ({proc.returncode}):\n{stdout}\n{stderr}")
-        report = json.loads(stdout.strip().splitlines()[-1])
-        report["wall_s"] = wall
-        # wait4: max of the worker and the descendants it reaped (a cross-check, not a sum).
-        report["wait4_maxrss_kib"] = usage.ru_maxrss
-        # CPU of the worker and its reaped descendants (the Node processes): far less sensitive
-        # than wall time to other load on the machine.
-        report["cpu_s"] = usage.ru_utime + usage.ru_stime
-        report["total_rss_kib"] = report["py_rss_kib"] + (report["node_rss_kib"] or 0)
-        return report
-    finally:
-        shutil.rmtree(outdir, ignore_errors=True)
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(args, stdout=out, stderr=err, env=env, cwd=ROOT)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read().decode(), err.read().decode()
+    if proc.returncode != 0:
+        raise RuntimeError(f"case {case} failed ({proc.returncode}):\n{stdout}\n{stderr}")
+    report = json.loads(stdout.strip().splitlines()[-1])
+    report["wall_s"] = wall
+    # wait4: max of the worker and the descendants it reaped (a cross-check, not a sum).
+    report["wait4_maxrss_kib"] = usage.ru_maxrss
+    # CPU of the worker and its reaped descendants (the Node processes): far less sensitive
+    # than wall time to other load on the machine.
+    report["cpu_s"] = usage.ru_utime + usage.ru_stime
+    report["total_rss_kib"] = report["py_rss_kib"] + (report["node_rss_kib"] or 0)
+    return report
 
 
 def _read_tree(root: Path) -> dict[str, bytes]:
@@ -437,11 +444,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.source:
             lib["source"] = f"{source} (--source)"  # before any run: the lead may commit meanwhile
         tree = setup(Path(work), env)
+        outputs = Path(work) / "runs"  # every run's tree, removed with `work` at the end
+        outputs.mkdir()
         runs: dict[str, list[dict[str, Any]]] = {c: [] for c in cases}
         rounds = args.warmup + args.repeat
         for r in range(rounds):
             for case in cases:
-                report = run_case(case, env, tree["data"] if case == "d" else None)
+                report = run_case(case, env, tree["data"] if case == "d" else None, outputs)
                 if r >= args.warmup:
                     runs[case].append(report)
             label = "warm-up" if r < args.warmup else f"round {r - args.warmup + 1}/{args.repeat}"
