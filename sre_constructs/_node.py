@@ -49,6 +49,7 @@ SAME_CORE_ENV = "SRE_CONSTRUCTS_JSII_SAME_CORE"
 kernel_pids: tuple[int, ...] = ()
 """The kernel's Node processes (one with the direct host; jsii's relay and the kernel otherwise);
 empty where they cannot be found (no /proc, a ``JSII_RUNTIME`` of the user's)."""
+_kernel_owner = 0  # the Python process that started them: a forked child must not pin its parent's kernel
 _pinned = threading.local()
 
 # jsii's kernel reads and writes its protocol on fd 3 (minified SyncStdio options in program.js);
@@ -175,7 +176,7 @@ def find_kernel_processes(host: Path | None = None) -> tuple[int, ...]:
 
 def start_kernel() -> None:
     """Start jsii's kernel now (importing ``constructs`` does), in the direct host when wanted."""
-    global kernel_pids
+    global kernel_pids, _kernel_owner
     host = None
     if "constructs" not in sys.modules and direct_host_wanted():
         host = install_direct_host()
@@ -187,6 +188,7 @@ def start_kernel() -> None:
         with _environment(JSII_RUNTIME=str(host), NODE_PRESERVE_SYMLINKS="1"):
             importlib.import_module("constructs")
     kernel_pids = find_kernel_processes(host)
+    _kernel_owner = os.getpid()
 
 
 def _current_cpu() -> int | None:
@@ -201,12 +203,14 @@ def _current_cpu() -> int | None:
 def kernel_on_this_core() -> Iterator[None]:
     """Run the block with the calling thread and jsii's kernel on one CPU; restore the thread's CPUs after.
 
-    A no-op where it cannot apply (no direct host, no ``sched_setaffinity``, turned off with
-    ``SRE_CONSTRUCTS_JSII_SAME_CORE=0``, or already inside such a block), and where the
-    affinity calls fail (a restricted container): only speed depends on it.
+    A no-op where it cannot apply (kernel processes not found, a forked child of the process
+    that started them, no ``sched_setaffinity``, turned off with ``SRE_CONSTRUCTS_JSII_SAME_CORE=0``,
+    or already inside such a block), and where the affinity calls fail (a restricted container):
+    only speed depends on it.
     """
     if (
         not kernel_pids
+        or _kernel_owner != os.getpid()
         or getattr(_pinned, "active", False)
         or os.environ.get(SAME_CORE_ENV, "1") == "0"
         or not hasattr(os, "sched_setaffinity")

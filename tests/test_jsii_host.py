@@ -213,3 +213,19 @@ def test_kernel_processes_are_found_for_both_hosts() -> None:
             assert Path(f.read().split(b"\0")[-2].decode()).name == "host.js"
     for env, scripts in (({}, ["host.js"]), ({_node.HOST_ENV: "relay"}, ["jsii-runtime.js", "program.js"])):
         assert _probe(**env)["kernel_scripts"] == scripts
+
+
+@needs_pinning
+def test_a_forked_child_leaves_its_parents_kernel_alone() -> None:
+    before = {pid: os.sched_getaffinity(pid) for pid in _node.kernel_pids}
+    child = os.fork()
+    if child == 0:  # pragma: no cover - runs in the child
+        try:
+            with _node.kernel_on_this_core():
+                mine = os.sched_getaffinity(0)
+            os._exit(0 if len(mine) > 1 else 1)
+        except BaseException:
+            os._exit(2)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, "the child pinned itself"
+    assert {pid: os.sched_getaffinity(pid) for pid in _node.kernel_pids} == before
