@@ -7,27 +7,33 @@
 // two pipes and wakes a third process. Here the kernel's fd 3 is mapped onto stdin (reads) and
 // stdout (writes) instead, so a request is one pipe round-trip.
 //
-// stdout is the protocol channel now, so nothing else may reach it: whatever the kernel or a
-// library would print goes to stderr as {"stdout"|"stderr": base64} lines, the form the relay
-// uses and jsii's Python side unwraps. stdin and stdout are never opened as Node streams (that
-// could make them non-blocking under the kernel's synchronous reads).
+// stdout is the protocol channel now, so nothing else may reach it: whatever the kernel, a
+// library or Node itself would print goes to stderr as {"stdout"|"stderr": base64} lines, the
+// form the relay uses and jsii's Python side unwraps. stdin and stdout are never opened as Node
+// streams: that would make them non-blocking under the kernel's synchronous reads. process.stdin
+// is an empty stream, as the relay's /dev/null stdin is for the kernel.
 //
 // Started by sre_constructs/_node.py as JSII_RUNTIME, copied beside jsii's lib/program.js.
 
 const fs = require('fs');
 const path = require('path');
-const { Writable } = require('stream');
+const { Readable, Writable } = require('stream');
 
 const CHANNEL = 3; // the kernel's protocol fd
 const readSync = fs.readSync;
 const writeSync = fs.writeSync;
 const pause = new Int32Array(new SharedArrayBuffer(4));
 
-function writeAll(fd, buffer) {
-  let offset = 0;
-  while (offset < buffer.length) {
+// Variables the Python side set only to start this process: not for the kernel's children.
+for (const name of (process.env.SRE_CONSTRUCTS_JSII_HOST_SET || '').split(',').filter(Boolean)) {
+  delete process.env[name];
+}
+delete process.env.SRE_CONSTRUCTS_JSII_HOST_SET;
+
+function retrying(call) {
+  for (;;) {
     try {
-      offset += writeSync.call(fs, fd, buffer, offset);
+      return call();
     } catch (error) {
       if (error.code !== 'EAGAIN') throw error;
       Atomics.wait(pause, 0, 0, 1);
@@ -35,21 +41,31 @@ function writeAll(fd, buffer) {
   }
 }
 
+function writeAll(fd, buffer) {
+  let offset = 0;
+  while (offset < buffer.length) {
+    offset += retrying(() => writeSync.call(fs, fd, buffer, offset));
+  }
+}
+
 function wrapped(stream, data) {
   writeAll(2, Buffer.from(JSON.stringify({ [stream]: data.toString('base64') }) + '\n'));
 }
 
-// The bytes fs.writeSync(fd, buffer[, offset[, length]]) or fs.writeSync(fd, string[, position[, encoding]]) writes.
+// The bytes fs.writeSync writes, for each of its forms: (fd, buffer[, offset[, length[, position]]]),
+// (fd, buffer[, {offset, length, position}]) and (fd, string[, position[, encoding]]).
 function bytesOf(data, rest) {
   if (typeof data === 'string') return Buffer.from(data, typeof rest[1] === 'string' ? rest[1] : 'utf8');
   const view = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  const offset = typeof rest[0] === 'number' ? rest[0] : 0;
-  const length = typeof rest[1] === 'number' ? rest[1] : view.length - offset;
+  const options = rest[0] !== null && typeof rest[0] === 'object' ? rest[0] : { offset: rest[0], length: rest[1] };
+  const offset = typeof options.offset === 'number' ? options.offset : 0;
+  const length = typeof options.length === 'number' ? options.length : view.length - offset;
   return view.subarray(offset, offset + length);
 }
 
 fs.readSync = function (fd, ...rest) {
-  return readSync.call(fs, fd === CHANNEL ? 0 : fd, ...rest);
+  if (fd !== CHANNEL) return readSync.call(fs, fd, ...rest);
+  return retrying(() => readSync.call(fs, 0, ...rest));
 };
 
 fs.writeSync = function (fd, data, ...rest) {
@@ -62,15 +78,25 @@ fs.writeSync = function (fd, data, ...rest) {
   return writeSync.call(fs, fd, data, ...rest);
 };
 
-for (const name of ['stdout', 'stderr']) {
+for (const [name, fd] of [['stdout', 1], ['stderr', 2]]) {
   const stream = new Writable({
     write(chunk, encoding, callback) {
       wrapped(name, Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk, encoding));
       callback();
     },
   });
+  stream.fd = fd; // fs.writeSync(process.stdout.fd, ...) lands in the patched writeSync above
   stream.isTTY = false;
   Object.defineProperty(process, name, { configurable: true, enumerable: true, get: () => stream });
 }
+const stdin = new Readable({ read() {} });
+stdin.push(null);
+Object.defineProperty(process, 'stdin', { configurable: true, enumerable: true, get: () => stdin });
+
+// Node prints an uncaught exception straight to fd 2; the relay would have wrapped it.
+process.on('uncaughtException', (error) => {
+  wrapped('stderr', Buffer.from(`${(error && error.stack) || String(error)}\n`));
+  process.exit(1);
+});
 
 require(path.join(__dirname, 'program.js'));

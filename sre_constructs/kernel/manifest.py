@@ -113,8 +113,9 @@ def remember_chart(holder: Any, chart: Chart) -> None:
     Objects point up at their chart, and the chart (through its components) down at them: strong
     references both ways would put every object of a tree in a reference cycle, which only
     Python's cyclic GC can free, and it does so at interpreter exit by walking every object (about
-    10 ms per tree). The chart cannot go away first: jsii keeps every construct for the process's
-    lifetime.
+    10 ms per tree). jsii keeps every construct made in Python for the process's lifetime, charts
+    included; a chart made on the Node side may lose its Python wrapper, and then
+    :func:`cached_chart` answers ``None`` and callers ask jsii again.
     """
     holder.__dict__["_sre_chart"] = weakref.ref(chart)
 
