@@ -24,19 +24,24 @@ const readSync = fs.readSync;
 const writeSync = fs.writeSync;
 const pause = new Int32Array(new SharedArrayBuffer(4));
 
-// Variables the Python side set only to start this process: not for the kernel's children.
-for (const name of (process.env.SRE_CONSTRUCTS_JSII_HOST_SET || '').split(',').filter(Boolean)) {
-  delete process.env[name];
+// The environment as it was before the Python side set what starts this process
+// ({name: value, or null for unset}): the kernel's children get that one.
+const started = JSON.parse(process.env.SRE_CONSTRUCTS_JSII_HOST_ENV || '{}');
+for (const [name, value] of Object.entries(started)) {
+  if (value === null) delete process.env[name];
+  else process.env[name] = value;
 }
-delete process.env.SRE_CONSTRUCTS_JSII_HOST_SET;
+delete process.env.SRE_CONSTRUCTS_JSII_HOST_ENV;
 
+// Synchronous I/O on a descriptor someone made non-blocking: wait and retry, backing off to
+// 10 ms as jsii's own writer does, so an idle kernel does not spin.
 function retrying(call) {
-  for (;;) {
+  for (let wait = 1; ; wait = Math.min(wait * 2, 10)) {
     try {
       return call();
     } catch (error) {
       if (error.code !== 'EAGAIN') throw error;
-      Atomics.wait(pause, 0, 0, 1);
+      Atomics.wait(pause, 0, 0, wait);
     }
   }
 }
@@ -76,6 +81,16 @@ fs.writeSync = function (fd, data, ...rest) {
     return bytes.length;
   }
   return writeSync.call(fs, fd, data, ...rest);
+};
+
+// The asynchronous form (fs.write, and the write streams built on it) for fds 1 and 2 as well.
+const write = fs.write;
+fs.write = function (fd, data, ...rest) {
+  if (fd !== 1 && fd !== 2) return write.call(fs, fd, data, ...rest);
+  const callback = typeof rest[rest.length - 1] === 'function' ? rest.pop() : () => {};
+  const bytes = bytesOf(data, rest);
+  wrapped(fd === 1 ? 'stdout' : 'stderr', bytes);
+  process.nextTick(callback, null, bytes.length, data);
 };
 
 for (const [name, fd] of [['stdout', 1], ['stderr', 2]]) {

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import atexit
 import importlib
+import json
 import os
 import shutil
 import sys
@@ -57,8 +58,9 @@ _pinned = threading.local()
 # jsii's kernel reads and writes its protocol on fd 3 (minified SyncStdio options in program.js);
 # the host maps exactly that fd, so any other kernel keeps jsii's relay.
 _CHANNEL_MARKER = "readFD:3,writeFD:3"
-# Set in the kernel's environment: the variables the host must remove from it at start-up.
-_HOST_SET_ENV = "SRE_CONSTRUCTS_JSII_HOST_SET"
+# Set in the kernel's environment: what the variables set to start it were before (JSON, null
+# for unset); the host puts them back at start-up.
+_HOST_ENV_ENV = "SRE_CONSTRUCTS_JSII_HOST_ENV"
 
 
 def _bundled_node() -> Path | None:
@@ -86,7 +88,7 @@ def direct_host_wanted() -> bool:
     Node of the user's choice gets jsii's own entry point, and with it jsii's check that this
     Node is one it supports.
     """
-    if os.name != "posix" or os.environ.get(HOST_ENV, "direct") == "relay" or os.environ.get("JSII_RUNTIME"):
+    if os.name != "posix" or os.environ.get(HOST_ENV, "direct") == "relay" or "JSII_RUNTIME" in os.environ:
         return False
     bundled, chosen = _bundled_node(), os.environ.get("JSII_NODE")
     return bundled is not None and chosen is not None and os.path.realpath(chosen) == os.path.realpath(bundled)
@@ -202,8 +204,8 @@ def start_kernel() -> None:
         # jsii-runtime.js starts the kernel with --preserve-symlinks (jsii's package cache links
         # packages into the kernel's node_modules); NODE_PRESERVE_SYMLINKS is the same switch.
         started = {"JSII_RUNTIME": str(host), "NODE_PRESERVE_SYMLINKS": "1"}
-        started = {k: v for k, v in started.items() if k not in os.environ}
-        with _environment(**started, **{_HOST_SET_ENV: ",".join(started)}):
+        before = json.dumps({name: os.environ.get(name) for name in started})
+        with _environment(**started, **{_HOST_ENV_ENV: before}):
             importlib.import_module("constructs")
     kernel_pids = find_kernel_processes(host)
     _kernel_owner = os.getpid()
@@ -217,24 +219,60 @@ def _current_cpu() -> int | None:
         return None
 
 
-def _pin(cpu: int) -> dict[int, set[int]] | None:
-    """Put the kernel's main thread(s) and this thread on ``cpu``; the CPU sets to give back
-    (``None``, with nothing left changed, when the system refuses)."""
+# The kernel's CPUs are shared by every thread that builds: the first block in pins the kernel
+# and keeps its CPU set, the last one out gives it back. Each thread restores its own CPUs.
+_kernel_lock = threading.Lock()
+_kernel_users = 0
+_kernel_saved: dict[int, set[int]] = {}
+_kernel_cpu = -1
+
+
+def _set_affinity(targets: tuple[int, ...], cpu: int) -> dict[int, set[int]] | None:
+    """Put each of ``targets`` (0: this thread) on ``cpu``; their CPU sets before, or ``None``,
+    with nothing left changed, when the system refuses."""
     saved: dict[int, set[int]] = {}
     try:
-        for pid in (*kernel_pids, 0):  # each kernel process's main thread (tid = pid), then this thread
+        for pid in targets:
             saved[pid] = os.sched_getaffinity(pid)
             os.sched_setaffinity(pid, {cpu})
     except OSError:
-        _unpin(saved)
+        _restore(saved)
         return None
     return saved
 
 
-def _unpin(saved: dict[int, set[int]]) -> None:
+def _restore(saved: dict[int, set[int]]) -> None:
     for pid, cpus in saved.items():
         with suppress(OSError):  # a kernel that exited meanwhile
             os.sched_setaffinity(pid, cpus)
+
+
+def _enter(cpu: int) -> dict[int, set[int]] | None:
+    """Pin the kernel (first user) and this thread; this thread's CPUs before, or ``None``."""
+    global _kernel_users, _kernel_saved, _kernel_cpu
+    with _kernel_lock:
+        if _kernel_users == 0:
+            # Each process's main thread (tid = pid) runs the kernel loop.
+            kernel = _set_affinity(kernel_pids, cpu)
+            if kernel is None:
+                return None
+            _kernel_saved, _kernel_cpu = kernel, cpu
+        mine = _set_affinity((0,), _kernel_cpu)
+        if mine is None:
+            if _kernel_users == 0:
+                _restore(_kernel_saved)
+            return None
+        _kernel_users += 1
+        return mine
+
+
+def _leave(mine: dict[int, set[int]]) -> None:
+    global _kernel_users
+    _restore(mine)
+    with _kernel_lock:
+        _kernel_users -= 1
+        if _kernel_users == 0:
+            _restore(_kernel_saved)
 
 
 @contextmanager
@@ -243,10 +281,11 @@ def kernel_on_this_core() -> Iterator[None]:
 
     A no-op where it cannot apply (kernel processes not found, a forked child of the process
     that started them, no ``sched_setaffinity``, turned off with ``SRE_CONSTRUCTS_JSII_SAME_CORE=0``,
-    or already inside such a block), and where the affinity calls fail (a restricted container):
-    only speed depends on it. A thread started inside the block inherits the single CPU.
+    or already inside such a block in this thread), and where the affinity calls fail (a
+    restricted container): only speed depends on it. Blocks in several threads share the
+    kernel's CPU (the first one's); a thread started inside a block inherits that CPU.
     """
-    saved = None
+    mine = None
     if (
         kernel_pids
         and _kernel_owner == os.getpid()
@@ -256,8 +295,8 @@ def kernel_on_this_core() -> Iterator[None]:
     ):
         allowed = os.sched_getaffinity(0)
         cpu = _current_cpu()
-        saved = _pin(cpu if cpu in allowed else min(allowed))
-    if saved is None:
+        mine = _enter(cpu if cpu in allowed else min(allowed))
+    if mine is None:
         yield
         return
     _pinned.active = True
@@ -265,7 +304,7 @@ def kernel_on_this_core() -> Iterator[None]:
         yield
     finally:
         _pinned.active = False
-        _unpin(saved)
+        _leave(mine)
 
 
 use_bundled_node()

@@ -15,6 +15,8 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -37,48 +39,60 @@ process.stderr.write(Buffer.from('stderr write\n'));
 fs.writeSync(2, 'fd 2 line\n');
 fs.writeSync(1, Buffer.from('xxfd 1 partyy'), 2, 9);
 fs.writeSync(process.stdout.fd, Buffer.from('xxoptions formyy'), { offset: 2, length: 12 });
+fs.write(1, Buffer.from('async write\n'), () => {});
 // Touching process.stdin must not make fd 0 (the channel) non-blocking under readSync.
 process.stdin.on('data', () => {});
 const env = process.env;
-console.error(`stdin tty=${process.stdin.isTTY} env=${env.JSII_RUNTIME}/${env.SRE_CONSTRUCTS_JSII_HOST_SET}`);
+const names = ['JSII_RUNTIME', 'NODE_PRESERVE_SYMLINKS', 'SRE_CONSTRUCTS_JSII_HOST_ENV'];
+console.error(`stdin tty=${process.stdin.isTTY} env=${names.map((name) => String(env[name])).join(' ')}`);
 const buffer = Buffer.alloc(1024);
 const n = fs.readSync(3, buffer, 0, buffer.length, null);
 const request = JSON.parse(buffer.subarray(0, n).toString());
 fs.writeSync(3, Buffer.from(JSON.stringify({ ok: request.ping.toUpperCase() }) + '\n'), 0);
 """
+EXPECTED_OUTPUT = [
+    ("stdout", b"console.log line\n"),
+    ("stderr", b"console.error line\n"),
+    ("stdout", b"stdout write\n"),
+    ("stderr", b"stderr write\n"),
+    ("stderr", b"fd 2 line\n"),
+    ("stdout", b"fd 1 part"),
+    ("stdout", b"options form"),
+    ("stdout", b"async write\n"),
+    # The variables set to start the host are as they were before (unset; the user's "0").
+    ("stderr", b"stdin tty=undefined env=undefined 0 undefined\n"),
+]
 
 
 def _node_binary() -> str:
     return os.environ.get("JSII_NODE") or shutil.which("node") or "node"
 
 
-def test_host_puts_the_channel_on_stdio_and_wraps_all_other_output(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stdin", ["blocking", "non-blocking"])
+def test_host_puts_the_channel_on_stdio_and_wraps_all_other_output(tmp_path: Path, stdin: str) -> None:
     shutil.copy(HOST_JS, tmp_path / "host.js")
     (tmp_path / "program.js").write_text(STUB_KERNEL)
-    result = subprocess.run(
+    before = json.dumps({"JSII_RUNTIME": None, "NODE_PRESERVE_SYMLINKS": "0"})
+    read, write = os.pipe()
+    os.set_blocking(read, stdin == "blocking")  # someone may hand the kernel a non-blocking pipe
+    with subprocess.Popen(
         [_node_binary(), str(tmp_path / "host.js")],
-        input=b'{"ping":"hello"}\n',
-        capture_output=True,
-        timeout=60,
-        env={**os.environ, "JSII_RUNTIME": "x", "SRE_CONSTRUCTS_JSII_HOST_SET": "JSII_RUNTIME"},
-    )
-    assert result.returncode == 0, result.stderr
+        stdin=read,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "JSII_RUNTIME": "x", "NODE_PRESERVE_SYMLINKS": "1", "SRE_CONSTRUCTS_JSII_HOST_ENV": before},
+    ) as host:
+        os.close(read)
+        time.sleep(0.5)  # the kernel is waiting in readSync by now, after touching process.stdin
+        os.write(write, b'{"ping":"hello"}\n')
+        os.close(write)
+        stdout, stderr = host.communicate(timeout=60)
+    assert host.returncode == 0, stderr
     # stdout carries the protocol and nothing else.
-    assert result.stdout == b'{"ok":"HELLO"}\n'
+    assert stdout == b'{"ok":"HELLO"}\n'
     # Everything printed arrives on stderr, in order, in the relay's {"stdout"|"stderr": base64} form.
-    lines = [json.loads(line) for line in result.stderr.splitlines()]
-    printed = [(stream, base64.b64decode(data)) for line in lines for stream, data in line.items()]
-    assert printed == [
-        ("stdout", b"console.log line\n"),
-        ("stderr", b"console.error line\n"),
-        ("stdout", b"stdout write\n"),
-        ("stderr", b"stderr write\n"),
-        ("stderr", b"fd 2 line\n"),
-        ("stdout", b"fd 1 part"),
-        ("stdout", b"options form"),
-        # The variables the Python side set to start the host are gone from the kernel's environment.
-        ("stderr", b"stdin tty=undefined env=undefined/undefined\n"),
-    ]
+    lines = [json.loads(line) for line in stderr.splitlines()]
+    assert [(stream, base64.b64decode(data)) for line in lines for stream, data in line.items()] == EXPECTED_OUTPUT
 
 
 def test_host_wraps_an_uncaught_exception_and_exits_1(tmp_path: Path) -> None:
@@ -244,11 +258,15 @@ def test_build_runs_on_the_kernel_core_and_gives_the_cpus_back(monkeypatch: pyte
 @needs_pinning
 def test_a_refused_pin_changes_nothing_and_stays_out_of_errors(monkeypatch: pytest.MonkeyPatch) -> None:
     """A container may refuse sched_setaffinity for this thread after the kernel was pinned."""
+    assert _node.kernel_pids
+    monkeypatch.delenv(_node.SAME_CORE_ENV, raising=False)
     before, kernel_before = os.sched_getaffinity(0), _kernel_cpus()
     real = os.sched_setaffinity
+    refused: list[int] = []
 
     def refusing(pid: int, cpus: object) -> None:
         if pid == 0 and len(cpus) == 1:  # type: ignore[arg-type]
+            refused.append(pid)
             raise PermissionError("not allowed here")
         real(pid, cpus)  # type: ignore[arg-type]
 
@@ -262,7 +280,7 @@ def test_a_refused_pin_changes_nothing_and_stays_out_of_errors(monkeypatch: pyte
 
     with pytest.raises(KeyError) as caught:
         build()
-    assert inside == [True]
+    assert inside == [True] and refused == [0]
     assert caught.value.__context__ is None  # no "during handling of PermissionError"
     assert os.sched_getaffinity(0) == before and _kernel_cpus() == kernel_before
 
@@ -280,6 +298,38 @@ def test_pinning_nests_and_can_be_turned_off(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv(_node.SAME_CORE_ENV, "0")
     with _node.kernel_on_this_core():
         assert os.sched_getaffinity(0) == before
+
+
+@needs_pinning
+def test_overlapping_blocks_in_two_threads_give_the_kernel_its_cpus_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(_node.SAME_CORE_ENV, raising=False)
+    assert _node.kernel_pids
+    kernel_before = _kernel_cpus()
+    first_in, second_in, first_out = threading.Event(), threading.Event(), threading.Event()
+    seen: dict[str, dict[int, set[int]]] = {}
+
+    def first() -> None:
+        with _node.kernel_on_this_core():
+            first_in.set()
+            second_in.wait(10)
+            seen["both"] = _kernel_cpus()
+        first_out.set()
+
+    def second() -> None:
+        first_in.wait(10)
+        with _node.kernel_on_this_core():
+            second_in.set()
+            first_out.wait(10)
+            seen["second alone"] = _kernel_cpus()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+    assert all(len(cpus) == 1 for cpus in seen["both"].values())
+    assert seen["second alone"] == seen["both"]  # still pinned while the second block runs
+    assert _kernel_cpus() == kernel_before  # and given back once both are done
 
 
 @linux_only

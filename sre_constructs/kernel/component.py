@@ -600,7 +600,9 @@ class PlatformComponent(Construct):
         scope_ref, own_id = self.__dict__["_sre_parent"]  # node.scope and node.id, without round-trips
         # A scope jsii made on the Node side (a cdk8s-plus child, say) has a Python wrapper that
         # nothing may hold any more: ask jsii for it then.
-        scope: Construct = scope_ref() or cast(Construct, self.node.scope)
+        scope = scope_ref()
+        if scope is None:
+            scope = cast(Construct, self.node.scope)
         companion = PlatformComponent(
             scope,
             f"{own_id}-{suffix}",
