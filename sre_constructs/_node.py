@@ -10,8 +10,8 @@ itself:
   process and relays every request to it, so each jsii call crosses two pipes and three processes.
   ``_jsii_host.js`` runs the same kernel (jsii's own ``program.js``) in one process on
   stdin/stdout. A tree needs ~130 jsii calls per cluster, and this removes 20-30% of their
-  cost (see the README's Benchmark section) and one Node process. It is used only on POSIX
-  systems, with the bundled Node (jsii's entry point also checks that a Node is one jsii
+  cost (see the README's Benchmark section) and one Node process. It is used only on Linux
+  (where it is tested), with the bundled Node (jsii's entry point also checks that a Node is one jsii
   supports, which the host does not repeat), when the kernel talks on fd 3 as expected (checked
   in its source), ``JSII_RUNTIME`` is unset and ``SRE_CONSTRUCTS_JSII_HOST`` is not ``relay``.
   The variables set to start it are gone from this process afterwards and from the kernel's
@@ -83,12 +83,14 @@ def use_bundled_node() -> None:
 def direct_host_wanted() -> bool:
     """Whether the kernel should start in the direct host (see the module docstring).
 
-    POSIX only: the host reads the Python side's pipe with blocking ``fs.readSync``, which
-    Windows pipes do not promise. Only with the bundled Node (``JSII_NODE`` resolving to it): a
+    Linux only, where it is tested (it reads the Python side's pipe with blocking
+    ``fs.readSync``, which Windows pipes do not promise). Only with the bundled Node (``JSII_NODE`` resolving to it): a
     Node of the user's choice gets jsii's own entry point, and with it jsii's check that this
     Node is one it supports.
     """
-    if os.name != "posix" or os.environ.get(HOST_ENV, "direct") == "relay" or "JSII_RUNTIME" in os.environ:
+    if not sys.platform.startswith("linux") or os.environ.get(HOST_ENV, "direct") == "relay":
+        return False
+    if "JSII_RUNTIME" in os.environ:
         return False
     bundled, chosen = _bundled_node(), os.environ.get("JSII_NODE")
     return bundled is not None and chosen is not None and os.path.realpath(chosen) == os.path.realpath(bundled)

@@ -180,7 +180,7 @@ def test_direct_host_only_when_nobody_chose_otherwise(
             monkeypatch.delenv(key, raising=False)
         else:
             monkeypatch.setenv(key, value)
-    assert _node.direct_host_wanted() is (wanted and os.name == "posix")
+    assert _node.direct_host_wanted() is (wanted and sys.platform.startswith("linux"))
 
 
 def test_the_host_folder_is_removed_by_its_own_process_only(tmp_path: Path) -> None:
