@@ -9,7 +9,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-import jsii
 from cdk8s import ApiObject, ApiObjectMetadata, Chart
 from constructs import Construct
 
@@ -20,11 +19,10 @@ from ..versions import ChartPin, ChartRepository
 from .errors import ValidationError
 from .manifest import (
     Manifest,
-    _chart_of,
+    PythonRendered,
     _register_object,
     cached_chart,
-    guard_jsii_side,
-    python_json,
+    create_typed,
     remember_chart,
     struct,
     structs_unchecked_ok,
@@ -171,22 +169,7 @@ _CHECKED = not structs_unchecked_ok(
 )
 
 
-def _create(obj: ApiObject, props_type: type[Any], scope: Construct, id: str, props: dict[str, Any]) -> bool:
-    """Create the jsii object as the generated ``__init__`` does, minus the type checks; ``False``
-    (nothing done) when the checked constructor must run instead."""
-    if _CHECKED or not isinstance(scope, Construct) or not isinstance(id, str):
-        return False
-    metadata = props.get("metadata")
-    if isinstance(metadata, dict):
-        props = {**props, "metadata": struct(ApiObjectMetadata, False, **metadata)}
-    made = struct(props_type, False, **props)
-    jsii.create(obj.__class__, obj, [scope, id, made])
-    obj.__dict__["_sre_props"] = made  # to_json renders from these (manifest.python_json)
-    remember_chart(obj, _chart_of(scope))
-    return True
-
-
-class _HelmRelease(flux_helm.HelmRelease):
+class _HelmRelease(PythonRendered, flux_helm.HelmRelease):
     """A typed HelmRelease whose ``values`` stay Python data.
 
     jsii sorts keys and drops ``None``; Helm needs ``null`` to delete a chart default, so the values
@@ -194,18 +177,14 @@ class _HelmRelease(flux_helm.HelmRelease):
     """
 
     def __init__(self, scope: Construct, id: str, handle_values: dict[str, Any], **props: Any) -> None:
-        if not _create(self, flux_helm.HelmReleaseProps, scope, id, props):
+        if not create_typed(self, flux_helm.HelmReleaseProps, scope, id, props, checked=_CHECKED):
             super().__init__(scope, id, **props)
         _register_object(scope, self)
         self._values = handle_values
         self._depends_on: list[HelmReleaseHandle] = []
 
-    def __getattribute__(self, name: str) -> Any:
-        guard_jsii_side(self, name)
-        return super().__getattribute__(name)
-
     def to_json(self) -> Any:
-        data = python_json(self, super().to_json)
+        data = super().to_json()
         spec = data["spec"]
         if self._depends_on:
             spec["dependsOn"] = [{"name": dep.release_name, "namespace": dep.namespace} for dep in self._depends_on]
@@ -214,21 +193,17 @@ class _HelmRelease(flux_helm.HelmRelease):
         return data
 
 
-class _ComponentKustomization(flux_kustomize.Kustomization):
+class _ComponentKustomization(PythonRendered, flux_kustomize.Kustomization):
     """The component's Flux Kustomization; dependsOn, healthChecks and timeout follow later calls."""
 
     def __init__(self, scope: Construct, id: str, owner: PlatformComponent, **props: Any) -> None:
-        if not _create(self, flux_kustomize.KustomizationProps, scope, id, props):
+        if not create_typed(self, flux_kustomize.KustomizationProps, scope, id, props, checked=_CHECKED):
             super().__init__(scope, id, **props)
         _register_object(scope, self)
         self._owner = weakref.ref(owner)  # the owner holds this object: no reference cycle
 
-    def __getattribute__(self, name: str) -> Any:
-        guard_jsii_side(self, name)
-        return super().__getattribute__(name)
-
     def to_json(self) -> Any:
-        data = python_json(self, super().to_json)
+        data = super().to_json()
         owner = self._owner()
         if owner is None:  # pragma: no cover - jsii keeps every construct made in Python
             raise RuntimeError(f"{self.node.path}: the component of this Flux Kustomization is gone")

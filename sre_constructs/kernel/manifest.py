@@ -6,7 +6,7 @@ import copy
 import enum
 import weakref
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import jsii
 from cdk8s import (
@@ -25,7 +25,16 @@ from .errors import ValidationError
 from .paths import path_of
 from .validation import check_dns_label, check_kind, check_labels, check_object_name, check_values
 
-__all__ = ["Manifest", "cached_chart", "python_json", "remember_chart", "struct", "structs_unchecked_ok"]
+__all__ = [
+    "Manifest",
+    "PythonRendered",
+    "cached_chart",
+    "create_typed",
+    "python_json",
+    "remember_chart",
+    "struct",
+    "structs_unchecked_ok",
+]
 
 # The metadata fields cdk8s's ApiObjectMetadata accepts from Python (any other key is a TypeError
 # at construction). Manifest renders these itself; ownerReferences go through cdk8s.
@@ -321,6 +330,44 @@ def guard_jsii_side(obj: Any, name: str) -> None:
     ``add_json_patch``), :func:`python_json` leaves its rendering to cdk8s."""
     if name in _JSII_MUTATORS:
         object.__getattribute__(obj, "__dict__")["_sre_props"] = None
+
+
+def create_typed(
+    obj: ApiObject, props_type: type[Any], scope: Construct, id: str, props: Mapping[str, Any], *, checked: bool
+) -> bool:
+    """Create the jsii object of a generated Flux class as its ``__init__`` does, minus the type
+    checks, and keep its props for :func:`python_json`.
+
+    ``False`` (nothing done) when the checked constructor must run instead: ``checked`` (the
+    caller's :func:`structs_unchecked_ok` answer negated), or a scope or id jsii would refuse.
+    """
+    if checked or not isinstance(scope, Construct) or not isinstance(id, str):
+        return False
+    metadata = props.get("metadata")
+    if isinstance(metadata, dict):
+        props = {**props, "metadata": struct(ApiObjectMetadata, False, **metadata)}
+    made = struct(props_type, False, **props)
+    jsii.create(obj.__class__, obj, [scope, id, made])
+    obj.__dict__["_sre_props"] = made  # to_json renders from these (python_json)
+    remember_chart(obj, _chart_of(scope))
+    return True
+
+
+class PythonRendered:
+    """First base of a generated Flux class whose objects :func:`python_json` renders.
+
+    ``to_json`` (registered with jsii as an override, so cdk8s's own synth calls it too) renders
+    in Python; reaching the cdk8s side (``metadata``, ``add_json_patch``) hands the rendering
+    back to jsii (:func:`guard_jsii_side`).
+    """
+
+    def __getattribute__(self, name: str) -> Any:
+        guard_jsii_side(self, name)
+        return super().__getattribute__(name)
+
+    def to_json(self) -> Any:
+        generated = super().to_json  # type: ignore[misc]  # the generated class's (a later base)
+        return python_json(cast(ApiObject, self), generated)
 
 
 def _check_annotations(where: str, value: Any) -> None:

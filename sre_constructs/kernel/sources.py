@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import jsii
-from cdk8s import ApiObjectMetadata, Chart
+from cdk8s import Chart
 from constructs import Construct
 
 from imports.flux.io.fluxcd.toolkit import source as flux_source
@@ -18,11 +17,9 @@ from imports.flux.io.fluxcd.toolkit import source as flux_source
 from ..versions import ChartRepository
 from .errors import ValidationError
 from .manifest import (
-    _chart_of,
+    PythonRendered,
     cached_chart,
-    guard_jsii_side,
-    python_json,
-    remember_chart,
+    create_typed,
     struct,
     structs_unchecked_ok,
 )
@@ -45,41 +42,23 @@ _CHECKED = not structs_unchecked_ok(
 )
 
 
-def _create(obj: Any, props_type: type[Any], scope: Construct, id: str, metadata: dict[str, str], spec: Any) -> bool:
-    """The generated constructor's ``jsii.create`` without its type checks (``False``: not done)."""
-    if _CHECKED or not isinstance(scope, Construct) or not isinstance(id, str):
-        return False
-    props = struct(props_type, False, metadata=struct(ApiObjectMetadata, False, **metadata), spec=spec)
-    jsii.create(obj.__class__, obj, [scope, id, props])
-    obj.__dict__["_sre_props"] = props  # to_json renders from these (manifest.python_json)
-    remember_chart(obj, _chart_of(scope))
-    return True
+class _Source(PythonRendered):
+    """A chart source (first base of the generated class ``_props_type`` belongs to)."""
 
+    _props_type: type[Any]
 
-class _HelmRepository(flux_source.HelmRepository):
     def __init__(self, scope: Construct, id: str, *, metadata: dict[str, str], spec: Any) -> None:
-        if not _create(self, flux_source.HelmRepositoryProps, scope, id, metadata, spec):
-            super().__init__(scope, id, metadata=metadata, spec=spec)
-
-    def __getattribute__(self, name: str) -> Any:
-        guard_jsii_side(self, name)
-        return super().__getattribute__(name)
-
-    def to_json(self) -> Any:
-        return python_json(self, super().to_json)
+        props = {"metadata": metadata, "spec": spec}
+        if not create_typed(self, self._props_type, scope, id, props, checked=_CHECKED):  # type: ignore[arg-type]
+            super().__init__(scope, id, metadata=metadata, spec=spec)  # type: ignore[call-arg]
 
 
-class _OciRepository(flux_source.OciRepository):
-    def __init__(self, scope: Construct, id: str, *, metadata: dict[str, str], spec: Any) -> None:
-        if not _create(self, flux_source.OciRepositoryProps, scope, id, metadata, spec):
-            super().__init__(scope, id, metadata=metadata, spec=spec)
+class _HelmRepository(_Source, flux_source.HelmRepository):
+    _props_type = flux_source.HelmRepositoryProps
 
-    def __getattribute__(self, name: str) -> Any:
-        guard_jsii_side(self, name)
-        return super().__getattribute__(name)
 
-    def to_json(self) -> Any:
-        return python_json(self, super().to_json)
+class _OciRepository(_Source, flux_source.OciRepository):
+    _props_type = flux_source.OciRepositoryProps
 
 
 class ChartSources(Construct):
