@@ -123,13 +123,12 @@ def install_direct_host() -> Path | None:
     folder = Path(tempfile.mkdtemp(prefix="sre-constructs-jsii-"))
     # Registered before jsii registers its own stop (when the kernel starts), so it runs after it.
     atexit.register(_remove_folder, folder, os.getpid())
-    # Every file jsii ships under lib/ (program.js, the workers it starts, source maps), as
-    # jsii's entry point finds them beside program.js.
+    # program.js (already read), and every other file jsii ships under lib/ (the workers it
+    # starts, source maps), as jsii's entry point finds them beside program.js.
+    (folder / "program.js").write_bytes(program)
     for resource, name in getattr(embedded, "EMBEDDED_FILES", {}).items():
-        if name.startswith("lib/") and "/" not in name[4:]:
+        if name.startswith("lib/") and "/" not in name[4:] and resource != "lib__program.js":
             (folder / name[4:]).write_bytes(files.joinpath(resource).read_bytes())
-    if not (folder / "program.js").is_file():  # pragma: no cover - a jsii laid out differently
-        return None
     host = folder / "host.js"
     host.write_bytes(resources.files(__package__).joinpath("_jsii_host.js").read_bytes())
     return host
