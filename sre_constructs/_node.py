@@ -84,13 +84,12 @@ def direct_host_wanted() -> bool:
     """Whether the kernel should start in the direct host (see the module docstring).
 
     Linux only, where it is tested (it reads the Python side's pipe with blocking
-    ``fs.readSync``, which Windows pipes do not promise). Only with the bundled Node (``JSII_NODE`` resolving to it): a
-    Node of the user's choice gets jsii's own entry point, and with it jsii's check that this
-    Node is one it supports.
+    ``fs.readSync``, which Windows pipes do not promise). Only with the bundled Node
+    (``JSII_NODE`` resolving to it): a Node of the user's choice gets jsii's own entry point, and
+    with it jsii's check that this Node is one it supports.
     """
-    if not sys.platform.startswith("linux") or os.environ.get(HOST_ENV, "direct") == "relay":
-        return False
-    if "JSII_RUNTIME" in os.environ:
+    chosen_elsewhere = os.environ.get(HOST_ENV, "direct") == "relay" or "JSII_RUNTIME" in os.environ
+    if not sys.platform.startswith("linux") or chosen_elsewhere:
         return False
     bundled, chosen = _bundled_node(), os.environ.get("JSII_NODE")
     return bundled is not None and chosen is not None and os.path.realpath(chosen) == os.path.realpath(bundled)
