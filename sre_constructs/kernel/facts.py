@@ -1,0 +1,143 @@
+"""What a chart installs, serves and needs: the facts the bring-up plan and the air-gap mirror read.
+
+Each service module states the facts of its charts beside the code that sets their values
+(``CHART_FACTS = ChartFacts(...)``) and registers them with :func:`register_chart`. Readers
+(:mod:`sre_constructs.airgap`, :mod:`sre_constructs.plan`) look them up by chart name with
+:func:`chart_facts`, so a written tree (ours or not) gets the same facts as the constructs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+__all__ = [
+    "ChartFacts",
+    "ManualStep",
+    "ObjectRef",
+    "Webhook",
+    "chart_facts",
+    "known_charts",
+    "register_chart",
+]
+
+
+@dataclass(frozen=True, order=True)
+class ObjectRef:
+    """One object by kind and name: a Secret or ConfigMap a pod reads, an object a step creates.
+
+    Attributes:
+        kind: ``Secret``, ``ConfigMap``, ...
+        namespace: its namespace (``""`` for cluster-scoped kinds).
+        name: its name.
+    """
+
+    kind: str
+    namespace: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.namespace}/{self.name}" if self.namespace else f"{self.kind} {self.name}"
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """An admission webhook a release serves once its workloads are Ready.
+
+    Attributes:
+        name: the webhook configuration's name (as the chart renders it with our values).
+        kinds: what it intercepts, as ``group/Kind`` (core group: ``/Pod``); ``group/*`` for every
+            kind of a group.
+        failure_policy: ``Fail`` (an object it intercepts cannot be created while the webhook is
+            down) or ``Ignore``.
+        mutating: a mutating (rather than validating) webhook.
+        namespace_label: ``(key, value)``: only objects in namespaces carrying that label.
+    """
+
+    name: str
+    kinds: tuple[str, ...]
+    failure_policy: str = "Fail"
+    mutating: bool = False
+    namespace_label: tuple[str, str] | None = None
+
+    def intercepts(self, group: str, kind: str) -> bool:
+        """Whether an object of ``group``/``kind`` goes through this webhook."""
+        return any(k in (f"{group}/{kind}", f"{group}/*", "*/*") for k in self.kinds)
+
+
+@dataclass(frozen=True)
+class ManualStep:
+    """An input only a person can give (S3 credentials, a KMS key), with the exact command.
+
+    Attributes:
+        what: one line: what to provide and why.
+        command: the exact command that provides it.
+        after: the component (Flux Kustomization name) that must be Ready before the step can run
+            (``""``: any time).
+        provides: what the step creates, as :class:`ObjectRef` (an OpenBao path is kind
+            ``OpenBaoSecret``, namespace = the KV mount, name = the path below it).
+    """
+
+    what: str
+    command: str
+    after: str = ""
+    provides: tuple[ObjectRef, ...] = ()
+
+
+def _no_refs(values: Mapping[str, Any], namespace: str, release: str) -> tuple[ObjectRef, ...]:
+    return ()
+
+
+ValuesRefs = Callable[[Mapping[str, Any], str, str], tuple[ObjectRef, ...]]
+"""``(release values, release namespace, release name) -> objects``."""
+
+
+@dataclass(frozen=True)
+class ChartFacts:
+    """Everything the library knows about one chart at its pin.
+
+    Attributes:
+        chart: the chart name (unique in :data:`~sre_constructs.versions.CHARTS`).
+        values_knob: the service knob holding this chart's values (``values``,
+            ``gateway_values``, ...).
+        image_keys: Helm value paths that move every image of the chart to a registry mirror:
+            dotted path -> template with ``{mirror}``.
+        crds: the custom resource kinds the chart installs, as ``group/Kind``.
+        webhooks: the admission webhooks a release of the chart serves.
+        reads: the Secrets and ConfigMaps the chart's pods read by name that the chart itself does
+            not render, derived from the release's values.
+        creates_at_runtime: objects the chart's controllers create once running (their own TLS
+            Secrets, ...), derived from the release's values.
+    """
+
+    chart: str
+    values_knob: str = "values"
+    image_keys: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    crds: tuple[str, ...] = ()
+    webhooks: tuple[Webhook, ...] = ()
+    reads: ValuesRefs = _no_refs
+    creates_at_runtime: ValuesRefs = _no_refs
+
+
+_REGISTRY: dict[str, ChartFacts] = {}
+
+
+def register_chart(facts: ChartFacts) -> ChartFacts:
+    """Make a chart's facts known by its name; registering the same chart twice is an error."""
+    known = _REGISTRY.get(facts.chart)
+    if known is not None and known is not facts:
+        raise ValueError(f"chart {facts.chart!r} already has facts (registered twice)")
+    _REGISTRY[facts.chart] = facts
+    return facts
+
+
+def chart_facts(chart: str) -> ChartFacts | None:
+    """The facts of a chart by name, or ``None`` for a chart the library does not know."""
+    return _REGISTRY.get(chart)
+
+
+def known_charts() -> dict[str, ChartFacts]:
+    """Every registered chart, by name."""
+    return dict(_REGISTRY)
