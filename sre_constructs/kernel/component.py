@@ -15,7 +15,7 @@ from constructs import Construct
 from imports.flux.io.fluxcd.toolkit import helm as flux_helm
 from imports.flux.io.fluxcd.toolkit import kustomize as flux_kustomize
 
-from ..versions import ChartPin, ChartRepository
+from .charts import ChartPin, ChartRepository
 from .errors import ValidationError
 from .manifest import (
     Manifest,
@@ -27,6 +27,7 @@ from .manifest import (
     struct,
     structs_unchecked_ok,
 )
+from .mirror import mirror_chart_repository, mirror_chart_url
 from .network import NetworkNeed, Peer, Port, baseline_policies, check_ports, network_policy, normalize_peers
 from .paths import check_scope_id, path_of, remember_path
 from .platform_chart import PlatformChart, check_tree_path
@@ -754,8 +755,6 @@ class PlatformComponent(Construct):
         artifacts (``ChartPin.oci``) get an OCIRepository; the rest stay on HTTPS. With a mirror,
         every chart comes from it (layout in :mod:`sre_constructs.airgap`).
         """
-        from ..airgap import mirror_chart_repository, mirror_chart_url
-
         chart_source = getattr(self.platform, "chart_source", "helm")
         mirror = getattr(self.platform, "registry_mirror", None)
         sources = ChartSources.of(self)

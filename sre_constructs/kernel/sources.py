@@ -14,7 +14,7 @@ from constructs import Construct
 
 from imports.flux.io.fluxcd.toolkit import source as flux_source
 
-from ..versions import ChartRepository
+from .charts import ChartRepository
 from .errors import ValidationError
 from .manifest import (
     PythonRendered,
