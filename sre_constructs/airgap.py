@@ -19,12 +19,13 @@ mirror. The layout this assumes on the mirror (``<mirror>`` = ``host[:port][/pre
     ``OCIRepository`` per chart at ``oci://<mirror>/charts/<chart>``. Chart names are unique in
     :data:`~sre_constructs.versions.CHARTS` (NeuVector's is ``core``).
 
-How images are rewritten: through each chart's real image keys, from the renders recorded in the
-values notes (one table, :data:`MIRROR_KEYS`). The overlay is merged *under* the user's values of
-that chart (``values``, ``base_values``, ``gateway_values``, ``alloy_values``), so a value the user
-sets still wins. Images the library itself writes into values or manifests
-(:data:`LIBRARY_IMAGES`, e.g. Velero's AWS plugin init container) are rewritten in place with
-:func:`mirror_image`.
+How images are rewritten: through each chart's real image keys, which each service module states
+beside its construct (``ChartFacts.image_keys``, registered with
+:func:`~sre_constructs.kernel.facts.register_chart`; :data:`MIRROR_KEYS` is the view of all of
+them). The overlay is merged *under* the user's values of that chart (``values``, ``base_values``,
+``gateway_values``, ``alloy_values``), so a value the user sets still wins. Images the library
+itself writes into values or manifests (``ChartFacts.library_images``, :data:`LIBRARY_IMAGES`, e.g.
+Velero's AWS plugin init container) are rewritten in place with :func:`mirror_image`.
 """
 
 from __future__ import annotations
@@ -34,8 +35,23 @@ from collections.abc import Mapping
 from typing import Any
 
 from .kernel.errors import ValidationError
+from .kernel.facts import ChartFacts, chart_facts
+from .kernel.mirror import MIRROR_REPOSITORY_NAME, mirror_chart_repository, mirror_chart_url, mirror_image
 from .kernel.values import set_path
-from .versions import CHARTS, ChartRepository
+
+# Each service module states (and registers) the facts of its charts when imported.
+from .services import (  # noqa: F401
+    backup,
+    cert_manager,
+    external_secrets,
+    istio,
+    kyverno,
+    logging,
+    monitoring,
+    openbao,
+    runtime_security,
+)
+from .versions import CHARTS
 
 __all__ = [
     "LIBRARY_IMAGES",
@@ -50,67 +66,22 @@ __all__ = [
     "rewrite_library_images",
 ]
 
-#: Name of the one OCI ``HelmRepository`` all charts come from with a mirror and ``chart_source: helm``.
-MIRROR_REPOSITORY_NAME = "registry-mirror"
 
-# Every chart's image keys: chart key -> (service knob holding that chart's values,
-# {dotted Helm value path: template}); "{mirror}" is replaced by the mirror. Sources: the
-# "Image keys"/"Mirror" tables of notes/values-a.md and values-b.md (rendered with helm template).
+def _facts(key: str) -> ChartFacts:
+    facts = chart_facts(CHARTS[key].chart)
+    if facts is None:  # pragma: no cover - tests/test_airgap.py checks every pinned chart has facts
+        raise LookupError(f"chart {key!r}: its service module states no ChartFacts")
+    return facts
+
+
+#: Every pinned chart's image keys, from its service's facts: chart key -> (service knob holding
+#: that chart's values, {dotted Helm value path: template}); "{mirror}" is replaced by the mirror.
 MIRROR_KEYS: dict[str, tuple[str, dict[str, str]]] = {
-    # No images in istio-base.
-    "istio/base": ("base_values", {}),
-    # pilot, and proxyv2 for every injected sidecar and gateway (hub + proxy.image).
-    "istio/istiod": ("values", {"global.hub": "{mirror}/istio"}),
-    # The gateway runs `image: auto`: istiod's injector fills it in from global.hub above.
-    "istio/gateway": ("gateway_values", {}),
-    # imageRegistry replaces quay.io for all five images; imageNamespace (jetstack) is kept.
-    "cert-manager/cert-manager": ("values", {"imageRegistry": "{mirror}"}),
-    # global.image.registry covers reg.kyverno.io; test and webhooksCleanup pin ghcr.io themselves.
-    "kyverno/kyverno": (
-        "values",
-        {
-            "global.image.registry": "{mirror}",
-            "test.image.registry": "{mirror}",
-            "webhooksCleanup.image.registry": "{mirror}",
-        },
-    ),
-    # global.imageRegistry reaches every image, subcharts and operator arguments included.
-    "monitoring/kube-prometheus-stack": ("values", {"global.imageRegistry": "{mirror}"}),
-    # global.imageRegistry wins over every component registry in loki.baseImage.
-    "logging/loki": ("values", {"global.imageRegistry": "{mirror}"}),
-    # Alloy and its config reloader.
-    "logging/alloy": ("alloy_values", {"global.image.registry": "{mirror}"}),
-    # The server image is the only one enabled (injector and CSI are off); no global key exists.
-    "openbao/openbao": ("values", {"server.image.registry": "{mirror}"}),
-    # global.repository replaces the whole repository of the controller, webhook and cert controller.
-    "external-secrets/external-secrets": (
-        "values",
-        {
-            "global.repository": "{mirror}/external-secrets/external-secrets",
-        },
-    ),
-    # One key for controller, enforcer, manager, scanner, updater and cert-upgrader.
-    "runtime-security/core": ("values", {"registry": "{mirror}"}),
-    # The velero image (Deployment, node-agent, upgrade-CRDs Job) and kubectl (optional Jobs);
-    # the AWS plugin init container is a full reference: see LIBRARY_IMAGES.
-    "backup/velero": (
-        "values",
-        {
-            "image.repository": "{mirror}/velero/velero",
-            "kubectl.image.repository": "{mirror}/kubectl",
-        },
-    ),
+    key: (_facts(key).values_knob, dict(_facts(key).image_keys)) for key in CHARTS
 }
 
-
-def _library_images() -> tuple[str, ...]:
-    from .services.backup import AWS_PLUGIN_IMAGE
-
-    return (AWS_PLUGIN_IMAGE,)
-
-
 #: Full image references the library writes itself (not through a chart's registry key).
-LIBRARY_IMAGES: tuple[str, ...] = _library_images()
+LIBRARY_IMAGES: tuple[str, ...] = tuple(image for key in CHARTS for image in _facts(key).library_images)
 
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 _MIRROR = re.compile(rf"^{_LABEL}(?:\.{_LABEL})*(?::[0-9]{{1,5}})?(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$")
@@ -130,12 +101,12 @@ def check_mirror(where: str, field: str, value: object) -> str:
 
 
 def _chart_key(chart: str) -> str:
-    if chart in MIRROR_KEYS:
+    if chart in CHARTS:
         return chart
     matches = [key for key, pin in CHARTS.items() if pin.chart == chart]
     if len(matches) == 1:
         return matches[0]
-    raise ValidationError("airgap", "chart", chart, "a chart key of versions.CHARTS: " + ", ".join(MIRROR_KEYS))
+    raise ValidationError("airgap", "chart", chart, "a chart key of versions.CHARTS: " + ", ".join(CHARTS))
 
 
 def mirror_values(chart: str, mirror: str) -> dict[str, Any]:
@@ -150,9 +121,8 @@ def mirror_values(chart: str, mirror: str) -> dict[str, Any]:
         A new nested mapping, e.g. ``{"global": {"imageRegistry": "registry.local:5000"}}``.
     """
     check_mirror("airgap", "mirror", mirror)
-    _, keys = MIRROR_KEYS[_chart_key(chart)]
     values: dict[str, Any] = {}
-    for dotted, template in keys.items():
+    for dotted, template in _facts(_chart_key(chart)).image_keys.items():
         set_path(values, dotted, template.format(mirror=mirror))
     return values
 
@@ -169,38 +139,12 @@ def mirror_knobs(service: str, mirror: str) -> dict[str, dict[str, Any]]:
         ``{"values": {...loki...}, "alloy_values": {...}}``.
     """
     knobs: dict[str, dict[str, Any]] = {}
-    for key, (knob, _) in MIRROR_KEYS.items():
-        if key.split("/", 1)[0] == service:
+    for key, pin in CHARTS.items():
+        if pin.service == service:
             overlay = mirror_values(key, mirror)
             if overlay:
-                knobs[knob] = overlay
+                knobs[_facts(key).values_knob] = overlay
     return knobs
-
-
-def mirror_image(reference: str, mirror: str) -> str:
-    """An image reference moved to the mirror: the registry host is replaced, the path kept.
-
-    ``docker.io/velero/velero-plugin-for-aws:v1.14.4`` -> ``<mirror>/velero/velero-plugin-for-aws:v1.14.4``;
-    ``busybox:1.36`` (Docker Hub) -> ``<mirror>/library/busybox:1.36``.
-    """
-    first, _, rest = reference.partition("/")
-    if rest and ("." in first or ":" in first or first == "localhost"):
-        path = rest
-    elif rest:
-        path = reference  # Docker Hub user/repo
-    else:
-        path = f"library/{reference}"  # Docker Hub official image
-    return f"{mirror}/{path}"
-
-
-def mirror_chart_url(mirror: str, chart: str) -> str:
-    """Where a chart lives on the mirror: ``oci://<mirror>/charts/<chart>``."""
-    return f"oci://{mirror}/charts/{chart}"
-
-
-def mirror_chart_repository(mirror: str) -> ChartRepository:
-    """The one OCI Helm repository of the mirror: ``oci://<mirror>/charts``."""
-    return ChartRepository(MIRROR_REPOSITORY_NAME, f"oci://{mirror}/charts")
 
 
 def _rewrite(node: Any, mirror: str, images: frozenset[str]) -> None:
@@ -219,7 +163,7 @@ def _rewrite(node: Any, mirror: str, images: frozenset[str]) -> None:
 
 
 def rewrite_library_images(components: Any, mirror: str) -> None:
-    """Move the library's own image references (:data:`LIBRARY_IMAGES`) to the mirror, in place.
+    """Move the library's own image references (every chart's ``library_images``) to the mirror, in place.
 
     Walks the final values of every HelmRelease and the body of every Manifest of the given
     components. Only exact library references change: an image the user set stays as given.
@@ -228,7 +172,7 @@ def rewrite_library_images(components: Any, mirror: str) -> None:
 
     from .kernel.manifest import Manifest
 
-    images = frozenset(LIBRARY_IMAGES)
+    images = frozenset(image for key in CHARTS for image in _facts(key).library_images)
     for component in components:
         for release in getattr(component, "_releases", []):
             _rewrite(release.values, mirror, images)

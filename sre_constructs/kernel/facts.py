@@ -110,6 +110,8 @@ class ChartFacts:
             not render, derived from the release's values.
         creates_at_runtime: objects the chart's controllers create once running (their own TLS
             Secrets, ...), derived from the release's values.
+        library_images: full image references the library itself writes into this chart's values
+            (not reachable through a registry key), moved to a mirror one by one.
     """
 
     chart: str
@@ -119,6 +121,7 @@ class ChartFacts:
     webhooks: tuple[Webhook, ...] = ()
     reads: ValuesRefs = _no_refs
     creates_at_runtime: ValuesRefs = _no_refs
+    library_images: tuple[str, ...] = ()
 
 
 _REGISTRY: dict[str, ChartFacts] = {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -12,22 +13,35 @@ from constructs import Construct
 
 from ..kernel.component import HealthCheck, PlatformComponent
 from ..kernel.errors import ValidationError
+from ..kernel.facts import ChartFacts, ObjectRef, register_chart
 from ..kernel.network import Peer, tcp
 from ..kernel.paths import child_path
 from ..kernel.validation import check_bool, check_dns_label, check_duration, check_values, duration_seconds
 from ..kernel.values import deep_merge
 from ..versions import CHARTS
+from ._cron import check_cron
 
-__all__ = ["AWS_PLUGIN_IMAGE", "CREDENTIALS_SECRET", "Backup", "check_cron"]
+__all__ = [
+    "AWS_PLUGIN_IMAGE",
+    "CHART_FACTS",
+    "CREDENTIALS_SECRET",
+    "DEFAULT_RELEASE",
+    "HEALTH_CHECKED_RELEASES",
+    "Backup",
+    "check_cron",
+]
 
 # -- defaults (the one place they live) ------------------------------------------------------
 
 AWS_PLUGIN_IMAGE = "docker.io/velero/velero-plugin-for-aws:v1.14.4"
-"""The AWS object-store plugin for Velero 1.18: the v1.14.x line is the supported pair, v1.14.4 its
-latest patch (values-b.md 4.1; the chart's own example, v1.13.1, is the Velero 1.17 line)."""
+"""The AWS object-store plugin for Velero 1.18: the v1.14.x line is the supported pair (the plugin's
+compatibility matrix), v1.14.4 its latest patch; the chart's own example, v1.13.1, is the Velero
+1.17 line."""
 
 DEFAULT_NAMESPACE = "velero"
 DEFAULT_RELEASE = "velero"
+"""Default release name; the health checks name the chart's fixed ``velero`` and ``node-agent``."""
+HEALTH_CHECKED_RELEASES = (DEFAULT_RELEASE,)
 DEFAULT_BUCKET = "velero-backups"
 DEFAULT_REGION = "us-east-1"
 DEFAULT_SECRET_STORE = "openbao"
@@ -40,6 +54,47 @@ DEFAULT_PROMETHEUS_NAMESPACE = "monitoring"
 
 CREDENTIALS_SECRET = "velero-credentials"
 """The Secret (and ExternalSecret) holding the AWS INI file under key ``cloud``."""
+
+
+def _velero_reads(values: Mapping[str, Any], namespace: str, release: str) -> tuple[ObjectRef, ...]:
+    """The credentials Secret named by ``credentials.existingSecret`` (the chart renders none then)."""
+    credentials = values.get("credentials") or {}
+    secret = credentials.get("existingSecret")
+    if credentials.get("useSecret", True) and secret:
+        return (ObjectRef("Secret", namespace, str(secret)),)
+    return ()
+
+
+# -- chart facts (read by the registry mirror and the bring-up plan) -------------------------
+
+CHART_FACTS = register_chart(
+    ChartFacts(
+        "velero",
+        # The velero image (Deployment, node-agent, upgrade-CRDs Job) and kubectl (optional Jobs).
+        image_keys=MappingProxyType(
+            {"image.repository": "{mirror}/velero/velero", "kubectl.image.repository": "{mirror}/kubectl"}
+        ),
+        # The AWS plugin init container is a full reference the library writes itself.
+        library_images=(AWS_PLUGIN_IMAGE,),
+        # The chart's crds/ folder: velero.io v1 kinds and the v2alpha1 data mover kinds (Velero 1.18).
+        crds=(
+            "velero.io/Backup",
+            "velero.io/BackupRepository",
+            "velero.io/BackupStorageLocation",
+            "velero.io/DataDownload",
+            "velero.io/DataUpload",
+            "velero.io/DeleteBackupRequest",
+            "velero.io/DownloadRequest",
+            "velero.io/PodVolumeBackup",
+            "velero.io/PodVolumeRestore",
+            "velero.io/Restore",
+            "velero.io/Schedule",
+            "velero.io/ServerStatusRequest",
+            "velero.io/VolumeSnapshotLocation",
+        ),
+        reads=_velero_reads,
+    )
+)
 EXTERNAL_SECRETS_API = "external-secrets.io/v1"
 METRICS_PORT = 8085
 
@@ -92,65 +147,7 @@ BASELINE_REASON = (
 
 # -- validation helpers ----------------------------------------------------------------------
 
-_CRON_RANGES = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 7))
-_CRON_FIELDS = ("minute", "hour", "day of month", "month", "day of week")
-_CRON_NAMES: tuple[dict[str, int], ...] = (
-    {},
-    {},
-    {},
-    {
-        m: i + 1
-        for i, m in enumerate(("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"))
-    },
-    {d: i for i, d in enumerate(("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"))},
-)
-_CRON_ITEM = re.compile(r"^(\*|[0-9A-Za-z]+(?:-[0-9A-Za-z]+)?)(?:/([0-9]+))?$")
 _S3_URL = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^\s]*)?$")
-
-
-def check_cron(where: str, field: str, value: object) -> str:
-    """A standard 5-field cron expression (minute hour day-of-month month day-of-week).
-
-    Each field is ``*``, a number or name, a range ``a-b``, any of these with ``/step``, or a
-    comma list of them; numbers must lie in the field's range. Velero's parser (robfig/cron)
-    accepts the same.
-
-    Args:
-        where: construct path for the message.
-        field: knob name for the message.
-        value: the expression.
-
-    Returns:
-        The expression, unchanged.
-    """
-    allowed = "a 5-field cron expression such as '0 2 * * *' (minute hour day-of-month month day-of-week)"
-    if not isinstance(value, str):
-        raise ValidationError(where, field, value, allowed)
-    parts = value.split()
-    if len(parts) != 5:
-        raise ValidationError(where, field, value, allowed)
-
-    def number(token: str, names: Mapping[str, int], label: str) -> int:
-        if token.upper() in names:
-            return names[token.upper()]
-        if not token.isdigit():
-            raise ValidationError(where, field, value, f"{allowed}; {label} {token!r} is not a number")
-        return int(token)
-
-    for part, (low, high), names, label in zip(parts, _CRON_RANGES, _CRON_NAMES, _CRON_FIELDS, strict=True):
-        for item in part.split(","):
-            match = _CRON_ITEM.fullmatch(item)
-            if not match:
-                raise ValidationError(where, field, value, f"{allowed}; bad {label} {item!r}")
-            span, step = match.group(1), match.group(2)
-            if step is not None and int(step) == 0:
-                raise ValidationError(where, field, value, f"{allowed}; {label} step must be >= 1")
-            if span == "*":
-                continue
-            bounds = [number(t, names, label) for t in span.split("-")]
-            if any(not low <= b <= high for b in bounds) or bounds[0] > bounds[-1]:
-                raise ValidationError(where, field, value, f"{allowed}; {label} must lie in {low}-{high}")
-    return value
 
 
 def _restricted_ok(values: Mapping[str, Any]) -> bool:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 from constructs import Construct
 
 from ..kernel.component import HealthCheck, PlatformComponent
 from ..kernel.errors import ValidationError
+from ..kernel.facts import ChartFacts, register_chart
 from ..kernel.naming import helm_fullname
 from ..kernel.network import Peer, tcp, udp
 from ..kernel.paths import child_path
@@ -22,7 +24,37 @@ from ..kernel.validation import (
 from ..kernel.values import deep_merge
 from ..versions import CHARTS
 
-__all__ = ["LETSENCRYPT_PRODUCTION", "CertManager"]
+__all__ = [
+    "CHART_FACTS",
+    "HEALTH_CHECKED_RELEASES",
+    "LETSENCRYPT_PRODUCTION",
+    "RELEASE",
+    "CertManager",
+]
+
+# -- chart facts (read by the registry mirror and the bring-up plan) -------------------------
+
+CHART_FACTS = register_chart(
+    ChartFacts(
+        "cert-manager",
+        # imageRegistry replaces quay.io for all five images (controller, webhook, cainjector,
+        # startupapicheck, acmesolver); imageNamespace (jetstack) is kept.
+        image_keys=MappingProxyType({"imageRegistry": "{mirror}"}),
+        # The chart's CRD templates (crds.enabled): deploy/crds/ of cert-manager v1.21.1.
+        crds=(
+            "acme.cert-manager.io/Challenge",
+            "acme.cert-manager.io/Order",
+            "cert-manager.io/Certificate",
+            "cert-manager.io/CertificateRequest",
+            "cert-manager.io/ClusterIssuer",
+            "cert-manager.io/Issuer",
+        ),
+    )
+)
+
+RELEASE = "cert-manager"
+"""Default release name; the controller, webhook and cainjector Deployments are named after it."""
+HEALTH_CHECKED_RELEASES = (RELEASE,)
 
 LETSENCRYPT_PRODUCTION = "https://acme-v02.api.letsencrypt.org/directory"
 """Default ACME directory when ``acme_email`` is given."""
@@ -100,7 +132,7 @@ class CertManager(PlatformComponent):
         acme_ingress_class: str = "istio",
         monitoring_namespace: str = "monitoring",
         namespace: str = "cert-manager",
-        release_name: str = "cert-manager",
+        release_name: str = RELEASE,
         wait: bool = True,
     ) -> None:
         # Validate every knob before anything crosses into jsii.

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 from constructs import Construct
 
 from ..kernel.component import HealthCheck, PlatformComponent
 from ..kernel.errors import ValidationError
+from ..kernel.facts import ChartFacts, register_chart
 from ..kernel.naming import helm_fullname
 from ..kernel.network import Peer, tcp
 from ..kernel.paths import child_path
@@ -17,7 +19,54 @@ from ..kernel.validation import check_bool, check_dns_label, check_positive_int,
 from ..kernel.values import deep_merge
 from ..versions import CHARTS
 
-__all__ = ["ExternalSecrets"]
+__all__ = [
+    "CHART_FACTS",
+    "HEALTH_CHECKED_RELEASES",
+    "RELEASE",
+    "ExternalSecrets",
+]
+
+# -- chart facts (read by the registry mirror and the bring-up plan) -------------------------
+
+CHART_FACTS = register_chart(
+    ChartFacts(
+        "external-secrets",
+        # global.repository replaces the whole repository of the controller, webhook and cert controller.
+        image_keys=MappingProxyType({"global.repository": "{mirror}/external-secrets/external-secrets"}),
+        # installCRDs: the chart's copy of config/crds/bases/ (external-secrets v2.9.0).
+        crds=(
+            "external-secrets.io/ClusterExternalSecret",
+            "external-secrets.io/ClusterPushSecret",
+            "external-secrets.io/ClusterSecretStore",
+            "external-secrets.io/ExternalSecret",
+            "external-secrets.io/PushSecret",
+            "external-secrets.io/SecretStore",
+            "generators.external-secrets.io/ACRAccessToken",
+            "generators.external-secrets.io/BeyondtrustWorkloadCredentialsDynamicSecret",
+            "generators.external-secrets.io/CloudsmithAccessToken",
+            "generators.external-secrets.io/ClusterGenerator",
+            "generators.external-secrets.io/CodeArtifactAuthorizationToken",
+            "generators.external-secrets.io/ECRAuthorizationToken",
+            "generators.external-secrets.io/Fake",
+            "generators.external-secrets.io/GCRAccessToken",
+            "generators.external-secrets.io/GeneratorState",
+            "generators.external-secrets.io/GithubAccessToken",
+            "generators.external-secrets.io/Grafana",
+            "generators.external-secrets.io/MFA",
+            "generators.external-secrets.io/Password",
+            "generators.external-secrets.io/QuayAccessToken",
+            "generators.external-secrets.io/SSHKey",
+            "generators.external-secrets.io/STSSessionToken",
+            "generators.external-secrets.io/UUID",
+            "generators.external-secrets.io/VaultDynamicSecret",
+            "generators.external-secrets.io/Webhook",
+        ),
+    )
+)
+
+RELEASE = "external-secrets"
+"""Default release name; the controller, webhook and cert-controller Deployments are named after it."""
+HEALTH_CHECKED_RELEASES = (RELEASE,)
 
 # Defaults: the one place they live. Ports are the chart's pod ports at 2.9.0.
 _WEBHOOK_PORT = 10250
@@ -83,7 +132,7 @@ class ExternalSecrets(PlatformComponent):
         version: str | None = None,
         values: Mapping[str, Any] | None = None,
         namespace: str = "external-secrets",
-        release_name: str = "external-secrets",
+        release_name: str = RELEASE,
         replicas: int = 2,
         webhook_replicas: int = 2,
         cert_controller_replicas: int = 1,

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 from constructs import Construct
 
 from ..kernel.component import HealthCheck, PlatformComponent
 from ..kernel.errors import ValidationError
+from ..kernel.facts import ChartFacts, register_chart
 from ..kernel.network import Peer, tcp
 from ..kernel.paths import child_path
 from ..kernel.validation import (
@@ -22,7 +24,59 @@ from ..kernel.validation import (
 from ..kernel.values import deep_merge
 from ..versions import CHARTS
 
-__all__ = ["MTLS_MODES", "Istio"]
+__all__ = [
+    "BASE_FACTS",
+    "BASE_RELEASE",
+    "GATEWAY_FACTS",
+    "GATEWAY_RELEASE",
+    "HEALTH_CHECKED_RELEASES",
+    "ISTIOD_FACTS",
+    "ISTIOD_RELEASE",
+    "MTLS_MODES",
+    "Istio",
+]
+
+# -- chart facts (read by the registry mirror and the bring-up plan) -------------------------
+
+BASE_FACTS = register_chart(
+    ChartFacts(
+        "base",
+        values_knob="base_values",
+        # No images in istio-base: it holds the CRDs (manifests/charts/base/files/crd-all.gen.yaml).
+        crds=(
+            "extensions.istio.io/TrafficExtension",
+            "extensions.istio.io/WasmPlugin",
+            "networking.istio.io/DestinationRule",
+            "networking.istio.io/EnvoyFilter",
+            "networking.istio.io/Gateway",
+            "networking.istio.io/ProxyConfig",
+            "networking.istio.io/ServiceEntry",
+            "networking.istio.io/Sidecar",
+            "networking.istio.io/VirtualService",
+            "networking.istio.io/WorkloadEntry",
+            "networking.istio.io/WorkloadGroup",
+            "security.istio.io/AuthorizationPolicy",
+            "security.istio.io/PeerAuthentication",
+            "security.istio.io/RequestAuthentication",
+            "telemetry.istio.io/Telemetry",
+        ),
+    )
+)
+ISTIOD_FACTS = register_chart(
+    ChartFacts(
+        "istiod",
+        # global.hub is the registry of pilot and of proxyv2 (every injected sidecar and gateway).
+        image_keys=MappingProxyType({"global.hub": "{mirror}/istio"}),
+    )
+)
+# The gateway runs `image: auto`: istiod's injector fills it in from global.hub above.
+GATEWAY_FACTS = register_chart(ChartFacts("gateway", values_knob="gateway_values"))
+
+BASE_RELEASE = "istio-base"
+ISTIOD_RELEASE = "istiod"
+GATEWAY_RELEASE = "istio-ingressgateway"
+HEALTH_CHECKED_RELEASES = (ISTIOD_RELEASE, GATEWAY_RELEASE)
+"""Releases whose workloads the component health-checks: istiod, and the gateway when enabled."""
 
 MTLS_MODES = ("STRICT", "PERMISSIVE")
 """Mesh-wide PeerAuthentication modes the ``mtls_mode`` knob accepts."""
@@ -51,7 +105,6 @@ _UNPRIVILEGED_PORTS = {"name": "net.ipv4.ip_unprivileged_port_start", "value": "
 # Pod labels of istiod (fixed by the chart) and of Prometheus (kube-prometheus-stack).
 _ISTIOD_PODS = {"app": "istiod", "istio": "pilot"}
 _PROMETHEUS_PODS = {"app.kubernetes.io/name": "prometheus"}
-_GATEWAY_RELEASE = "istio-ingressgateway"
 
 
 class Istio(PlatformComponent):
@@ -143,7 +196,7 @@ class Istio(PlatformComponent):
         super().__init__(scope, id, name="istio", namespace=namespace, wait=wait, pod_security="restricted")
 
         base = self.add_helm_release(
-            "istio-base",
+            BASE_RELEASE,
             CHARTS["istio/base"],
             version=version,
             values=deep_merge(
@@ -170,7 +223,7 @@ class Istio(PlatformComponent):
         }
         # istiod's Deployment name is fixed ("istiod"), whatever the release is called.
         self.istiod = self.add_helm_release(
-            "istiod",
+            ISTIOD_RELEASE,
             CHARTS["istio/istiod"],
             version=version,
             depends_on=[base],
@@ -226,14 +279,14 @@ class Istio(PlatformComponent):
             }
             # The gateway pod's image is injected by istiod, so it must come after istiod.
             self.gateway = self.add_helm_release(
-                _GATEWAY_RELEASE,
+                GATEWAY_RELEASE,
                 CHARTS["istio/gateway"],
                 version=version,
                 namespace=gateway_namespace,
                 depends_on=[self.istiod],
                 values=deep_merge(gateway_defaults, gateway_values or {}),
             )
-            gateway_name = self.gateway.values.get("name") or _GATEWAY_RELEASE
+            gateway_name = self.gateway.values.get("name") or GATEWAY_RELEASE
             self.add_health_check(HealthCheck("Deployment", gateway_name, gateway_namespace))
             gw = gateway_namespace
             self.allow_ingress(

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 from constructs import Construct
 
 from ..kernel.component import HealthCheck, PlatformComponent
 from ..kernel.errors import ValidationError
+from ..kernel.facts import ChartFacts, register_chart
 from ..kernel.naming import helm_fullname
 from ..kernel.network import Peer, tcp
 from ..kernel.paths import child_path, path_of
@@ -23,7 +25,60 @@ from ..kernel.validation import (
 from ..kernel.values import deep_merge
 from ..versions import CHARTS
 
-__all__ = ["POLICIES", "POLICY_ACTIONS", "Kyverno"]
+__all__ = [
+    "CHART_FACTS",
+    "HEALTH_CHECKED_RELEASES",
+    "POLICIES",
+    "POLICY_ACTIONS",
+    "RELEASE",
+    "Kyverno",
+]
+
+# -- chart facts (read by the registry mirror and the bring-up plan) -------------------------
+
+CHART_FACTS = register_chart(
+    ChartFacts(
+        "kyverno",
+        # global.image.registry covers reg.kyverno.io; test and webhooksCleanup pin ghcr.io themselves.
+        image_keys=MappingProxyType(
+            {
+                "global.image.registry": "{mirror}",
+                "test.image.registry": "{mirror}",
+                "webhooksCleanup.image.registry": "{mirror}",
+            }
+        ),
+        # The crds subchart (crds.install): kyverno.io and policies.kyverno.io as in kyverno v1.19.0
+        # config/crds/; the reports and wgpolicyk8s.io kinds are the subchart's other default groups.
+        crds=(
+            "kyverno.io/CleanupPolicy",
+            "kyverno.io/ClusterCleanupPolicy",
+            "kyverno.io/ClusterPolicy",
+            "kyverno.io/GlobalContextEntry",
+            "kyverno.io/Policy",
+            "kyverno.io/PolicyException",
+            "kyverno.io/UpdateRequest",
+            "policies.kyverno.io/DeletingPolicy",
+            "policies.kyverno.io/GeneratingPolicy",
+            "policies.kyverno.io/ImageValidatingPolicy",
+            "policies.kyverno.io/MutatingPolicy",
+            "policies.kyverno.io/NamespacedDeletingPolicy",
+            "policies.kyverno.io/NamespacedGeneratingPolicy",
+            "policies.kyverno.io/NamespacedImageValidatingPolicy",
+            "policies.kyverno.io/NamespacedMutatingPolicy",
+            "policies.kyverno.io/NamespacedValidatingPolicy",
+            "policies.kyverno.io/PolicyException",
+            "policies.kyverno.io/ValidatingPolicy",
+            "reports.kyverno.io/ClusterEphemeralReport",
+            "reports.kyverno.io/EphemeralReport",
+            "wgpolicyk8s.io/ClusterPolicyReport",
+            "wgpolicyk8s.io/PolicyReport",
+        ),
+    )
+)
+
+RELEASE = "kyverno"
+"""Default release name; the four controller Deployments are named after it."""
+HEALTH_CHECKED_RELEASES = (RELEASE,)
 
 POLICY_ACTIONS = ("Enforce", "Audit")
 """Values of ``policy_action`` and of each ``policy_actions`` entry (per-rule ``validate.failureAction``)."""
@@ -167,7 +222,7 @@ class Kyverno(PlatformComponent):
         registry_egress: bool = False,
         monitoring_namespace: str = "monitoring",
         namespace: str = "kyverno",
-        release_name: str = "kyverno",
+        release_name: str = RELEASE,
         wait: bool = True,
     ) -> None:
         # Validate every knob before anything crosses into jsii.

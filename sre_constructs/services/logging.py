@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 from constructs import Construct
 
 from ..kernel.component import HealthCheck, PlatformComponent
 from ..kernel.errors import ValidationError
+from ..kernel.facts import ChartFacts, ObjectRef, register_chart
 from ..kernel.naming import helm_fullname
 from ..kernel.network import Peer, tcp
 from ..kernel.paths import child_path
@@ -25,8 +27,57 @@ from ..kernel.validation import (
 )
 from ..kernel.values import deep_merge
 from ..versions import CHARTS
+from ._alloy import alloy_config, alloy_defaults
 
-__all__ = ["LOKI_MODES", "Logging", "alloy_config"]
+__all__ = [
+    "ALLOY_FACTS",
+    "ALLOY_RELEASE",
+    "HEALTH_CHECKED_RELEASES",
+    "LOKI_FACTS",
+    "LOKI_MODES",
+    "LOKI_RELEASE",
+    "Logging",
+    "alloy_config",
+]
+
+
+def _loki_reads(values: Mapping[str, Any], namespace: str, release: str) -> tuple[ObjectRef, ...]:
+    """The Secrets and ConfigMaps the Loki pods take their environment from (``defaults.extraEnvFrom``,
+    where the ``s3_credentials_secret`` knob puts the S3 credentials)."""
+    refs: list[ObjectRef] = []
+    for source in (values.get("defaults") or {}).get("extraEnvFrom") or ():
+        for key, kind in (("secretRef", "Secret"), ("configMapRef", "ConfigMap")):
+            ref = source.get(key) if isinstance(source, Mapping) else None
+            if isinstance(ref, Mapping) and ref.get("name") and not ref.get("optional"):
+                refs.append(ObjectRef(kind, namespace, str(ref["name"])))
+    return tuple(refs)
+
+
+# -- chart facts (read by the registry mirror and the bring-up plan) -------------------------
+
+LOKI_FACTS = register_chart(
+    ChartFacts(
+        "loki",
+        # global.imageRegistry wins over every component registry in loki.baseImage.
+        image_keys=MappingProxyType({"global.imageRegistry": "{mirror}"}),
+        reads=_loki_reads,
+    )
+)
+ALLOY_FACTS = register_chart(
+    ChartFacts(
+        "alloy",
+        values_knob="alloy_values",
+        # Alloy and its config reloader.
+        image_keys=MappingProxyType({"global.image.registry": "{mirror}"}),
+        # The crds subchart (crds.create).
+        crds=("monitoring.grafana.com/PodLogs",),
+    )
+)
+
+LOKI_RELEASE = "loki"
+ALLOY_RELEASE = "alloy"
+HEALTH_CHECKED_RELEASES = (LOKI_RELEASE, ALLOY_RELEASE)
+"""Releases whose workloads the component health-checks (Loki's StatefulSets and gateway, Alloy's DaemonSet)."""
 
 # -- defaults (the one place they live) ----------------------------------------------------------
 
@@ -53,7 +104,7 @@ _PROMETHEUS_LABELS = {"app.kubernetes.io/name": "prometheus"}
 
 
 def _loki_defaults() -> dict[str, Any]:
-    """Loki 18.11.0 values no knob sets (values-a §5.1, rendered)."""
+    """Loki 18.11.0 values no knob sets."""
     return {
         # "Monolithic" is the chart's current name; "SingleBinary" is its deprecated alias.
         "deploymentMode": "Monolithic",
@@ -84,135 +135,6 @@ def _loki_defaults() -> dict[str, Any]:
         },
         # Logging comes after monitoring, so the ServiceMonitor CRD exists.
         "monitoring": {"serviceMonitor": {"enabled": True}},
-    }
-
-
-def alloy_config(push_url: str, cluster: str) -> str:
-    """The Alloy configuration (River): pod logs of the local node through the API server, to Loki.
-
-    No hostPath: ``loki.source.kubernetes`` tails logs via the API server, so the namespace stays
-    ``restricted``; each DaemonSet pod only discovers pods of its own node.
-
-    Args:
-        push_url: Loki's push endpoint (``http://loki-gateway.logging.svc:80/loki/api/v1/push``).
-        cluster: value of the ``cluster`` label on every line.
-    """
-    return f"""// Alloy DaemonSet: ship pod logs of THIS node to Loki through the Kubernetes API (no hostPath).
-logging {{
-  level  = "info"
-  format = "logfmt"
-}}
-
-// Pods scheduled on the local node only. The chart sets env HOSTNAME = spec.nodeName.
-discovery.kubernetes "pods" {{
-  role = "pod"
-  selectors {{
-    role  = "pod"
-    field = "spec.nodeName=" + coalesce(sys.env("HOSTNAME"), constants.hostname)
-  }}
-}}
-
-discovery.relabel "pods" {{
-  targets = discovery.kubernetes.pods.targets
-
-  // Skip pods that are not running (nothing to tail).
-  rule {{
-    source_labels = ["__meta_kubernetes_pod_phase"]
-    regex         = "Pending|Succeeded|Failed|Completed"
-    action        = "drop"
-  }}
-  rule {{
-    source_labels = ["__meta_kubernetes_namespace"]
-    target_label  = "namespace"
-  }}
-  rule {{
-    source_labels = ["__meta_kubernetes_pod_name"]
-    target_label  = "pod"
-  }}
-  rule {{
-    source_labels = ["__meta_kubernetes_pod_container_name"]
-    target_label  = "container"
-  }}
-  rule {{
-    source_labels = ["__meta_kubernetes_pod_node_name"]
-    target_label  = "node"
-  }}
-  rule {{
-    source_labels = [
-      "__meta_kubernetes_pod_label_app_kubernetes_io_name",
-      "__meta_kubernetes_pod_label_app",
-      "__meta_kubernetes_pod_controller_name",
-    ]
-    separator     = ";"
-    regex         = "^;*([^;]+)(;.*)?$"
-    target_label  = "app"
-  }}
-  rule {{
-    source_labels = ["__meta_kubernetes_namespace", "__meta_kubernetes_pod_container_name"]
-    separator     = "/"
-    target_label  = "job"
-  }}
-}}
-
-loki.source.kubernetes "pods" {{
-  targets    = discovery.relabel.pods.output
-  forward_to = [loki.write.default.receiver]
-}}
-
-loki.write "default" {{
-  endpoint {{
-    url = "{push_url}"
-  }}
-  external_labels = {{
-    cluster = "{cluster}",
-  }}
-}}
-"""
-
-
-def _alloy_defaults(push_url: str, cluster: str) -> dict[str, Any]:
-    """Alloy 1.11.1 values (values-a §5.4, rendered): DaemonSet, API-server log source, restricted."""
-    # The image creates user alloy (473) but runs as root: name the uid so runAsNonRoot can start it.
-    pod_sc = {
-        "runAsNonRoot": True,
-        "runAsUser": 473,
-        "runAsGroup": 473,
-        "fsGroup": 473,
-        "seccompProfile": {"type": "RuntimeDefault"},
-    }
-    return {
-        "crds": {"create": True},
-        "controller": {
-            "type": "daemonset",
-            "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1}},
-            # Writable storage path under a read-only root filesystem.
-            "volumes": {"extra": [{"name": "alloy-storage", "emptyDir": {"sizeLimit": "1Gi"}}]},
-        },
-        "global": {"podSecurityContext": pod_sc},
-        "alloy": {
-            "configMap": {"create": True, "content": alloy_config(push_url, cluster)},
-            "mounts": {
-                "varlog": False,
-                "dockercontainers": False,
-                "extra": [{"name": "alloy-storage", "mountPath": "/tmp/alloy"}],
-            },
-            "storagePath": "/tmp/alloy",
-            "clustering": {"enabled": False},  # node-local discovery instead of clustering
-            "enableReporting": False,  # no usage reports (air-gap)
-            "resources": {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"memory": "512Mi"}},
-            "securityContext": {
-                "runAsNonRoot": True,
-                "runAsUser": 473,
-                "runAsGroup": 473,
-                "allowPrivilegeEscalation": False,
-                "readOnlyRootFilesystem": True,
-                "capabilities": {"drop": ["ALL"]},
-                "seccompProfile": {"type": "RuntimeDefault"},
-            },
-        },
-        # configReloader.securityContext defaults are already restricted (uid 65534, drop ALL, RO, seccomp).
-        "configReloader": {"resources": {"requests": {"cpu": "10m", "memory": "50Mi"}, "limits": {"memory": "64Mi"}}},
-        "serviceMonitor": {"enabled": True},
     }
 
 
@@ -292,8 +214,8 @@ class Logging(PlatformComponent):
         alloy_version: str | None = None,
         alloy_values: Mapping[str, Any] | None = None,
         namespace: str = "logging",
-        release_name: str = "loki",
-        alloy_release_name: str = "alloy",
+        release_name: str = LOKI_RELEASE,
+        alloy_release_name: str = ALLOY_RELEASE,
         wait: bool = True,
     ) -> None:
         where = child_path(scope, id)
@@ -420,7 +342,7 @@ class Logging(PlatformComponent):
             CHARTS["logging/alloy"],
             version=alloy_version,
             depends_on=[self.loki],
-            values=deep_merge(_alloy_defaults(push_url, cluster_name), user_alloy_values),
+            values=deep_merge(alloy_defaults(push_url, cluster_name), user_alloy_values),
         )
         self._declare_network(
             release_name,

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 from constructs import Construct
 
 from ..kernel.component import HealthCheck, PlatformComponent
 from ..kernel.errors import ValidationError
+from ..kernel.facts import ChartFacts, register_chart
 from ..kernel.manifest import Manifest
 from ..kernel.naming import helm_fullname
 from ..kernel.network import Peer, tcp
@@ -27,7 +29,39 @@ from ..kernel.validation import (
 from ..kernel.values import deep_merge, set_path
 from ..versions import CHARTS
 
-__all__ = ["Monitoring"]
+__all__ = [
+    "CHART_FACTS",
+    "HEALTH_CHECKED_RELEASES",
+    "RELEASE",
+    "Monitoring",
+]
+
+# -- chart facts (read by the registry mirror and the bring-up plan) -------------------------
+
+CHART_FACTS = register_chart(
+    ChartFacts(
+        "kube-prometheus-stack",
+        # global.imageRegistry reaches every image, subcharts and operator arguments included.
+        image_keys=MappingProxyType({"global.imageRegistry": "{mirror}"}),
+        # The crds subchart (prometheus-operator v0.93.1 at chart 88.5.3).
+        crds=(
+            "monitoring.coreos.com/Alertmanager",
+            "monitoring.coreos.com/AlertmanagerConfig",
+            "monitoring.coreos.com/PodMonitor",
+            "monitoring.coreos.com/Probe",
+            "monitoring.coreos.com/Prometheus",
+            "monitoring.coreos.com/PrometheusAgent",
+            "monitoring.coreos.com/PrometheusRule",
+            "monitoring.coreos.com/ScrapeConfig",
+            "monitoring.coreos.com/ServiceMonitor",
+            "monitoring.coreos.com/ThanosRuler",
+        ),
+    )
+)
+
+RELEASE = "kube-prometheus-stack"
+"""Default release name; the operator, Grafana, kube-state-metrics and node-exporter are named after it."""
+HEALTH_CHECKED_RELEASES = (RELEASE,)
 
 # -- defaults (the one place they live) ----------------------------------------------------------
 
@@ -211,7 +245,7 @@ class Monitoring(PlatformComponent):
         node_exporter_namespace: str | None = None,
         domain: str | None = None,
         namespace: str = "monitoring",
-        release_name: str = "kube-prometheus-stack",
+        release_name: str = RELEASE,
         wait: bool = True,
     ) -> None:
         # Validate every knob before anything crosses into jsii (super().__init__ creates objects).

@@ -2,138 +2,70 @@
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Union
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any
 
 from constructs import Construct
 
 from ..kernel.component import HealthCheck, PlatformComponent
 from ..kernel.errors import ValidationError
+from ..kernel.facts import ChartFacts, ObjectRef, register_chart
 from ..kernel.naming import helm_fullname
 from ..kernel.network import Peer, tcp
 from ..kernel.paths import child_path
 from ..kernel.validation import check_bool, check_dns_label, check_positive_int, check_values
 from ..kernel.values import deep_merge
 from ..versions import CHARTS
+from ._hcl import HclBlock, render_hcl
+from ._openbao_config import (
+    ADMIN_POLICY,
+    ESO_POLICY,
+    KUBERNETES_AUTH_MOUNT,
+    SEAL_DIR,
+    TLS_DIR,
+    init_blocks,
+    server_config,
+    static_or_given_seal,
+    tpl_escape,
+)
 
-__all__ = ["HclBlock", "OpenBao", "render_hcl"]
-
-
-# --------------------------------------------------------------------------------------------
-# A tiny HCL (v1, as OpenBao parses its config) renderer: configuration is Python data, and every
-# string goes through one escaping function, so no user input is ever pasted into HCL text.
-
-HclValue = Union[str, bool, int, float, Sequence["HclValue"], Mapping[str, "HclValue"]]  # noqa: UP007  (recursive alias)
-
-_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
-
-
-@dataclass(frozen=True)
-class HclBlock:
-    """One HCL block: ``type "label" ... { body }``.
-
-    Args:
-        type: the block type (``listener``, ``storage``, ``initialize``, ...).
-        labels: the quoted labels after the type.
-        body: attributes as ``(name, value)`` pairs and nested :class:`HclBlock` items, in order.
-    """
-
-    type: str
-    labels: tuple[str, ...] = ()
-    body: tuple[tuple[str, Any] | HclBlock, ...] = field(default=())
+__all__ = ["CHART_FACTS", "HEALTH_CHECKED_RELEASES", "RELEASE", "HclBlock", "OpenBao", "render_hcl"]
 
 
-def _hcl_string(value: str) -> str:
-    """A double-quoted HCL string: backslash, quote and control characters escaped.
-
-    HCL1 treats ``${`` as the start of an interpolation whose braces are tracked while lexing, so
-    such text could end a string early; it is refused rather than guessed at.
-    """
-    if "${" in value:
-        raise ValueError("'${' is not allowed in an HCL string (HCL1 interpolation)")
-    out = []
-    for char in value:
-        if char == "\\":
-            out.append("\\\\")
-        elif char == '"':
-            out.append('\\"')
-        elif char == "\n":
-            out.append("\\n")
-        elif char == "\t":
-            out.append("\\t")
-        elif char == "\r":
-            out.append("\\r")
-        elif ord(char) < 0x20 or ord(char) == 0x7F:
-            out.append(f"\\u{ord(char):04x}")
-        else:
-            out.append(char)
-    return '"' + "".join(out) + '"'
+def _openbao_reads(values: Mapping[str, Any], namespace: str, release: str) -> tuple[ObjectRef, ...]:
+    """The Secrets and ConfigMaps the server pods mount (``server.volumes``), minus those the
+    release renders itself (``extraObjects``): the TLS Secret (a cert-manager Certificate of this
+    component) and the static seal key Secret (Kyverno's or yours), by default."""
+    rendered = {
+        (obj.get("kind"), (obj.get("metadata") or {}).get("name"))
+        for obj in values.get("extraObjects") or ()
+        if isinstance(obj, Mapping)
+    }
+    refs: list[ObjectRef] = []
+    for volume in (values.get("server") or {}).get("volumes") or ():
+        for key, kind, name_key in (("secret", "Secret", "secretName"), ("configMap", "ConfigMap", "name")):
+            source = volume.get(key) if isinstance(volume, Mapping) else None
+            if isinstance(source, Mapping) and source.get(name_key) and (kind, source[name_key]) not in rendered:
+                refs.append(ObjectRef(kind, namespace, str(source[name_key])))
+    return tuple(refs)
 
 
-def _hcl_key(key: str) -> str:
-    return key if _IDENT.match(key) else _hcl_string(key)
+# -- chart facts (read by the registry mirror and the bring-up plan) -------------------------
 
+CHART_FACTS = register_chart(
+    ChartFacts(
+        "openbao",
+        # The server image is the only one enabled (injector and CSI are off); no global key exists.
+        image_keys=MappingProxyType({"server.image.registry": "{mirror}"}),
+        reads=_openbao_reads,
+    )
+)
 
-def _hcl_value(value: Any, indent: str) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return _hcl_string(value)
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return json.dumps(value)  # finite floats only: check_values refused the others earlier
-    if isinstance(value, Mapping):
-        if not value:
-            return "{}"
-        inner = indent + "  "
-        lines = [f"{inner}{_hcl_key(str(k))} = {_hcl_value(v, inner)}" for k, v in value.items()]
-        return "{\n" + "\n".join(lines) + f"\n{indent}}}"
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_hcl_value(v, indent) for v in value) + "]"
-    raise ValueError(f"cannot render {type(value).__name__} as HCL")
-
-
-def render_hcl(items: Sequence[tuple[str, Any] | HclBlock], indent: str = "") -> str:
-    """Render an HCL body (attributes and blocks) as text.
-
-    Args:
-        items: ``(name, value)`` attributes and :class:`HclBlock` blocks, in order. Values are
-            strings, booleans, numbers, lists and mappings (rendered as HCL objects).
-        indent: the indentation of this body.
-
-    Returns:
-        The HCL text, one attribute or block per line.
-
-    Raises:
-        ValueError: a name is not an HCL identifier, or a value cannot be rendered safely.
-    """
-    lines: list[str] = []
-    for item in items:
-        if isinstance(item, HclBlock):
-            if not _IDENT.match(item.type):
-                raise ValueError(f"block type {item.type!r} is not an HCL identifier")
-            head = " ".join([item.type, *(_hcl_string(label) for label in item.labels)])
-            if item.body:
-                lines.append(f"{indent}{head} {{")
-                lines.append(render_hcl(item.body, indent + "  ").rstrip("\n"))
-                lines.append(f"{indent}}}")
-            else:
-                lines.append(f"{indent}{head} {{}}")
-        else:
-            name, value = item
-            if not _IDENT.match(name):
-                raise ValueError(f"attribute name {name!r} is not an HCL identifier")
-            lines.append(f"{indent}{name} = {_hcl_value(value, indent)}")
-    return "\n".join(lines) + "\n"
-
-
-def _policy(rules: Mapping[str, Sequence[str]]) -> str:
-    """An OpenBao ACL policy document (itself HCL) from ``{path: capabilities}``."""
-    return render_hcl([HclBlock("path", (path,), (("capabilities", list(caps)),)) for path, caps in rules.items()])
+RELEASE = "openbao"
+"""Default release name; the server StatefulSet is named after it."""
+HEALTH_CHECKED_RELEASES = (RELEASE,)
 
 
 # --------------------------------------------------------------------------------------------
@@ -149,17 +81,10 @@ _CONTAINER_SECURITY: dict[str, Any] = {
     "runAsNonRoot": True,
     "seccompProfile": {"type": "RuntimeDefault"},
 }
-_TLS_DIR = "/openbao/tls"
-_SEAL_DIR = "/openbao/seal"
 _INIT_DIR = "/openbao/init"
 _INIT_FILE = "init.hcl"
-_KUBERNETES_AUTH_MOUNT = "kubernetes"
-_ESO_POLICY = "external-secrets"
-_ADMIN_POLICY = "platform-admin"
 _KYVERNO_BACKGROUND_SA = "kyverno-background-controller"  # the Kyverno chart's fixed SA name
 _SEAL_KEY_SOURCES = ("kyverno", "external")
-# The chart's entrypoint sed-replaces these words anywhere in the main config.
-_ENTRYPOINT_WORDS = ("HOST_IP", "POD_IP", "HOSTNAME", "API_ADDR", "TRANSIT_ADDR", "RAFT_ADDR")
 
 
 class OpenBao(PlatformComponent):
@@ -190,8 +115,8 @@ class OpenBao(PlatformComponent):
     **The first-boot race.** openbao/openbao#2274 and #3652 (open; fix PR #3987 open): a follower
     with empty storage and ``initialize`` blocks can self-init its own cluster instead of joining
     via ``retry_join``. ``podManagementPolicy: OrderedReady`` (the chart default, kept) is NOT
-    enough: a local 3-node test with the init file on every node gave 3 Cluster IDs (research notes
-    values-b §1.1). So the init file is a separate ConfigMap given (via ``server.extraArgs``, which
+    enough: a local 3-node test with the init file on every node gave 3 Cluster IDs (one per pod).
+    So the init file is a separate ConfigMap given (via ``server.extraArgs``, which
     the chart's ``/bin/sh -ec`` expands) only to pod ``openbao-0``, and only when no peer answers
     ``bao status`` as unsealed: a pod-0 that lost its PVC rejoins instead of splitting the cluster.
     A failed self-init is permanent (the pod crash-loops until its PVC is wiped), so test changes to
@@ -272,7 +197,7 @@ class OpenBao(PlatformComponent):
         version: str | None = None,
         values: Mapping[str, Any] | None = None,
         namespace: str = "openbao",
-        release_name: str = "openbao",
+        release_name: str = RELEASE,
         replicas: int = 3,
         issuer_name: str = "platform-ca",
         kv_mount: str = "secret",
@@ -315,7 +240,7 @@ class OpenBao(PlatformComponent):
             raise ValidationError(where, "storage_size", storage_size, "a size such as '10Gi'")
         check_bool(where, "wait", wait)
         values = check_values(where, "values", values or {})
-        seal_block = OpenBao._seal_block(where, seal_config, seal_key_id)
+        seal_block = static_or_given_seal(where, seal_config, seal_key_id)
 
         super().__init__(scope, id, name="openbao", namespace=namespace, wait=wait)
 
@@ -325,11 +250,11 @@ class OpenBao(PlatformComponent):
         """The API URL clients in the cluster use."""
         self.kv_mount: str = kv_mount
         """Path of the KV v2 secrets engine created at init."""
-        self.kubernetes_auth_mount: str = _KUBERNETES_AUTH_MOUNT
+        self.kubernetes_auth_mount: str = KUBERNETES_AUTH_MOUNT
         """Path of the Kubernetes auth method created at init."""
-        self.eso_role: str = _ESO_POLICY
+        self.eso_role: str = ESO_POLICY
         """Kubernetes auth role (and policy) for External Secrets."""
-        self.admin_role: str = _ADMIN_POLICY
+        self.admin_role: str = ADMIN_POLICY
         """Kubernetes auth role (and policy) of the lasting admin path."""
         self.ca_secret: str = f"{fullname}-tls"
         """Secret (in :attr:`namespace`) with ``tls.crt``, ``tls.key`` and ``ca.crt``."""
@@ -366,57 +291,9 @@ class OpenBao(PlatformComponent):
         )
 
         # -- Main config (every pod) and init file (pod 0 only).
-        tls = f"{_TLS_DIR}/ca.crt"
-        config: list[tuple[str, Any] | HclBlock] = [
-            ("ui", True),
-            ("cluster_name", fullname),
-            HclBlock(
-                "listener",
-                ("tcp",),
-                (
-                    ("address", "[::]:8200"),
-                    ("cluster_address", "[::]:8201"),
-                    ("tls_disable", False),
-                    ("tls_cert_file", f"{_TLS_DIR}/tls.crt"),
-                    ("tls_key_file", f"{_TLS_DIR}/tls.key"),
-                    ("tls_min_version", "tls12"),
-                    # The chart's ServiceMonitor sends no token.
-                    HclBlock("telemetry", (), (("unauthenticated_metrics_access", True),)),
-                ),
-            ),
-            HclBlock(
-                "storage",
-                ("raft",),
-                (
-                    ("path", "/openbao/data"),
-                    *(
-                        HclBlock(
-                            "retry_join",
-                            (),
-                            (
-                                ("leader_api_addr", f"https://{fullname}-{i}.{internal}:8200"),
-                                ("leader_ca_cert_file", tls),
-                            ),
-                        )
-                        for i in range(replicas)
-                    ),
-                ),
-            ),
-            seal_block,
-            HclBlock("service_registration", ("kubernetes",)),
-            HclBlock("telemetry", (), (("prometheus_retention_time", "30s"), ("disable_hostname", True))),
-            # Audit devices cannot be created through the API by default: declare one here.
-            HclBlock(
-                "audit",
-                ("file", "stdout"),
-                (
-                    ("description", "audit log to container stdout"),
-                    HclBlock("options", (), (("file_path", "stdout"),)),
-                ),
-            ),
-        ]
-        self.config_hcl: str = render_hcl(config)
-        self.init_blocks: list[HclBlock] = self._init_blocks(
+        tls = f"{TLS_DIR}/ca.crt"
+        self.config_hcl: str = render_hcl(server_config(fullname, internal, replicas, seal_block))
+        self.init_blocks: list[HclBlock] = init_blocks(
             namespace, kv_mount, eso_service_account, eso_namespace, admin_service_account
         )
         self.init_hcl: str = render_hcl(self.init_blocks)
@@ -454,12 +331,12 @@ class OpenBao(PlatformComponent):
             {"name": "init", "configMap": {"name": init_configmap}},
         ]
         mounts: list[dict[str, Any]] = [
-            {"name": "tls", "mountPath": _TLS_DIR, "readOnly": True},
+            {"name": "tls", "mountPath": TLS_DIR, "readOnly": True},
             {"name": "init", "mountPath": _INIT_DIR, "readOnly": True},
         ]
         if self.seal_key_secret is not None:
             volumes.append({"name": "seal", "secret": {"secretName": seal_key_secret, "defaultMode": 0o440}})
-            mounts.append({"name": "seal", "mountPath": _SEAL_DIR, "readOnly": True})
+            mounts.append({"name": "seal", "mountPath": SEAL_DIR, "readOnly": True})
         tolerated = (replicas - 1) // 2  # raft keeps quorum with this many members down
         defaults: dict[str, Any] = {
             "global": {"tlsDisable": False},
@@ -491,7 +368,7 @@ class OpenBao(PlatformComponent):
                     # The pod DNS name is in the certificate; the chart's default (the pod IP) is not.
                     "apiAddr": f"https://$(BAO_K8S_POD_NAME).{internal}:8200",
                     "disruptionBudget": {"enabled": tolerated > 0, "maxUnavailable": max(tolerated, 1)},
-                    "raft": {"enabled": True, "setNodeId": True, "config": _tpl_escape(self.config_hcl)},
+                    "raft": {"enabled": True, "setNodeId": True, "config": tpl_escape(self.config_hcl)},
                 },
                 "extraArgs": extra_args,
                 "volumes": volumes,
@@ -503,7 +380,7 @@ class OpenBao(PlatformComponent):
                     "apiVersion": "v1",
                     "kind": "ConfigMap",
                     "metadata": {"name": init_configmap, "namespace": namespace},
-                    "data": {_INIT_FILE: _tpl_escape(self.init_hcl)},
+                    "data": {_INIT_FILE: tpl_escape(self.init_hcl)},
                 }
             ],
             "serverTelemetry": {
@@ -540,156 +417,6 @@ class OpenBao(PlatformComponent):
             tcp(8200),
         )
         self.allow_egress("api-server", Peer.api_server(), tcp(443, 6443))
-
-    # -- pieces -------------------------------------------------------------------------------
-
-    @staticmethod
-    def _seal_block(where: str, seal_config: Mapping[str, Mapping[str, Any]] | None, key_id: str) -> HclBlock:
-        if seal_config is None:
-            return HclBlock(
-                "seal",
-                ("static",),
-                (
-                    ("current_key_id", key_id),
-                    ("current_key", f"file://{_SEAL_DIR}/key"),
-                ),
-            )
-        if not isinstance(seal_config, Mapping) or len(seal_config) != 1:
-            raise ValidationError(
-                where, "seal_config", seal_config, "one seal type mapped to its attributes, e.g. {'awskms': {...}}"
-            )
-        ((kind, attrs),) = seal_config.items()
-        if not isinstance(kind, str) or not _IDENT.match(kind) or not isinstance(attrs, Mapping):
-            raise ValidationError(
-                where, "seal_config", seal_config, "a seal type name mapped to a mapping of attributes"
-            )
-
-        def check(node: Any, path: str) -> None:
-            if isinstance(node, Mapping):
-                for k, v in node.items():
-                    check(v, f"{path}.{k}")
-            elif isinstance(node, (list, tuple)):
-                for i, v in enumerate(node):
-                    check(v, f"{path}[{i}]")
-            elif isinstance(node, str):
-                hit = [w for w in _ENTRYPOINT_WORDS if w in node]
-                if hit or "${" in node:
-                    raise ValidationError(
-                        where,
-                        f"seal_config{path}",
-                        node,
-                        "text without '${' and without the words the chart's entrypoint replaces: "
-                        + ", ".join(_ENTRYPOINT_WORDS),
-                    )
-            elif not isinstance(node, (bool, int, float)) or node != node:
-                raise ValidationError(where, f"seal_config{path}", node, "strings, numbers, booleans, lists, mappings")
-
-        check(attrs, f".{kind}")
-        for key in attrs:
-            if not isinstance(key, str) or not _IDENT.match(key):
-                raise ValidationError(where, f"seal_config.{kind}", key, "attribute names that are HCL identifiers")
-        return HclBlock("seal", (kind,), tuple((k, v) for k, v in attrs.items()))
-
-    @staticmethod
-    def _init_blocks(
-        namespace: str,
-        kv_mount: str,
-        eso_sa: str,
-        eso_namespace: str,
-        admin_sa: str,
-    ) -> list[HclBlock]:
-        auth = _KUBERNETES_AUTH_MOUNT
-
-        def request(name: str, path: str, data: Mapping[str, Any]) -> HclBlock:
-            return HclBlock("request", (name,), (("operation", "update"), ("path", path), ("data", dict(data))))
-
-        return [
-            HclBlock(
-                "initialize",
-                ("auth",),
-                (
-                    request(
-                        "enable-kubernetes-auth",
-                        f"sys/auth/{auth}",
-                        {"type": "kubernetes", "description": "Kubernetes service account auth"},
-                    ),
-                    # In the pod, the reviewer JWT and CA come from its own service-account mount.
-                    request(
-                        "configure-kubernetes-auth",
-                        f"auth/{auth}/config",
-                        {"kubernetes_host": "https://kubernetes.default.svc"},
-                    ),
-                ),
-            ),
-            HclBlock(
-                "initialize",
-                ("secrets",),
-                (
-                    request(
-                        "mount-kv-v2",
-                        f"sys/mounts/{kv_mount}",
-                        {"type": "kv", "description": "KV v2 for platform secrets", "options": {"version": "2"}},
-                    ),
-                ),
-            ),
-            HclBlock(
-                "initialize",
-                ("policies",),
-                (
-                    request(
-                        f"policy-{_ESO_POLICY}",
-                        f"sys/policies/acl/{_ESO_POLICY}",
-                        {
-                            "policy": _policy(
-                                {
-                                    f"{kv_mount}/data/*": ["read"],
-                                    f"{kv_mount}/metadata/*": ["read", "list"],
-                                }
-                            )
-                        },
-                    ),
-                    request(
-                        f"policy-{_ADMIN_POLICY}",
-                        f"sys/policies/acl/{_ADMIN_POLICY}",
-                        {
-                            "policy": _policy(
-                                {
-                                    "*": ["create", "read", "update", "patch", "delete", "list", "scan", "sudo"],
-                                }
-                            )
-                        },
-                    ),
-                ),
-            ),
-            HclBlock(
-                "initialize",
-                ("roles",),
-                (
-                    request(
-                        f"role-{_ESO_POLICY}",
-                        f"auth/{auth}/role/{_ESO_POLICY}",
-                        {
-                            "bound_service_account_names": [eso_sa],
-                            "bound_service_account_namespaces": [eso_namespace],
-                            "token_policies": [_ESO_POLICY],
-                            "token_ttl": "1h",
-                            "token_max_ttl": "4h",
-                        },
-                    ),
-                    request(
-                        f"role-{_ADMIN_POLICY}",
-                        f"auth/{auth}/role/{_ADMIN_POLICY}",
-                        {
-                            "bound_service_account_names": [admin_sa],
-                            "bound_service_account_namespaces": [namespace],
-                            "token_policies": [_ADMIN_POLICY],
-                            "token_ttl": "1h",
-                            "token_max_ttl": "8h",
-                        },
-                    ),
-                ),
-            ),
-        ]
 
     def _kyverno_seal_key(self, namespace: str, secret: str, kyverno_namespace: str) -> None:
         """Kyverno creates the seal key Secret once; RBAC lets it write Secrets in this namespace only."""
@@ -764,8 +491,3 @@ class OpenBao(PlatformComponent):
                 },
             }
         )
-
-
-def _tpl_escape(text: str) -> str:
-    """The chart renders the raft config through Helm's ``tpl``: keep a literal ``{{`` literal."""
-    return text.replace("{{", '{{ "{{" }}')

@@ -3,24 +3,58 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 from constructs import Construct
 
 from ..kernel.component import HealthCheck, PlatformComponent
 from ..kernel.errors import ValidationError
+from ..kernel.facts import ChartFacts, register_chart
 from ..kernel.network import Peer, tcp
 from ..kernel.paths import child_path
 from ..kernel.validation import check_bool, check_dns_label, check_one_of, check_positive_int, check_values
 from ..kernel.values import deep_merge
 from ..versions import CHARTS
 
-__all__ = ["CRIO_SOCKET", "K3S_SOCKET", "RUNTIMES", "RuntimeSecurity"]
+__all__ = [
+    "CHART_FACTS",
+    "CRIO_SOCKET",
+    "HEALTH_CHECKED_RELEASES",
+    "K3S_SOCKET",
+    "RUNTIMES",
+    "RuntimeSecurity",
+]
+
+# -- chart facts (read by the registry mirror and the bring-up plan) -------------------------
+
+CHART_FACTS = register_chart(
+    ChartFacts(
+        "core",
+        # One key for controller, enforcer, manager, scanner, updater and cert-upgrader.
+        image_keys=MappingProxyType({"registry": "{mirror}"}),
+        # core installs the neuvector.com CRDs itself (crdwebhook.enabled); the separate `crd`
+        # chart is never installed, so no CRD is owned by two releases.
+        crds=(
+            "neuvector.com/NvAdmissionControlSecurityRule",
+            "neuvector.com/NvClusterSecurityRule",
+            "neuvector.com/NvComplianceProfile",
+            "neuvector.com/NvDlpSecurityRule",
+            "neuvector.com/NvGroupDefinition",
+            "neuvector.com/NvResponseRuleSecurityRule",
+            "neuvector.com/NvSecurityRule",
+            "neuvector.com/NvVulnerabilityProfile",
+            "neuvector.com/NvWafSecurityRule",
+        ),
+    )
+)
 
 # -- defaults (the one place they live) ------------------------------------------------------
 
 DEFAULT_NAMESPACE = "neuvector"
 DEFAULT_RELEASE = "neuvector"
+"""Default release name (the chart's workload names are fixed: ``neuvector-*-pod``)."""
+HEALTH_CHECKED_RELEASES = (DEFAULT_RELEASE,)
 DEFAULT_CONTROLLER_REPLICAS = 3
 DEFAULT_SCANNER_REPLICAS = 2
 DEFAULT_RUNTIME = "containerd"
