@@ -24,7 +24,7 @@ from jsii._kernel.providers import process as jsii_process
 from sre_constructs import CorePlatform, write_tree
 from sre_constructs.kernel import component as component_module
 from sre_constructs.kernel import sources as sources_module
-from sre_constructs.kernel import tree as tree_module
+from sre_constructs.kernel import staging as staging_module
 from sre_constructs.kernel.tree import dump_yaml, render_tree
 from sre_constructs.kernel.yaml_out import Unsupported, dump_documents
 
@@ -135,7 +135,7 @@ def _count_fsyncs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 
 def test_staging_uses_one_syncfs_not_an_fsync_per_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    if tree_module._libc_syncfs() is None:
+    if staging_module._libc_syncfs() is None:
         pytest.skip("no syncfs on this platform")
     calls = _count_fsyncs(monkeypatch)
     app = App()
@@ -150,7 +150,7 @@ def test_staging_falls_back_to_fsync_per_file(monkeypatch: pytest.MonkeyPatch, t
     app = App()
     CorePlatform(app, "core")
     fast = write_tree(app, tmp_path / "fast")
-    monkeypatch.setattr(tree_module, "_syncfs", lambda path: False)
+    monkeypatch.setattr(staging_module, "_syncfs", lambda path: False)
     calls = _count_fsyncs(monkeypatch)
     slow = write_tree(app, tmp_path / "slow")
     assert calls[0] > len(slow)  # every file, every folder

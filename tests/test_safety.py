@@ -32,7 +32,7 @@ from sre_constructs import (
     render_tree,
     write_tree,
 )
-from sre_constructs.kernel import tree as tree_module
+from sre_constructs.kernel import staging as staging_module
 
 from .conftest import REPO
 
@@ -673,12 +673,15 @@ def test_write_tree_wrong_types(app: App, kwargs: dict[str, Any], field: str) ->
 
 # --------------------------------------------------------------------------- atomic writes
 
+# The fault injection lives here, around the writer's small steps, never in the writer itself:
+# "after-files:N" kills the child right after its N-th staged file, "between-renames" right
+# after the fallback swap moved the old tree aside.
 _CHILD = r"""
 import os, signal, sys
 import sre_constructs
 from cdk8s import App
 from sre_constructs import CorePlatform, write_tree
-from sre_constructs.kernel import tree
+from sre_constructs.kernel import staging
 
 out, mode = sys.argv[1], sys.argv[2]
 app = App()
@@ -687,8 +690,18 @@ CorePlatform(app, "core", services={
     "openbao": {"replicas": 5},
     "backup": {"enabled": False},
 })
+if mode.startswith("after-files:"):
+    limit, written, real_write_file = int(mode.split(":")[1]), [0], staging.write_file
+
+    def write_file(path, content):
+        real_write_file(path, content)
+        written[0] += 1
+        if written[0] >= limit:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    staging.write_file = write_file
 if mode == "between-renames":
-    tree._exchange = lambda a, b: False
+    staging._exchange = lambda a, b: False
     real_rename = os.rename
 
     def rename(src, dst):
@@ -714,11 +727,11 @@ def tree_b() -> App:
     return app
 
 
-def run_child(out: Path, mode: str, **env: str) -> subprocess.CompletedProcess[str]:
+def run_child(out: Path, mode: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-c", _CHILD, str(out), mode],
         cwd=REPO,
-        env={**os.environ, **env},
+        env=dict(os.environ),
         capture_output=True,
         text=True,
         timeout=120,
@@ -737,7 +750,7 @@ def tree_a(tmp_path: Path) -> tuple[Path, dict[str, bytes]]:
 
 def test_killed_while_staging_keeps_old_tree(tree_a: tuple[Path, dict[str, bytes]]) -> None:
     out, before = tree_a
-    result = run_child(out, "staging", **{tree_module.FAULT_AFTER_FILES_ENV: "5"})
+    result = run_child(out, "after-files:5")
     assert result.returncode == -signal.SIGKILL, result.stderr
     assert snapshot(out / "core") == before
     assert [n for n in leftovers(out) if n.startswith(".core.new-")], "the kill left no half-written staging"
@@ -750,7 +763,7 @@ def test_killed_while_staging_keeps_old_tree(tree_a: tuple[Path, dict[str, bytes
 
 def test_leftovers_cleaned_even_when_tree_is_current(tree_a: tuple[Path, dict[str, bytes]]) -> None:
     out, before = tree_a
-    result = run_child(out, "staging", **{tree_module.FAULT_AFTER_FILES_ENV: "1"})
+    result = run_child(out, "after-files:1")
     assert result.returncode == -signal.SIGKILL, result.stderr
     app = App()
     CorePlatform(app, "core")
@@ -778,7 +791,7 @@ def test_killed_between_fallback_renames_restores_old_tree(tree_a: tuple[Path, d
 
 def test_fallback_swap_without_exchange(tree_a: tuple[Path, dict[str, bytes]], monkeypatch: pytest.MonkeyPatch) -> None:
     out, _ = tree_a
-    monkeypatch.setattr(tree_module, "_exchange", lambda a, b: False)
+    monkeypatch.setattr(staging_module, "_exchange", lambda a, b: False)
     app = tree_b()
     write_tree(app, out)
     assert leftovers(out) == []
@@ -789,7 +802,7 @@ def test_fallback_second_rename_fails_rolls_back(
     tree_a: tuple[Path, dict[str, bytes]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     out, before = tree_a
-    monkeypatch.setattr(tree_module, "_exchange", lambda a, b: False)
+    monkeypatch.setattr(staging_module, "_exchange", lambda a, b: False)
     real_rename = os.rename
     calls: list[str] = []
 
@@ -828,7 +841,7 @@ def test_staging_failure_leaves_every_tree(tmp_path: Path, monkeypatch: pytest.M
     app2 = App()
     PlatformComponent(PlatformChart(app2, "one", path="one"), "a", interval="5m")
     PlatformComponent(PlatformChart(app2, "two", path="two"), "b", interval="5m")
-    real_stage = tree_module._stage
+    real_stage = staging_module.stage
     staged: list[Path] = []
 
     def stage(target: Path, *args: Any) -> Path:
@@ -837,7 +850,7 @@ def test_staging_failure_leaves_every_tree(tmp_path: Path, monkeypatch: pytest.M
         staged.append(target)
         return real_stage(target, *args)
 
-    monkeypatch.setattr(tree_module, "_stage", stage)
+    monkeypatch.setattr(staging_module, "stage", stage)
     with pytest.raises(OSError, match="No space left"):
         write_tree(app2, out)
     assert snapshot(out) == before  # the first tree was staged but never swapped in
