@@ -1,48 +1,38 @@
-"""PlatformComponent: one service = one Flux Kustomization plus one folder of manifests."""
+"""PlatformComponent: one service = one Flux Kustomization plus one folder of manifests.
+
+Its parts live beside it: :mod:`.helm_release` (HelmReleases and their chart sources),
+:mod:`.namespaces` (namespaces and the network paths opened through them) and
+:mod:`.flux_kustomization` (health checks, dependencies, the derived timeout); the names they
+define stay importable from here.
+"""
 
 from __future__ import annotations
 
 import posixpath
-import re
 import weakref
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any, cast
 
-from cdk8s import ApiObject, ApiObjectMetadata, Chart
+from cdk8s import ApiObject, Chart
 from constructs import Construct
 
-from imports.flux.io.fluxcd.toolkit import helm as flux_helm
 from imports.flux.io.fluxcd.toolkit import kustomize as flux_kustomize
 
 from .charts import ChartPin, ChartRepository
 from .errors import ValidationError
-from .manifest import (
-    Manifest,
-    PythonRendered,
-    _register_object,
-    cached_chart,
-    create_typed,
-    remember_chart,
-    struct,
-    structs_unchecked_ok,
-)
-from .mirror import mirror_chart_repository, mirror_chart_url
-from .network import NetworkNeed, Peer, Port, baseline_policies, check_ports, network_policy, normalize_peers
+from .flux_kustomization import ComponentKustomization, FluxDependency, HealthCheck, derived_timeout
+from .flux_structs import CHECKED
+from .helm_release import HelmReleaseHandle, create_helm_release
+from .manifest import Manifest, cached_chart, remember_chart, struct
+from .namespaces import POD_SECURITY_LEVELS, PodSecurity, emit_namespace, open_path
+from .network import NetworkNeed, Peer, Port
 from .paths import check_scope_id, path_of, remember_path
 from .platform_chart import PlatformChart, check_tree_path
-from .sources import FLUX_NAMESPACE, ChartSources
+from .sources import FLUX_NAMESPACE
 from .validation import (
     check_bool,
-    check_chart_version,
     check_dns_label,
     check_duration,
-    check_kind,
-    check_labels,
-    check_object_name,
-    check_values,
-    duration_seconds,
-    format_minutes,
 )
 
 __all__ = [
@@ -53,163 +43,6 @@ __all__ = [
     "PlatformComponent",
     "PodSecurity",
 ]
-
-POD_SECURITY_LEVELS = ("restricted", "baseline", "privileged")
-
-
-@dataclass(frozen=True)
-class PodSecurity:
-    """The Pod Security Standard a namespace enforces, and why when it is not ``restricted``."""
-
-    level: str
-    reason: str = ""
-
-
-# Flux picks these up; they are also what `kubectl get` users expect to see.
-_PART_OF = "app.kubernetes.io/part-of"
-_LIBRARY = "sre-constructs"
-
-
-_API_VERSION = re.compile(r"([a-z0-9.-]+/)?v[0-9]+([a-z]+[0-9]+)?")
-
-
-@dataclass(frozen=True)
-class HealthCheck:
-    """An object Flux checks for readiness when the component's ``wait`` is off.
-
-    Args:
-        kind: the object kind (``Deployment``, ``StatefulSet``, ``DaemonSet``, ``HelmRelease``).
-        name: the object name.
-        namespace: the object namespace.
-        api_version: its API version. Default ``apps/v1``.
-    """
-
-    kind: str
-    name: str
-    namespace: str
-    api_version: str = "apps/v1"
-
-    def __post_init__(self) -> None:
-        where = f"HealthCheck({self.kind!r}, {self.name!r})"
-        check_kind(where, "kind", self.kind)
-        check_object_name(where, "name", self.name)
-        check_dns_label(where, "namespace", self.namespace)
-        if not isinstance(self.api_version, str) or not _API_VERSION.fullmatch(self.api_version):
-            raise ValidationError(where, "api_version", self.api_version, "an API version such as 'apps/v1'")
-
-    def to_flux(self) -> dict[str, str]:
-        """The ``healthChecks`` entry."""
-        return {"apiVersion": self.api_version, "kind": self.kind, "name": self.name, "namespace": self.namespace}
-
-
-@dataclass(frozen=True)
-class FluxDependency:
-    """A Flux Kustomization this component waits for, by name (for trees not built here)."""
-
-    name: str
-    namespace: str = FLUX_NAMESPACE
-
-
-@dataclass
-class HelmReleaseHandle:
-    """A HelmRelease emitted by a component, with what later calls need to know about it.
-
-    Attributes:
-        release_name: the Helm release name (also the HelmRelease object name).
-        namespace: where the release is installed.
-        chart: the chart name.
-        version: the chart version or range.
-        timeout: Helm's timeout for install and upgrade.
-        values: the final values (defaults, then knobs, then the user's ``values``).
-        api_object: the emitted HelmRelease.
-        depends_on: releases this one waits for (Flux HelmRelease ``dependsOn``).
-    """
-
-    release_name: str
-    namespace: str
-    chart: str
-    version: str
-    timeout: str
-    values: dict[str, Any]
-    api_object: ApiObject
-    depends_on: list[HelmReleaseHandle] = field(default_factory=list)
-
-    def health_check(self) -> HealthCheck:
-        """A health check on the HelmRelease itself (Ready includes Helm's own wait)."""
-        return HealthCheck("HelmRelease", self.release_name, self.namespace, "helm.toolkit.fluxcd.io/v2")
-
-
-# jsii's generated struct constructors re-check every argument with typeguard. The Flux objects of a
-# component are built from values checked here (or built here), so they skip those checks (see
-# manifest.struct), unless this jsii lays its structs out differently (then _CHECKED is True).
-_CHECKED = not structs_unchecked_ok(
-    (ApiObjectMetadata, {"name": "n", "namespace": "ns"}),
-    (flux_helm.HelmReleaseSpecInstallRemediation, {"retries": 3}),
-    (
-        flux_helm.HelmReleaseSpecUpgrade,
-        {
-            "crds": flux_helm.HelmReleaseSpecUpgradeCrds.CREATE,
-            "cleanup_on_fail": True,
-            "disable_wait": None,
-            "remediation": flux_helm.HelmReleaseSpecUpgradeRemediation(retries=3),
-        },
-    ),
-    (
-        flux_kustomize.KustomizationProps,
-        {
-            "metadata": ApiObjectMetadata(name="n"),
-            "spec": flux_kustomize.KustomizationSpec(
-                interval="1m",
-                prune=True,
-                source_ref=flux_kustomize.KustomizationSpecSourceRef(
-                    kind=flux_kustomize.KustomizationSpecSourceRefKind.GIT_REPOSITORY, name="n"
-                ),
-            ),
-        },
-    ),
-)
-
-
-class _HelmRelease(PythonRendered, flux_helm.HelmRelease):
-    """A typed HelmRelease whose ``values`` stay Python data.
-
-    jsii sorts keys and drops ``None``; Helm needs ``null`` to delete a chart default, so the values
-    are put in here rather than crossing into jsii at construction.
-    """
-
-    def __init__(self, scope: Construct, id: str, handle_values: dict[str, Any], **props: Any) -> None:
-        if not create_typed(self, flux_helm.HelmReleaseProps, scope, id, props, checked=_CHECKED):
-            super().__init__(scope, id, **props)
-        _register_object(scope, self)
-        self._values = handle_values
-        self._depends_on: list[HelmReleaseHandle] = []
-
-    def to_json(self) -> Any:
-        data = super().to_json()
-        spec = data["spec"]
-        if self._depends_on:
-            spec["dependsOn"] = [{"name": dep.release_name, "namespace": dep.namespace} for dep in self._depends_on]
-        if self._values:
-            spec["values"] = self._values
-        return data
-
-
-class _ComponentKustomization(PythonRendered, flux_kustomize.Kustomization):
-    """The component's Flux Kustomization; dependsOn, healthChecks and timeout follow later calls."""
-
-    def __init__(self, scope: Construct, id: str, owner: PlatformComponent, **props: Any) -> None:
-        if not create_typed(self, flux_kustomize.KustomizationProps, scope, id, props, checked=_CHECKED):
-            super().__init__(scope, id, **props)
-        _register_object(scope, self)
-        self._owner = weakref.ref(owner)  # the owner holds this object: no reference cycle
-
-    def to_json(self) -> Any:
-        data = super().to_json()
-        owner = self._owner()
-        if owner is None:  # pragma: no cover - jsii keeps every construct made in Python
-            raise RuntimeError(f"{self.node.path}: the component of this Flux Kustomization is gone")
-        data["spec"].update(owner._dynamic_spec())
-        return data
 
 
 class PlatformComponent(Construct):
@@ -327,14 +160,14 @@ class PlatformComponent(Construct):
                 pod_security_reason=pod_security_reason,
                 mesh_injection=mesh_injection,
             )
-        self.kustomization: ApiObject = _ComponentKustomization(
+        self.kustomization: ApiObject = ComponentKustomization(
             self,
             "Kustomization",
             self,
             metadata={"name": self.flux_name, "namespace": FLUX_NAMESPACE},
             spec=struct(
                 flux_kustomize.KustomizationSpec,
-                _CHECKED,
+                CHECKED,
                 interval=self._interval,
                 retry_interval=self._retry_interval,
                 path=self.flux_path,
@@ -342,7 +175,7 @@ class PlatformComponent(Construct):
                 wait=self.wait,
                 source_ref=struct(
                     flux_kustomize.KustomizationSpecSourceRef,
-                    _CHECKED,
+                    CHECKED,
                     kind=flux_kustomize.KustomizationSpecSourceRefKind.GIT_REPOSITORY,
                     name=self.source_ref,
                     namespace=FLUX_NAMESPACE,
@@ -447,41 +280,14 @@ class PlatformComponent(Construct):
         Returns:
             The Namespace object.
         """
-        where = path_of(self)
-        check_dns_label(where, "namespace", name)
-        if name in self._namespaces:
-            raise ValidationError(where, "namespace", name, "a namespace not already emitted by this component")
-        if pod_security not in POD_SECURITY_LEVELS:
-            raise ValidationError(where, "pod_security", pod_security, "one of " + ", ".join(POD_SECURITY_LEVELS))
-        if pod_security != "restricted" and not (isinstance(pod_security_reason, str) and pod_security_reason):
-            raise ValidationError(
-                where,
-                "pod_security_reason",
-                pod_security_reason,
-                f"a reason naming the workload that needs {pod_security!r} rather than 'restricted'",
-            )
-        if not isinstance(mesh_injection, bool):
-            raise ValidationError(where, "mesh_injection", mesh_injection, "True or False")
-        labels = check_labels(where, "namespace_labels", labels) if labels is not None else {}
-        merged = {
-            _PART_OF: _LIBRARY,
-            "istio-injection": "enabled" if mesh_injection else "disabled",
-            **{f"pod-security.kubernetes.io/{mode}": pod_security for mode in ("enforce", "audit", "warn")},
-            **(labels or {}),
-        }
-        namespace = Manifest(
+        return emit_namespace(
             self,
-            f"Namespace-{name}",
-            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": merged}},
+            name,
+            labels,
+            pod_security=pod_security,
+            pod_security_reason=pod_security_reason,
+            mesh_injection=mesh_injection,
         )
-        self._namespaces[name] = namespace
-        self._pod_security[name] = PodSecurity(pod_security, pod_security_reason or "")
-        claim = getattr(self.platform, "_claim_namespace", None)
-        if claim is not None:
-            claim(self, name, merged)
-        for index, policy in enumerate(baseline_policies(name)):
-            Manifest(self, f"NetworkPolicy-{name}-baseline-{index}", policy)
-        return namespace
 
     @property
     def pod_security(self) -> dict[str, PodSecurity]:
@@ -511,7 +317,7 @@ class PlatformComponent(Construct):
             pods: to which local pods, by labels (default all in the namespace).
             namespace: which owned namespace. Default: the component's.
         """
-        return self._allow("ingress", name, peers, ports, pods, namespace)
+        return open_path(self, "ingress", name, peers, ports, pods, namespace)
 
     def allow_egress(
         self,
@@ -523,35 +329,7 @@ class PlatformComponent(Construct):
         namespace: str | None = None,
     ) -> Manifest:
         """Open one outbound path through the default-deny policy (arguments as :meth:`allow_ingress`)."""
-        return self._allow("egress", name, peers, ports, pods, namespace)
-
-    def _allow(
-        self,
-        direction: str,
-        name: str,
-        peers: Peer | Sequence[Peer],
-        ports: Sequence[Port],
-        pods: Mapping[str, str] | None,
-        namespace: str | None,
-    ) -> Manifest:
-        where = path_of(self)
-        target = namespace if namespace is not None else self.namespace
-        if target is None or target not in self._namespaces:
-            raise ValidationError(
-                where, "namespace", target, "a namespace this component owns: " + ", ".join(self._namespaces)
-            )
-        check_dns_label(where, "network need name", f"allow-{name}")
-        need = NetworkNeed(
-            name,
-            direction,
-            normalize_peers(where, peers),
-            check_ports(where, ports),
-            check_labels(where, "pods", pods) if pods else None,
-        )
-        if any(ns == target and n.name == name for ns, n in self._network_needs):
-            raise ValidationError(where, "network need name", name, "a name not already used in this namespace")
-        self._network_needs.append((target, need))
-        return Manifest(self, f"NetworkPolicy-{target}-{name}", network_policy(target, need))
+        return open_path(self, "egress", name, peers, ports, pods, namespace)
 
     def add_manifest(self, body: Mapping[str, Any], id: str | None = None) -> Manifest:
         """Emit any object given as data (a custom resource, a ConfigMap, ...) in this component's folder.
@@ -642,182 +420,27 @@ class PlatformComponent(Construct):
         Returns:
             A handle with the release's names and the emitted object.
         """
-        where = f"{path_of(self)}/{release_name}"
-        check_dns_label(where, "release_name", release_name)
-        if isinstance(chart, ChartPin):
-            chart_name, repository, pinned = chart.chart, chart.repository, chart.version
-        elif (
-            isinstance(chart, tuple)
-            and len(chart) == 2
-            and isinstance(chart[0], str)
-            and isinstance(chart[1], ChartRepository)
-        ):
-            chart_name, repository, pinned = chart[0], chart[1], None
-        else:
-            raise ValidationError(where, "chart", chart, "a ChartPin or a (chart name, ChartRepository) pair")
-        chosen = version if version is not None else pinned
-        if chosen is None:
-            raise ValidationError(where, "version", None, "a chart version for a chart without a pin")
-        check_chart_version(where, "version", chosen)
-        check_duration(where, "timeout", timeout)
-        check_duration(where, "interval", interval)
-        check_bool(where, "disable_wait", disable_wait)
-        if (
-            isinstance(depends_on, str)
-            or not isinstance(depends_on, Sequence)
-            or not all(isinstance(dep, HelmReleaseHandle) for dep in depends_on)
-        ):
-            raise ValidationError(where, "depends_on", depends_on, "a list of HelmReleaseHandle")
-        if not isinstance(crds, str):
-            raise ValidationError(where, "crds", crds, "one of 'Skip', 'Create', 'CreateReplace'")
-        crd_policy = {
-            "Skip": (flux_helm.HelmReleaseSpecInstallCrds.SKIP, flux_helm.HelmReleaseSpecUpgradeCrds.SKIP),
-            "Create": (flux_helm.HelmReleaseSpecInstallCrds.CREATE, flux_helm.HelmReleaseSpecUpgradeCrds.CREATE),
-            "CreateReplace": (
-                flux_helm.HelmReleaseSpecInstallCrds.CREATE_REPLACE,
-                flux_helm.HelmReleaseSpecUpgradeCrds.CREATE_REPLACE,
-            ),
-        }.get(crds)
-        if crd_policy is None:
-            raise ValidationError(where, "crds", crds, "one of 'Skip', 'Create', 'CreateReplace'")
-        release_namespace = namespace if namespace is not None else self.namespace
-        if release_namespace is None:
-            raise ValidationError(where, "namespace", None, "a namespace (the component has none)")
-        check_dns_label(where, "namespace", release_namespace)
-        if any(r.release_name == release_name and r.namespace == release_namespace for r in self._releases):
-            raise ValidationError(where, "release_name", release_name, "a release name not already used here")
-        final_values = check_values(where, "values", values or {})
-        chart_props = self._chart_source(where, chart, chart_name, repository, chosen)
-
-        obj = _HelmRelease(
+        handle = create_helm_release(
             self,
-            f"HelmRelease-{release_namespace}-{release_name}",
-            final_values,
-            metadata={"name": release_name, "namespace": release_namespace},
-            spec=struct(
-                flux_helm.HelmReleaseSpec,
-                _CHECKED,
-                release_name=release_name,
-                interval=interval,
-                timeout=timeout,
-                **chart_props,
-                install=struct(
-                    flux_helm.HelmReleaseSpecInstall,
-                    _CHECKED,
-                    crds=crd_policy[0],
-                    disable_wait=disable_wait or None,
-                    remediation=struct(flux_helm.HelmReleaseSpecInstallRemediation, _CHECKED, retries=3),
-                ),
-                upgrade=struct(
-                    flux_helm.HelmReleaseSpecUpgrade,
-                    _CHECKED,
-                    crds=crd_policy[1],
-                    cleanup_on_fail=True,
-                    disable_wait=disable_wait or None,
-                    remediation=struct(
-                        flux_helm.HelmReleaseSpecUpgradeRemediation,
-                        _CHECKED,
-                        retries=3,
-                        remediate_last_failure=True,
-                        strategy=flux_helm.HelmReleaseSpecUpgradeRemediationStrategy.ROLLBACK,
-                    ),
-                ),
-                rollback=struct(flux_helm.HelmReleaseSpecRollback, _CHECKED, cleanup_on_fail=True),
-                uninstall=struct(flux_helm.HelmReleaseSpecUninstall, _CHECKED, keep_history=False),
-            ),
-        )
-        handle = HelmReleaseHandle(
-            release_name=release_name,
-            namespace=release_namespace,
-            chart=chart_name,
-            version=chosen,
+            release_name,
+            chart,
+            version=version,
+            values=values,
+            namespace=namespace,
+            depends_on=depends_on,
             timeout=timeout,
-            values=final_values,
-            api_object=obj,
-            depends_on=list(depends_on),
+            interval=interval,
+            crds=crds,
+            disable_wait=disable_wait,
         )
-        obj._depends_on = handle.depends_on
         self._releases.append(handle)
         return handle
 
-    def _chart_source(
-        self,
-        where: str,
-        chart: ChartPin | tuple[str, ChartRepository],
-        chart_name: str,
-        repository: ChartRepository,
-        version: str,
-    ) -> dict[str, Any]:
-        """``spec.chart`` (from a HelmRepository) or ``spec.chartRef`` (to an OCIRepository).
-
-        Follows the enclosing PlatformChart's ``chart_source`` (``helm`` or ``oci``, default
-        ``helm``) and ``registry_mirror`` (default none). With ``oci``, charts published as OCI
-        artifacts (``ChartPin.oci``) get an OCIRepository; the rest stay on HTTPS. With a mirror,
-        every chart comes from it (layout in :mod:`sre_constructs.airgap`).
-        """
-        chart_source = getattr(self.platform, "chart_source", "helm")
-        mirror = getattr(self.platform, "registry_mirror", None)
-        sources = ChartSources.of(self)
-        oci_url: str | None = None
-        if mirror:
-            if chart_source == "oci":
-                oci_url = mirror_chart_url(mirror, chart_name)
-            else:
-                repository = mirror_chart_repository(mirror)
-        elif chart_source == "oci" and isinstance(chart, ChartPin) and chart.oci:
-            oci_url = chart.oci
-        if oci_url is not None:
-            name = sources.use_oci(chart_name, oci_url, version, where=where)
-            return {
-                "chart_ref": struct(
-                    flux_helm.HelmReleaseSpecChartRef,
-                    _CHECKED,
-                    kind=flux_helm.HelmReleaseSpecChartRefKind.OCI_REPOSITORY,
-                    name=name,
-                    namespace=FLUX_NAMESPACE,
-                )
-            }
-        repo_name = sources.use(repository, where=where)
-        return {
-            "chart": struct(
-                flux_helm.HelmReleaseSpecChart,
-                _CHECKED,
-                spec=struct(
-                    flux_helm.HelmReleaseSpecChartSpec,
-                    _CHECKED,
-                    chart=chart_name,
-                    version=version,
-                    interval="12h",
-                    source_ref=struct(
-                        flux_helm.HelmReleaseSpecChartSpecSourceRef,
-                        _CHECKED,
-                        kind=flux_helm.HelmReleaseSpecChartSpecSourceRefKind.HELM_REPOSITORY,
-                        name=repo_name,
-                        namespace=FLUX_NAMESPACE,
-                    ),
-                ),
-            )
-        }
-
     # -- synthesis --------------------------------------------------------------------------
-
-    def _derived_timeout(self) -> str:
-        """Helm timeouts summed along the longest release chain, plus 5m for apply and retries."""
-        memo: dict[int, float] = {}
-
-        def chain(release: HelmReleaseHandle) -> float:
-            if id(release) not in memo:
-                memo[id(release)] = duration_seconds(release.timeout) + max(
-                    (chain(dep) for dep in release.depends_on if dep in self._releases), default=0.0
-                )
-            return memo[id(release)]
-
-        longest = max((chain(r) for r in self._releases), default=0.0)
-        return format_minutes(longest + 300)
 
     def _dynamic_spec(self) -> dict[str, Any]:
         """The Kustomization fields that later calls can change."""
-        spec: dict[str, Any] = {"timeout": self._timeout or self._derived_timeout()}
+        spec: dict[str, Any] = {"timeout": self._timeout or derived_timeout(self._releases)}
         depends = [{"name": dep.flux_name, "namespace": FLUX_NAMESPACE} for dep in self.dependencies] + [
             {"name": dep.name, "namespace": dep.namespace} for dep in self._external_dependencies
         ]

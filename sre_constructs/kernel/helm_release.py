@@ -1,0 +1,255 @@
+"""HelmReleases of a component: the handle later calls use, the typed object, and its chart source."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from cdk8s import ApiObject
+from constructs import Construct
+
+from imports.flux.io.fluxcd.toolkit import helm as flux_helm
+
+from .charts import ChartPin, ChartRepository
+from .errors import ValidationError
+from .flux_kustomization import HealthCheck
+from .flux_structs import CHECKED
+from .manifest import PythonRendered, _register_object, create_typed, struct
+from .mirror import mirror_chart_repository, mirror_chart_url
+from .paths import path_of
+from .sources import FLUX_NAMESPACE, ChartSources
+from .validation import check_bool, check_chart_version, check_dns_label, check_duration, check_values
+
+if TYPE_CHECKING:
+    from .component import PlatformComponent
+
+__all__ = ["HelmReleaseHandle", "chart_source", "create_helm_release"]
+
+
+@dataclass
+class HelmReleaseHandle:
+    """A HelmRelease emitted by a component, with what later calls need to know about it.
+
+    Attributes:
+        release_name: the Helm release name (also the HelmRelease object name).
+        namespace: where the release is installed.
+        chart: the chart name.
+        version: the chart version or range.
+        timeout: Helm's timeout for install and upgrade.
+        values: the final values (defaults, then knobs, then the user's ``values``).
+        api_object: the emitted HelmRelease.
+        depends_on: releases this one waits for (Flux HelmRelease ``dependsOn``).
+    """
+
+    release_name: str
+    namespace: str
+    chart: str
+    version: str
+    timeout: str
+    values: dict[str, Any]
+    api_object: ApiObject
+    depends_on: list[HelmReleaseHandle] = field(default_factory=list)
+
+    def health_check(self) -> HealthCheck:
+        """A health check on the HelmRelease itself (Ready includes Helm's own wait)."""
+        return HealthCheck("HelmRelease", self.release_name, self.namespace, "helm.toolkit.fluxcd.io/v2")
+
+
+class _HelmRelease(PythonRendered, flux_helm.HelmRelease):
+    """A typed HelmRelease whose ``values`` stay Python data.
+
+    jsii sorts keys and drops ``None``; Helm needs ``null`` to delete a chart default, so the values
+    are put in here rather than crossing into jsii at construction.
+    """
+
+    def __init__(self, scope: Construct, id: str, handle_values: dict[str, Any], **props: Any) -> None:
+        if not create_typed(self, flux_helm.HelmReleaseProps, scope, id, props, checked=CHECKED):
+            super().__init__(scope, id, **props)
+        _register_object(scope, self)
+        self._values = handle_values
+        self._depends_on: list[HelmReleaseHandle] = []
+
+    def to_json(self) -> Any:
+        data = super().to_json()
+        spec = data["spec"]
+        if self._depends_on:
+            spec["dependsOn"] = [{"name": dep.release_name, "namespace": dep.namespace} for dep in self._depends_on]
+        if self._values:
+            spec["values"] = self._values
+        return data
+
+
+def create_helm_release(
+    component: PlatformComponent,
+    release_name: str,
+    chart: ChartPin | tuple[str, ChartRepository],
+    *,
+    version: str | None,
+    values: Mapping[str, Any] | None,
+    namespace: str | None,
+    depends_on: Sequence[HelmReleaseHandle],
+    timeout: str,
+    interval: str,
+    crds: str,
+    disable_wait: bool,
+) -> HelmReleaseHandle:
+    """The HelmRelease of :meth:`PlatformComponent.add_helm_release` (arguments and defaults there),
+    checked and emitted in ``component``; the caller records the handle."""
+    where = f"{path_of(component)}/{release_name}"
+    check_dns_label(where, "release_name", release_name)
+    if isinstance(chart, ChartPin):
+        chart_name, repository, pinned = chart.chart, chart.repository, chart.version
+    elif (
+        isinstance(chart, tuple)
+        and len(chart) == 2
+        and isinstance(chart[0], str)
+        and isinstance(chart[1], ChartRepository)
+    ):
+        chart_name, repository, pinned = chart[0], chart[1], None
+    else:
+        raise ValidationError(where, "chart", chart, "a ChartPin or a (chart name, ChartRepository) pair")
+    chosen = version if version is not None else pinned
+    if chosen is None:
+        raise ValidationError(where, "version", None, "a chart version for a chart without a pin")
+    check_chart_version(where, "version", chosen)
+    check_duration(where, "timeout", timeout)
+    check_duration(where, "interval", interval)
+    check_bool(where, "disable_wait", disable_wait)
+    if (
+        isinstance(depends_on, str)
+        or not isinstance(depends_on, Sequence)
+        or not all(isinstance(dep, HelmReleaseHandle) for dep in depends_on)
+    ):
+        raise ValidationError(where, "depends_on", depends_on, "a list of HelmReleaseHandle")
+    if not isinstance(crds, str):
+        raise ValidationError(where, "crds", crds, "one of 'Skip', 'Create', 'CreateReplace'")
+    crd_policy = {
+        "Skip": (flux_helm.HelmReleaseSpecInstallCrds.SKIP, flux_helm.HelmReleaseSpecUpgradeCrds.SKIP),
+        "Create": (flux_helm.HelmReleaseSpecInstallCrds.CREATE, flux_helm.HelmReleaseSpecUpgradeCrds.CREATE),
+        "CreateReplace": (
+            flux_helm.HelmReleaseSpecInstallCrds.CREATE_REPLACE,
+            flux_helm.HelmReleaseSpecUpgradeCrds.CREATE_REPLACE,
+        ),
+    }.get(crds)
+    if crd_policy is None:
+        raise ValidationError(where, "crds", crds, "one of 'Skip', 'Create', 'CreateReplace'")
+    release_namespace = namespace if namespace is not None else component.namespace
+    if release_namespace is None:
+        raise ValidationError(where, "namespace", None, "a namespace (the component has none)")
+    check_dns_label(where, "namespace", release_namespace)
+    if any(r.release_name == release_name and r.namespace == release_namespace for r in component._releases):
+        raise ValidationError(where, "release_name", release_name, "a release name not already used here")
+    final_values = check_values(where, "values", values or {})
+    chart_props = chart_source(component, where, chart, chart_name, repository, chosen)
+
+    obj = _HelmRelease(
+        component,
+        f"HelmRelease-{release_namespace}-{release_name}",
+        final_values,
+        metadata={"name": release_name, "namespace": release_namespace},
+        spec=struct(
+            flux_helm.HelmReleaseSpec,
+            CHECKED,
+            release_name=release_name,
+            interval=interval,
+            timeout=timeout,
+            **chart_props,
+            install=struct(
+                flux_helm.HelmReleaseSpecInstall,
+                CHECKED,
+                crds=crd_policy[0],
+                disable_wait=disable_wait or None,
+                remediation=struct(flux_helm.HelmReleaseSpecInstallRemediation, CHECKED, retries=3),
+            ),
+            upgrade=struct(
+                flux_helm.HelmReleaseSpecUpgrade,
+                CHECKED,
+                crds=crd_policy[1],
+                cleanup_on_fail=True,
+                disable_wait=disable_wait or None,
+                remediation=struct(
+                    flux_helm.HelmReleaseSpecUpgradeRemediation,
+                    CHECKED,
+                    retries=3,
+                    remediate_last_failure=True,
+                    strategy=flux_helm.HelmReleaseSpecUpgradeRemediationStrategy.ROLLBACK,
+                ),
+            ),
+            rollback=struct(flux_helm.HelmReleaseSpecRollback, CHECKED, cleanup_on_fail=True),
+            uninstall=struct(flux_helm.HelmReleaseSpecUninstall, CHECKED, keep_history=False),
+        ),
+    )
+    handle = HelmReleaseHandle(
+        release_name=release_name,
+        namespace=release_namespace,
+        chart=chart_name,
+        version=chosen,
+        timeout=timeout,
+        values=final_values,
+        api_object=obj,
+        depends_on=list(depends_on),
+    )
+    obj._depends_on = handle.depends_on
+    component._releases.append(handle)
+    return handle
+
+
+def chart_source(
+    component: PlatformComponent,
+    where: str,
+    chart: ChartPin | tuple[str, ChartRepository],
+    chart_name: str,
+    repository: ChartRepository,
+    version: str,
+) -> dict[str, Any]:
+    """``spec.chart`` (from a HelmRepository) or ``spec.chartRef`` (to an OCIRepository).
+
+    Follows the enclosing PlatformChart's ``chart_source`` (``helm`` or ``oci``, default
+    ``helm``) and ``registry_mirror`` (default none). With ``oci``, charts published as OCI
+    artifacts (``ChartPin.oci``) get an OCIRepository; the rest stay on HTTPS. With a mirror,
+    every chart comes from it (layout in :mod:`sre_constructs.airgap`).
+    """
+    chart_source = getattr(component.platform, "chart_source", "helm")
+    mirror = getattr(component.platform, "registry_mirror", None)
+    sources = ChartSources.of(component)
+    oci_url: str | None = None
+    if mirror:
+        if chart_source == "oci":
+            oci_url = mirror_chart_url(mirror, chart_name)
+        else:
+            repository = mirror_chart_repository(mirror)
+    elif chart_source == "oci" and isinstance(chart, ChartPin) and chart.oci:
+        oci_url = chart.oci
+    if oci_url is not None:
+        name = sources.use_oci(chart_name, oci_url, version, where=where)
+        return {
+            "chart_ref": struct(
+                flux_helm.HelmReleaseSpecChartRef,
+                CHECKED,
+                kind=flux_helm.HelmReleaseSpecChartRefKind.OCI_REPOSITORY,
+                name=name,
+                namespace=FLUX_NAMESPACE,
+            )
+        }
+    repo_name = sources.use(repository, where=where)
+    return {
+        "chart": struct(
+            flux_helm.HelmReleaseSpecChart,
+            CHECKED,
+            spec=struct(
+                flux_helm.HelmReleaseSpecChartSpec,
+                CHECKED,
+                chart=chart_name,
+                version=version,
+                interval="12h",
+                source_ref=struct(
+                    flux_helm.HelmReleaseSpecChartSpecSourceRef,
+                    CHECKED,
+                    kind=flux_helm.HelmReleaseSpecChartSpecSourceRefKind.HELM_REPOSITORY,
+                    name=repo_name,
+                    namespace=FLUX_NAMESPACE,
+                ),
+            ),
+        )
+    }
