@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from jsii._kernel.providers import process as jsii_process
 
 from sre_constructs import CorePlatform, write_tree
-from sre_constructs.kernel import component as component_module
+from sre_constructs.kernel import flux_structs
 from sre_constructs.kernel import sources as sources_module
 from sre_constructs.kernel import staging as staging_module
 from sre_constructs.kernel.tree import dump_yaml, render_tree
@@ -89,7 +89,7 @@ def test_jsii_requests_grow_linearly_with_trees(jsii_requests: collections.Count
 
 def test_flux_structs_are_built_without_runtime_type_checks() -> None:
     """With this jsii, the self-check at import accepted the unchecked construction."""
-    assert component_module._CHECKED is False
+    assert flux_structs.CHECKED is False
     assert sources_module._CHECKED is False
 
 
@@ -100,7 +100,7 @@ def test_unchecked_structs_give_the_same_tree(monkeypatch: pytest.MonkeyPatch, c
         return render_tree(CorePlatform(app, "core", chart_source=chart_source, name_prefix="sre-"))
 
     fast = tree()
-    monkeypatch.setattr(component_module, "_CHECKED", True)
+    monkeypatch.setattr(flux_structs, "CHECKED", True)
     monkeypatch.setattr(sources_module, "_CHECKED", True)
     assert tree() == fast
 

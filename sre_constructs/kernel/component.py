@@ -18,10 +18,10 @@ from constructs import Construct
 
 from imports.flux.io.fluxcd.toolkit import kustomize as flux_kustomize
 
+from . import flux_structs
 from .charts import ChartPin, ChartRepository
 from .errors import ValidationError
 from .flux_kustomization import ComponentKustomization, FluxDependency, HealthCheck, derived_timeout
-from .flux_structs import CHECKED
 from .helm_release import HelmReleaseHandle, create_helm_release
 from .manifest import Manifest, cached_chart, remember_chart, struct
 from .namespaces import POD_SECURITY_LEVELS, PodSecurity, emit_namespace, open_path
@@ -167,7 +167,7 @@ class PlatformComponent(Construct):
             metadata={"name": self.flux_name, "namespace": FLUX_NAMESPACE},
             spec=struct(
                 flux_kustomize.KustomizationSpec,
-                CHECKED,
+                flux_structs.CHECKED,
                 interval=self._interval,
                 retry_interval=self._retry_interval,
                 path=self.flux_path,
@@ -175,7 +175,7 @@ class PlatformComponent(Construct):
                 wait=self.wait,
                 source_ref=struct(
                     flux_kustomize.KustomizationSpecSourceRef,
-                    CHECKED,
+                    flux_structs.CHECKED,
                     kind=flux_kustomize.KustomizationSpecSourceRefKind.GIT_REPOSITORY,
                     name=self.source_ref,
                     namespace=FLUX_NAMESPACE,

@@ -12,8 +12,8 @@ from constructs import Construct
 
 from imports.flux.io.fluxcd.toolkit import kustomize as flux_kustomize
 
+from . import flux_structs
 from .errors import ValidationError
-from .flux_structs import CHECKED
 from .manifest import PythonRendered, _register_object, create_typed
 from .sources import FLUX_NAMESPACE
 from .validation import check_dns_label, check_kind, check_object_name, duration_seconds, format_minutes
@@ -68,7 +68,7 @@ class ComponentKustomization(PythonRendered, flux_kustomize.Kustomization):
     """The component's Flux Kustomization; dependsOn, healthChecks and timeout follow later calls."""
 
     def __init__(self, scope: Construct, id: str, owner: PlatformComponent, **props: Any) -> None:
-        if not create_typed(self, flux_kustomize.KustomizationProps, scope, id, props, checked=CHECKED):
+        if not create_typed(self, flux_kustomize.KustomizationProps, scope, id, props, checked=flux_structs.CHECKED):
             super().__init__(scope, id, **props)
         _register_object(scope, self)
         self._owner = weakref.ref(owner)  # the owner holds this object: no reference cycle

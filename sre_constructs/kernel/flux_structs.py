@@ -14,6 +14,7 @@ __all__ = ["CHECKED"]
 # jsii's generated struct constructors re-check every argument with typeguard. The Flux objects of a
 # component are built from values checked here (or built here), so they skip those checks (see
 # manifest.struct), unless this jsii lays its structs out differently (then CHECKED is True).
+# Users read it as ``flux_structs.CHECKED`` when they build, so one switch covers them all.
 CHECKED = not structs_unchecked_ok(
     (ApiObjectMetadata, {"name": "n", "namespace": "ns"}),
     (flux_helm.HelmReleaseSpecInstallRemediation, {"retries": 3}),

@@ -11,10 +11,10 @@ from constructs import Construct
 
 from imports.flux.io.fluxcd.toolkit import helm as flux_helm
 
+from . import flux_structs
 from .charts import ChartPin, ChartRepository
 from .errors import ValidationError
 from .flux_kustomization import HealthCheck
-from .flux_structs import CHECKED
 from .manifest import PythonRendered, _register_object, create_typed, struct
 from .mirror import mirror_chart_repository, mirror_chart_url
 from .paths import path_of
@@ -64,7 +64,7 @@ class _HelmRelease(PythonRendered, flux_helm.HelmRelease):
     """
 
     def __init__(self, scope: Construct, id: str, handle_values: dict[str, Any], **props: Any) -> None:
-        if not create_typed(self, flux_helm.HelmReleaseProps, scope, id, props, checked=CHECKED):
+        if not create_typed(self, flux_helm.HelmReleaseProps, scope, id, props, checked=flux_structs.CHECKED):
             super().__init__(scope, id, **props)
         _register_object(scope, self)
         self._values = handle_values
@@ -150,34 +150,34 @@ def create_helm_release(
         metadata={"name": release_name, "namespace": release_namespace},
         spec=struct(
             flux_helm.HelmReleaseSpec,
-            CHECKED,
+            flux_structs.CHECKED,
             release_name=release_name,
             interval=interval,
             timeout=timeout,
             **chart_props,
             install=struct(
                 flux_helm.HelmReleaseSpecInstall,
-                CHECKED,
+                flux_structs.CHECKED,
                 crds=crd_policy[0],
                 disable_wait=disable_wait or None,
-                remediation=struct(flux_helm.HelmReleaseSpecInstallRemediation, CHECKED, retries=3),
+                remediation=struct(flux_helm.HelmReleaseSpecInstallRemediation, flux_structs.CHECKED, retries=3),
             ),
             upgrade=struct(
                 flux_helm.HelmReleaseSpecUpgrade,
-                CHECKED,
+                flux_structs.CHECKED,
                 crds=crd_policy[1],
                 cleanup_on_fail=True,
                 disable_wait=disable_wait or None,
                 remediation=struct(
                     flux_helm.HelmReleaseSpecUpgradeRemediation,
-                    CHECKED,
+                    flux_structs.CHECKED,
                     retries=3,
                     remediate_last_failure=True,
                     strategy=flux_helm.HelmReleaseSpecUpgradeRemediationStrategy.ROLLBACK,
                 ),
             ),
-            rollback=struct(flux_helm.HelmReleaseSpecRollback, CHECKED, cleanup_on_fail=True),
-            uninstall=struct(flux_helm.HelmReleaseSpecUninstall, CHECKED, keep_history=False),
+            rollback=struct(flux_helm.HelmReleaseSpecRollback, flux_structs.CHECKED, cleanup_on_fail=True),
+            uninstall=struct(flux_helm.HelmReleaseSpecUninstall, flux_structs.CHECKED, keep_history=False),
         ),
     )
     handle = HelmReleaseHandle(
@@ -226,7 +226,7 @@ def chart_source(
         return {
             "chart_ref": struct(
                 flux_helm.HelmReleaseSpecChartRef,
-                CHECKED,
+                flux_structs.CHECKED,
                 kind=flux_helm.HelmReleaseSpecChartRefKind.OCI_REPOSITORY,
                 name=name,
                 namespace=FLUX_NAMESPACE,
@@ -236,16 +236,16 @@ def chart_source(
     return {
         "chart": struct(
             flux_helm.HelmReleaseSpecChart,
-            CHECKED,
+            flux_structs.CHECKED,
             spec=struct(
                 flux_helm.HelmReleaseSpecChartSpec,
-                CHECKED,
+                flux_structs.CHECKED,
                 chart=chart_name,
                 version=version,
                 interval="12h",
                 source_ref=struct(
                     flux_helm.HelmReleaseSpecChartSpecSourceRef,
-                    CHECKED,
+                    flux_structs.CHECKED,
                     kind=flux_helm.HelmReleaseSpecChartSpecSourceRefKind.HELM_REPOSITORY,
                     name=repo_name,
                     namespace=FLUX_NAMESPACE,
