@@ -8,7 +8,7 @@ Each service module states the facts of its charts beside the code that sets the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -90,6 +90,9 @@ def _no_refs(values: Mapping[str, Any], namespace: str, release: str) -> tuple[O
     return ()
 
 
+KvWrite = Callable[[Mapping[str, Any], str, str, str, str, Sequence[str]], str]
+"""``(release values, namespace, release, mount, path, properties) -> command`` writing a KV secret."""
+
 ValuesRefs = Callable[[Mapping[str, Any], str, str], tuple[ObjectRef, ...]]
 """``(release values, release namespace, release name) -> objects``."""
 
@@ -110,6 +113,8 @@ class ChartFacts:
             not render, derived from the release's values.
         creates_at_runtime: objects the chart's controllers create once running (their own TLS
             Secrets, ...), derived from the release's values.
+        kv_write: for a secrets backend (OpenBao): the exact command a person runs to write a KV
+            secret that an ExternalSecret reads (a manual step of the bring-up plan).
     """
 
     chart: str
@@ -119,6 +124,7 @@ class ChartFacts:
     webhooks: tuple[Webhook, ...] = ()
     reads: ValuesRefs = _no_refs
     creates_at_runtime: ValuesRefs = _no_refs
+    kv_write: KvWrite | None = None
 
 
 _REGISTRY: dict[str, ChartFacts] = {}
