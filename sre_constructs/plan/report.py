@@ -90,11 +90,16 @@ class Plan:
         ids = {step.name: f"k{i}" for i, step in enumerate(self.steps)}
         for index, wave in enumerate(self.waves):
             lines.append(f'  subgraph w{index}["wave {wave[0].wave}"]')
-            lines.extend(f'    {ids[s.name]}["{s.name.rpartition("/")[2]}"]' for s in wave)
+            lines.extend(f'    {ids[s.name]}["{_short(s.name)}"]' for s in wave)
             lines.append("  end")
         for step in self.steps:
             lines.extend(f"  {ids[dep]} --> {ids[step.name]}" for dep in step.waits_for if dep in ids)
         return "\n".join(lines)
+
+
+def _short(name: str) -> str:
+    """A step's name in a picture: the Kustomization name, or ``<path> (root)``."""
+    return f"{name.strip('<>')} (root)" if name.startswith("<") else name.rpartition("/")[2]
 
 
 def _summary(objects: list[str]) -> str:
