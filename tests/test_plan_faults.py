@@ -153,7 +153,7 @@ def test_generate_policy_rbac_in_the_same_stage_deadlocks(tmp_path: Path) -> Non
     )
     found = blockers(tree)
     assert any(
-        "flux-system/vault: ClusterPolicy seal-key needs RBAC letting kyverno/kyverno-background-controller create "
+        "flux-system/vault: ClusterPolicy seal-key needs RBAC letting kyverno/kyverno-background-controller get "
         "secrets in namespace vault" in b and "Role vault/kyverno-seal" in b and "same apply stage" in b
         for b in found
     ), found

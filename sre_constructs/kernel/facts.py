@@ -115,6 +115,9 @@ class ChartFacts:
             Secrets, ...), derived from the release's values.
         kv_write: for a secrets backend (OpenBao): the exact command a person runs to write a KV
             secret that an ExternalSecret reads (a manual step of the bring-up plan).
+        aggregated_roles: ``(label key, label value, service account name)``: a ClusterRole with
+            that label is aggregated into a ClusterRole the chart binds to that service account
+            (in the release namespace), e.g. Kyverno's background controller.
     """
 
     chart: str
@@ -125,6 +128,7 @@ class ChartFacts:
     reads: ValuesRefs = _no_refs
     creates_at_runtime: ValuesRefs = _no_refs
     kv_write: KvWrite | None = None
+    aggregated_roles: tuple[tuple[str, str, str], ...] = ()
 
 
 _REGISTRY: dict[str, ChartFacts] = {}

@@ -131,6 +131,8 @@ class _Sim:
                     self.parent[f"{obj.namespace or 'flux-system'}/{obj.name}"] = unit.name
                 if obj.is_("apiextensions.k8s.io", "CustomResourceDefinition") and obj.spec.get("scope") == "Cluster":
                     self.cluster_scoped.add((str(obj.spec.get("group")), str((obj.spec.get("names") or {}).get("kind"))))
+        self.unpoliced: frozenset[str] = frozenset({"kube-system"})
+        self.aggregations: list[tuple[str, str, str]] = []  # (label key, value, "namespace/service account")
         self.context = self._context()
         self.needs: dict[int, list[Need]] = {}
         self.provs: dict[int, list[Prov]] = {}
@@ -163,8 +165,13 @@ class _Sim:
                 if obj.is_(FLUX_HELM, "HelmRelease"):
                     chart = release_chart(obj)
                     target = str(obj.spec.get("targetNamespace") or obj.namespace)
+                    facts = chart_facts(chart)
+                    for key, value, account in facts.aggregated_roles if facts else ():
+                        self.aggregations.append((key, value, f"{target}/{account}"))
                     if chart == "kyverno":
                         context["kyverno-background-sa"] = f"{target}/kyverno-background-controller"
+                        # Kyverno's resource webhooks skip its own namespace and kube-system.
+                        self.unpoliced = frozenset({target, "kube-system"})
                     elif chart == "cert-manager":
                         context["cert-manager"] = target
         return context
@@ -213,7 +220,8 @@ class _Sim:
             if docs is None:
                 continue
             own = {("exists", d.kind, d.namespace or target, d.name) for d in docs}
-            for check in check_pods(docs, target, namespaces, policies, self.mirror, obj.label):
+            tests = bool((obj.spec.get("test") or {}).get("enable"))
+            for check in check_pods(docs, target, namespaces, policies, self.mirror, obj.label, unpoliced=self.unpoliced, tests=tests):
                 self.pod_checks.append(check)
                 for need in check.needs:
                     if need.key not in own:
@@ -225,7 +233,7 @@ class _Sim:
                     self.needs[key].append(Need(("crd", doc.group, doc.kind), "ready", f"{obj.label} renders {doc.label}"))
         for unit in self.units:
             for obj in unit.objects:
-                for check in check_pods([obj], obj.namespace, namespaces, policies, self.mirror, obj.label):
+                for check in check_pods([obj], obj.namespace, namespaces, policies, self.mirror, obj.label, unpoliced=self.unpoliced):
                     self.pod_checks.append(check)
                     self.needs[id(obj)].extend(check.needs)
                     for problem in check.refusals:
@@ -255,6 +263,10 @@ class _Sim:
         for obj in self._applied_objects():
             if obj.group == "rbac.authorization.k8s.io" and obj.kind in ("Role", "ClusterRole"):
                 roles[(obj.kind, obj.namespace if obj.kind == "Role" else "", obj.name)] = obj
+                labels = obj.metadata.get("labels") or {}
+                aggregated = any(labels.get(k) == v and account == sa for k, v, account in self.aggregations)
+                if obj.kind == "ClusterRole" and aggregated and _allows(obj, verb, group, plural):
+                    return True  # aggregated into a ClusterRole the chart binds to the account
         for binding in self._applied_objects():
             if binding.group != "rbac.authorization.k8s.io" or binding.kind not in ("RoleBinding", "ClusterRoleBinding"):
                 continue

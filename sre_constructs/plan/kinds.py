@@ -152,10 +152,15 @@ def needs_of(obj: Obj, cluster_scoped: bool, facts_ns: dict[str, str]) -> list[N
         for rule in spec.get("rules") or []:
             generate = rule.get("generate") if isinstance(rule, dict) else None
             if isinstance(generate, dict) and generate.get("kind"):
+                # Kyverno's policy webhook asks the API server (a SubjectAccessReview) whether its
+                # background controller may get and create the kind (and update and delete it when
+                # synchronize is on), on dry-runs too (kyverno pkg/policy/generate/validate.go).
                 target_ns = str(generate.get("namespace") or obj.namespace)
                 resource = _resource(str(generate.get("apiVersion") or "v1"), str(generate["kind"]))
                 why = f"{obj.label} rule {rule.get('name')!r} generates {generate['kind']} {target_ns}/{generate.get('name')}"
-                needs.append(Need(("rbac", background, "create", resource, target_ns), "dry-run", why))
+                verbs = ("get", "create", "update", "delete") if generate.get("synchronize") else ("get", "create")
+                for verb in verbs:
+                    needs.append(Need(("rbac", background, verb, resource, target_ns), "dry-run", why))
     return needs
 
 

@@ -274,11 +274,22 @@ def check_pods(
     policies: Iterable[Obj],
     mirror: str | None,
     owner: str,
+    *,
+    unpoliced: frozenset[str] = frozenset(),
+    tests: bool = False,
 ) -> list[PodCheck]:
-    """Check every pod template in ``docs``; needs are ``ready`` needs of ``owner``."""
+    """Check every pod template in ``docs``; needs are ``ready`` needs of ``owner``.
+
+    Args:
+        unpoliced: namespaces Kyverno's webhooks never see (its own and kube-system).
+        tests: also check Helm test hooks (Flux runs them only when a HelmRelease enables tests).
+    """
     policies = [p for p in policies if p.kind in ("ClusterPolicy", "Policy")]
     checks = []
     for doc in docs:
+        hooks = str((doc.metadata.get("annotations") or {}).get("helm.sh/hook", ""))
+        if not tests and "test" in hooks.split(","):
+            continue
         for where, spec in pod_specs(doc):
             namespace = doc.namespace or default_namespace
             label = f"{owner}: {where}" if owner != where else where
@@ -294,7 +305,7 @@ def check_pods(
                         f"'{violation.control}': {violation.detail}"
                     )
             pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"namespace": namespace}, "spec": spec}
-            for policy in policies:
+            for policy in policies if namespace not in unpoliced else ():
                 if policy.kind == "Policy" and policy.namespace != namespace:
                     continue
                 check.refusals.extend(_kyverno_refusals(policy, pod, namespace))
