@@ -402,3 +402,29 @@ def test_command_exit_codes_and_formats(tmp_path: Path, capsys: pytest.CaptureFi
         main(["plan", "--format", "yaml"])
     assert usage.value.code == 2
     assert run_command is not None
+
+
+# -- a hand-written repository: read what can be read, say what cannot --------------------
+
+
+def test_hand_written_repository_is_read_and_its_limits_named(tmp_path: Path) -> None:
+    tree = write(
+        tmp_path,
+        {"demo": [*operator_folder()], "apps": [ns("apps")]},
+        [flux_ks("demo", "./platform/demo"), flux_ks("apps", "./platform/apps", ("demo",))],
+    )
+    # A Helm values file beside the manifests is not an object; Flux's generated kustomization skips it.
+    (tree / "demo" / "values.yaml").write_text(yaml.safe_dump({"replicaCount": 2, "image": {"tag": "1.0"}}))
+    # A kustomization with a generator the plan does not follow.
+    (tree / "apps" / "kustomization.yaml").write_text(
+        yaml.safe_dump({"resources": ["objects.yaml"], "configMapGenerator": [{"name": "settings", "literals": ["a=b"]}]})
+    )
+    unknown = release("other", "apps", chart="somebody-elses-chart")
+    (tree / "apps" / "objects.yaml").write_text(yaml.safe_dump_all([ns("apps"), unknown]))
+    plan = plan_tree(tree)
+    assert plan.ok, [str(b) for b in plan.blockers]
+    notes = "\n".join(plan.notes)
+    assert "'configMapGenerator' is not followed by the plan" in notes
+    assert "chart 'somebody-elses-chart' is not one the library knows" in notes
+    assert "pods not checked" in plan.render("text")
+    assert [s.name for s in plan.steps] == ["<platform>", "flux-system/demo", "flux-system/apps"]
