@@ -1,6 +1,6 @@
 """The ``sre-constructs`` command (also ``python -m sre_constructs``).
 
-Subcommands: ``synth``, ``validate``, ``graph``, ``versions``. Exit codes: 0 ok, 1 validation
+Subcommands: ``synth``, ``validate``, ``plan``, ``graph``, ``versions``. Exit codes: 0 ok, 1 validation
 failure or drift (bad input included), 2 usage error.
 """
 
@@ -115,6 +115,10 @@ def build_parser() -> argparse.ArgumentParser:
         "(the table in sre_constructs/versions.py).",
     )
     versions.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    from .plan.command import add_parser as add_plan
+
+    add_plan(sub)
     return parser
 
 
@@ -259,7 +263,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     parser = build_parser()
     args = parser.parse_args(argv)
-    handlers = {"synth": _synth, "validate": _validate, "graph": _graph, "versions": _versions}
+    from .plan.command import run as _plan
+
+    handlers = {"synth": _synth, "validate": _validate, "graph": _graph, "versions": _versions, "plan": _plan}
     try:
         return handlers[args.command](args)
     except ValidationError as error:

@@ -590,7 +590,7 @@ def readme_graph(readme: str) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Write (or with ``--check`` verify) the service pages and the README graph block.
+    """Write (or with ``--check`` verify) the service pages and the README's graph and bring-up blocks.
 
     Args:
         argv: command-line arguments (default ``sys.argv[1:]``).
@@ -601,6 +601,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sre_constructs.docs", description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="docs/services", help="folder of the service pages (default docs/services)")
     parser.add_argument("--readme", default="README.md", help="README with the graph markers ('' to skip)")
+    parser.add_argument("--clusters", default="clusters", help="folder of the example cluster files (bring-up block)")
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if anything is stale")
     args = parser.parse_args(argv)
 
@@ -608,7 +609,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     wanted: dict[Path, str] = {out / name: text for name, text in render_pages().items()}
     if args.readme:
         readme = Path(args.readme)
-        wanted[readme] = readme_with_graph(readme.read_text(encoding="utf-8"), mermaid(_synth().platform))
+        from .plan.readme import BRINGUP_END, BRINGUP_START, bringup_block, replace_block
+
+        text = readme_with_graph(readme.read_text(encoding="utf-8"), mermaid(_synth().platform))
+        clusters = sorted(Path(args.clusters).glob("*.yaml"))
+        wanted[readme] = replace_block(text, BRINGUP_START, BRINGUP_END, bringup_block(clusters))
     stale = [path for path, text in wanted.items() if not path.is_file() or path.read_text(encoding="utf-8") != text]
     # Pages of services that no longer exist would mislead: they go too.
     extra = sorted(p for p in out.glob("*.md") if p not in wanted) if out.is_dir() else []

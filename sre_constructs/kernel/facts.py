@@ -8,7 +8,7 @@ Each service module states the facts of its charts beside the code that sets the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -90,6 +90,9 @@ def _no_refs(values: Mapping[str, Any], namespace: str, release: str) -> tuple[O
     return ()
 
 
+KvWrite = Callable[[Mapping[str, Any], str, str, str, str, Sequence[str]], str]
+"""``(release values, namespace, release, mount, path, properties) -> command`` writing a KV secret."""
+
 ValuesRefs = Callable[[Mapping[str, Any], str, str], tuple[ObjectRef, ...]]
 """``(release values, release namespace, release name) -> objects``."""
 
@@ -112,6 +115,11 @@ class ChartFacts:
             Secrets, ...), derived from the release's values.
         library_images: full image references the library itself writes into this chart's values
             (not reachable through a registry key), moved to a mirror one by one.
+        kv_write: for a secrets backend (OpenBao): the exact command a person runs to write a KV
+            secret that an ExternalSecret reads (a manual step of the bring-up plan).
+        aggregated_roles: ``(label key, label value, service account name)``: a ClusterRole with
+            that label is aggregated into a ClusterRole the chart binds to that service account
+            (in the release namespace), e.g. Kyverno's background controller.
     """
 
     chart: str
@@ -122,6 +130,8 @@ class ChartFacts:
     reads: ValuesRefs = _no_refs
     creates_at_runtime: ValuesRefs = _no_refs
     library_images: tuple[str, ...] = ()
+    kv_write: KvWrite | None = None
+    aggregated_roles: tuple[tuple[str, str, str], ...] = ()
 
 
 _REGISTRY: dict[str, ChartFacts] = {}

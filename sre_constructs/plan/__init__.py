@@ -1,0 +1,176 @@
+"""The bring-up plan: before anything reaches a cluster, show that a Flux tree comes up.
+
+:func:`plan_tree` reads any written Flux tree (ours or hand-written YAML); :func:`plan_app`
+plans the trees of a cdk8s App in memory (the same reader and simulation, so both agree);
+:func:`plan_clusters` plans cluster files. Each returns a :class:`Plan`: the Kustomizations in
+``dependsOn`` waves, what each applies and waits for, the manual steps, and every blocker.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from ..kernel.errors import ValidationError
+from .engine import Blocker, simulate
+from .report import Plan, build_plan
+from .source import FLUX_KUSTOMIZE, Files, Obj, build, load_units
+
+__all__ = ["Blocker", "Plan", "plan_app", "plan_clusters", "plan_files", "plan_tree"]
+
+
+def plan_files(
+    files: Files,
+    roots: Sequence[str],
+    *,
+    rendered: Mapping[tuple[str, str], list[Obj]] | None = None,
+    charts: str | os.PathLike[str] | None = None,
+    mirror: str | None = None,
+    title: str = "",
+) -> Plan:
+    """Plan the trees at ``roots`` (repository-relative folders) of one repository.
+
+    Args:
+        files: the repository.
+        roots: the folders Flux is pointed at by hand (or by ``flux bootstrap``).
+        rendered: helm template output per ``(namespace, release)``
+            (:func:`~sre_constructs.plan.charts.load_rendered`); enables the pod checks.
+        charts: a folder of charts to render with ``helm`` instead (see :mod:`.charts`).
+        mirror: the registry every image must come from. Default: inferred from the tree.
+        title: what the plan is of, for its heading.
+    """
+    units, notes = load_units(files, list(roots))
+    if charts is not None:
+        from .charts import render_charts
+
+        rendered, chart_notes = render_charts(charts, units)
+        notes = notes + chart_notes
+    outcome = simulate(units, rendered=rendered, mirror=mirror if mirror is not None else infer_mirror(units))
+    outcome.notes[:0] = notes + [n for u in units for n in (f"{u.name}: {note}" for note in u.notes)]
+    return build_plan(outcome, title or ", ".join(roots))
+
+
+def infer_mirror(units: Sequence[Any]) -> str | None:
+    """The registry mirror a tree uses: its ``registry-mirror`` HelmRepository, or an OCIRepository
+    under ``<mirror>/charts``, as the library writes them (``None`` when there is none)."""
+    for unit in units:
+        for obj in unit.objects:
+            url = str(obj.spec.get("url") or "")
+            if obj.group == "source.toolkit.fluxcd.io" and obj.name == "registry-mirror" and url.startswith("oci://"):
+                return url[len("oci://") :].removesuffix("/charts")
+    return None
+
+
+def _repo_root(root: Path) -> tuple[Path, str]:
+    """The repository root and the tree's path inside it, from the paths its Flux Kustomizations record."""
+    notes: list[str] = []
+    local = Files(root)
+    paths = [
+        str(obj.spec.get("path") or "")
+        for obj in build(local, ".", notes)
+        if obj.is_(FLUX_KUSTOMIZE, "Kustomization") and obj.spec.get("path")
+    ]
+    for candidate in [root, *root.parents]:
+        rel = root.relative_to(candidate).as_posix()
+        inside = [p for p in paths if posixpath.normpath("/" + p).lstrip("/").startswith(rel + "/" if rel != "." else "")]
+        if paths and len(inside) == len(paths) and all((candidate / posixpath.normpath(p)).is_dir() for p in inside):
+            return candidate, rel
+    return root, "."
+
+
+def plan_tree(
+    root: str | os.PathLike[str],
+    *,
+    with_trees: Sequence[str | os.PathLike[str]] = (),
+    repo_root: str | os.PathLike[str] | None = None,
+    rendered: Mapping[tuple[str, str], list[Obj]] | None = None,
+    charts: str | os.PathLike[str] | None = None,
+    mirror: str | None = None,
+) -> Plan:
+    """Plan a written tree (and the trees given with it, applied to the same cluster).
+
+    Args:
+        root: the tree root: the folder holding the kustomization.yaml that lists its sources and
+            Flux Kustomizations (or a folder of Flux Kustomizations without one).
+        with_trees: other trees on the same cluster (the platform a team tree waits for).
+        repo_root: the repository root Flux paths are relative to. Default: inferred from the
+            paths the tree's Flux Kustomizations record.
+        rendered: helm template output per release (see :func:`~sre_constructs.plan.charts.load_rendered`).
+        charts: a folder of charts to render with ``helm`` (see :mod:`sre_constructs.plan.charts`).
+        mirror: the registry every image must come from. Default: inferred from the tree.
+
+    Raises:
+        ValidationError: a folder does not exist.
+    """
+    trees = [Path(root), *(Path(t) for t in with_trees)]
+    for tree in trees:
+        if not tree.is_dir():
+            raise ValidationError("plan", "tree", str(tree), "an existing folder holding a Flux tree")
+    if repo_root is not None and not Path(repo_root).is_dir():
+        raise ValidationError("plan", "repo_root", str(repo_root), "an existing folder")
+    base = Path(repo_root).resolve() if repo_root is not None else _repo_root(trees[0].resolve())[0]
+    roots = []
+    for tree in trees:
+        absolute = tree.resolve()
+        if not absolute.is_relative_to(base):
+            base = Path(os.path.commonpath([base, absolute]))
+        roots.append(absolute)
+    return plan_files(
+        Files(base),
+        [r.relative_to(base).as_posix() or "." for r in roots],
+        rendered=rendered,
+        charts=charts,
+        mirror=mirror,
+        title=str(root),
+    )
+
+
+def plan_app(
+    scope: Any,
+    *,
+    rendered: Mapping[tuple[str, str], list[Obj]] | None = None,
+    charts: str | os.PathLike[str] | None = None,
+    title: str = "",
+) -> Plan:
+    """Plan every tree of a cdk8s App (or one tree construct), rendered in memory, nothing written."""
+    from ..kernel.tree import _platform_charts, _render
+
+    files: dict[str, bytes] = {}
+    trees = _platform_charts(scope)
+    for tree in trees:
+        for rel, data in _render(tree).items():
+            files[posixpath.normpath(posixpath.join(tree.tree_path, rel))] = data
+    paths = [posixpath.normpath(str(t.tree_path)) for t in trees]
+    in_memory = Files(files=files)
+    targets = {
+        posixpath.normpath("/" + str(obj.spec.get("path") or "")).lstrip("/")
+        for path in paths
+        for obj in build(in_memory, path, [])
+        if obj.is_(FLUX_KUSTOMIZE, "Kustomization")
+    }
+    roots = [p for p in paths if p not in targets] or paths
+    return plan_files(in_memory, roots, rendered=rendered, charts=charts, title=title or ", ".join(roots))
+
+
+def plan_clusters(
+    cluster_files: Sequence[str | os.PathLike[str]],
+    *,
+    rendered: Mapping[tuple[str, str], list[Obj]] | None = None,
+    charts: str | os.PathLike[str] | None = None,
+) -> list[Plan]:
+    """Plan each cluster file (none: the default platform), each on its own empty cluster."""
+    from cdk8s import App
+
+    from ..cluster import DEFAULT_CLUSTER, load_cluster
+    from ..fleet import build_fleet
+
+    specs = [load_cluster(f) for f in cluster_files] if cluster_files else [DEFAULT_CLUSTER]
+    plans = []
+    for spec in specs:
+        app = App()
+        build_fleet(app, [spec])
+        plans.append(plan_app(app, rendered=rendered, charts=charts, title=f"cluster {spec.name}"))
+    return plans

@@ -1,0 +1,50 @@
+"""The README's "Bringing up a cluster" block, generated from the plans of the example clusters."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import Plan, plan_clusters
+
+__all__ = ["BRINGUP_END", "BRINGUP_START", "bringup_block", "replace_block"]
+
+BRINGUP_START = "<!-- bringup:start -->"
+BRINGUP_END = "<!-- bringup:end -->"
+
+
+def replace_block(text: str, start: str, end: str, block: str) -> str:
+    """``text`` with everything from ``start`` up to ``end`` replaced by ``start`` + ``block``.
+
+    Raises:
+        ValueError: the markers are missing or out of order.
+    """
+    first, last = text.find(start), text.find(end)
+    if first < 0 or last < first:
+        raise ValueError(f"expected {start} ... {end} around the generated block")
+    return text[:first] + start + "\n" + block + text[last:]
+
+
+def _section(name: str, plan: Plan) -> list[str]:
+    lines = [f"**{name}** ({'comes up' if plan.ok else 'does NOT come up'}; {len(plan.steps)} steps in {len(plan.waves)} waves)", ""]
+    lines += ["```mermaid", plan.mermaid(), "```", ""]
+    if plan.manual_steps:
+        lines += ["Manual steps:", ""]
+        for number, step in enumerate(plan.manual_steps, 1):
+            lines.append(f"{number}. Once `{step['after']}` is Ready: {step['what']}.")
+            lines += ["", "   ```sh", *(f"   {line}" for line in step["command"].splitlines()), "   ```", ""]
+    else:
+        lines += ["No manual step.", ""]
+    for blocker in plan.blockers:
+        lines.append(f"- blocked: {blocker}")
+    return lines
+
+
+def bringup_block(cluster_files: Sequence[str | Path]) -> str:
+    """The generated block: the default platform, then each cluster file, each with its waves
+    (a Mermaid picture) and its manual steps."""
+    lines: list[str] = []
+    for name, files in [("default platform", []), *((Path(f).stem, [f]) for f in cluster_files)]:
+        (plan,) = plan_clusters(files)
+        lines += _section(f"{name}" if not files else f"cluster {name} (`{Path(files[0]).as_posix()}`)", plan)
+    return "\n".join(lines).rstrip("\n") + "\n"

@@ -1,0 +1,47 @@
+"""The plan of the library's own trees: the default platform and both example clusters come up,
+the plan of a written tree agrees with the plan of the same App in memory, and the README's
+bring-up block is current."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from cdk8s import App
+
+from sre_constructs import CorePlatform, write_tree
+from sre_constructs.plan import plan_app, plan_clusters, plan_tree
+from sre_constructs.plan.readme import BRINGUP_END, BRINGUP_START, bringup_block
+
+REPO = Path(__file__).resolve().parent.parent
+CLUSTERS = sorted((REPO / "clusters").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("cluster", [None, *CLUSTERS], ids=lambda c: "default" if c is None else c.stem)
+def test_the_library_trees_come_up(cluster: Path | None) -> None:
+    (plan,) = plan_clusters([cluster] if cluster else [])
+    assert plan.ok, plan.render("text")
+    assert all(step.ready for step in plan.steps)
+
+
+def test_written_tree_agrees_with_the_app(tmp_path: Path) -> None:
+    app = App()
+    CorePlatform(app, "core")
+    in_memory = plan_app(app)
+    write_tree(app, tmp_path)
+    written = plan_tree(tmp_path / "core")
+    strip = lambda plan: {k: v for k, v in plan.to_dict().items() if k != "title"}  # noqa: E731
+    assert strip(written) == strip(in_memory)
+
+
+def test_production_lists_the_s3_credentials_as_manual_steps() -> None:
+    (plan,) = plan_clusters([REPO / "clusters" / "production.yaml"])
+    commands = "\n".join(step["command"] for step in plan.manual_steps)
+    assert "bao kv put -mount=secret platform/velero access_key_id=" in commands
+    assert "bao kv put -mount=secret platform/loki" in commands
+
+
+def test_readme_bringup_block_is_current() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    start, end = readme.index(BRINGUP_START) + len(BRINGUP_START) + 1, readme.index(BRINGUP_END)
+    assert readme[start:end] == bringup_block(CLUSTERS), "README bring-up block is stale: run `python -m sre_constructs.docs`"
