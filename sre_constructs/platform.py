@@ -194,7 +194,6 @@ class CorePlatform(PlatformChart):
             if isinstance(release, str) and (override is None or isinstance(override, str)):
                 default("loki_gateway", f"{helm_fullname(release, 'loki', override=override)}-gateway")
         if spec.name == "openbao":
-            default("kyverno_namespace", knobs["kyverno"].get("namespace", "kyverno"))
             issuer = getattr(built.get("cert-manager"), "ca_issuer_name", None)
             if issuer:
                 default("issuer_name", issuer)
@@ -292,15 +291,6 @@ class CorePlatform(PlatformChart):
                         f"True while {spec.name} is enabled: {spec.name} needs {needed}",
                     )
         # Needs that follow a knob.
-        openbao = settings["openbao"]
-        if "openbao" in enabled and "kyverno" not in enabled and openbao.get("seal_key_source", "kyverno") == "kyverno":
-            raise ValidationError(
-                self.node.path,
-                "services.kyverno.enabled",
-                False,
-                "True while openbao's seal_key_source is 'kyverno' (a Kyverno policy generates the unseal "
-                "key); or set services.openbao.seal_key_source to 'external'",
-            )
         cert_manager = settings["cert-manager"]
         if (
             "cert-manager" in enabled

@@ -221,7 +221,6 @@ def test_renamed_namespaces_stay_consistent_across_services(tmp_path: Path, crd_
     ("services", "field", "needs"),
     [
         ({"cert-manager": {"enabled": False}}, "services.cert-manager.enabled", "openbao needs cert-manager"),
-        ({"kyverno": {"enabled": False}}, "services.kyverno.enabled", "seal_key_source is 'kyverno'"),
         (
             {"cert-manager": {"acme_email": "sre@example.com"}},
             "services.istio.gateway",

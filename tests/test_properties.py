@@ -109,9 +109,6 @@ def configurations(draw: st.DrawFn) -> dict[str, Any]:
         knobs: dict[str, Any] = {"wait": draw(st.booleans())}
         if draw(st.booleans()):
             knobs["version"] = draw(chart_versions)
-        if name == "openbao" and "kyverno" in disabled:
-            # The default unseal key comes from a Kyverno policy: without Kyverno it is delivered.
-            knobs["seal_key_source"] = "external"
         services[name] = knobs
     return {
         "path": draw(tree_paths),

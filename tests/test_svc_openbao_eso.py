@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +19,7 @@ from sre_constructs import CorePlatform, write_tree
 from sre_constructs.kernel.errors import ValidationError
 from sre_constructs.kernel.tree_check import check_tree
 from sre_constructs.services.external_secrets import ExternalSecrets
-from sre_constructs.services.openbao import HclBlock, OpenBao, render_hcl
+from sre_constructs.services.openbao import HclBlock, OpenBao, _seal_key_container, render_hcl
 
 Obj = dict[str, Any]
 
@@ -104,6 +107,10 @@ def test_openbao_defaults_ha_raft_tls(chart: Chart) -> None:
     assert mounts == {"tls": "/openbao/tls", "seal": "/openbao/seal", "init": "/openbao/init"}
     secrets = {v["secret"]["secretName"] for v in server["volumes"] if "secret" in v}
     assert secrets == {"openbao-tls", "openbao-static-seal"}
+    # The server reads the key from memory, where the init container put it.
+    (seal,) = [v for v in server["volumes"] if v["name"] == "seal"]
+    assert seal["emptyDir"]["medium"] == "Memory"
+    assert [c["name"] for c in server["extraInitContainers"]] == ["seal-key"]
     # The init file goes to pod 0 only, and only while no peer is unsealed.
     assert '"$BAO_K8S_POD_NAME" = "openbao-0"' in server["extraArgs"]
     assert "for p in 1 2;" in server["extraArgs"]
@@ -120,7 +127,7 @@ def test_openbao_defaults_ha_raft_tls(chart: Chart) -> None:
 
 def test_openbao_certificate(chart: Chart) -> None:
     OpenBao(chart, "openbao", namespace="vault", issuer_name="corp-ca")
-    (cert,) = of_kind(synth(chart), "Certificate")
+    (cert,) = [c for c in of_kind(synth(chart), "Certificate") if c["metadata"]["name"] == "openbao-tls"]
     spec = cert["spec"]
     assert cert["apiVersion"] == "cert-manager.io/v1"
     assert spec["secretName"] == "openbao-tls"
@@ -219,19 +226,40 @@ def test_openbao_user_values_win(chart: Chart) -> None:
 
 
 def test_openbao_seal_key_is_generated_not_shipped(chart: Chart) -> None:
-    OpenBao(chart, "openbao")
+    bao = OpenBao(chart, "openbao")
     docs = synth(chart)
-    assert not of_kind(docs, "Secret")
-    (cpol,) = of_kind(docs, "ClusterPolicy")
-    generate = cpol["spec"]["rules"][0]["generate"]
-    assert generate["synchronize"] is False and generate["generateExisting"] is True
-    assert (generate["kind"], generate["name"], generate["namespace"]) == ("Secret", "openbao-static-seal", "openbao")
-    assert generate["data"]["data"]["key"].count("random('[0-9a-f]{16}')") == 4
-    (binding,) = of_kind(docs, "RoleBinding")
-    assert binding["metadata"]["namespace"] == "openbao"
-    assert binding["subjects"] == [
-        {"kind": "ServiceAccount", "name": "kyverno-background-controller", "namespace": "kyverno"}
-    ]
+    assert not of_kind(docs, "Secret") and not of_kind(docs, "ClusterPolicy") and not of_kind(docs, "RoleBinding")
+    (issuer,) = of_kind(docs, "Issuer")
+    assert issuer["spec"] == {"selfSigned": {}}
+    (cert,) = [c for c in of_kind(docs, "Certificate") if c["metadata"]["name"] == "openbao-static-seal"]
+    spec = cert["spec"]
+    assert spec["secretName"] == "openbao-static-seal"
+    assert spec["privateKey"] == {"algorithm": "Ed25519", "rotationPolicy": "Never"}
+    assert spec["issuerRef"]["name"] == issuer["metadata"]["name"] and spec["issuerRef"]["kind"] == "Issuer"
+    assert spec["secretTemplate"]["labels"]["velero.io/exclude-from-backup"] == "true"
+    assert bao.seal_key_certificate is not None
+    assert "random(" not in json.dumps(docs)
+
+
+def test_openbao_seal_key_script_takes_the_ed25519_seed(tmp_path: Path) -> None:
+    """Run the init container's script on a real Ed25519 key: it writes the key's 32-byte seed as hex."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("openssl is needed to make an Ed25519 key")
+    source, target = tmp_path / "source", tmp_path / "seal"
+    source.mkdir()
+    target.mkdir()
+    subprocess.run([openssl, "genpkey", "-algorithm", "ed25519", "-out", str(source / "tls.key")], check=True)
+    text = subprocess.run(
+        [openssl, "pkey", "-in", str(source / "tls.key"), "-text", "-noout"], check=True, capture_output=True, text=True
+    ).stdout
+    seed = "".join(text.split("priv:")[1].split("pub:")[0].split()).replace(":", "")
+    container = _seal_key_container()
+    script = container["command"][2].replace("/openbao/seal-source", str(source)).replace("/openbao/seal", str(target))
+    subprocess.run(["/bin/sh", "-ec", script], check=True)
+    key = (target / "key").read_text()
+    assert key == seed and len(key) == 64 and "\n" not in key
+    assert container["securityContext"]["runAsNonRoot"] is True and container["resources"]["limits"]
 
 
 def test_openbao_external_seal_key_and_kms_seal(chart: Chart) -> None:
@@ -401,7 +429,7 @@ def test_tree_is_valid_and_holds_no_secret_data(tmp_path: Path, crd_dirs: list[P
             if doc and doc.get("kind") == "Secret":
                 assert not doc.get("data") and not doc.get("stringData"), path
     kinds = {d["kind"] for p in (root / "openbao").glob("*.yaml") for d in yaml.safe_load_all(p.read_text()) if d}
-    assert {"Certificate", "ClusterPolicy", "HelmRelease", "ServiceAccount"} <= kinds
+    assert {"Certificate", "Issuer", "HelmRelease", "ServiceAccount"} <= kinds and "ClusterPolicy" not in kinds
     stores = [
         d
         for p in (root / "external-secrets-config").glob("*.yaml")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
@@ -34,10 +34,14 @@ from ._openbao_config import (
 __all__ = ["CHART_FACTS", "HEALTH_CHECKED_RELEASES", "RELEASE", "HclBlock", "OpenBao", "render_hcl"]
 
 
+SEAL_KEY_IMAGE = "quay.io/openbao/openbao:2.6.2"
+"""The server image of chart 0.29.2; the seal-key init container runs it (alpine: sh, base64, od)."""
+
+
 def _openbao_reads(values: Mapping[str, Any], namespace: str, release: str) -> tuple[ObjectRef, ...]:
     """The Secrets and ConfigMaps the server pods mount (``server.volumes``), minus those the
     release renders itself (``extraObjects``): the TLS Secret (a cert-manager Certificate of this
-    component) and the static seal key Secret (Kyverno's or yours), by default."""
+    component) and the static seal key Secret (cert-manager's Certificate or yours), by default."""
     rendered = {
         (obj.get("kind"), (obj.get("metadata") or {}).get("name"))
         for obj in values.get("extraObjects") or ()
@@ -52,6 +56,24 @@ def _openbao_reads(values: Mapping[str, Any], namespace: str, release: str) -> t
     return tuple(refs)
 
 
+def _kv_write(
+    values: Mapping[str, Any], namespace: str, release: str, mount: str, path: str, properties: Sequence[str]
+) -> str:
+    """The command that writes a KV secret as ``platform-admin`` (a manual step of the plan).
+
+    It logs in inside pod 0 with a short-lived token of ServiceAccount ``openbao-admin`` (the
+    admin path the self-init creates) and writes ``path`` under ``mount``; replace each
+    ``<PROPERTY>`` (``key=-`` reads one value from stdin instead of the command line).
+    """
+    pod = f"{helm_fullname(release, 'openbao', override=values.get('fullnameOverride'))}-0"
+    pairs = " ".join(f"{prop}=<{prop.upper()}>" for prop in properties)
+    return (
+        f"kubectl -n {namespace} exec -i {pod} -- sh -ec 'export BAO_CACERT={TLS_DIR}/ca.crt; "
+        f'BAO_TOKEN=$(bao write -field=token auth/{KUBERNETES_AUTH_MOUNT}/login role={ADMIN_POLICY} jwt="$1") '
+        f'bao kv put -mount={mount} {path} {pairs}\' sh "$(kubectl -n {namespace} create token openbao-admin)"'
+    )
+
+
 # -- chart facts (read by the registry mirror and the bring-up plan) -------------------------
 
 CHART_FACTS = register_chart(
@@ -60,6 +82,9 @@ CHART_FACTS = register_chart(
         # The server image is the only one enabled (injector and CSI are off); no global key exists.
         image_keys=MappingProxyType({"server.image.registry": "{mirror}"}),
         reads=_openbao_reads,
+        kv_write=_kv_write,
+        # The seal-key init container runs the server image, written here in full.
+        library_images=(SEAL_KEY_IMAGE,),
     )
 )
 
@@ -83,15 +108,15 @@ _CONTAINER_SECURITY: dict[str, Any] = {
 }
 _INIT_DIR = "/openbao/init"
 _INIT_FILE = "init.hcl"
-_KYVERNO_BACKGROUND_SA = "kyverno-background-controller"  # the Kyverno chart's fixed SA name
-_SEAL_KEY_SOURCES = ("kyverno", "external")
+_SEAL_KEY_SOURCES = ("cert-manager", "external")
+_SEAL_SOURCE_DIR = "/openbao/seal-source"
 
 
 class OpenBao(PlatformComponent):
     """OpenBao as a 3-member raft StatefulSet with TLS, auto-unseal and declarative self-initialisation.
 
-    What it emits besides the HelmRelease (all in ``openbao/``; their CRDs come from cert-manager
-    and Kyverno, which are ancestors of openbao in the chain):
+    What it emits besides the HelmRelease (all in ``openbao/``; the CRDs of its custom resources
+    come from cert-manager, an ancestor of openbao in the chain):
 
     - a cert-manager ``Certificate`` (Secret ``openbao-tls``: ``tls.crt``, ``tls.key``, ``ca.crt``)
       for the Services, the per-pod ``*.openbao-internal`` names that ``retry_join`` dials, and
@@ -99,8 +124,8 @@ class OpenBao(PlatformComponent):
     - (through the chart's ``extraObjects``) a ConfigMap ``openbao-init`` with the ``initialize``
       blocks (see below); a ``values`` override of ``extraObjects`` must keep it;
     - ServiceAccount ``openbao-admin``: the lasting admin path;
-    - with ``seal_key_source="kyverno"``: a Kyverno generate ClusterPolicy plus a Role/RoleBinding
-      letting Kyverno's background controller create Secrets in this namespace only.
+    - with ``seal_key_source="cert-manager"`` (the default): a self-signed ``Issuer`` and a
+      ``Certificate`` whose Ed25519 private key is the seal key (see **Unseal**).
 
     **Self-initialisation.** OpenBao >= 2.4 runs ``initialize`` blocks once, on an empty store, then
     revokes the root token. They enable Kubernetes auth at ``kubernetes``, configure it, mount KV v2
@@ -128,21 +153,27 @@ class OpenBao(PlatformComponent):
     stays ``ContainerCreating``).
 
     **Unseal.** Default: the ``static`` seal, a 32-byte AES-256-GCM key read from a mounted Secret
-    (``seal_key_secret``, key ``key``: 64 hex characters, no newline). The tree never holds a Secret
-    with data:
+    (``/openbao/seal/key``: 64 hex characters, no newline, which OpenBao reads as hex). The tree
+    never holds a Secret with data:
 
-    - ``seal_key_source="kyverno"`` (default; zero manual steps): a Kyverno generate rule (trigger:
-      this Namespace, ``generateExisting``, ``synchronize: false`` so it is created once and never
-      regenerated) writes the key. Caveat: Kyverno's ``random()`` is not a CSPRNG (goregen over Go's
-      ``math/rand``, a fresh 63-bit seed per call); the key joins four calls so it is not limited
-      to one seed, but treat it as weaker than ``openssl rand``. The Secret is labelled
+    - ``seal_key_source="cert-manager"`` (default; zero manual steps): cert-manager generates the key.
+      A ``Certificate`` (self-signed ``Issuer`` in this namespace, ``Ed25519``,
+      ``rotationPolicy: Never``, 10 years) has cert-manager create a private key with Go's
+      ``crypto/rand`` (a CSPRNG) into Secret ``seal_key_secret``; an init container of each pod
+      (the server image: sh, base64, od) takes the key's 32-byte seed (the last 32 bytes of its
+      PKCS#8 DER) and writes it as 64 hex characters into a memory-backed volume, which
+      ``current_key`` reads. cert-manager is installed before OpenBao, in the same Kustomization
+      order as the TLS certificate, so there is no install-order trap. The key never changes:
+      renewals keep it (``rotationPolicy: Never``); deleting the Secret makes cert-manager issue a
+      new key, which makes the OpenBao data unreadable. The Secret is labelled
       ``velero.io/exclude-from-backup`` so backups never hold the key next to the data it protects;
-      export it once (``kubectl -n openbao get secret openbao-static-seal -o
-      jsonpath='{.data.key}'``) and keep it offline, or a lost cluster means lost data.
-    - ``seal_key_source="external"``: the Secret is provided by you (SOPS-encrypted in your own
-      Flux Kustomization, or ``kubectl create secret generic openbao-static-seal
-      --from-literal=key=$(openssl rand -hex 32)`` before the first reconcile). The recommended
-      production path when no KMS exists.
+      export it once (``kubectl -n openbao get secret openbao-static-seal -o yaml``) and keep it
+      offline, or a lost cluster means lost data.
+    - ``seal_key_source="external"``: the Secret (key ``key``: exactly 64 hex characters, no
+      newline) is provided by you (SOPS-encrypted in your own Flux Kustomization, or ``kubectl
+      create secret generic openbao-static-seal --from-literal=key=$(openssl rand -hex 32)``
+      before the first reconcile). OpenBao reads the file as it is: a trailing newline makes 65
+      characters, which it refuses.
 
     A key in a Kubernetes Secret protects against theft of the raft storage (PVC or snapshot), not
     against a cluster-admin, who can read both. The production upgrade is a KMS or transit seal:
@@ -167,14 +198,15 @@ class OpenBao(PlatformComponent):
     - ``eso_namespace``: its namespace; also allowed to reach port 8200. Default ``external-secrets``.
     - ``admin_service_account``: ServiceAccount (emitted in this namespace) bound to role ``platform-admin``. Default
       ``openbao-admin``.
-    - ``seal_key_source``: who creates the static seal key Secret: ``kyverno`` or ``external``. Default ``kyverno``.
-    - ``seal_key_secret``: name of the static seal key Secret. Default ``openbao-static-seal``.
+    - ``seal_key_source``: who creates the static seal key: ``cert-manager`` or ``external``. Default
+      ``cert-manager``.
+    - ``seal_key_secret``: name of the static seal key Secret (cert-manager's, or yours). Default
+      ``openbao-static-seal``.
     - ``seal_key_id``: the static seal's ``current_key_id`` (change it when the key changes). Default
       ``openbao-seal-1``.
     - ``seal_config``: replace the static seal with ``{type: {attribute: value}}`` (awskms, transit, ...). Default none.
     - ``storage_size``: raft data volume size per pod. Default ``10Gi``.
     - ``monitoring_namespace``: where Prometheus runs (scrapes port 8200). Default ``monitoring``.
-    - ``kyverno_namespace``: where Kyverno's background controller runs. Default ``kyverno``.
     - ``wait``: Default ``True`` (pods become Ready after auto-unseal); with ``False`` the health check names
       StatefulSet ``openbao``.
 
@@ -204,13 +236,12 @@ class OpenBao(PlatformComponent):
         eso_service_account: str = "external-secrets",
         eso_namespace: str = "external-secrets",
         admin_service_account: str = "openbao-admin",
-        seal_key_source: str = "kyverno",
+        seal_key_source: str = "cert-manager",
         seal_key_secret: str = "openbao-static-seal",
         seal_key_id: str = "openbao-seal-1",
         seal_config: Mapping[str, Mapping[str, Any]] | None = None,
         storage_size: str = "10Gi",
         monitoring_namespace: str = "monitoring",
-        kyverno_namespace: str = "kyverno",
         wait: bool = True,
     ) -> None:
         # Validate every knob before anything crosses into jsii.
@@ -227,13 +258,12 @@ class OpenBao(PlatformComponent):
             ("admin_service_account", admin_service_account),
             ("seal_key_secret", seal_key_secret),
             ("monitoring_namespace", monitoring_namespace),
-            ("kyverno_namespace", kyverno_namespace),
         ):
             check_dns_label(where, name, value)
         if not isinstance(kv_mount, str) or not re.match(r"^[a-z0-9][a-z0-9_-]{0,62}$", kv_mount):
             raise ValidationError(where, "kv_mount", kv_mount, "a mount path: lower-case letters, digits, '-', '_'")
         if seal_key_source not in _SEAL_KEY_SOURCES:
-            raise ValidationError(where, "seal_key_source", seal_key_source, "one of 'kyverno', 'external'")
+            raise ValidationError(where, "seal_key_source", seal_key_source, "one of 'cert-manager', 'external'")
         if not isinstance(seal_key_id, str) or not re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$", seal_key_id):
             raise ValidationError(where, "seal_key_id", seal_key_id, "an identifier: letters, digits, '.', '_', '-'")
         if not isinstance(storage_size, str) or not re.match(r"^[0-9]+(Mi|Gi|Ti)$", storage_size):
@@ -306,11 +336,12 @@ class OpenBao(PlatformComponent):
             }
         )
 
-        # -- Seal key Secret, generated in-cluster (never in the tree).
-        self.seal_key_policy: Any = None
-        """The Kyverno ClusterPolicy generating the seal key, if any."""
-        if seal_config is None and seal_key_source == "kyverno":
-            self._kyverno_seal_key(namespace, seal_key_secret, kyverno_namespace)
+        # -- Seal key, generated in-cluster from a CSPRNG (never in the tree).
+        self.seal_key_certificate: Any = None
+        """The cert-manager Certificate whose private key is the seal key, if any."""
+        generated = seal_config is None and seal_key_source == "cert-manager"
+        if generated:
+            self.seal_key_certificate = self._seal_key_certificate(namespace, seal_key_secret)
 
         # -- Chart values.
         peers = " ".join(str(i) for i in range(1, replicas))
@@ -334,7 +365,15 @@ class OpenBao(PlatformComponent):
             {"name": "tls", "mountPath": TLS_DIR, "readOnly": True},
             {"name": "init", "mountPath": _INIT_DIR, "readOnly": True},
         ]
-        if self.seal_key_secret is not None:
+        init_containers: list[dict[str, Any]] = []
+        if generated:
+            volumes += [
+                {"name": "seal-source", "secret": {"secretName": seal_key_secret, "defaultMode": 0o440}},
+                {"name": "seal", "emptyDir": {"medium": "Memory", "sizeLimit": "1Mi"}},
+            ]
+            mounts.append({"name": "seal", "mountPath": SEAL_DIR, "readOnly": True})
+            init_containers.append(_seal_key_container())
+        elif self.seal_key_secret is not None:
             volumes.append({"name": "seal", "secret": {"secretName": seal_key_secret, "defaultMode": 0o440}})
             mounts.append({"name": "seal", "mountPath": SEAL_DIR, "readOnly": True})
         tolerated = (replicas - 1) // 2  # raft keeps quorum with this many members down
@@ -371,6 +410,7 @@ class OpenBao(PlatformComponent):
                     "raft": {"enabled": True, "setNodeId": True, "config": tpl_escape(self.config_hcl)},
                 },
                 "extraArgs": extra_args,
+                **({"extraInitContainers": init_containers} if init_containers else {}),
                 "volumes": volumes,
                 "volumeMounts": mounts,
             },
@@ -418,76 +458,52 @@ class OpenBao(PlatformComponent):
         )
         self.allow_egress("api-server", Peer.api_server(), tcp(443, 6443))
 
-    def _kyverno_seal_key(self, namespace: str, secret: str, kyverno_namespace: str) -> None:
-        """Kyverno creates the seal key Secret once; RBAC lets it write Secrets in this namespace only."""
-        rbac_name = "kyverno-generate-seal-key"
+    def _seal_key_certificate(self, namespace: str, secret: str) -> Any:
+        """A self-signed Ed25519 Certificate: cert-manager's CSPRNG makes the key, once."""
+        issuer = f"{secret}-issuer"
         self.add_manifest(
             {
-                "apiVersion": "rbac.authorization.k8s.io/v1",
-                "kind": "Role",
-                "metadata": {"name": rbac_name, "namespace": namespace},
-                "rules": [
-                    {
-                        "apiGroups": [""],
-                        "resources": ["secrets"],
-                        "verbs": ["get", "list", "watch", "create", "update", "patch"],
-                    }
-                ],
+                "apiVersion": "cert-manager.io/v1",
+                "kind": "Issuer",
+                "metadata": {"name": issuer, "namespace": namespace},
+                "spec": {"selfSigned": {}},
             }
         )
-        self.add_manifest(
+        return self.add_manifest(
             {
-                "apiVersion": "rbac.authorization.k8s.io/v1",
-                "kind": "RoleBinding",
-                "metadata": {"name": rbac_name, "namespace": namespace},
-                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": rbac_name},
-                "subjects": [
-                    {"kind": "ServiceAccount", "name": _KYVERNO_BACKGROUND_SA, "namespace": kyverno_namespace}
-                ],
-            }
-        )
-        # Four random() calls, each freshly seeded: 64 hex characters (32 bytes), no trailing newline.
-        key = "{{ base64_encode(join('', [" + ", ".join(["random('[0-9a-f]{16}')"] * 4) + "])) }}"
-        self.seal_key_policy = self.add_manifest(
-            {
-                "apiVersion": "kyverno.io/v1",
-                "kind": "ClusterPolicy",
-                "metadata": {
-                    "name": f"{namespace}-static-seal-key",
-                    "annotations": {
-                        "policies.kyverno.io/title": "OpenBao static seal key",
-                        "policies.kyverno.io/description": (
-                            f"Creates Secret {secret} in {namespace} once (never regenerated: synchronize is off). "
-                            "Deleting it makes the OpenBao data unreadable."
-                        ),
-                    },
-                },
+                "apiVersion": "cert-manager.io/v1",
+                "kind": "Certificate",
+                "metadata": {"name": secret, "namespace": namespace},
                 "spec": {
-                    "background": True,
-                    "rules": [
-                        {
-                            "name": "generate-static-seal-key",
-                            "match": {"any": [{"resources": {"kinds": ["Namespace"], "names": [namespace]}}]},
-                            "generate": {
-                                "generateExisting": True,
-                                "synchronize": False,
-                                "apiVersion": "v1",
-                                "kind": "Secret",
-                                "name": secret,
-                                "namespace": namespace,
-                                "data": {
-                                    "metadata": {
-                                        "labels": {
-                                            "app.kubernetes.io/part-of": "sre-constructs",
-                                            "velero.io/exclude-from-backup": "true",
-                                        }
-                                    },
-                                    "type": "Opaque",
-                                    "data": {"key": key},
-                                },
-                            },
-                        }
-                    ],
+                    "secretName": secret,
+                    "commonName": "openbao static seal key",
+                    "duration": "87600h",
+                    # Renewals keep the key: a new key would make the data unreadable.
+                    "privateKey": {"algorithm": "Ed25519", "rotationPolicy": "Never"},
+                    "secretTemplate": {
+                        "labels": {"app.kubernetes.io/part-of": "sre-constructs", "velero.io/exclude-from-backup": "true"}
+                    },
+                    "issuerRef": {"group": "cert-manager.io", "kind": "Issuer", "name": issuer},
                 },
             }
         )
+
+
+def _seal_key_container() -> dict[str, Any]:
+    """Init container: the Ed25519 seed (last 32 bytes of the PKCS#8 DER) as 64 hex characters."""
+    script = (
+        f"sed '1d;$d' {_SEAL_SOURCE_DIR}/tls.key | tr -d '\\n' | base64 -d | tail -c 32 "
+        f"| od -An -v -tx1 | tr -d ' \\n' > {SEAL_DIR}/key; "
+        f'[ "$(wc -c < {SEAL_DIR}/key)" -eq 64 ] || {{ echo "seal key: expected 64 hex characters" >&2; exit 1; }}'
+    )
+    return {
+        "name": "seal-key",
+        "image": SEAL_KEY_IMAGE,
+        "command": ["/bin/sh", "-ec", script],
+        "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"memory": "32Mi"}},
+        "securityContext": _CONTAINER_SECURITY,
+        "volumeMounts": [
+            {"name": "seal-source", "mountPath": _SEAL_SOURCE_DIR, "readOnly": True},
+            {"name": "seal", "mountPath": SEAL_DIR},
+        ],
+    }
