@@ -52,7 +52,9 @@ def flux_ks(name: str, path: str, depends: tuple[str, ...] = (), wait: bool = Tr
     }
 
 
-def release(name: str, namespace: str, chart: str = "demo-operator", values: dict[str, Any] | None = None) -> dict[str, Any]:
+def release(
+    name: str, namespace: str, chart: str = "demo-operator", values: dict[str, Any] | None = None
+) -> dict[str, Any]:
     return {
         "apiVersion": "helm.toolkit.fluxcd.io/v2",
         "kind": "HelmRelease",
@@ -112,7 +114,11 @@ KYVERNO_CRD = {
     "apiVersion": "apiextensions.k8s.io/v1",
     "kind": "CustomResourceDefinition",
     "metadata": {"name": "clusterpolicies.kyverno.io"},
-    "spec": {"group": "kyverno.io", "scope": "Cluster", "names": {"kind": "ClusterPolicy", "plural": "clusterpolicies"}},
+    "spec": {
+        "group": "kyverno.io",
+        "scope": "Cluster",
+        "names": {"kind": "ClusterPolicy", "plural": "clusterpolicies"},
+    },
 }
 GENERATE = {
     "apiVersion": "kyverno.io/v1",
@@ -154,7 +160,10 @@ def test_generate_policy_rbac_in_the_same_stage_deadlocks(tmp_path: Path) -> Non
     found = blockers(tree)
     assert any(
         "flux-system/vault: ClusterPolicy seal-key needs RBAC letting kyverno/kyverno-background-controller get "
-        "secrets in namespace vault" in b and "Role vault/kyverno-seal" in b and "same apply stage" in b
+        "secrets in namespace vault"
+        in b
+        and "Role vault/kyverno-seal" in b
+        and "same apply stage" in b
         for b in found
     ), found
     assert "not ready: flux-system/vault" in found
@@ -271,7 +280,9 @@ def test_team_kustomization_named_like_a_platform_one_collides(tmp_path: Path) -
     platform = write(tmp_path / "repo", {"demo": operator_folder()}, [flux_ks("demo", "./platform/demo")])
     team = tmp_path / "repo" / "team"
     (team / "app").mkdir(parents=True)
-    (team / "app" / "objects.yaml").write_text(yaml.safe_dump_all([ns("payments"), {**CONFIG, "metadata": {"name": "c", "namespace": "payments"}}]))
+    (team / "app" / "objects.yaml").write_text(
+        yaml.safe_dump_all([ns("payments"), {**CONFIG, "metadata": {"name": "c", "namespace": "payments"}}])
+    )
     (team / "kustomization.yaml").write_text(yaml.safe_dump({"resources": ["demo.yaml"]}))
     (team / "demo.yaml").write_text(yaml.safe_dump(flux_ks("demo", "./team/app", ("demo",))))
     found = blockers(team, with_trees=[platform])
@@ -298,7 +309,9 @@ POLICY = {
                     "message": "Containers need CPU and memory requests and a memory limit.",
                     "pattern": {
                         "spec": {
-                            "containers": [{"resources": {"limits": {"memory": "?*"}, "requests": {"cpu": "?*", "memory": "?*"}}}]
+                            "containers": [
+                                {"resources": {"limits": {"memory": "?*"}, "requests": {"cpu": "?*", "memory": "?*"}}}
+                            ]
                         }
                     },
                 },
@@ -345,7 +358,8 @@ def test_rendered_pod_that_its_namespace_pod_security_refuses(tmp_path: Path) ->
     found = blockers(tree, rendered=load_rendered(rendered), mirror="mirror.example.com")
     assert any(
         "[admission] flux-system/demo: HelmRelease demo/demo-operator needs its pods admitted; namespace demo "
-        "enforces Pod Security 'restricted' and Deployment demo-operator fails 'Host Namespaces': hostNetwork: true" in b
+        "enforces Pod Security 'restricted' and Deployment demo-operator fails 'Host Namespaces': hostNetwork: true"
+        in b
         for b in found
     ), found
 
@@ -417,7 +431,9 @@ def test_hand_written_repository_is_read_and_its_limits_named(tmp_path: Path) ->
     (tree / "demo" / "values.yaml").write_text(yaml.safe_dump({"replicaCount": 2, "image": {"tag": "1.0"}}))
     # A kustomization with a generator the plan does not follow.
     (tree / "apps" / "kustomization.yaml").write_text(
-        yaml.safe_dump({"resources": ["objects.yaml"], "configMapGenerator": [{"name": "settings", "literals": ["a=b"]}]})
+        yaml.safe_dump(
+            {"resources": ["objects.yaml"], "configMapGenerator": [{"name": "settings", "literals": ["a=b"]}]}
+        )
     )
     unknown = release("other", "apps", chart="somebody-elses-chart")
     (tree / "apps" / "objects.yaml").write_text(yaml.safe_dump_all([ns("apps"), unknown]))

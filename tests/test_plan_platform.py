@@ -44,4 +44,6 @@ def test_production_lists_the_s3_credentials_as_manual_steps() -> None:
 def test_readme_bringup_block_is_current() -> None:
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     start, end = readme.index(BRINGUP_START) + len(BRINGUP_START) + 1, readme.index(BRINGUP_END)
-    assert readme[start:end] == bringup_block(CLUSTERS), "README bring-up block is stale: run `python -m sre_constructs.docs`"
+    assert readme[start:end] == bringup_block(CLUSTERS), (
+        "README bring-up block is stale: run `python -m sre_constructs.docs`"
+    )

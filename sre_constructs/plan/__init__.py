@@ -46,7 +46,7 @@ def plan_files(
     if charts is not None:
         from .charts import render_charts
 
-        rendered, chart_notes = render_charts(charts, units)
+        rendered, chart_notes = render_charts(Path(charts), units)
         notes = notes + chart_notes
     outcome = simulate(units, rendered=rendered, mirror=mirror if mirror is not None else infer_mirror(units))
     outcome.notes[:0] = notes + [n for u in units for n in (f"{u.name}: {note}" for note in u.notes)]
@@ -75,7 +75,9 @@ def _repo_root(root: Path) -> tuple[Path, str]:
     ]
     for candidate in [root, *root.parents]:
         rel = root.relative_to(candidate).as_posix()
-        inside = [p for p in paths if posixpath.normpath("/" + p).lstrip("/").startswith(rel + "/" if rel != "." else "")]
+        inside = [
+            p for p in paths if posixpath.normpath("/" + p).lstrip("/").startswith(rel + "/" if rel != "." else "")
+        ]
         if paths and len(inside) == len(paths) and all((candidate / posixpath.normpath(p)).is_dir() for p in inside):
             return candidate, rel
     return root, "."
@@ -167,7 +169,7 @@ def plan_clusters(
     from ..cluster import DEFAULT_CLUSTER, load_cluster
     from ..fleet import build_fleet
 
-    specs = [load_cluster(f) for f in cluster_files] if cluster_files else [DEFAULT_CLUSTER]
+    specs = [load_cluster(Path(f)) for f in cluster_files] if cluster_files else [DEFAULT_CLUSTER]
     plans = []
     for spec in specs:
         app = App()

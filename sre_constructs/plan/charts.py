@@ -37,7 +37,9 @@ def _objects(text: str, file: str) -> list[Obj]:
     try:
         docs = list(yaml.load_all(text, Loader=Loader))
     except yaml.YAMLError as error:
-        raise ValidationError(file, "rendered", file, f"YAML from helm template ({str(error).splitlines()[0]})") from None
+        raise ValidationError(
+            file, "rendered", file, f"YAML from helm template ({str(error).splitlines()[0]})"
+        ) from None
     return [Obj(d, file) for d in docs if isinstance(d, dict) and d.get("kind") and d.get("apiVersion")]
 
 

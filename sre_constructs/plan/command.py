@@ -39,11 +39,17 @@ exit codes:
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Register the ``plan`` subcommand."""
-    plan = sub.add_parser("plan", help="show that the tree comes up, in Flux's order", description=_HELP, epilog=_EXIT_CODES)
+    plan = sub.add_parser(
+        "plan", help="show that the tree comes up, in Flux's order", description=_HELP, epilog=_EXIT_CODES
+    )
     plan.add_argument("clusters", nargs="*", metavar="CLUSTER_FILE", help="cluster files; none = the default platform")
     plan.add_argument("--tree", metavar="DIR", help="plan a written tree instead of cluster files")
     plan.add_argument(
-        "--with", dest="known", action="append", default=[], metavar="DIR",
+        "--with",
+        dest="known",
+        action="append",
+        default=[],
+        metavar="DIR",
         help="another written tree on the same cluster (repeatable; with --tree)",
     )
     plan.add_argument("--repo-root", metavar="DIR", help="repository root Flux paths are relative to (with --tree)")
@@ -72,8 +78,14 @@ def run(args: argparse.Namespace) -> int:
         rendered = load_rendered(args.rendered) if args.rendered else None
         if args.tree:
             plans = [
-                plan_tree(args.tree, with_trees=args.known, repo_root=args.repo_root, rendered=rendered,
-                          charts=args.charts, mirror=args.mirror)
+                plan_tree(
+                    args.tree,
+                    with_trees=args.known,
+                    repo_root=args.repo_root,
+                    rendered=rendered,
+                    charts=args.charts,
+                    mirror=args.mirror,
+                )
             ]
         else:
             plans = plan_clusters(args.clusters, rendered=rendered, charts=args.charts)

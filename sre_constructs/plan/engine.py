@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..kernel.facts import ManualStep, Webhook, chart_facts
-from .kinds import BUILTIN_GROUPS, FLUX_HELM, Key, Need, Prov, describe, needs_of, provisions_of, release_chart
+from .kinds import BUILTIN_GROUPS, FLUX_HELM, Key, Need, Prov, needs_of, provisions_of, release_chart, release_values
 from .manual import manual_steps_for
 from .pods import PodCheck, check_pods
 from .source import CLUSTER_SCOPED, Obj, Unit
@@ -130,7 +130,9 @@ class _Sim:
                 if obj.is_("kustomize.toolkit.fluxcd.io", "Kustomization"):
                     self.parent[f"{obj.namespace or 'flux-system'}/{obj.name}"] = unit.name
                 if obj.is_("apiextensions.k8s.io", "CustomResourceDefinition") and obj.spec.get("scope") == "Cluster":
-                    self.cluster_scoped.add((str(obj.spec.get("group")), str((obj.spec.get("names") or {}).get("kind"))))
+                    self.cluster_scoped.add(
+                        (str(obj.spec.get("group")), str((obj.spec.get("names") or {}).get("kind")))
+                    )
         self.unpoliced: frozenset[str] = frozenset({"kube-system"})
         self.aggregations: list[tuple[str, str, str]] = []  # (label key, value, "namespace/service account")
         self.context = self._context()
@@ -179,7 +181,7 @@ class _Sim:
     def _release(self, obj: Obj, unit: str) -> _Release:
         target = str(obj.spec.get("targetNamespace") or obj.namespace)
         release = str(obj.spec.get("releaseName") or obj.name)
-        values = obj.spec.get("values") if isinstance(obj.spec.get("values"), dict) else {}
+        values = release_values(obj)
         install: list[Prov] = []
         ready = [Prov(("serving", target), "ready")]
         webhooks: list[tuple[Webhook, Key]] = []
@@ -212,16 +214,24 @@ class _Sim:
     def _pods(self) -> None:
         """Rendered pods of each release (with charts) and the tree's own workloads."""
         policies = [obj for unit in self.units for obj in unit.objects if obj.group == "kyverno.io"]
-        namespaces = {obj.name: obj for unit in self.units for obj in unit.objects if obj.group == "" and obj.kind == "Namespace"}
+        namespaces = {
+            obj.name: obj for unit in self.units for obj in unit.objects if obj.group == "" and obj.kind == "Namespace"
+        }
         for key, release in self.releases.items():
             obj = release.obj
             target = str(obj.spec.get("targetNamespace") or obj.namespace)
-            docs = None if self.rendered is None else self.rendered.get((target, str(obj.spec.get("releaseName") or obj.name)))
+            docs = (
+                None
+                if self.rendered is None
+                else self.rendered.get((target, str(obj.spec.get("releaseName") or obj.name)))
+            )
             if docs is None:
                 continue
             own = {("exists", d.kind, d.namespace or target, d.name) for d in docs}
             tests = bool((obj.spec.get("test") or {}).get("enable"))
-            for check in check_pods(docs, target, namespaces, policies, self.mirror, obj.label, unpoliced=self.unpoliced, tests=tests):
+            for check in check_pods(
+                docs, target, namespaces, policies, self.mirror, obj.label, unpoliced=self.unpoliced, tests=tests
+            ):
                 self.pod_checks.append(check)
                 for need in check.needs:
                     if need.key not in own:
@@ -230,10 +240,14 @@ class _Sim:
                     self.needs[key].append(Need(("admitted", check.where), "ready", problem))
             for doc in docs:
                 if doc.group not in BUILTIN_GROUPS and not doc.is_("apiextensions.k8s.io", "CustomResourceDefinition"):
-                    self.needs[key].append(Need(("crd", doc.group, doc.kind), "ready", f"{obj.label} renders {doc.label}"))
+                    self.needs[key].append(
+                        Need(("crd", doc.group, doc.kind), "ready", f"{obj.label} renders {doc.label}")
+                    )
         for unit in self.units:
             for obj in unit.objects:
-                for check in check_pods([obj], obj.namespace, namespaces, policies, self.mirror, obj.label, unpoliced=self.unpoliced):
+                for check in check_pods(
+                    [obj], obj.namespace, namespaces, policies, self.mirror, obj.label, unpoliced=self.unpoliced
+                ):
                     self.pod_checks.append(check)
                     self.needs[id(obj)].extend(check.needs)
                     for problem in check.refusals:
@@ -268,12 +282,20 @@ class _Sim:
                 if obj.kind == "ClusterRole" and aggregated and _allows(obj, verb, group, plural):
                     return True  # aggregated into a ClusterRole the chart binds to the account
         for binding in self._applied_objects():
-            if binding.group != "rbac.authorization.k8s.io" or binding.kind not in ("RoleBinding", "ClusterRoleBinding"):
+            if binding.group != "rbac.authorization.k8s.io" or binding.kind not in (
+                "RoleBinding",
+                "ClusterRoleBinding",
+            ):
                 continue
             if binding.kind == "RoleBinding" and binding.namespace != ns:
                 continue
             subjects = binding.body.get("subjects") or []
-            if not any(s.get("kind") == "ServiceAccount" and s.get("name") == sa_name and s.get("namespace", binding.namespace) == sa_ns for s in subjects):
+            if not any(
+                s.get("kind") == "ServiceAccount"
+                and s.get("name") == sa_name
+                and s.get("namespace", binding.namespace) == sa_ns
+                for s in subjects
+            ):
                 continue
             ref = binding.body.get("roleRef") or {}
             role_ns = binding.namespace if ref.get("kind") == "Role" else ""
@@ -299,7 +321,11 @@ def _allows(role: Obj, verb: str, group: str, plural: str) -> bool:
         if not isinstance(rule, dict):
             continue
         groups, resources, verbs = rule.get("apiGroups") or [], rule.get("resources") or [], rule.get("verbs") or []
-        if (group in groups or "*" in groups) and (plural in resources or "*" in resources) and (verb in verbs or "*" in verbs):
+        if (
+            (group in groups or "*" in groups)
+            and (plural in resources or "*" in resources)
+            and (verb in verbs or "*" in verbs)
+        ):
             return True
     return False
 

@@ -142,7 +142,9 @@ def needs_of(obj: Obj, cluster_scoped: bool, facts_ns: dict[str, str]) -> list[N
         ca = spec.get("ca") or {}
         if ca.get("secretName"):
             ns = obj.namespace or facts_ns.get("cert-manager", "cert-manager")
-            needs.append(Need(("exists", "Secret", ns, str(ca["secretName"])), "ready", f"{obj.label} spec.ca.secretName"))
+            needs.append(
+                Need(("exists", "Secret", ns, str(ca["secretName"])), "ready", f"{obj.label} spec.ca.secretName")
+            )
     elif obj.group == ESO and obj.kind == "ExternalSecret":
         needs.extend(_external_secret_needs(obj))
     elif obj.group == ESO and obj.kind in ("ClusterSecretStore", "SecretStore"):
@@ -157,7 +159,8 @@ def needs_of(obj: Obj, cluster_scoped: bool, facts_ns: dict[str, str]) -> list[N
                 # synchronize is on), on dry-runs too (kyverno pkg/policy/generate/validate.go).
                 target_ns = str(generate.get("namespace") or obj.namespace)
                 resource = _resource(str(generate.get("apiVersion") or "v1"), str(generate["kind"]))
-                why = f"{obj.label} rule {rule.get('name')!r} generates {generate['kind']} {target_ns}/{generate.get('name')}"
+                target = f"{generate['kind']} {target_ns}/{generate.get('name')}"
+                why = f"{obj.label} rule {rule.get('name')!r} generates {target}"
                 verbs = ("get", "create", "update", "delete") if generate.get("synchronize") else ("get", "create")
                 for verb in verbs:
                     needs.append(Need(("rbac", background, verb, resource, target_ns), "dry-run", why))
@@ -189,12 +192,17 @@ def _helm_release_needs(obj: Obj) -> list[Need]:
             needs.append(Need(key, "install", f"{obj.label} spec.dependsOn"))
     facts = chart_facts(str(chart.get("chart") or release_chart(obj)))
     if facts is not None:
-        values = spec.get("values") if isinstance(spec.get("values"), dict) else {}
         release = str(spec.get("releaseName") or obj.name)
-        for ref_obj in facts.reads(values, target, release):
+        for ref_obj in facts.reads(release_values(obj), target, release):
             key = ("exists", ref_obj.kind, ref_obj.namespace, ref_obj.name)
             needs.append(Need(key, "ready", f"{obj.label}: its pods read {ref_obj} (values)"))
     return needs
+
+
+def release_values(obj: Obj) -> dict[str, Any]:
+    """A HelmRelease's ``spec.values`` (``{}`` when absent or not a mapping)."""
+    values = obj.spec.get("values")
+    return values if isinstance(values, dict) else {}
 
 
 def release_chart(obj: Obj) -> str:
@@ -284,11 +292,12 @@ def _ready(obj: Obj) -> Key:
 def pod_specs(obj: Obj) -> Iterable[tuple[str, dict[str, Any]]]:
     """``(where, pod spec)`` of a workload object (Pod, Deployment, StatefulSet, DaemonSet, Job, CronJob)."""
     spec = obj.spec
+    templated = (obj.group == "apps" and obj.kind in ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet")) or (
+        obj.group == "batch" and obj.kind == "Job"
+    )
     if obj.group == "" and obj.kind == "Pod":
         yield obj.label, spec
-    elif obj.group == "apps" and obj.kind in ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet"):
-        yield obj.label, ((spec.get("template") or {}).get("spec") or {})
-    elif obj.group == "batch" and obj.kind == "Job":
+    elif templated:
         yield obj.label, ((spec.get("template") or {}).get("spec") or {})
     elif obj.group == "batch" and obj.kind == "CronJob":
         job = (spec.get("jobTemplate") or {}).get("spec") or {}

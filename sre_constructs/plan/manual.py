@@ -10,7 +10,7 @@ from __future__ import annotations
 from urllib.parse import urlparse
 
 from ..kernel.facts import ManualStep, ObjectRef, chart_facts
-from .kinds import ESO, FLUX_HELM, Key, release_chart, remote_keys
+from .kinds import ESO, FLUX_HELM, Key, release_chart, release_values, remote_keys
 from .source import Obj, Unit
 
 __all__ = ["manual_steps_for"]
@@ -50,10 +50,9 @@ def _command(units: list[Unit], store: Obj | None, key: str, properties: list[st
         release, unit = backend
         facts = chart_facts(release_chart(release))
         assert facts is not None and facts.kv_write is not None
-        values = release.spec.get("values") if isinstance(release.spec.get("values"), dict) else {}
         target = str(release.spec.get("targetNamespace") or release.namespace)
         name = str(release.spec.get("releaseName") or release.name)
-        return facts.kv_write(values, target, name, mount, key, pairs), unit
+        return facts.kv_write(release_values(release), target, name, mount, key, pairs), unit
     assignments = " ".join(f"{p}=<{p.upper()}>" for p in pairs)
     server = vault.get("server") or "the store's backend"
     return f"vault kv put -mount={mount} {key} {assignments}  # authenticated against {server}", ""
@@ -79,7 +78,7 @@ def manual_steps_for(units: list[Unit], provided: set[Key]) -> list[tuple[Manual
                 merged = wanted.setdefault(entry, [])
                 merged.extend(p for p in props if p not in merged)
                 readers.setdefault(entry, []).append(obj.label)
-    steps = []
+    steps: list[tuple[ManualStep, tuple[Key, ...], Key]] = []
     for (kind, store_ns, store_name, key), props in sorted(wanted.items()):
         store = stores.get((kind, store_ns, store_name))
         command, after = _command(units, store[0] if store else None, key, props)

@@ -20,7 +20,22 @@ from .source import Obj
 __all__ = ["PodCheck", "check_pods", "pss_violations"]
 
 _BASELINE_CAPS = frozenset(
-    "AUDIT_WRITE CHOWN DAC_OVERRIDE FOWNER FSETID KILL MKNOD NET_BIND_SERVICE SETFCAP SETGID SETPCAP SETUID SYS_CHROOT".split()
+    # Pod Security's baseline allow-list of added capabilities.
+    [
+        "AUDIT_WRITE",
+        "CHOWN",
+        "DAC_OVERRIDE",
+        "FOWNER",
+        "FSETID",
+        "KILL",
+        "MKNOD",
+        "NET_BIND_SERVICE",
+        "SETFCAP",
+        "SETGID",
+        "SETPCAP",
+        "SETUID",
+        "SYS_CHROOT",
+    ]
 )
 _SAFE_SYSCTLS = frozenset(
     {
@@ -217,7 +232,8 @@ def _kyverno_refusals(policy: Obj, pod: Mapping[str, Any], namespace: str) -> li
                 v
                 for v in pss_violations(pod.get("spec") or {}, str(security.get("level")))
                 if not any(
-                    e.get("controlName") == v.control and any(fnmatch.fnmatchcase(v.image, i) for i in e.get("images") or ["*"])
+                    e.get("controlName") == v.control
+                    and any(fnmatch.fnmatchcase(v.image, i) for i in e.get("images") or ["*"])
                     for e in excludes
                 )
             ]
@@ -295,9 +311,15 @@ def check_pods(
             label = f"{owner}: {where}" if owner != where else where
             check = PodCheck(label)
             for kind, name, how in _references(spec):
-                check.needs.append(Need(("exists", kind, namespace, name), "ready", f"{label} reads {kind} {name} ({how})"))
+                check.needs.append(
+                    Need(("exists", kind, namespace, name), "ready", f"{label} reads {kind} {name} ({how})")
+                )
             ns_obj = namespaces.get(namespace)
-            level = str((ns_obj.metadata.get("labels") or {}).get("pod-security.kubernetes.io/enforce", "")) if ns_obj else ""
+            level = (
+                str((ns_obj.metadata.get("labels") or {}).get("pod-security.kubernetes.io/enforce", ""))
+                if ns_obj
+                else ""
+            )
             if level in _LEVELS:
                 for violation in pss_violations(spec, level)[:1]:
                     check.refusals.append(
@@ -313,7 +335,9 @@ def check_pods(
                 for _, container in _containers(spec):
                     image = str(container.get("image") or "")
                     if not image.startswith(mirror.rstrip("/") + "/"):
-                        check.refusals.append(f"{where} container {container.get('name')} pulls {image!r}, outside the mirror {mirror}")
+                        check.refusals.append(
+                            f"{where} container {container.get('name')} pulls {image!r}, outside the mirror {mirror}"
+                        )
             if check.needs or check.refusals:
                 checks.append(check)
     return checks

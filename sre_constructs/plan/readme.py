@@ -26,7 +26,11 @@ def replace_block(text: str, start: str, end: str, block: str) -> str:
 
 
 def _section(name: str, plan: Plan) -> list[str]:
-    lines = [f"**{name}** ({'comes up' if plan.ok else 'does NOT come up'}; {len(plan.steps)} steps in {len(plan.waves)} waves)", ""]
+    lines = [
+        f"**{name}** ({'comes up' if plan.ok else 'does NOT come up'}; "
+        f"{len(plan.steps)} steps in {len(plan.waves)} waves)",
+        "",
+    ]
     lines += ["```mermaid", plan.mermaid(), "```", ""]
     if plan.manual_steps:
         lines += ["Manual steps:", ""]

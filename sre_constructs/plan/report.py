@@ -151,9 +151,9 @@ def _text(plan: Plan) -> str:
                 out.append(f"       {step.failure}")
     if plan.manual_steps:
         out.append("\nmanual steps")
-        for number, step in enumerate(plan.manual_steps, 1):
-            out.append(f"  {number}. after {step['after']}: {step['what']}")
-            out.extend(f"       {line}" for line in step["command"].splitlines())
+        for number, manual in enumerate(plan.manual_steps, 1):
+            out.append(f"  {number}. after {manual['after']}: {manual['what']}")
+            out.extend(f"       {line}" for line in manual["command"].splitlines())
     if plan.blockers:
         out.append("\nblockers")
         out.extend(f"  [{b.kind}] {b}" for b in plan.blockers)
@@ -174,9 +174,9 @@ def _markdown(plan: Plan) -> str:
         out.append(f"| {step.wave} | {name} | {applies} | {step.gate} | {', '.join(step.waits_for) or '-'} |")
     if plan.manual_steps:
         out += ["", "Manual steps:", ""]
-        for number, step in enumerate(plan.manual_steps, 1):
-            out.append(f"{number}. After `{step['after']}` is Ready: {step['what']}")
-            out += ["", "   ```sh", *(f"   {line}" for line in step["command"].splitlines()), "   ```", ""]
+        for number, manual in enumerate(plan.manual_steps, 1):
+            out.append(f"{number}. After `{manual['after']}` is Ready: {manual['what']}")
+            out += ["", "   ```sh", *(f"   {line}" for line in manual["command"].splitlines()), "   ```", ""]
     if plan.blockers:
         out += ["", "Blockers:", ""]
         out.extend(f"- [{b.kind}] {b}" for b in plan.blockers)

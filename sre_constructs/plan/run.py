@@ -52,7 +52,7 @@ def _ancestors(units: list[Unit], parent: Mapping[str, str]) -> dict[str, set[st
 
 
 def run(sim: _Sim, known: Mapping[str, Any]) -> Outcome:
-    from .engine import Blocker, Outcome, UnitOutcome, stage_of
+    from .engine import Outcome, UnitOutcome, stage_of
 
     units = sim.units
     waves = _waves(units, sim.parent, known)
@@ -75,7 +75,9 @@ def run(sim: _Sim, known: Mapping[str, Any]) -> Outcome:
             if not hook.intercepts(obj.group, obj.kind):
                 continue
             if hook.namespace_label is not None:
-                ns = next((o for u in units for o in u.objects if o.kind == "Namespace" and o.name == obj.namespace), None)
+                ns = next(
+                    (o for u in units for o in u.objects if o.kind == "Namespace" and o.name == obj.namespace), None
+                )
                 labels = (ns.metadata.get("labels") or {}) if ns is not None else {}
                 if labels.get(hook.namespace_label[0]) != hook.namespace_label[1]:
                     continue
@@ -102,7 +104,11 @@ def run(sim: _Sim, known: Mapping[str, Any]) -> Outcome:
                             break
                     for hook, served, _ in intercepted(obj) if failed is None else ():
                         if hook.failure_policy == "Fail" and served not in sim.have:
-                            failed = (obj, Need(served, "dry-run", f"{obj.label} is intercepted by webhook {hook.name}"), index)
+                            failed = (
+                                obj,
+                                Need(served, "dry-run", f"{obj.label} is intercepted by webhook {hook.name}"),
+                                index,
+                            )
                             break
                     if failed:
                         break
@@ -205,7 +211,7 @@ def _provider_text(sim: _Sim, key: Key, unit: str, obj: Obj, same_stage: list[Ob
                 "never applied (a deadlock at every retry); apply the RBAC in an earlier stage or Kustomization"
             )
         return "nothing in the cluster grants it before the policy's dry-run; Kyverno refuses the policy"
-    providers = [p for p in _providers(sim, key)]
+    providers = list(_providers(sim, key))
     if not providers:
         return "nothing in the tree provides it"
     texts = []
@@ -240,8 +246,12 @@ def _diagnose(
         missing = [d for d in unit.depends_on if d not in names and d not in known]
         for dep in missing:
             blockers.append(
-                Blocker(unit.name, f"Kustomization {unit.name}", f"Kustomization {dep} (dependsOn)",
-                        "no tree given defines it (pass the tree that does with --with)")
+                Blocker(
+                    unit.name,
+                    f"Kustomization {unit.name}",
+                    f"Kustomization {dep} (dependsOn)",
+                    "no tree given defines it (pass the tree that does with --with)",
+                )
             )
         outcome.waits_for = [d for d in unit.depends_on if d not in ready]
         if unit.name in ready or missing:
@@ -288,9 +298,14 @@ def _order_problems(sim: _Sim, ready: set[str], hooks: list[tuple[Any, Key, str]
                 if provider is None or provider in allowed or need.key[0] == "admitted":
                     continue
                 found.append(
-                    Blocker(unit.name, obj.label, f"{describe(need.key)} ({need.why})",
-                            f"only {provider} provides it, and {unit.name} does not depend on it: it comes up only "
-                            f"if a retry happens after {provider}; add dependsOn {provider}", "order")
+                    Blocker(
+                        unit.name,
+                        obj.label,
+                        f"{describe(need.key)} ({need.why})",
+                        f"only {provider} provides it, and {unit.name} does not depend on it: it comes up only "
+                        f"if a retry happens after {provider}; add dependsOn {provider}",
+                        "order",
+                    )
                 )
             for hook, _served, owner in hooks:
                 if owner in allowed or not hook.intercepts(obj.group, obj.kind):
@@ -298,9 +313,14 @@ def _order_problems(sim: _Sim, ready: set[str], hooks: list[tuple[Any, Key, str]
                 if hook.namespace_label is not None:
                     continue  # label-scoped webhooks (sidecar injection) are checked with the namespace
                 found.append(
-                    Blocker(unit.name, obj.label, f"webhook {hook.name} ({owner})",
-                            f"it intercepts {obj.kind} and {unit.name} does not depend on {owner}: applied while "
-                            f"the webhook is down, the dry-run fails; add dependsOn {owner}", "order")
+                    Blocker(
+                        unit.name,
+                        obj.label,
+                        f"webhook {hook.name} ({owner})",
+                        f"it intercepts {obj.kind} and {unit.name} does not depend on {owner}: applied while "
+                        f"the webhook is down, the dry-run fails; add dependsOn {owner}",
+                        "order",
+                    )
                 )
             release = sim.releases.get(id(obj))
             if release is not None:
@@ -323,10 +343,15 @@ def _manual_in_same_unit(sim: _Sim, unit: Unit, release: Obj) -> list[Any]:
             manual = [n for n in sim.needs[id(producer)] if sim.have.get(n.key) == _MANUAL]
             if manual:
                 found.append(
-                    Blocker(unit.name, release.label, f"{describe(need.key)} ({need.why})",
-                            f"{producer.label} in the same Kustomization produces it only after a manual step "
-                            f"({describe(manual[0].key)}): Helm's install would time out and exhaust its retries "
-                            "first; move the producer to a Kustomization this one depends on", "order")
+                    Blocker(
+                        unit.name,
+                        release.label,
+                        f"{describe(need.key)} ({need.why})",
+                        f"{producer.label} in the same Kustomization produces it only after a manual step "
+                        f"({describe(manual[0].key)}): Helm's install would time out and exhaust its retries "
+                        "first; move the producer to a Kustomization this one depends on",
+                        "order",
+                    )
                 )
     return found
 
@@ -341,10 +366,14 @@ def _collisions(sim: _Sim) -> list[Any]:
             key = (obj.group, obj.kind, obj.namespace, obj.name)
             if key in seen and seen[key] != unit.name:
                 found.append(
-                    Blocker(unit.name, obj.label, "to be the only Kustomization applying it",
-                            f"{seen[key]} applies it too: each apply replaces the other's and pruning one deletes "
-                            "it from both", "collision")
+                    Blocker(
+                        unit.name,
+                        obj.label,
+                        "to be the only Kustomization applying it",
+                        f"{seen[key]} applies it too: each apply replaces the other's and pruning one deletes "
+                        "it from both",
+                        "collision",
+                    )
                 )
             seen.setdefault(key, unit.name)
     return found
-

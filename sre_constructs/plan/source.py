@@ -182,7 +182,7 @@ def _documents(files: Files, path: str, notes: list[str]) -> list[dict[str, Any]
     except (yaml.YAMLError, UnicodeDecodeError) as error:
         notes.append(f"{path}: not YAML ({str(error).splitlines()[0]})")
         return []
-    result = []
+    result: list[dict[str, Any]] = []
     for doc in docs:
         if isinstance(doc, dict) and doc.get("kind") == "List" and isinstance(doc.get("items"), list):
             result.extend(item for item in doc["items"] if isinstance(item, dict))
@@ -203,8 +203,19 @@ def _kustomization_file(files: Files, folder: str) -> str | None:
     return None
 
 
-_UNFOLLOWED = ("configMapGenerator", "secretGenerator", "helmCharts", "patches", "patchesStrategicMerge",
-               "patchesJson6902", "replacements", "images", "namePrefix", "nameSuffix", "components")
+_UNFOLLOWED = (
+    "configMapGenerator",
+    "secretGenerator",
+    "helmCharts",
+    "patches",
+    "patchesStrategicMerge",
+    "patchesJson6902",
+    "replacements",
+    "images",
+    "namePrefix",
+    "nameSuffix",
+    "components",
+)
 
 
 def build(files: Files, folder: str, notes: list[str], seen: frozenset[str] = frozenset()) -> list[Obj]:
@@ -216,7 +227,7 @@ def build(files: Files, folder: str, notes: list[str], seen: frozenset[str] = fr
     kfile = _kustomization_file(files, folder)
     if kfile is None:
         # kustomize-controller's generated kustomization: every manifest below the folder.
-        objects = []
+        objects: list[Obj] = []
         for path in files.walk(folder):
             if path.endswith(_MANIFEST_SUFFIXES):
                 objects.extend(Obj(doc, path) for doc in _documents(files, path, notes) if _is_object(doc))
@@ -306,8 +317,9 @@ def load_units(files: Files, roots: list[str]) -> tuple[list[Unit], list[str]]:
             if name in by_name:
                 other = by_name[name]
                 notes.append(
-                    f"Flux Kustomization {name} is defined twice: in {other.kustomization.file if other.kustomization else '?'}"
-                    f" and {obj.file}; the later apply replaces the earlier one"
+                    f"Flux Kustomization {name} is defined twice: in "
+                    f"{other.kustomization.file if other.kustomization else '?'} and {obj.file}; "
+                    "the later apply replaces the earlier one"
                 )
                 continue
             source = obj.spec.get("sourceRef") or {}

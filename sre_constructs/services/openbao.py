@@ -481,7 +481,10 @@ class OpenBao(PlatformComponent):
                     # Renewals keep the key: a new key would make the data unreadable.
                     "privateKey": {"algorithm": "Ed25519", "rotationPolicy": "Never"},
                     "secretTemplate": {
-                        "labels": {"app.kubernetes.io/part-of": "sre-constructs", "velero.io/exclude-from-backup": "true"}
+                        "labels": {
+                            "app.kubernetes.io/part-of": "sre-constructs",
+                            "velero.io/exclude-from-backup": "true",
+                        }
                     },
                     "issuerRef": {"group": "cert-manager.io", "kind": "Issuer", "name": issuer},
                 },
