@@ -22,23 +22,42 @@ _CHART_WORKLOAD_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "Jo
 
 
 def infer_repo_root(tree: Tree) -> Path:
-    """Pick the repo root under which most Flux paths resolve to a kustomization folder."""
-    votes: dict[Path, list[int]] = {}
+    """The folder the tree's Flux Kustomization paths are relative to, from the tree alone.
+
+    Every ancestor of the tree root (the root included) is a candidate; a candidate scores for each
+    path that resolves under it to a folder (in this tree, with a kustomization.yaml: better). A
+    tree at ``<x>/clusters/lab/core`` whose Kustomizations point at ``./clusters/lab/core/<name>``
+    gives ``<x>``, and so does ``<x>/clusters/lab/flux/sync`` pointing at ``./clusters/lab/core``.
+    When no path resolves, the root is the folder whose tail the paths name (``<x>`` for paths
+    ``./clusters/lab/core/<name>``), else the tree root itself.
+    """
+    candidates = [tree.root, *tree.root.parents]
+    scores: dict[Path, tuple[int, int, int]] = {}
+    tails: dict[Path, int] = {}
     for doc in tree.flux_kustomizations():
         parts = flux_path_parts(doc.spec.get("path"))
         if not parts:
             continue
+        for candidate in candidates:
+            target = candidate.joinpath(*parts)
+            if target.is_dir():
+                inside = target.resolve().is_relative_to(tree.root)
+                resolves, in_tree, kustomized = scores.get(candidate, (0, 0, 0))
+                scores[candidate] = (
+                    resolves + 1,
+                    in_tree + int(inside),
+                    kustomized + int((target / "kustomization.yaml").is_file()),
+                )
         prefix = parts[:-1]
-        if len(prefix) >= len(tree.root.parts) or (prefix and list(tree.root.parts[-len(prefix) :]) != prefix):
-            continue
-        candidate = tree.root.parents[len(prefix) - 1] if prefix else tree.root
-        score = votes.setdefault(candidate, [0, 0])
-        score[0] += int((candidate.joinpath(*parts) / "kustomization.yaml").is_file())
-        score[1] += 1
-    if not votes:
-        return tree.root
-    # Most resolving paths, then most votes, then the shortest (outermost) path: deterministic.
-    return max(votes, key=lambda p: (votes[p][0], votes[p][1], -len(p.parts), str(p)))
+        if len(prefix) < len(tree.root.parts) and (not prefix or list(tree.root.parts[-len(prefix) :]) == prefix):
+            tail = tree.root.parents[len(prefix) - 1] if prefix else tree.root
+            tails[tail] = tails.get(tail, 0) + 1
+    if scores:
+        # Most paths resolving, then into this tree, then kustomized; then the innermost: deterministic.
+        return max(scores, key=lambda p: (*scores[p], len(p.parts)))
+    if tails:
+        return max(tails, key=lambda p: (tails[p], -len(p.parts), str(p)))
+    return tree.root
 
 
 def check_flux_paths(tree: Tree, repo_root: Path) -> None:
