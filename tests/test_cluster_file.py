@@ -88,9 +88,7 @@ def test_requirement_errors_have_a_line() -> None:
 
 
 @pytest.mark.parametrize("name", ["lab", "production"])
-def test_example_cluster_files_synthesize_valid_trees(
-    name: str, tmp_path: Path, kubectl: str
-) -> None:
+def test_example_cluster_files_synthesize_valid_trees(name: str, tmp_path: Path, kubectl: str) -> None:
     spec = load_cluster(REPO / "clusters" / f"{name}.yaml")
     app = App()
     (cluster,) = build_fleet(app, [spec])

@@ -56,7 +56,7 @@ def source_label(lock: Mapping[str, Any], file: str) -> str:
 
 
 def urlopen_fetch(url: str) -> bytes:
-    with urllib.request.urlopen(url, timeout=60) as response:  # noqa: S310 - https URLs from the lock
+    with urllib.request.urlopen(url, timeout=60) as response:  # https URLs from the lock only
         data: bytes = response.read()
         return data
 
@@ -92,7 +92,8 @@ def collect(
             if update_lock:
                 entry["sha256"] = digest
             else:
-                problems.append(f"{file}: sha256 {digest} (from {url if fetch and url else crds_dir}); expected {entry['sha256']} (lock)")
+                origin = url if fetch is not None and url else crds_dir
+                problems.append(f"{file}: sha256 {digest} (from {origin}); expected {entry['sha256']} (lock)")
                 continue
         contents[file] = data
     if crds_dir is not None and fetch is None:
@@ -101,7 +102,9 @@ def collect(
             for p in crds_dir.rglob("*")
             if p.suffix in (".yaml", ".yml") and p.relative_to(crds_dir).as_posix() not in lock["files"]
         )
-        problems += [f"{f}: not in {LOCK_FILE}; expected every CRD file to have a URL and sha256 there" for f in unlisted]
+        problems += [
+            f"{f}: not in {LOCK_FILE}; expected every CRD file to have a URL and sha256 there" for f in unlisted
+        ]
     if problems:
         raise LockError("CRD files do not match the lock:\n  " + "\n  ".join(problems))
     return contents
