@@ -143,7 +143,7 @@ def check_tree(
 
     layout.check_kustomization_files(tree)
     layout.check_applied(tree, parsed, reached)
-    layout.check_conventions(tree)
+    layout.check_conventions(tree, reached)
     check_schemas(tree, crd_key)
     flux.check_flux_paths(tree, resolved_root)
     flux.check_depends_on(tree, layout.known_objects([Path(t) for t in known_trees]))

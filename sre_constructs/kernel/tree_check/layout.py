@@ -347,8 +347,8 @@ def check_applied(tree: Tree, parsed: dict[str, _Parsed], reached: Reach) -> Non
                 rel,
                 "listing",
                 f"{rel} holds {len(content.objects)} Kubernetes object(s) but no kustomization.yaml lists it "
-                "and no Flux Kustomization applies its folder, so it is never applied; expected it listed "
-                "in a kustomization.yaml's resources",
+                "(nor is it below a Flux Kustomization's folder without one, which Flux would generate), so it "
+                "is never applied; expected it listed in a kustomization.yaml's resources",
             )
 
 
@@ -380,29 +380,32 @@ def resolve_namespaces(tree: Tree, reached: Reach, cluster_kinds: frozenset[tupl
 # --------------------------------------------------------------------------- the library's layout
 
 
-def check_conventions(tree: Tree) -> None:
-    """The layout ``write_tree`` produces; departures are notes (valid kustomize, another layout)."""
-    yaml_by_folder: dict[str, set[str]] = defaultdict(set)
-    for path in tree.root.rglob("*.yaml"):
-        if path.is_file():
-            rel = tree.rel(path)
-            yaml_by_folder[posixpath.dirname(rel)].add(rel)
+def check_conventions(tree: Tree, reached: Reach) -> None:
+    """The layout ``write_tree`` produces; departures are notes (valid kustomize, another layout).
+
+    Only files with Kubernetes objects count (a values file is nobody's business), and a file that
+    nothing applies already has its error.
+    """
+    objects_by_folder: dict[str, set[str]] = defaultdict(set)
+    for rel, has_objects in tree.files.items():
+        if has_objects:
+            objects_by_folder[posixpath.dirname(rel)].add(rel)
     if not tree.has_kustomization(""):
         tree.note(
             "kustomization.yaml",
             "listing",
             "the tree root has no kustomization.yaml; expected one listing sources/*.yaml and components/*.yaml",
         )
-    for folder, files in sorted(yaml_by_folder.items()):
+    for folder, files in sorted(objects_by_folder.items()):
         if folder in (*_OWNED_BY_ROOT, "") or tree.has_kustomization(folder):
             continue
         tree.note(
             f"{folder}/",
             "listing",
-            f"folder {folder}/ holds {len(files)} .yaml file(s) but no kustomization.yaml; "
+            f"folder {folder}/ holds {len(files)} file(s) with Kubernetes objects but no kustomization.yaml; "
             "expected a kustomization.yaml listing them",
         )
-    for rel in sorted(yaml_by_folder.get("", set()) - {"kustomization.yaml"}):
+    for rel in sorted(objects_by_folder.get("", set())):
         tree.note(
             rel,
             "listing",
@@ -414,11 +417,11 @@ def check_conventions(tree: Tree) -> None:
             continue  # shape already reported
         rel_kust = posixpath.join(folder, "kustomization.yaml")
         if folder == "":
-            expected = set().union(*(yaml_by_folder.get(f, set()) for f in _OWNED_BY_ROOT))
+            expected = set().union(*(objects_by_folder.get(f, set()) for f in _OWNED_BY_ROOT))
             what = "every file of sources/ and components/"
         else:
-            expected = yaml_by_folder.get(folder, set()) - {rel_kust}
-            what = f"every .yaml file of {folder}/ except kustomization.yaml"
+            expected = objects_by_folder.get(folder, set())
+            what = f"every file of {folder}/ with Kubernetes objects"
         listed = {posixpath.normpath(posixpath.join(folder, entry)) for entry in resources}
         for entry in resources:
             target = posixpath.normpath(posixpath.join(folder, entry))
@@ -429,12 +432,12 @@ def check_conventions(tree: Tree) -> None:
                     f"Kustomization {folder or '<root>'}: resources entry {entry!r} ({target}) is not one of "
                     f"the files this library lists there; expected {what}",
                 )
-        for missing in sorted(expected - listed):
+        for missing in sorted((expected - listed) & reached.applied.keys()):
             tree.note(
                 rel_kust,
                 "listing",
                 f"Kustomization {folder or '<root>'}: field resources does not list "
-                f"{posixpath.relpath(missing, folder or '.')!r}; expected {what}",
+                f"{posixpath.relpath(missing, folder or '.')!r}, which another kustomization applies; expected {what}",
             )
 
 
