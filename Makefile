@@ -65,7 +65,7 @@ imports: deps
 # Regenerate the bundled CRD schemas (sre_constructs/kernel/schemas/crds.json.gz) from the CRD files
 # pinned in crds.lock.json: offline from $(SRE_CONSTRUCTS_CRDS), or ONLINE=1 from the lock's URLs.
 schemas: deps
-	$(BIN)/python tools/gen_schemas.py $(if $(ONLINE),--online) $(if $(wildcard $(SRE_CONSTRUCTS_CRDS)),--from "$(SRE_CONSTRUCTS_CRDS)")
+	$(BIN)/python tools/gen_schemas.py $(if $(ONLINE),--online)
 
 clean:
 	rm -rf $(VENV) node_modules $(OUT)

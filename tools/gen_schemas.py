@@ -2,6 +2,7 @@
 pinned upstream CRDs named in ``crds.lock.json`` beside it.
 
     python tools/gen_schemas.py --from DIR    # offline: the CRD files under DIR (CI: ../shared/crds)
+    python tools/gen_schemas.py               # offline from $SRE_CONSTRUCTS_CRDS
     python tools/gen_schemas.py --online      # fetch each file from its URL in the lock
     python tools/gen_schemas.py --check ...   # write nothing; exit 1 if the bundle differs
 
@@ -28,8 +29,10 @@ sys.path.insert(0, str(REPO))  # run as a script from a checkout
 
 from sre_constructs.kernel.tree_check.crds import (  # noqa: E402
     BUNDLE_FILE,
+    CRDS_ENV,
     LOCK_FILE,
     bundle_bytes,
+    crd_dirs_from_env,
     crd_records,
     read_bundle,
 )
@@ -132,8 +135,11 @@ def main(argv: list[str] | None = None, *, fetch: Fetch = urlopen_fetch) -> int:
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if the bundle is stale")
     parser.add_argument("--update-lock", action="store_true", help="record the given files' sha256 in the lock")
     args = parser.parse_args(argv)
-    if not args.online and args.crds_dir is None:
-        parser.error("give --from DIR (offline, e.g. $SRE_CONSTRUCTS_CRDS) or --online")
+    if args.crds_dir is None:
+        # $SRE_CONSTRUCTS_CRDS: the whole input offline; online, the files without a URL.
+        args.crds_dir = next((d for d in crd_dirs_from_env() if d.is_dir()), None)
+        if args.crds_dir is None and not args.online:
+            parser.error(f"give --from DIR or set {CRDS_ENV} to an existing folder (offline), or --online")
     if args.crds_dir is not None and not args.crds_dir.is_dir():
         parser.error(f"--from {args.crds_dir}: not a folder")
     lock = read_lock(args.lock)
