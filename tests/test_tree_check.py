@@ -24,6 +24,7 @@ from sre_constructs.kernel.tree_check import (
     Finding,
     check_tree,
     crd_dirs_from_env,
+    infer_repo_root,
     validate_tree,
 )
 
@@ -242,6 +243,19 @@ def test_repo_root_inferred_or_given(tree: Path) -> None:
         "components/monitoring.yaml",
     ]
     assert "'./core/cert-manager' resolves to" in messages(wrong, "flux-path")[0]
+
+
+def test_repo_root_inferred_from_the_flux_paths(tree: Path, tmp_path: Path) -> None:
+    assert infer_repo_root(tree) == tmp_path / "dist"  # ./core/<name> in <tmp>/dist/core
+    # A sync tree beside the platform, pointing at it: the root is where its path resolves.
+    sync = tmp_path / "dist" / "flux" / "sync"
+    write_docs(sync / "components" / "core.yaml", {**flux_kustomization("core", wait=False)})
+    edit(sync / "components" / "core.yaml", lambda docs: docs[0]["spec"].update(path="./core"))
+    write_docs(sync / "kustomization.yaml", kustomization("components/core.yaml"))
+    assert infer_repo_root(sync) == tmp_path / "dist"
+    assert check_tree(sync, kustomize=False) == []
+    write_docs(tmp_path / "plain" / "kustomization.yaml", kustomization())
+    assert infer_repo_root(tmp_path / "plain") == tmp_path / "plain"  # no Flux paths: the tree itself
 
 
 def test_crd_env_names_the_generator_input_not_the_schemas(tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
