@@ -9,13 +9,15 @@ OUT    ?= dist
 
 export PATH := $(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 export JSII_NODE := $(BIN)/node
-# Upstream CRDs for schema validation in tests (CI lays shared/ beside the clone).
+# The pinned upstream CRDs: input of `make schemas` and `make imports` only (CI lays shared/ beside
+# the clone). Validation and the tests read the schemas bundled in the package; a test checks the
+# bundle against this folder when it exists.
 export SRE_CONSTRUCTS_CRDS ?= $(abspath $(CURDIR)/../shared/crds)
 
 PY_STAMP   := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: all deps synth fleet test lint docs imports clean
+.PHONY: all deps synth fleet test lint docs imports schemas clean
 
 all: test
 
@@ -59,6 +61,11 @@ imports: deps
 	@test -d "$(SRE_CONSTRUCTS_CRDS)/flux" || { echo "set SRE_CONSTRUCTS_CRDS to the CRD folder"; exit 2; }
 	tmp=$$(mktemp -d) && for f in "$(SRE_CONSTRUCTS_CRDS)"/flux/*.yaml; do cat "$$f"; echo "---"; done > $$tmp/flux.yaml && \
 	rm -rf imports/flux && cdk8s import "flux:=$$tmp/flux.yaml" --language python --no-save --no-check-upgrade && rm -rf $$tmp
+
+# Regenerate the bundled CRD schemas (sre_constructs/kernel/schemas/crds.json.gz) from the CRD files
+# pinned in crds.lock.json: offline from $(SRE_CONSTRUCTS_CRDS), or ONLINE=1 from the lock's URLs.
+schemas: deps
+	$(BIN)/python tools/gen_schemas.py $(if $(ONLINE),--online)
 
 clean:
 	rm -rf $(VENV) node_modules $(OUT)

@@ -75,18 +75,25 @@ def build_parser() -> argparse.ArgumentParser:
     validate = sub.add_parser(
         "validate",
         help="validate a written tree",
-        description="Check a written tree: YAML, schemas (core kinds; custom resources against the CRDs), "
-        "kustomization listings, kustomize builds, Flux paths, dependsOn, sources, health checks. "
-        "DIR is a tree root (holding kustomization.yaml) or an output directory: every tree "
-        "below it is checked, Flux paths relative to DIR.",
+        description="Check a Flux kustomize tree, ours or anyone's, by kustomize's and Flux's rules: YAML, "
+        "schemas (core kinds; custom resources against the CRD schemas bundled in the package, served "
+        "versions included), what kustomize and Flux apply (files nothing applies, missing entries), "
+        "kustomize builds, Flux paths, dependsOn, sources, health checks. Departures from this "
+        "library's layout are printed as notes and do not fail (unless --strict). DIR is a tree root "
+        "(holding kustomization.yaml) or a folder above trees: every tree below it is checked. Flux "
+        "paths are relative to the repository root each tree's Flux Kustomizations imply.",
     )
-    validate.add_argument("dir", metavar="DIR", help="a tree root or an output directory such as dist")
+    validate.add_argument("dir", metavar="DIR", help="a tree root or a folder above trees, such as dist")
     validate.add_argument(
-        "--crds", action="append", metavar="DIR", help="folder of CRDs (repeatable); default $SRE_CONSTRUCTS_CRDS"
+        "--crds",
+        action="append",
+        metavar="DIR",
+        help="check custom resources against the CRDs in this folder instead of the bundled schemas (repeatable)",
     )
     validate.add_argument(
-        "--repo-root", metavar="DIR", help="repository root Flux paths are relative to (default: inferred)"
+        "--repo-root", metavar="DIR", help="repository root Flux paths are relative to (default: inferred per tree)"
     )
+    validate.add_argument("--strict", action="store_true", help="fail on notes too (this library's layout)")
     validate.add_argument("--no-kustomize", action="store_true", help="skip the kubectl kustomize builds")
     validate.add_argument(
         "--with",
@@ -183,19 +190,12 @@ def _tree_roots(directory: Path) -> list[Path]:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from .kernel.tree_check import CRDS_ENV, check_tree, crd_dirs_from_env
+    from .kernel.tree_check import check_tree
 
     directory = Path(args.dir)
     if not directory.is_dir():
         print(f"sre-constructs validate: {directory}: not a directory", file=sys.stderr)
         return EXIT_INVALID
-    crds = [Path(d) for d in args.crds] if args.crds else crd_dirs_from_env()
-    if not crds:
-        print(
-            f"note: no CRDs given (--crds DIR or ${CRDS_ENV}): custom resources are not schema-checked, "
-            "core kinds only",
-            file=sys.stderr,
-        )
     roots = _tree_roots(directory)
     if not roots:
         print(
@@ -203,17 +203,23 @@ def _validate(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_INVALID
-    repo_root = args.repo_root or (None if roots == [directory] else str(directory))
-    total = 0
+    failed = False
     for root in roots:
         findings = check_tree(
-            root, crd_dirs=crds, repo_root=repo_root, kustomize=not args.no_kustomize, known_trees=args.known
+            root,
+            crd_dirs=args.crds,  # None: the bundled schemas
+            repo_root=args.repo_root,  # None: inferred from each tree's Flux paths, whatever the cwd
+            kustomize=not args.no_kustomize,
+            known_trees=args.known,
         )
-        total += len(findings)
+        errors = sum(f.is_error for f in findings)
+        notes = len(findings) - errors
+        failed |= bool(errors or (args.strict and notes))
         for finding in findings:
             print(f"{root}: {finding}", file=sys.stderr)
-        print(f"validate {root}: {'ok' if not findings else f'{len(findings)} finding(s)'}")
-    return EXIT_INVALID if total else EXIT_OK
+        summary = "ok" if not errors else f"{errors} error(s)"
+        print(f"validate {root}: {summary}" + (f", {notes} note(s)" if notes else ""))
+    return EXIT_INVALID if failed else EXIT_OK
 
 
 def _graph(args: argparse.Namespace) -> int:

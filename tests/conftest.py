@@ -1,8 +1,10 @@
-"""Shared fixtures: upstream CRDs, the default tree written once, parsed manifests."""
+"""Shared fixtures: kubectl, the default tree written once, parsed manifests.
+
+Custom resources are checked against the CRD schemas bundled in the package; no CRD folder is needed.
+"""
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,20 +21,6 @@ from cdk8s import App
 # isort: on
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(scope="session")
-def crd_dirs() -> list[Path]:
-    """The upstream CRD folders named by SRE_CONSTRUCTS_CRDS (CI points it at ../shared/crds)."""
-    raw = os.environ.get("SRE_CONSTRUCTS_CRDS", "")
-    dirs = [Path(p) for p in raw.split(os.pathsep) if p]
-    if not dirs or not all(d.is_dir() for d in dirs):
-        pytest.fail(
-            "SRE_CONSTRUCTS_CRDS must name the folder of upstream CRDs (e.g. ../shared/crds); "
-            f"got {raw!r}. `make test` sets it.",
-            pytrace=False,
-        )
-    return dirs
 
 
 @pytest.fixture(scope="session")

@@ -124,12 +124,12 @@ def _releases(root: Path) -> list[dict[str, Any]]:
     return [d for p in sorted(root.rglob("helmrelease.yaml")) for d in load_docs(p)]
 
 
-def test_mirror_helm_sources(tmp_path: Path, crd_dirs: list[Path], kubectl: str) -> None:
+def test_mirror_helm_sources(tmp_path: Path, kubectl: str) -> None:
     app = App()
     CorePlatform(app, "core", registry_mirror=MIRROR)
     write_tree(app, tmp_path)
     root = tmp_path / "core"
-    assert check_tree(root, crd_dirs=crd_dirs) == []
+    assert check_tree(root) == []
     (repo,) = load_docs(root / "sources/helmrepositories.yaml")
     assert repo["spec"] == {"interval": "1h", "type": "oci", "url": f"oci://{MIRROR}/charts"}
     assert not (root / "sources/ocirepositories.yaml").exists()
@@ -137,12 +137,12 @@ def test_mirror_helm_sources(tmp_path: Path, crd_dirs: list[Path], kubectl: str)
         assert release["spec"]["chart"]["spec"]["sourceRef"]["name"] == repo["metadata"]["name"]
 
 
-def test_mirror_oci_sources(tmp_path: Path, crd_dirs: list[Path], kubectl: str) -> None:
+def test_mirror_oci_sources(tmp_path: Path, kubectl: str) -> None:
     app = App()
     CorePlatform(app, "core", registry_mirror=MIRROR, chart_source="oci")
     write_tree(app, tmp_path)
     root = tmp_path / "core"
-    assert check_tree(root, crd_dirs=crd_dirs) == []
+    assert check_tree(root) == []
     assert not (root / "sources/helmrepositories.yaml").exists()
     repos = {d["metadata"]["name"]: d for d in load_docs(root / "sources/ocirepositories.yaml")}
     assert all(d["spec"]["url"] == f"oci://{MIRROR}/charts/{name}" for name, d in repos.items())
@@ -153,13 +153,13 @@ def test_mirror_oci_sources(tmp_path: Path, crd_dirs: list[Path], kubectl: str) 
         assert release["spec"]["chartRef"]["name"] in repos
 
 
-def test_oci_without_mirror(tmp_path: Path, crd_dirs: list[Path], kubectl: str) -> None:
+def test_oci_without_mirror(tmp_path: Path, kubectl: str) -> None:
     """chart_source oci: OCIRepository + chartRef where upstream publishes OCI; HTTPS for the rest."""
     app = App()
     CorePlatform(app, "core", chart_source="oci", services={"istio": {"gateway": True}})
     write_tree(app, tmp_path)
     root = tmp_path / "core"
-    assert check_tree(root, crd_dirs=crd_dirs) == []
+    assert check_tree(root) == []
     assert "sources/ocirepositories.yaml" in load_docs(root / "kustomization.yaml")[0]["resources"]
     oci = {d["metadata"]["name"]: d for d in load_docs(root / "sources/ocirepositories.yaml")}
     by_chart = {pin.chart: pin for pin in CHARTS.values()}

@@ -82,26 +82,55 @@ def test_synth_fleet_check_and_validate(tmp_path: Path, kubectl: str) -> None:
     assert "2 stale tree(s)" in stale.stderr and "Traceback" not in stale.stderr
     assert (out / "clusters/lab/core/istio/namespace.yaml").read_text() == "stale: true\n"  # --check writes nothing
 
-    bad = run("validate", str(out), "--crds", os.environ.get("SRE_CONSTRUCTS_CRDS", ""))
-    assert bad.returncode == 1 and "finding" in bad.stdout
+    bad = run("validate", str(out))
+    assert bad.returncode == 1 and "error(s)" in bad.stdout
     assert run("synth", *files, "--out", str(out)).returncode == 0
-    good = run("validate", str(out), "--crds", os.environ["SRE_CONSTRUCTS_CRDS"])
+    good = run("validate", str(out))
     assert good.returncode == 0, good.stderr
     assert good.stdout.count(": ok") == 4
 
 
-def test_validate_without_crds_says_so(tmp_path: Path, kubectl: str) -> None:
+def test_validate_uses_the_bundled_schemas(tmp_path: Path, kubectl: str) -> None:
+    """No CRD folder anywhere: the schemas in the package still catch an unknown ClusterIssuer field."""
     assert run("synth", "--out", str(tmp_path)).returncode == 0
-    env_free = {k: v for k, v in os.environ.items() if k != "SRE_CONSTRUCTS_CRDS"}
-    result = subprocess.run(
-        [sys.executable, "-m", "sre_constructs", "validate", str(tmp_path / "core")],
-        cwd=REPO,
-        env={**env_free, "PYTHONPATH": str(REPO)},
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 0, result.stderr
-    assert "no CRDs given" in result.stderr
+    # The variable only feeds `make schemas`; pointing it nowhere must not matter to validate.
+    env = {**os.environ, "PYTHONPATH": str(REPO), "SRE_CONSTRUCTS_CRDS": str(tmp_path / "no-such-dir")}
+
+    def validate() -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "sre_constructs", "validate", str(tmp_path)]
+        return subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+
+    good = validate()
+    assert good.returncode == 0, good.stderr
+    assert good.stdout == f"validate {tmp_path / 'core'}: ok\n" and good.stderr == ""
+
+    issuer = tmp_path / "core" / "cert-manager-config" / "clusterissuer.yaml"
+    text = issuer.read_text(encoding="utf-8")
+    assert "\nspec:\n" in text
+    issuer.write_text(text.replace("\nspec:\n", "\nspec:\n  acmee: {}\n", 1), encoding="utf-8")
+    bad = validate()
+    assert bad.returncode == 1
+    assert "cert-manager-config/clusterissuer.yaml: [schema] ClusterIssuer " in bad.stderr
+    assert "'acmee' was unexpected" in bad.stderr
+    assert bad.stdout == f"validate {tmp_path / 'core'}: 1 error(s)\n"
+
+
+@pytest.mark.parametrize("cluster", ["lab", "production"])
+def test_validate_finds_the_repository_root(tmp_path: Path, cluster: str, kubectl: str) -> None:
+    """`synth clusters/*.yaml --out .` at a repository root, then `validate clusters/<name>` from any folder."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    files = [str(REPO / "clusters/lab.yaml"), str(REPO / "clusters/production.yaml")]
+    assert run("synth", *files, "--out", ".", cwd=repo).returncode == 0
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    for cwd, folder in ((repo, f"clusters/{cluster}"), (elsewhere, f"../repo/clusters/{cluster}")):
+        result = run("validate", folder, cwd=cwd)
+        assert result.returncode == 0, (cwd, result.stderr)
+        assert result.stdout.splitlines() == [
+            f"validate {folder}/core: ok",
+            f"validate {folder}/flux/platform-sync: ok",
+        ]
 
 
 def test_default_synth_equals_app_py(tmp_path: Path) -> None:

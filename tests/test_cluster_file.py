@@ -88,15 +88,13 @@ def test_requirement_errors_have_a_line() -> None:
 
 
 @pytest.mark.parametrize("name", ["lab", "production"])
-def test_example_cluster_files_synthesize_valid_trees(
-    name: str, tmp_path: Path, crd_dirs: list[Path], kubectl: str
-) -> None:
+def test_example_cluster_files_synthesize_valid_trees(name: str, tmp_path: Path, kubectl: str) -> None:
     spec = load_cluster(REPO / "clusters" / f"{name}.yaml")
     app = App()
     (cluster,) = build_fleet(app, [spec])
     write_tree(app, tmp_path)
     for tree in cluster.tree_paths:
-        assert check_tree(tmp_path / tree, crd_dirs=crd_dirs, repo_root=tmp_path) == [], tree
+        assert check_tree(tmp_path / tree, repo_root=tmp_path) == [], tree
 
 
 def test_examples_differ_where_they_should() -> None:

@@ -63,10 +63,10 @@ def test_core_tree_is_the_default_tree(written: Path, default_tree: Path) -> Non
     assert mine == default
 
 
-def test_trees_pass_the_tree_check(written: Path, crd_dirs: list[Path], kubectl: str, core: Any) -> None:
-    assert check_tree(written / "core", crd_dirs=crd_dirs) == []
+def test_trees_pass_the_tree_check(written: Path, kubectl: str, core: Any) -> None:
+    assert check_tree(written / "core") == []
     # The team tree waits for two Kustomizations of the core tree: alone, those are missing...
-    findings = check_tree(written / "apps" / "payments", crd_dirs=crd_dirs)
+    findings = check_tree(written / "apps" / "payments")
     core_names = {docs[0]["metadata"]["name"] for path, docs in core.items() if path.startswith("components/")}
     outside = {"external-secrets-config", "monitoring"}
     assert outside <= core_names
@@ -74,7 +74,7 @@ def test_trees_pass_the_tree_check(written: Path, crd_dirs: list[Path], kubectl:
     assert len(findings) == len(outside)
     assert all(any(f"flux-system/{name}," in f.message for name in outside) for f in findings)
     # ...and with the core tree known (the same cluster), the team tree is valid.
-    assert check_tree(written / "apps" / "payments", crd_dirs=crd_dirs, known_trees=[written / "core"]) == []
+    assert check_tree(written / "apps" / "payments", known_trees=[written / "core"]) == []
 
 
 def test_team_tree_layout(team: dict[str, list[dict[str, Any]]]) -> None:

@@ -22,7 +22,7 @@ def _spec(name: str, extra: str = "") -> object:
     )
 
 
-def test_one_app_many_clusters(tmp_path: Path, crd_dirs: list[Path], kubectl: str) -> None:
+def test_one_app_many_clusters(tmp_path: Path, kubectl: str) -> None:
     app = App()
     clusters = build_fleet(app, [_spec("a"), _spec("b", "source_ref: fleet\n")])
     write_tree(app, tmp_path)
@@ -33,7 +33,7 @@ def test_one_app_many_clusters(tmp_path: Path, crd_dirs: list[Path], kubectl: st
             f"clusters/{cluster.spec.name}/flux/platform-sync",
         ]
         for tree in cluster.tree_paths:
-            assert check_tree(tmp_path / tree, crd_dirs=crd_dirs, repo_root=tmp_path) == [], tree
+            assert check_tree(tmp_path / tree, repo_root=tmp_path) == [], tree
 
 
 def test_sync_tree_content(tmp_path: Path) -> None:

@@ -417,14 +417,14 @@ def test_cdk8s_cli_synth_writes_the_tree(tmp_path: Path) -> None:
     assert _snapshot(out / "core") == _snapshot(tmp_path / "py" / "core")
 
 
-def test_every_object_validates_against_its_schema(default_tree: Path, crd_dirs: list[Path]) -> None:
+def test_every_object_validates_against_its_schema(default_tree: Path) -> None:
     from sre_constructs.kernel.tree_check import check_tree
 
-    findings = check_tree(default_tree, crd_dirs=crd_dirs, kustomize=False)
+    findings = check_tree(default_tree, kustomize=False)
     assert findings == [], "\n".join(map(str, findings))
 
 
-def test_flux_kinds_are_checked_against_the_crds(default_tree: Path, crd_dirs: list[Path], tmp_path: Path) -> None:
+def test_flux_kinds_are_checked_against_the_crds(default_tree: Path, tmp_path: Path) -> None:
     """The schema check can fail: a HelmRelease with a bad field is reported."""
     import shutil
 
@@ -437,5 +437,5 @@ def test_flux_kinds_are_checked_against_the_crds(default_tree: Path, crd_dirs: l
     releases = load_docs(broken / "kyverno" / "helmrelease.yaml")
     releases[0]["spec"]["install"]["crds"] = "Sometimes"
     (broken / "kyverno" / "helmrelease.yaml").write_text(yaml.safe_dump_all(releases))
-    findings = check_tree(broken, crd_dirs=crd_dirs, kustomize=False)
+    findings = check_tree(broken, kustomize=False)
     assert any("Sometimes" in f.message for f in findings), findings

@@ -23,26 +23,16 @@ CRD_OWNER_FOLDERS = {
 }
 
 
-def _crd_loader() -> type[yaml.SafeLoader]:
-    class Loader(yaml.SafeLoader):
-        pass
-
-    # prometheus-operator CRDs contain a bare "=" (YAML 1.1 !!value).
-    Loader.add_constructor("tag:yaml.org,2002:value", lambda loader, node: loader.construct_scalar(node))
-    return Loader
-
-
 @pytest.fixture(scope="session")
-def crd_owner(crd_dirs: list[Path]) -> dict[tuple[str, str], str]:
-    """(group, kind) -> the component whose chart installs that CRD."""
-    owners: dict[tuple[str, str], str] = {}
-    loader = _crd_loader()
-    for root in crd_dirs:
-        for folder, component in CRD_OWNER_FOLDERS.items():
-            for path in sorted((root / folder).glob("*.yaml")):
-                for doc in yaml.load_all(path.read_text(), Loader=loader):
-                    if doc and doc.get("kind") == "CustomResourceDefinition":
-                        owners[(doc["spec"]["group"], doc["spec"]["names"]["kind"])] = component
+def crd_owner() -> dict[tuple[str, str], str]:
+    """(group, kind) -> the component whose chart installs that CRD (by the bundled CRD's upstream folder)."""
+    from sre_constructs.kernel.tree_check import bundled_crds
+
+    owners = {
+        (crd["group"], crd["kind"]): CRD_OWNER_FOLDERS[crd["file"].partition("/")[0]]
+        for crd in bundled_crds()
+        if crd["file"].partition("/")[0] in CRD_OWNER_FOLDERS
+    }
     assert owners, "no CRDs found"
     return owners
 
@@ -177,7 +167,7 @@ def test_non_restricted_namespaces_say_why() -> None:
                 assert len(posture.reason) > 10, (component.name, namespace)
 
 
-def test_renamed_namespaces_stay_consistent_across_services(tmp_path: Path, crd_dirs: list[Path]) -> None:
+def test_renamed_namespaces_stay_consistent_across_services(tmp_path: Path) -> None:
     from cdk8s import App
 
     from sre_constructs import CorePlatform, write_tree
@@ -214,7 +204,7 @@ def test_renamed_namespaces_stay_consistent_across_services(tmp_path: Path, crd_
         if "namespaceSelector" in peer and peer["namespaceSelector"].get("matchLabels")
     ]
     assert scrape_peers and set(scrape_peers) == {"obs"}
-    assert check_tree(tree, crd_dirs=crd_dirs, kustomize=False) == []
+    assert check_tree(tree, kustomize=False) == []
 
 
 @pytest.mark.parametrize(

@@ -126,7 +126,7 @@ def load(path: Path) -> list[dict[str, Any]]:
 
 @SETTINGS
 @given(config=configurations())
-def test_valid_configurations_give_valid_trees(config: dict[str, Any], crd_dirs: list[Path]) -> None:
+def test_valid_configurations_give_valid_trees(config: dict[str, Any]) -> None:
     app = App()
     core = CorePlatform(app, "core", **config)
     components = core.components  # dependency order, companions (``<service>-config``) included
@@ -140,7 +140,7 @@ def test_valid_configurations_give_valid_trees(config: dict[str, Any], crd_dirs:
         write_tree(app, out)
         root = out / config["path"]
 
-        findings = check_tree(root, crd_dirs=crd_dirs, kustomize=False)
+        findings = check_tree(root, kustomize=False)
         assert findings == [], "\n".join(str(f) for f in findings)
 
         # The root lists the sources, then exactly the components' files, dependencies first.

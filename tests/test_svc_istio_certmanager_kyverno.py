@@ -420,7 +420,7 @@ def test_kyverno_bad_knobs(chart: Chart, knobs: dict[str, Any], field: str) -> N
 # --------------------------------------------------------------------------- CRD validity
 
 
-def test_every_emitted_cr_validates_against_its_crd(tmp_path: Path, crd_dirs: list[Path]) -> None:
+def test_every_emitted_cr_validates_against_its_crd(tmp_path: Path) -> None:
     from sre_constructs.kernel.tree_check import check_tree
 
     app = App()
@@ -436,7 +436,7 @@ def test_every_emitted_cr_validates_against_its_crd(tmp_path: Path, crd_dirs: li
     for body in istio.service_monitors() + cm.service_monitors() + ky.service_monitors():
         monitors.add_manifest(body)
     write_tree(app, tmp_path)
-    assert check_tree(tmp_path / "t", crd_dirs=crd_dirs, kustomize=False) == []
+    assert check_tree(tmp_path / "t", kustomize=False) == []
     kinds = {p.parent.name + "/" + p.stem for p in (tmp_path / "t").rglob("*.yaml")}
     assert {
         "istio-config/peerauthentication",

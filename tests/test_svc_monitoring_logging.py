@@ -399,7 +399,7 @@ def test_logging_health_checks_follow_knobs() -> None:
 # -- Both, written as a tree --------------------------------------------------------------------
 
 
-def test_tree_validates_against_crds(tmp_path: Path, crd_dirs: list[Path]) -> None:
+def test_tree_validates_against_crds(tmp_path: Path) -> None:
     from sre_constructs.kernel.tree_check import check_tree
 
     app = App()
@@ -425,7 +425,7 @@ def test_tree_validates_against_crds(tmp_path: Path, crd_dirs: list[Path]) -> No
     log.depends_on(mon)
     write_tree(app, tmp_path)
     root = tmp_path / "obs"
-    findings = check_tree(root, crd_dirs=crd_dirs, kustomize=False)
+    findings = check_tree(root, kustomize=False)
     assert findings == [], "\n".join(map(str, findings))
     assert (root / "monitoring-config").is_dir()
     written = "".join(p.read_text() for p in (root / "monitoring-config").glob("*.yaml"))

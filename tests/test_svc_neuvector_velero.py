@@ -397,7 +397,7 @@ def test_velero_network_paths(app: cdk8s.App) -> None:
 # --------------------------------------------------------------------------- trees
 
 
-def test_emitted_objects_validate_against_crds(tmp_path: Path, crd_dirs: list[Path]) -> None:
+def test_emitted_objects_validate_against_crds(tmp_path: Path) -> None:
     from sre_constructs.kernel.tree_check import check_tree
 
     app = cdk8s.App()
@@ -411,7 +411,7 @@ def test_emitted_objects_validate_against_crds(tmp_path: Path, crd_dirs: list[Pa
         ca_cert="-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
     )
     write_tree(app, tmp_path)
-    assert check_tree(tmp_path / "core", crd_dirs=crd_dirs, kustomize=False) == []
+    assert check_tree(tmp_path / "core", kustomize=False) == []
     docs = [d for d in yaml.safe_load_all((tmp_path / "core" / "backup" / "externalsecret.yaml").read_text()) if d]
     assert [d["kind"] for d in docs] == ["ExternalSecret"]
 

@@ -410,7 +410,7 @@ def test_eso_without_store(chart: Chart) -> None:
 # --------------------------------------------------------------------------- the written tree
 
 
-def test_tree_is_valid_and_holds_no_secret_data(tmp_path: Path, crd_dirs: list[Path]) -> None:
+def test_tree_is_valid_and_holds_no_secret_data(tmp_path: Path) -> None:
     app = App()
     CorePlatform(app, "core")
     write_tree(app, tmp_path)
@@ -422,7 +422,7 @@ def test_tree_is_valid_and_holds_no_secret_data(tmp_path: Path, crd_dirs: list[P
         "components/openbao",
         "components/external-secrets",
     )
-    findings = [f for f in check_tree(root, crd_dirs=crd_dirs, kustomize=False) if f.file.startswith(mine)]
+    findings = [f for f in check_tree(root, kustomize=False) if f.file.startswith(mine)]
     assert findings == []
     for path in root.rglob("*.yaml"):
         for doc in yaml.safe_load_all(path.read_text()):

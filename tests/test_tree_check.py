@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import datetime
 import os
+import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from sre_constructs.kernel.tree_check import (
     Finding,
     check_tree,
     crd_dirs_from_env,
+    infer_repo_root,
     validate_tree,
 )
 
@@ -121,18 +123,6 @@ def messages(findings: list[Finding], check: str) -> list[str]:
 
 
 # --------------------------------------------------------------------------- fixtures
-
-
-@pytest.fixture(scope="session")
-def crd_dirs() -> list[Path]:
-    """The CRD folders CI names in SRE_CONSTRUCTS_CRDS; a missing variable is a setup error."""
-    dirs = crd_dirs_from_env()
-    if not dirs:
-        pytest.fail(
-            f"{CRDS_ENV} is unset: point it at the CRD folders (e.g. {CRDS_ENV}=/work/shared/crds); CI always sets it",
-            pytrace=False,
-        )
-    return dirs
 
 
 @pytest.fixture
@@ -240,14 +230,14 @@ def tree(tmp_path: Path) -> Path:
 # --------------------------------------------------------------------------- the valid tree
 
 
-def test_valid_tree_has_no_findings(tree: Path, crd_dirs: list[Path]) -> None:
-    assert check_tree(tree, crd_dirs=crd_dirs) == []
-    validate_tree(tree, crd_dirs=crd_dirs)  # does not raise
+def test_valid_tree_has_no_findings(tree: Path) -> None:
+    assert check_tree(tree) == []
+    validate_tree(tree)  # does not raise
 
 
-def test_repo_root_inferred_or_given(tree: Path, crd_dirs: list[Path]) -> None:
-    assert check_tree(tree, crd_dirs=crd_dirs, repo_root=tree.parent, kustomize=False) == []
-    wrong = check_tree(tree, crd_dirs=crd_dirs, repo_root=tree, kustomize=False)
+def test_repo_root_inferred_or_given(tree: Path) -> None:
+    assert check_tree(tree, repo_root=tree.parent, kustomize=False) == []
+    wrong = check_tree(tree, repo_root=tree, kustomize=False)
     assert sorted(f.file for f in wrong if f.check == "flux-path") == [
         "components/cert-manager.yaml",
         "components/monitoring.yaml",
@@ -255,9 +245,23 @@ def test_repo_root_inferred_or_given(tree: Path, crd_dirs: list[Path]) -> None:
     assert "'./core/cert-manager' resolves to" in messages(wrong, "flux-path")[0]
 
 
-def test_crd_dirs_default_from_env(tree: Path, crd_dirs: list[Path], monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(CRDS_ENV, os.pathsep.join([str(crd_dirs[0]), "", str(crd_dirs[0])]))
-    assert crd_dirs_from_env() == [crd_dirs[0], crd_dirs[0]]
+def test_repo_root_inferred_from_the_flux_paths(tree: Path, tmp_path: Path) -> None:
+    assert infer_repo_root(tree) == tmp_path / "dist"  # ./core/<name> in <tmp>/dist/core
+    # A sync tree beside the platform, pointing at it: the root is where its path resolves.
+    sync = tmp_path / "dist" / "flux" / "sync"
+    write_docs(sync / "components" / "core.yaml", {**flux_kustomization("core", wait=False)})
+    edit(sync / "components" / "core.yaml", lambda docs: docs[0]["spec"].update(path="./core"))
+    write_docs(sync / "kustomization.yaml", kustomization("components/core.yaml"))
+    assert infer_repo_root(sync) == tmp_path / "dist"
+    assert check_tree(sync, kustomize=False) == []
+    write_docs(tmp_path / "plain" / "kustomization.yaml", kustomization())
+    assert infer_repo_root(tmp_path / "plain") == tmp_path / "plain"  # no Flux paths: the tree itself
+
+
+def test_crd_env_names_the_generator_input_not_the_schemas(tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(CRDS_ENV, os.pathsep.join(["/a", "", "/b"]))
+    assert crd_dirs_from_env() == [Path("/a"), Path("/b")]
+    # Validation reads the bundled schemas whatever the variable says.
     assert check_tree(tree, kustomize=False) == []
     monkeypatch.delenv(CRDS_ENV)
     assert crd_dirs_from_env() == []
@@ -271,11 +275,11 @@ def test_missing_crd_dir_is_an_error(tree: Path, tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- 1. yaml
 
 
-def test_unparsable_file_and_missing_name(tree: Path, crd_dirs: list[Path]) -> None:
+def test_unparsable_file_and_missing_name(tree: Path) -> None:
     # A broken file cannot come from yaml.dump: these raw bytes are the point of the test.
     (tree / "monitoring" / "broken.yaml").write_bytes(b"kind: [unclosed\n")
     edit(tree / "monitoring" / "namespace.yaml", lambda docs: docs[0]["metadata"].pop("name"))
-    findings = check_tree(tree, crd_dirs=crd_dirs, kustomize=False)
+    findings = check_tree(tree, kustomize=False)
     yaml_findings = {f.file: f.message for f in findings if f.check == "yaml"}
     assert "does not parse as YAML" in yaml_findings["monitoring/broken.yaml"]
     assert "metadata.name" in yaml_findings["monitoring/namespace.yaml"]
@@ -285,13 +289,13 @@ def test_unparsable_file_and_missing_name(tree: Path, crd_dirs: list[Path]) -> N
 # --------------------------------------------------------------------------- 2. schema
 
 
-def test_core_kind_unknown_field_and_bad_type(tree: Path, crd_dirs: list[Path]) -> None:
+def test_core_kind_unknown_field_and_bad_type(tree: Path) -> None:
     def break_policy(docs: list[Obj]) -> None:
         docs[0]["spec"]["podSelectr"] = {}
 
     edit(tree / "cert-manager" / "networkpolicy.yaml", break_policy)
     edit(tree / "monitoring" / "namespace.yaml", lambda docs: docs[0]["metadata"].update(labels={"team": 7}))
-    findings = check_tree(tree, crd_dirs=crd_dirs, kustomize=False)
+    findings = check_tree(tree, kustomize=False)
     schema = messages(findings, "schema")
     assert any(
         "NetworkPolicy cert-manager/default-deny" in m and "field spec" in m and "'podSelectr' was unexpected" in m
@@ -300,11 +304,11 @@ def test_core_kind_unknown_field_and_bad_type(tree: Path, crd_dirs: list[Path]) 
     assert any("Namespace monitoring" in m and "metadata.labels.team" in m and "7" in m for m in schema), schema
 
 
-def test_custom_resource_against_crd(tree: Path, crd_dirs: list[Path]) -> None:
+def test_custom_resource_against_crd(tree: Path) -> None:
     edit(tree / "cert-manager" / "helmrelease.yaml", lambda docs: docs[0]["spec"].update(interval=5))
     edit(tree / "cert-manager" / "clusterissuer.yaml", lambda docs: docs[0]["spec"].update(selfSigned={"bogus": True}))
     edit(tree / "monitoring" / "peerauthentication.yaml", lambda docs: docs[0]["spec"]["mtls"].update(mode="SOMETIMES"))
-    schema = messages(check_tree(tree, crd_dirs=crd_dirs, kustomize=False), "schema")
+    schema = messages(check_tree(tree, kustomize=False), "schema")
     assert any(
         "HelmRelease cert-manager/cert-manager" in m and "spec.interval" in m and "5 is not of type 'string'" in m
         for m in schema
@@ -317,13 +321,13 @@ def test_custom_resource_against_crd(tree: Path, crd_dirs: list[Path]) -> None:
     ), schema
 
 
-def test_custom_resource_without_crd(tree: Path, crd_dirs: list[Path]) -> None:
+def test_custom_resource_without_crd(tree: Path) -> None:
     gadget = {"apiVersion": "example.com/v1", "kind": "Gadget", "metadata": {"name": "g", "namespace": "monitoring"}}
     write_docs(tree / "monitoring" / "gadget.yaml", gadget)
     edit(tree / "monitoring" / "kustomization.yaml", lambda docs: docs[0]["resources"].append("gadget.yaml"))
     edit(tree / "cert-manager" / "networkpolicy.yaml", lambda docs: docs[0]["spec"].update(policyTypes="Ingress"))
 
-    schema = messages(check_tree(tree, crd_dirs=crd_dirs, kustomize=False), "schema")
+    schema = messages(check_tree(tree, kustomize=False), "schema")
     assert any(
         "Gadget monitoring/g" in m and "no schema for apiVersion 'example.com/v1' kind 'Gadget'" in m for m in schema
     ), schema
@@ -359,7 +363,7 @@ def test_crd_in_a_k8s_io_group_shadowing_a_core_kind(tmp_path: Path) -> None:
     schema = {"type": "object", "properties": {"spec": {"type": "object", "properties": {"cidr": {"type": "string"}}}}}
     write_docs(tmp_path / "crds" / "policy.yaml", crd("networking.example.k8s.io", "NetworkPolicy", schema))
     root = tmp_path / "tree"
-    write_docs(root / "kustomization.yaml", kustomization())
+    write_docs(root / "kustomization.yaml", kustomization("net"))
     policy = {
         "apiVersion": "networking.example.k8s.io/v1",
         "kind": "NetworkPolicy",
@@ -374,8 +378,9 @@ def test_crd_in_a_k8s_io_group_shadowing_a_core_kind(tmp_path: Path) -> None:
         },
     )
     findings = check_tree(root, crd_dirs=[tmp_path / "crds"], kustomize=False)
-    assert [(f.file, f.check) for f in findings] == [("net/bad.yaml", "schema")], findings
-    assert "NetworkPolicy q: field spec.cidr (value 10): 10 is not of type 'string'" in findings[0].message
+    errors = [f for f in findings if f.is_error]
+    assert [(f.file, f.check) for f in errors] == [("net/bad.yaml", "schema")], findings
+    assert "NetworkPolicy q: field spec.cidr (value 10): 10 is not of type 'string'" in errors[0].message
 
 
 def test_crd_schema_semantics(tmp_path: Path) -> None:
@@ -411,7 +416,7 @@ def test_crd_schema_semantics(tmp_path: Path) -> None:
         }
 
     root = tmp_path / "tree"
-    write_docs(root / "kustomization.yaml", kustomization())
+    write_docs(root / "kustomization.yaml", kustomization("widgets"))
     write_component(
         root,
         "widgets",
@@ -437,16 +442,20 @@ def test_crd_schema_semantics(tmp_path: Path) -> None:
     assert any("spec.port" in m and "True" in m for m in by_name["bool-port"]), schema_msgs
     assert any("spec.tags" in m and "non-unique" in m for m in by_name["dup-tags"]), schema_msgs
     assert any("'colour' was unexpected" in m for m in by_name["unknown-field"]), schema_msgs
-    assert any("no schema for apiVersion 'example.com/v1alpha1'" in m for m in by_name["unserved"]), schema_msgs
+    assert any(
+        "apiVersion 'example.com/v1alpha1' of kind 'Widget' is defined but not served by the CRDs in" in m
+        and "expected one of ['example.com/v1']" in m
+        for m in by_name["unserved"]
+    ), schema_msgs
     assert any("metadata.name" in m for m in by_name["Bad_Name"]), schema_msgs
     assert any("spec.op" in m and "'~' is not one of ['=', '!=']" in m for m in by_name["bad-op"]), schema_msgs
 
 
-def test_kustomization_file_shape(tree: Path, crd_dirs: list[Path]) -> None:
+def test_kustomization_file_shape(tree: Path) -> None:
     edit(tree / "monitoring" / "kustomization.yaml", lambda docs: docs[0].update(apiVersion="v1", resourcez=[]))
     schema = {
         f.message
-        for f in check_tree(tree, crd_dirs=crd_dirs, kustomize=False)
+        for f in check_tree(tree, kustomize=False)
         if f.check == "schema" and f.file == "monitoring/kustomization.yaml"
     }
     assert any("field apiVersion is 'v1'" in m and "kustomize.config.k8s.io/v1beta1" in m for m in schema), schema
@@ -456,14 +465,14 @@ def test_kustomization_file_shape(tree: Path, crd_dirs: list[Path]) -> None:
 # --------------------------------------------------------------------------- 3. kustomize
 
 
-def test_kustomize_build_failure(tree: Path, crd_dirs: list[Path]) -> None:
+def test_kustomize_build_failure(tree: Path) -> None:
     # Same Namespace twice in one folder: listing and schema are fine, kustomize refuses it.
     write_docs(tree / "monitoring" / "namespace-again.yaml", namespace("monitoring"))
     edit(tree / "monitoring" / "kustomization.yaml", lambda docs: docs[0]["resources"].append("namespace-again.yaml"))
-    findings = check_tree(tree, crd_dirs=crd_dirs)
+    findings = check_tree(tree)
     assert [(f.file, f.check) for f in findings] == [("monitoring/kustomization.yaml", "kustomize")], findings
     assert "failed" in findings[0].message and "monitoring" in findings[0].message
-    assert check_tree(tree, crd_dirs=crd_dirs, kustomize=False) == []
+    assert check_tree(tree, kustomize=False) == []
 
 
 def test_kustomize_missing_binary_raises(tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -475,36 +484,49 @@ def test_kustomize_missing_binary_raises(tree: Path, tmp_path: Path, monkeypatch
 # --------------------------------------------------------------------------- 4. listing
 
 
-def test_listing_missing_extra_and_unlisted(tree: Path, crd_dirs: list[Path]) -> None:
-    write_docs(
-        tree / "monitoring" / "configmap2.yaml",
-        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "dash2", "namespace": "monitoring"}},
-    )
+def test_listing_missing_extra_and_unlisted(tree: Path) -> None:
+    configmap = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "dash2", "namespace": "monitoring"}}
+    write_docs(tree / "monitoring" / "configmap2.yaml", configmap)
+    write_docs(tree / "cert-manager" / "configmap.yaml", {**configmap, "metadata": {"name": "cm", "namespace": "x"}})
     edit(tree / "cert-manager" / "kustomization.yaml", lambda docs: docs[0]["resources"].append("ghost.yaml"))
     edit(tree / "kustomization.yaml", lambda docs: docs[0]["resources"].remove("components/monitoring.yaml"))
-    listing = {
-        (f.file, f.message) for f in check_tree(tree, crd_dirs=crd_dirs, kustomize=False) if f.check == "listing"
-    }
-    files = sorted(f for f, _ in listing)
-    assert files == ["cert-manager/kustomization.yaml", "kustomization.yaml", "monitoring/kustomization.yaml"], listing
-    text = "\n".join(m for _, m in listing)
-    assert "resources does not list 'configmap2.yaml'" in text
-    assert "resources entry 'ghost.yaml' does not exist" in text
-    assert "resources does not list 'components/monitoring.yaml'" in text
+    # Valid kustomize, not the library's layout: the root lists a file of a component folder.
+    edit(tree / "kustomization.yaml", lambda docs: docs[0]["resources"].append("cert-manager/configmap.yaml"))
+    listing = {(f.file, f.severity, f.message) for f in check_tree(tree, kustomize=False) if f.check == "listing"}
+    assert sorted((file, severity) for file, severity, _ in listing) == [
+        # kustomize's rules: a missing entry, and files nothing applies
+        ("cert-manager/kustomization.yaml", "error"),
+        ("cert-manager/kustomization.yaml", "note"),
+        ("components/monitoring.yaml", "error"),
+        ("kustomization.yaml", "note"),
+        ("monitoring/configmap2.yaml", "error"),
+    ], listing
+    text = {(file, severity): message for file, severity, message in listing}
+    assert "resources entry 'ghost.yaml' does not exist" in text[("cert-manager/kustomization.yaml", "error")]
+    assert (
+        "holds 1 Kubernetes object(s) but no kustomization.yaml lists it"
+        in text[("monitoring/configmap2.yaml", "error")]
+    )
+    assert "never applied" in text[("components/monitoring.yaml", "error")]
+    assert "resources entry 'cert-manager/configmap.yaml'" in text[("kustomization.yaml", "note")]
+    assert (
+        "does not list 'configmap.yaml', which another kustomization applies"
+        in text[("cert-manager/kustomization.yaml", "note")]
+    )
 
 
-def test_listing_folder_without_kustomization(tree: Path, crd_dirs: list[Path]) -> None:
+def test_listing_folder_without_kustomization(tree: Path) -> None:
     (tree / "monitoring" / "kustomization.yaml").unlink()
-    listing = messages(check_tree(tree, crd_dirs=crd_dirs, kustomize=False), "listing")
+    listing = messages(check_tree(tree, kustomize=False), "listing")
     assert any("folder monitoring/" in m and "no kustomization.yaml" in m for m in listing), listing
 
 
 # --------------------------------------------------------------------------- 5. flux-path
 
 
-def test_flux_path_to_missing_folder(tree: Path, crd_dirs: list[Path]) -> None:
+def test_flux_path_to_missing_folder(tree: Path) -> None:
     edit(tree / "components" / "monitoring.yaml", lambda docs: docs[0]["spec"].update(path="./core/monitorng"))
-    flux = messages(check_tree(tree, crd_dirs=crd_dirs, kustomize=False), "flux-path")
+    flux = messages(check_tree(tree, kustomize=False), "flux-path")
     assert len(flux) == 1, flux
     assert "Kustomization flux-system/monitoring" in flux[0] and "spec.path './core/monitorng'" in flux[0]
     assert "is not a folder" in flux[0]
@@ -513,13 +535,13 @@ def test_flux_path_to_missing_folder(tree: Path, crd_dirs: list[Path]) -> None:
 # --------------------------------------------------------------------------- 6. depends-on / source
 
 
-def test_depends_on_missing_targets(tree: Path, crd_dirs: list[Path]) -> None:
+def test_depends_on_missing_targets(tree: Path) -> None:
     edit(tree / "components" / "monitoring.yaml", lambda docs: docs[0]["spec"].update(dependsOn=[{"name": "istio"}]))
     edit(
         tree / "monitoring" / "helmrelease.yaml",
         lambda docs: docs[0]["spec"].update(dependsOn=[{"name": "cert-manager"}]),
     )  # wrong namespace by default
-    deps = messages(check_tree(tree, crd_dirs=crd_dirs, kustomize=False), "depends-on")
+    deps = messages(check_tree(tree, kustomize=False), "depends-on")
     assert any(
         "Kustomization flux-system/monitoring" in m and "spec.dependsOn[0] names Kustomization flux-system/istio" in m
         for m in deps
@@ -532,23 +554,23 @@ def test_depends_on_missing_targets(tree: Path, crd_dirs: list[Path]) -> None:
     ), deps
 
 
-def test_depends_on_cycle(tree: Path, crd_dirs: list[Path]) -> None:
+def test_depends_on_cycle(tree: Path) -> None:
     edit(
         tree / "components" / "cert-manager.yaml",
         lambda docs: docs[0]["spec"].update(dependsOn=[{"name": "monitoring"}]),
     )
-    deps = messages(check_tree(tree, crd_dirs=crd_dirs, kustomize=False), "depends-on")
+    deps = messages(check_tree(tree, kustomize=False), "depends-on")
     assert len(deps) == 1, deps
     assert "cycle" in deps[0]
     assert "flux-system/cert-manager -> flux-system/monitoring -> flux-system/cert-manager" in deps[0]
 
 
-def test_helmrelease_source_missing(tree: Path, crd_dirs: list[Path]) -> None:
+def test_helmrelease_source_missing(tree: Path) -> None:
     def retarget(docs: list[Obj]) -> None:
         docs[0]["spec"]["chart"]["spec"]["sourceRef"]["name"] = "jetstak"
 
     edit(tree / "cert-manager" / "helmrelease.yaml", retarget)
-    source = messages(check_tree(tree, crd_dirs=crd_dirs, kustomize=False), "source")
+    source = messages(check_tree(tree, kustomize=False), "source")
     assert len(source) == 1, source
     assert "HelmRelease cert-manager/cert-manager" in source[0]
     assert "spec.chart.spec.sourceRef names HelmRepository flux-system/jetstak" in source[0]
@@ -557,7 +579,7 @@ def test_helmrelease_source_missing(tree: Path, crd_dirs: list[Path]) -> None:
 # --------------------------------------------------------------------------- 7. health-check
 
 
-def test_health_checks(tree: Path, crd_dirs: list[Path]) -> None:
+def test_health_checks(tree: Path) -> None:
     def break_checks(docs: list[Obj]) -> None:
         checks = docs[0]["spec"]["healthChecks"]
         checks[0]["namespace"] = "certmanager"  # Deployment: only the namespace can be checked
@@ -570,7 +592,7 @@ def test_health_checks(tree: Path, crd_dirs: list[Path]) -> None:
             healthChecks=[{"apiVersion": "v1", "kind": "Namespace", "name": "monitoring"}]
         ),
     )
-    health = messages(check_tree(tree, crd_dirs=crd_dirs, kustomize=False), "health-check")
+    health = messages(check_tree(tree, kustomize=False), "health-check")
     assert len(health) == 3, health
     text = "\n".join(health)
     assert "spec.healthChecks[0] (apps/v1 Deployment certmanager/cert-manager) has namespace 'certmanager'" in text
@@ -583,25 +605,81 @@ def test_health_checks(tree: Path, crd_dirs: list[Path]) -> None:
 # --------------------------------------------------------------------------- API
 
 
-def test_validate_tree_raises_with_every_finding(tree: Path, crd_dirs: list[Path]) -> None:
+def test_validate_tree_raises_with_every_finding(tree: Path) -> None:
     edit(tree / "components" / "monitoring.yaml", lambda docs: docs[0]["spec"].update(dependsOn=[{"name": "istio"}]))
     write_docs(tree / "monitoring" / "extra.yaml", namespace("extra"))
-    findings = check_tree(tree, crd_dirs=crd_dirs, kustomize=False)
+    findings = check_tree(tree, kustomize=False)
     assert findings == sorted(findings) and len(findings) >= 2
     assert {f.check for f in findings} <= set(CHECKS)
     with pytest.raises(ValidationError) as caught:
-        validate_tree(tree, crd_dirs=crd_dirs, kustomize=False)
+        validate_tree(tree, kustomize=False)
     assert caught.value.field == "tree"
     assert caught.value.where == str(tree)
-    assert caught.value.value == len(findings)
-    assert caught.value.allowed.splitlines() == [str(f) for f in findings]
+    errors = [f for f in findings if f.severity == "error"]
+    assert len(errors) == len(findings) == 2  # a missing dependsOn target; an unlisted file is never applied
+    assert caught.value.value == len(errors)
+    assert caught.value.allowed.splitlines() == [str(f) for f in errors]
 
 
-def test_findings_are_deterministic(tree: Path, crd_dirs: list[Path]) -> None:
+def test_findings_are_deterministic(tree: Path) -> None:
     edit(
         tree / "components" / "cert-manager.yaml",
         lambda docs: docs[0]["spec"].update(dependsOn=[{"name": "x"}, {"name": "y"}]),
     )
-    first = check_tree(tree, crd_dirs=crd_dirs, kustomize=False)
-    assert first == check_tree(copy.copy(tree), crd_dirs=crd_dirs, kustomize=False)
+    first = check_tree(tree, kustomize=False)
+    assert first == check_tree(copy.copy(tree), kustomize=False)
     assert first == sorted(set(first))
+
+
+# --------------------------------------------------------------------------- foreign trees
+
+PLAIN_REPO = Path(__file__).resolve().parent / "fixtures" / "plain-flux-repo"
+
+
+def test_a_hand_written_flux_repo_is_judged_by_kustomize_rules(kubectl: str) -> None:
+    """Real errors fail; this library's layout conventions are notes; a values file is nothing."""
+    findings = check_tree(PLAIN_REPO / "platform" / "core")  # repo root inferred: the fixture's folder
+    got = sorted((f.severity, f.file, f.check) for f in findings)
+    assert got == [
+        ("error", "external-secrets/clustersecretstore.yaml", "listing"),  # no kustomization lists it
+        ("error", "external-secrets/externalsecret.yaml", "schema"),  # v1beta1: not served by ESO 2.9
+        ("note", "cert-manager/kustomization.yaml", "listing"),  # lists files in a subfolder
+        ("note", "cert-manager/kustomization.yaml", "listing"),
+        ("note", "cert-manager/manifests/", "listing"),  # no kustomization.yaml of its own
+        ("note", "components/monitoring.yaml", "flux-path"),  # Flux generates monitoring's kustomization
+        ("note", "monitoring/", "listing"),
+    ], "\n".join(map(str, findings))
+    by_file = {f.file: f.message for f in findings if f.is_error}
+    assert by_file["external-secrets/externalsecret.yaml"] == (
+        "ExternalSecret external-secrets/grafana-admin: apiVersion 'external-secrets.io/v1beta1' of kind "
+        "'ExternalSecret' is defined but not served by External Secrets v2.9.0; expected one of "
+        "['external-secrets.io/v1']"
+    )
+    assert "never applied" in by_file["external-secrets/clustersecretstore.yaml"]
+    assert not any("values.yaml" in f.file or "values.yaml" in f.message for f in findings)
+    with pytest.raises(ValidationError) as caught:
+        validate_tree(PLAIN_REPO / "platform" / "core", kustomize=False)
+    assert caught.value.value == 2  # the notes do not count
+
+
+def test_validate_exits_on_errors_only(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from sre_constructs.cli import main
+
+    repo = tmp_path / "repo"
+    shutil.copytree(PLAIN_REPO, repo)
+    core = repo / "platform" / "core"
+    assert main(["validate", str(core), "--no-kustomize"]) == 1
+    out, err = capsys.readouterr()
+    assert out == f"validate {core}: 2 error(s), 5 note(s)\n"
+    assert err.count(", note] ") == 5 and err.count("[schema] ") == 1 and err.count("[listing] ") == 1
+
+    # Fix the two errors: notes alone print but pass, unless --strict.
+    secret = core / "external-secrets" / "externalsecret.yaml"
+    secret.write_text(secret.read_text().replace("external-secrets.io/v1beta1", "external-secrets.io/v1"))
+    edit(
+        core / "external-secrets" / "kustomization.yaml", lambda d: d[0]["resources"].append("clustersecretstore.yaml")
+    )
+    assert main(["validate", str(core), "--no-kustomize"]) == 0
+    out, err = capsys.readouterr()
+    assert out == f"validate {core}: ok, 5 note(s)\n" and err.count(", note] ") == 5
+    assert main(["validate", str(core), "--no-kustomize", "--strict"]) == 1
