@@ -217,6 +217,12 @@ class CorePlatform(PlatformChart):
                 ("kv_mount", "kv_mount"),
             ):
                 default(knob, getattr(openbao, attribute))
+        if spec.name == "logging" and "external-secrets" in enabled:
+            # Loki's S3 credentials (when it has a credentials Secret) come from the platform's store;
+            # logging is built before External Secrets, so the store's name comes from its knobs.
+            eso_store = knobs["external-secrets"].get("store_name", "openbao")
+            if isinstance(eso_store, str):
+                default("secret_store", eso_store)
         if spec.name == "backup" and isinstance(built.get("external-secrets"), ExternalSecrets):
             store = getattr(built["external-secrets"], "store_name", "openbao")
             if store is None:
@@ -244,9 +250,11 @@ class CorePlatform(PlatformChart):
         eso_config = config("external-secrets")
         if eso_config is not None and openbao is not None:
             eso_config.depends_on(openbao)
-        # Velero's ExternalSecret needs the CRD and the store before Velero starts.
-        if backup is not None and eso is not None:
-            backup.depends_on(eso_config or eso)
+        # Credentials from OpenBao (Velero's, Loki's S3 keys) need the ExternalSecret CRD and the
+        # store before the release that reads them starts.
+        for component in built.values():
+            if eso is not None and getattr(component, "requires_external_secrets", False):
+                component.depends_on(eso_config or eso)
         # Kyverno's Pod Security policies exempt exactly the namespaces that run above a level.
         kyverno = built.get("kyverno")
         if isinstance(kyverno, Kyverno):

@@ -47,3 +47,51 @@ def test_readme_bringup_block_is_current() -> None:
     assert readme[start:end] == bringup_block(CLUSTERS), (
         "README bring-up block is stale: run `python -m sre_constructs.docs`"
     )
+
+
+def test_a_service_alone_in_a_team_chart_collides_with_nothing(tmp_path: Path) -> None:
+    """Alone in a plain Chart, a service emits no Flux Kustomization, keeps its chart sources in
+    its own namespace and holds back the custom resources its chart's CRDs serve; no object of the
+    team's tree then collides with the platform's tree (what the chart itself renders is Helm's to
+    arbitrate: two cert-managers on one cluster would still compete for their CRDs)."""
+    import yaml
+    from cdk8s import Chart
+
+    from sre_constructs import CertManager
+
+    app = App()
+    core = CorePlatform(app, "core")
+    team = Chart(App(), "team")
+    alone = CertManager(team, "cert-manager", namespace="team-certs", acme_email="sre@example.com")
+    docs = team.to_json()
+    kinds = {(d["kind"], d["metadata"].get("namespace", "")) for d in docs}
+    assert not any(kind == "Kustomization" for kind, _ in kinds)
+    assert all(ns != "flux-system" for _, ns in kinds)
+    assert not any(d["apiVersion"].startswith(("cert-manager.io/", "acme.cert-manager.io/")) for d in docs)
+    held_back = Chart.of(alone.config).to_json()
+    assert {d["kind"] for d in held_back} == {"ClusterIssuer", "Certificate"}
+    assert alone.kustomization is None
+
+    write_tree(app, tmp_path)
+    apps = tmp_path / "apps"
+    (apps / "team").mkdir(parents=True)
+    (apps / "team" / "objects.yaml").write_text(yaml.safe_dump_all(docs))
+    (apps / "kustomization.yaml").write_text(yaml.safe_dump({"resources": ["team.yaml"]}))
+    waits = [{"name": core.istio.flux_name}] if core.istio else []
+    team_ks = {
+        "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
+        "kind": "Kustomization",
+        "metadata": {"name": "team", "namespace": "flux-system"},
+        "spec": {
+            "interval": "10m",
+            "path": "./apps/team",
+            "prune": True,
+            "wait": True,
+            "dependsOn": waits,
+            "sourceRef": {"kind": "GitRepository", "name": "flux-system"},
+        },
+    }
+    (apps / "team.yaml").write_text(yaml.safe_dump(team_ks))
+    plan = plan_tree(apps, with_trees=[tmp_path / "core"])
+    assert not [b for b in plan.blockers if b.kind == "collision"], [str(b) for b in plan.blockers]
+    assert plan.ok, plan.render("text")

@@ -13,7 +13,7 @@ import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
-from cdk8s import ApiObject, Chart
+from cdk8s import ApiObject, App, Chart
 from constructs import Construct
 
 from imports.flux.io.fluxcd.toolkit import kustomize as flux_kustomize
@@ -22,7 +22,7 @@ from . import flux_structs
 from .charts import ChartPin, ChartRepository
 from .errors import ValidationError
 from .flux_kustomization import ComponentKustomization, FluxDependency, HealthCheck, derived_timeout
-from .helm_release import HelmReleaseHandle, create_helm_release
+from .helm_release import HelmReleaseHandle, ValuesFrom, create_helm_release
 from .manifest import Manifest, cached_chart, remember_chart, struct
 from .namespaces import POD_SECURITY_LEVELS, PodSecurity, emit_namespace, open_path
 from .network import NetworkNeed, Peer, Port
@@ -160,29 +160,36 @@ class PlatformComponent(Construct):
                 pod_security_reason=pod_security_reason,
                 mesh_injection=mesh_injection,
             )
-        self.kustomization: ApiObject = ComponentKustomization(
-            self,
-            "Kustomization",
-            self,
-            metadata={"name": self.flux_name, "namespace": FLUX_NAMESPACE},
-            spec=struct(
-                flux_kustomize.KustomizationSpec,
-                flux_structs.CHECKED,
-                interval=self._interval,
-                retry_interval=self._retry_interval,
-                path=self.flux_path,
-                prune=True,
-                wait=self.wait,
-                source_ref=struct(
-                    flux_kustomize.KustomizationSpecSourceRef,
+        # Outside a Flux tree there is no folder for a Flux Kustomization to apply, and one named
+        # like the platform's would replace it on a cluster that runs the platform: none then.
+        self.kustomization: ApiObject | None = (
+            ComponentKustomization(
+                self,
+                "Kustomization",
+                self,
+                metadata={"name": self.flux_name, "namespace": FLUX_NAMESPACE},
+                spec=struct(
+                    flux_kustomize.KustomizationSpec,
                     flux_structs.CHECKED,
-                    kind=flux_kustomize.KustomizationSpecSourceRefKind.GIT_REPOSITORY,
-                    name=self.source_ref,
-                    namespace=FLUX_NAMESPACE,
+                    interval=self._interval,
+                    retry_interval=self._retry_interval,
+                    path=self.flux_path,
+                    prune=True,
+                    wait=self.wait,
+                    source_ref=struct(
+                        flux_kustomize.KustomizationSpecSourceRef,
+                        flux_structs.CHECKED,
+                        kind=flux_kustomize.KustomizationSpecSourceRefKind.GIT_REPOSITORY,
+                        name=self.source_ref,
+                        namespace=FLUX_NAMESPACE,
+                    ),
                 ),
-            ),
+            )
+            if self.platform is not None
+            else None
         )
-        """The component's Flux Kustomization (written to ``components/<name>.yaml``)."""
+        """The component's Flux Kustomization (written to ``components/<name>.yaml``); ``None``
+        outside a :class:`~sre_constructs.PlatformChart`."""
 
     # -- identity ---------------------------------------------------------------------------
 
@@ -350,8 +357,16 @@ class PlatformComponent(Construct):
 
         It is a sibling (its own folder and Flux Kustomization) that depends on this component, so
         Flux applies the custom resources only once the CRDs and their controllers are Ready.
+
+        Outside a :class:`~sre_constructs.PlatformChart` nothing can order them after the CRDs, so
+        the companion is held back: it lives in a chart of its own (``Chart.of(companion)``, in an
+        App of its own) that the caller's ``app.synth()`` does not write; synthesize or apply it
+        once the chart's CRDs exist.
         """
         scope_ref, own_id = self.__dict__["_sre_parent"]  # node.scope and node.id, without round-trips
+        if self.platform is None:
+            held_back = Chart(App(), f"{self.name}-{suffix}")
+            return PlatformComponent(held_back, f"{own_id}-{suffix}", name=f"{self.name}-{suffix}")
         # A scope jsii made on the Node side (a cdk8s-plus child, say) has a Python wrapper that
         # nothing may hold any more: ask jsii for it then.
         scope = scope_ref()
@@ -398,6 +413,7 @@ class PlatformComponent(Construct):
         interval: str = "30m",
         crds: str = "CreateReplace",
         disable_wait: bool = False,
+        values_from: Sequence[ValuesFrom] = (),
     ) -> HelmReleaseHandle:
         """Install a chart as a Flux HelmRelease, with install and upgrade remediation.
 
@@ -416,6 +432,9 @@ class PlatformComponent(Construct):
             crds: CRD policy of the chart's ``crds/`` folder on install and upgrade: ``Skip``,
                 ``Create`` or ``CreateReplace``. Default ``CreateReplace``, so CRDs follow upgrades.
             disable_wait: skip Helm's wait for resources on install/upgrade. Default ``False``.
+            values_from: values taken from Secrets or ConfigMaps in the release namespace
+                (:class:`~sre_constructs.kernel.helm_release.ValuesFrom`); the release waits for each
+                non-optional one. Default none.
 
         Returns:
             A handle with the release's names and the emitted object.
@@ -432,6 +451,7 @@ class PlatformComponent(Construct):
             interval=interval,
             crds=crds,
             disable_wait=disable_wait,
+            values_from=values_from,
         )
         self._releases.append(handle)
         return handle

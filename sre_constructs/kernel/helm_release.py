@@ -24,7 +24,40 @@ from .validation import check_bool, check_chart_version, check_dns_label, check_
 if TYPE_CHECKING:
     from .component import PlatformComponent
 
-__all__ = ["HelmReleaseHandle", "chart_source", "create_helm_release"]
+__all__ = ["HelmReleaseHandle", "ValuesFrom", "chart_source", "create_helm_release"]
+
+
+@dataclass(frozen=True)
+class ValuesFrom:
+    """One ``valuesFrom`` entry: a value of a Secret or ConfigMap merged into the release's values.
+
+    helm-controller does not install or upgrade the release while a non-optional source is
+    missing, and its Ready condition names it: the way to make a release wait for a Secret.
+
+    Attributes:
+        kind: ``Secret`` or ``ConfigMap``.
+        name: the object, in the release's namespace.
+        values_key: the key whose value is taken.
+        target_path: where it goes in the values (Helm ``--set`` path syntax).
+        optional: do not wait when the object or key is missing. Default ``False``.
+    """
+
+    kind: str
+    name: str
+    values_key: str
+    target_path: str
+    optional: bool = False
+
+    def to_flux(self) -> dict[str, Any]:
+        entry: dict[str, Any] = {
+            "kind": self.kind,
+            "name": self.name,
+            "valuesKey": self.values_key,
+            "targetPath": self.target_path,
+        }
+        if self.optional:
+            entry["optional"] = True
+        return entry
 
 
 @dataclass
@@ -40,6 +73,7 @@ class HelmReleaseHandle:
         values: the final values (defaults, then knobs, then the user's ``values``).
         api_object: the emitted HelmRelease.
         depends_on: releases this one waits for (Flux HelmRelease ``dependsOn``).
+        values_from: values taken from Secrets and ConfigMaps (Flux HelmRelease ``valuesFrom``).
     """
 
     release_name: str
@@ -50,6 +84,7 @@ class HelmReleaseHandle:
     values: dict[str, Any]
     api_object: ApiObject
     depends_on: list[HelmReleaseHandle] = field(default_factory=list)
+    values_from: list[ValuesFrom] = field(default_factory=list)
 
     def health_check(self) -> HealthCheck:
         """A health check on the HelmRelease itself (Ready includes Helm's own wait)."""
@@ -69,12 +104,15 @@ class _HelmRelease(PythonRendered, flux_helm.HelmRelease):
         _register_object(scope, self)
         self._values = handle_values
         self._depends_on: list[HelmReleaseHandle] = []
+        self._values_from: list[ValuesFrom] = []
 
     def to_json(self) -> Any:
         data = super().to_json()
         spec = data["spec"]
         if self._depends_on:
             spec["dependsOn"] = [{"name": dep.release_name, "namespace": dep.namespace} for dep in self._depends_on]
+        if self._values_from:
+            spec["valuesFrom"] = [entry.to_flux() for entry in self._values_from]
         if self._values:
             spec["values"] = self._values
         return data
@@ -93,6 +131,7 @@ def create_helm_release(
     interval: str,
     crds: str,
     disable_wait: bool,
+    values_from: Sequence[ValuesFrom] = (),
 ) -> HelmReleaseHandle:
     """The HelmRelease of :meth:`PlatformComponent.add_helm_release` (arguments and defaults there),
     checked and emitted in ``component``; the caller records the handle."""
@@ -122,6 +161,10 @@ def create_helm_release(
         or not all(isinstance(dep, HelmReleaseHandle) for dep in depends_on)
     ):
         raise ValidationError(where, "depends_on", depends_on, "a list of HelmReleaseHandle")
+    if isinstance(values_from, str) or not all(
+        isinstance(entry, ValuesFrom) and entry.kind in ("Secret", "ConfigMap") for entry in values_from
+    ):
+        raise ValidationError(where, "values_from", values_from, "a list of ValuesFrom('Secret'|'ConfigMap', ...)")
     if not isinstance(crds, str):
         raise ValidationError(where, "crds", crds, "one of 'Skip', 'Create', 'CreateReplace'")
     crd_policy = {
@@ -141,7 +184,7 @@ def create_helm_release(
     if any(r.release_name == release_name and r.namespace == release_namespace for r in component._releases):
         raise ValidationError(where, "release_name", release_name, "a release name not already used here")
     final_values = check_values(where, "values", values or {})
-    chart_props = chart_source(component, where, chart, chart_name, repository, chosen)
+    chart_props = chart_source(component, where, chart, chart_name, repository, chosen, release_namespace)
 
     obj = _HelmRelease(
         component,
@@ -189,8 +232,10 @@ def create_helm_release(
         values=final_values,
         api_object=obj,
         depends_on=list(depends_on),
+        values_from=list(values_from),
     )
     obj._depends_on = handle.depends_on
+    obj._values_from = handle.values_from
     component._releases.append(handle)
     return handle
 
@@ -202,6 +247,7 @@ def chart_source(
     chart_name: str,
     repository: ChartRepository,
     version: str,
+    release_namespace: str,
 ) -> dict[str, Any]:
     """``spec.chart`` (from a HelmRepository) or ``spec.chartRef`` (to an OCIRepository).
 
@@ -213,6 +259,8 @@ def chart_source(
     chart_source = getattr(component.platform, "chart_source", "helm")
     mirror = getattr(component.platform, "registry_mirror", None)
     sources = ChartSources.of(component)
+    # In a Flux tree the sources live in flux-system; alone in a plain chart, beside the release.
+    source_namespace = FLUX_NAMESPACE if component.platform is not None else release_namespace
     oci_url: str | None = None
     if mirror:
         if chart_source == "oci":
@@ -222,17 +270,17 @@ def chart_source(
     elif chart_source == "oci" and isinstance(chart, ChartPin) and chart.oci:
         oci_url = chart.oci
     if oci_url is not None:
-        name = sources.use_oci(chart_name, oci_url, version, where=where)
+        name = sources.use_oci(chart_name, oci_url, version, where=where, namespace=source_namespace)
         return {
             "chart_ref": struct(
                 flux_helm.HelmReleaseSpecChartRef,
                 flux_structs.CHECKED,
                 kind=flux_helm.HelmReleaseSpecChartRefKind.OCI_REPOSITORY,
                 name=name,
-                namespace=FLUX_NAMESPACE,
+                namespace=source_namespace,
             )
         }
-    repo_name = sources.use(repository, where=where)
+    repo_name = sources.use(repository, where=where, namespace=source_namespace)
     return {
         "chart": struct(
             flux_helm.HelmReleaseSpecChart,
@@ -248,7 +296,7 @@ def chart_source(
                     flux_structs.CHECKED,
                     kind=flux_helm.HelmReleaseSpecChartSpecSourceRefKind.HELM_REPOSITORY,
                     name=repo_name,
-                    namespace=FLUX_NAMESPACE,
+                    namespace=source_namespace,
                 ),
             ),
         )

@@ -66,7 +66,9 @@ class ChartSources(Construct):
 
     Never hand-kept: components call :meth:`use` for each chart they install, so the set always
     equals what the enabled components need. A :class:`~sre_constructs.PlatformChart` writes
-    them to ``sources/helmrepositories.yaml``; in any other chart they synthesize with it.
+    them to ``sources/helmrepositories.yaml`` (in ``flux-system``); in any other chart they
+    synthesize with it, in the namespace of the release that uses them, so a team's chart
+    never shares (or replaces) the platform's sources and needs no cross-namespace reference.
 
     Args:
         scope: the chart.
@@ -79,10 +81,11 @@ class ChartSources(Construct):
     def __init__(self, scope: Construct, id: str, *, interval: str = "1h") -> None:
         super().__init__(scope, id)
         self._interval = interval
-        self._by_url: dict[str, ChartRepository] = {}
-        self._by_name: dict[str, ChartRepository] = {}
+        # Keyed by (namespace, url) and (namespace, name): one set of sources per namespace.
+        self._by_url: dict[tuple[str, str], ChartRepository] = {}
+        self._by_name: dict[tuple[str, str], ChartRepository] = {}
         self._objects: list[flux_source.HelmRepository | flux_source.OciRepository] = []
-        self._oci: dict[str, tuple[str, str]] = {}  # OCIRepository name -> (url, version)
+        self._oci: dict[tuple[str, str], tuple[str, str]] = {}  # (namespace, name) -> (url, version)
 
     @classmethod
     def of(cls, construct: Construct) -> ChartSources:
@@ -109,7 +112,7 @@ class ChartSources(Construct):
         """The emitted ``HelmRepository`` and ``OCIRepository`` objects, in first-use order."""
         return list(self._objects)
 
-    def use_oci(self, name: str, url: str, version: str, *, where: str) -> str:
+    def use_oci(self, name: str, url: str, version: str, *, where: str, namespace: str = FLUX_NAMESPACE) -> str:
         """Register that a release installs the chart artifact ``url`` at ``version`` (``chartRef``).
 
         One ``OCIRepository`` per name; an exact version becomes ``ref.tag``, a range ``ref.semver``.
@@ -119,6 +122,7 @@ class ChartSources(Construct):
             url: the chart artifact, ``oci://host/path/chart``.
             version: the chart version (the OCI tag) or a semver range.
             where: the construct path of the user, for error messages.
+            namespace: where the OCIRepository lives. Default ``flux-system``.
 
         Returns:
             The ``OCIRepository`` name to reference from ``spec.chartRef``.
@@ -126,7 +130,7 @@ class ChartSources(Construct):
         check_dns_label(where, "OCIRepository name", name)
         if not isinstance(url, str) or not url.startswith("oci://"):
             raise ValidationError(where, "chart OCI url", url, "an oci://host/path/chart URL")
-        known = self._oci.get(name)
+        known = self._oci.get((namespace, name))
         if known is not None:
             if known != (url, version):
                 raise ValidationError(
@@ -136,15 +140,15 @@ class ChartSources(Construct):
                     f"OCIRepository {name!r} already serves {known[0]}:{known[1]}; one chart version per name",
                 )
             return name
-        if name in self._by_name:
+        if (namespace, name) in self._by_name:
             raise ValidationError(where, "OCIRepository name", name, "a name not used by a HelmRepository")
-        self._oci[name] = (url, version)
+        self._oci[(namespace, name)] = (url, version)
         exact = bool(_VERSION.fullmatch(version))
         self._objects.append(
             _OciRepository(
                 self,
-                f"oci-{name}",
-                metadata={"name": name, "namespace": FLUX_NAMESPACE},
+                f"oci-{name}" if namespace == FLUX_NAMESPACE else f"oci-{name}-{namespace}",
+                metadata={"name": name, "namespace": namespace},
                 spec=struct(
                     flux_source.OciRepositorySpec,
                     _CHECKED,
@@ -165,17 +169,18 @@ class ChartSources(Construct):
         )
         return name
 
-    def use(self, repository: ChartRepository, *, where: str) -> str:
+    def use(self, repository: ChartRepository, *, where: str, namespace: str = FLUX_NAMESPACE) -> str:
         """Register that a release installs a chart from ``repository``.
 
         Args:
             repository: the chart repository.
             where: the construct path of the user, for error messages.
+            namespace: where the HelmRepository lives. Default ``flux-system``.
 
         Returns:
             The ``HelmRepository`` name to reference from ``sourceRef``.
         """
-        known = self._by_url.get(repository.url)
+        known = self._by_url.get((namespace, repository.url))
         if known is not None:
             if known.name != repository.name:
                 raise ValidationError(
@@ -186,8 +191,8 @@ class ChartSources(Construct):
                 )
             return known.name
         check_dns_label(where, "chart repository name", repository.name)
-        clash = self._by_name.get(repository.name)
-        if clash is None and repository.name in self._oci:
+        clash = self._by_name.get((namespace, repository.name))
+        if clash is None and (namespace, repository.name) in self._oci:
             raise ValidationError(
                 where, "chart repository name", repository.name, "a name not used by an OCIRepository"
             )
@@ -198,16 +203,16 @@ class ChartSources(Construct):
                 repository.name,
                 f"already used for {clash.url}; give {repository.url} another name",
             )
-        self._by_url[repository.url] = repository
-        self._by_name[repository.name] = repository
+        self._by_url[(namespace, repository.url)] = repository
+        self._by_name[(namespace, repository.name)] = repository
         spec: dict[str, Any] = {"interval": self._interval, "url": repository.url}
         if repository.url.startswith("oci://"):
             spec["type"] = flux_source.HelmRepositorySpecType.OCI
         self._objects.append(
             _HelmRepository(
                 self,
-                repository.name,
-                metadata={"name": repository.name, "namespace": FLUX_NAMESPACE},
+                repository.name if namespace == FLUX_NAMESPACE else f"{repository.name}-{namespace}",
+                metadata={"name": repository.name, "namespace": namespace},
                 spec=struct(flux_source.HelmRepositorySpec, _CHECKED, **spec),
             )
         )

@@ -190,6 +190,11 @@ def _helm_release_needs(obj: Obj) -> list[Need]:
         if isinstance(dep, dict) and dep.get("name"):
             key = ("ready", "HelmRelease", str(dep.get("namespace") or obj.namespace), str(dep["name"]))
             needs.append(Need(key, "install", f"{obj.label} spec.dependsOn"))
+    # helm-controller does nothing (no install, no retries spent) until each non-optional source exists.
+    for source in spec.get("valuesFrom") or []:
+        if isinstance(source, dict) and source.get("name") and not source.get("optional"):
+            key = ("exists", str(source.get("kind") or "ConfigMap"), obj.namespace, str(source["name"]))
+            needs.append(Need(key, "install", f"{obj.label} spec.valuesFrom"))
     facts = chart_facts(str(chart.get("chart") or release_chart(obj)))
     if facts is not None:
         release = str(spec.get("releaseName") or obj.name)

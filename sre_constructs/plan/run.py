@@ -334,8 +334,9 @@ def _manual_in_same_unit(sim: _Sim, unit: Unit, release: Obj) -> list[Any]:
     from .engine import Blocker
 
     found = []
+    gated = {n.key for n in sim.needs[id(release)] if n.phase == "install"}  # valuesFrom: no install before
     for need in sim.needs[id(release)]:
-        if need.phase != "ready" or sim.have.get(need.key) != unit.name:
+        if need.phase != "ready" or sim.have.get(need.key) != unit.name or need.key in gated:
             continue
         for producer in unit.objects:
             if not any(p.key == need.key for p in sim.provs[id(producer)]):

@@ -19,6 +19,7 @@ from ..kernel.paths import child_path
 from ..kernel.validation import check_bool, check_dns_label, check_duration, check_values, duration_seconds
 from ..kernel.values import deep_merge
 from ..versions import CHARTS
+from ._credentials import EXTERNAL_SECRETS_API, checksum_values_from, credentials_external_secret
 from ._cron import check_cron
 
 __all__ = [
@@ -95,7 +96,6 @@ CHART_FACTS = register_chart(
         reads=_velero_reads,
     )
 )
-EXTERNAL_SECRETS_API = "external-secrets.io/v1"
 METRICS_PORT = 8085
 
 # The chart's repository-maintenance ConfigMap (velero >= 1.14 reads it for every maintenance Job).
@@ -418,40 +418,34 @@ class Backup(PlatformComponent):
         )
         self.node_agent = bool(final.get("deployNodeAgent"))
         """Whether the node-agent DaemonSet runs (file-system backups)."""
-        self.release = self.add_helm_release(release_name, CHARTS["backup/velero"], version=version, values=final)
+        # The release waits for the credentials (valuesFrom names the Secret) and its pods roll when
+        # they change: the checksum goes into the velero and node-agent pod annotations.
+        self.release = self.add_helm_release(
+            release_name,
+            CHARTS["backup/velero"],
+            version=version,
+            values=final,
+            values_from=checksum_values_from(
+                CREDENTIALS_SECRET, ["podAnnotations.checksum/credentials", "nodeAgent.podAnnotations.checksum/credentials"]
+            ),
+        )
 
         # -- credentials: from OpenBao through External Secrets, never in the tree -----------
         self.credentials = self.add_manifest(
-            {
-                "apiVersion": EXTERNAL_SECRETS_API,
-                "kind": "ExternalSecret",
-                "metadata": {"name": CREDENTIALS_SECRET, "namespace": namespace},
-                "spec": {
-                    "refreshInterval": "1h",
-                    "secretStoreRef": {"kind": "ClusterSecretStore", "name": secret_store},
-                    "target": {
-                        "name": CREDENTIALS_SECRET,
-                        "creationPolicy": "Owner",
-                        "template": {
-                            "engineVersion": "v2",
-                            # Only the templated key lands in the Secret: no raw KV fields beside it.
-                            "mergePolicy": "Replace",
-                            "type": "Opaque",
-                            "data": {
-                                "cloud": (
-                                    "[default]\n"
-                                    "aws_access_key_id={{ .access_key_id }}\n"
-                                    "aws_secret_access_key={{ .secret_access_key }}\n"
-                                ),
-                            },
-                        },
-                    },
-                    "data": [
-                        {"secretKey": prop, "remoteRef": {"key": credentials_key, "property": prop}}
-                        for prop in ("access_key_id", "secret_access_key")
-                    ],
+            credentials_external_secret(
+                CREDENTIALS_SECRET,
+                namespace,
+                secret_store,
+                credentials_key,
+                ("access_key_id", "secret_access_key"),
+                {
+                    "cloud": (
+                        "[default]\n"
+                        "aws_access_key_id={{ .access_key_id }}\n"
+                        "aws_secret_access_key={{ .secret_access_key }}\n"
+                    )
                 },
-            }
+            )
         )
         """The ExternalSecret producing Secret ``velero-credentials`` (key ``cloud``)."""
 

@@ -27,6 +27,7 @@ from ..kernel.validation import (
 )
 from ..kernel.values import deep_merge
 from ..versions import CHARTS
+from ._credentials import checksum_values_from, credentials_external_secret
 from ._alloy import alloy_config, alloy_defaults
 
 __all__ = [
@@ -142,6 +143,9 @@ def _loki_defaults() -> dict[str, Any]:
 _ENDPOINT = re.compile(r"^(?P<host>[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?)(:(?P<port>[0-9]{1,5}))?$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _REGION = re.compile(r"^[a-z0-9][-a-z0-9]*$")
+S3_CREDENTIALS_KEY = "platform/loki"
+"""Default KV path of Loki's S3 credentials in the platform's secret store."""
+_KV_PATH = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
 _LABEL_VALUE = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
 
 
@@ -152,8 +156,9 @@ class Logging(PlatformComponent):
     given); ``mode="scalable"`` runs ``replicas`` Monolithic replicas on S3 (replication factor up to
     3), the forward-compatible HA layout of the chart (SimpleScalable is deprecated). S3 credentials
     come from a Secret named by ``s3_credentials_secret`` (keys ``AWS_ACCESS_KEY_ID``,
-    ``AWS_SECRET_ACCESS_KEY``) as environment of the Loki pods only; without it the S3 client uses
-    its default chain (IRSA, instance profile). Alloy reads logs through the API server, so the
+    ``AWS_SECRET_ACCESS_KEY``) as environment of the Loki pods only, rendered from OpenBao by an
+    ExternalSecret when ``secret_store`` is given; without it the S3 client uses its default chain
+    (IRSA, instance profile). Alloy reads logs through the API server, so the
     namespace is ``restricted``.
 
     Knobs (all keyword arguments):
@@ -177,6 +182,13 @@ class Logging(PlatformComponent):
     - ``s3_insecure``: plain HTTP to the endpoint. Default ``False``.
     - ``s3_credentials_secret``: name of a Secret in the namespace with ``AWS_ACCESS_KEY_ID`` and
       ``AWS_SECRET_ACCESS_KEY``. Default ``None`` (SDK default chain).
+    - ``secret_store``: ClusterSecretStore the S3 credentials come from: with it and
+      ``s3_credentials_secret``, an ExternalSecret renders that Secret from ``s3_credentials_key``
+      and Loki waits for it (a manual step writes the key into OpenBao: ``sre-constructs plan``
+      prints the command). In a CorePlatform with External Secrets: its store. Default ``None``
+      (you provide the Secret).
+    - ``s3_credentials_key``: the KV path with properties ``AWS_ACCESS_KEY_ID`` and
+      ``AWS_SECRET_ACCESS_KEY``. Default ``platform/loki``.
     - ``monitoring_namespace``: namespace of Grafana and Prometheus (ingress to the gateway and metrics). Default
       ``monitoring``.
     - ``cluster_name``: value of the ``cluster`` label Alloy adds to every line. Default ``platform``.
@@ -209,6 +221,8 @@ class Logging(PlatformComponent):
         s3_force_path_style: bool = False,
         s3_insecure: bool = False,
         s3_credentials_secret: str | None = None,
+        secret_store: str | None = None,
+        s3_credentials_key: str = S3_CREDENTIALS_KEY,
         monitoring_namespace: str = MONITORING_NAMESPACE,
         cluster_name: str = CLUSTER_NAME,
         alloy_version: str | None = None,
@@ -253,6 +267,10 @@ class Logging(PlatformComponent):
         check_bool(where, "s3_insecure", s3_insecure)
         if s3_credentials_secret is not None:
             check_dns_label(where, "s3_credentials_secret", s3_credentials_secret)
+        if secret_store is not None:
+            check_dns_label(where, "secret_store", secret_store)
+        if not isinstance(s3_credentials_key, str) or not _KV_PATH.fullmatch(s3_credentials_key):
+            raise ValidationError(where, "s3_credentials_key", s3_credentials_key, "a KV path such as 'platform/loki'")
         check_dns_label(where, "monitoring_namespace", monitoring_namespace)
         if not isinstance(cluster_name, str) or len(cluster_name) > 63 or not _LABEL_VALUE.fullmatch(cluster_name):
             raise ValidationError(where, "cluster_name", cluster_name, "a label value: letters, digits, '-', '_', '.'")
@@ -278,6 +296,8 @@ class Logging(PlatformComponent):
 
         super().__init__(scope, id, name="logging", namespace=namespace, wait=wait)
         self.mode = mode
+        self.requires_external_secrets: bool = s3_credentials_secret is not None and secret_store is not None
+        """The S3 credentials come through External Secrets: its CRDs and the store must be Ready first."""
 
         loki_full = helm_fullname(release_name, "loki", override=user_values.get("fullnameOverride"))
         self.gateway_url: str = f"http://{loki_full}-gateway.{namespace}.svc:80"
@@ -330,11 +350,22 @@ class Logging(PlatformComponent):
             # A local filesystem needs no memcached in front of it.
             loki["chunksCache"] = {"enabled": False}
             loki["resultsCache"] = {"enabled": False}
+        self.credentials: Any = None
+        """The ExternalSecret producing the S3 credentials Secret, if they come from a store."""
+        values_from = []
+        if s3_credentials_secret is not None and secret_store is not None:
+            keys = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+            self.credentials = self.add_manifest(
+                credentials_external_secret(s3_credentials_secret, namespace, secret_store, s3_credentials_key, keys)
+            )
+            # Loki waits for the Secret (valuesFrom names it) and its pods roll when it changes.
+            values_from = checksum_values_from(s3_credentials_secret, ["loki.podAnnotations.checksum/s3-credentials"])
         self.loki = self.add_helm_release(
             release_name,
             CHARTS["logging/loki"],
             version=version,
             values=deep_merge(loki, user_values),
+            values_from=values_from,
         )
         push_url = f"{self.gateway_url}/loki/api/v1/push"
         self.alloy = self.add_helm_release(

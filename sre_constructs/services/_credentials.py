@@ -1,0 +1,74 @@
+"""Credentials a platform service reads from OpenBao through External Secrets (Velero's, Loki's).
+
+The pattern, shared so both read alike:
+
+- an ``external-secrets.io/v1`` ExternalSecret renders the Secret from one KV path of the platform's
+  ClusterSecretStore, plus a key ``CREDENTIALS_CHECKSUM`` (sha256 of the values);
+- the service's HelmRelease takes that checksum through ``valuesFrom`` into a pod annotation. So
+  helm-controller does not start the release until the Secret exists (its Ready condition names
+  the missing Secret, and the ExternalSecret's names the missing KV path: nothing times out or
+  exhausts Helm's retries while a person has not yet written the credentials), and the pods roll
+  when the credentials change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ..kernel.helm_release import ValuesFrom
+
+__all__ = ["CHECKSUM_KEY", "EXTERNAL_SECRETS_API", "credentials_external_secret", "checksum_values_from"]
+
+EXTERNAL_SECRETS_API = "external-secrets.io/v1"
+CHECKSUM_KEY = "CREDENTIALS_CHECKSUM"
+"""The Secret key holding the sha256 of the credentials (a valid environment variable name)."""
+
+
+def credentials_external_secret(
+    name: str,
+    namespace: str,
+    store: str,
+    remote_key: str,
+    properties: Sequence[str],
+    data: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """The ExternalSecret rendering Secret ``name`` from ``remote_key`` of ClusterSecretStore ``store``.
+
+    Args:
+        name: the ExternalSecret and its Secret.
+        namespace: where both live.
+        store: the ClusterSecretStore.
+        remote_key: the KV path with the properties.
+        properties: the properties read from it.
+        data: the Secret's keys as ESO v2 templates over the properties; default: each property as
+            a key of its own.
+    """
+    templates = dict(data) if data is not None else {prop: "{{ ." + prop + " }}" for prop in properties}
+    templates[CHECKSUM_KEY] = "{{ print " + " ".join("." + prop for prop in properties) + " | sha256sum }}"
+    return {
+        "apiVersion": EXTERNAL_SECRETS_API,
+        "kind": "ExternalSecret",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "refreshInterval": "1h",
+            "secretStoreRef": {"kind": "ClusterSecretStore", "name": store},
+            "target": {
+                "name": name,
+                "creationPolicy": "Owner",
+                "template": {
+                    "engineVersion": "v2",
+                    # Only the templated keys land in the Secret: no raw KV fields beside them.
+                    "mergePolicy": "Replace",
+                    "type": "Opaque",
+                    "data": templates,
+                },
+            },
+            "data": [{"secretKey": prop, "remoteRef": {"key": remote_key, "property": prop}} for prop in properties],
+        },
+    }
+
+
+def checksum_values_from(secret: str, target_paths: Sequence[str]) -> list[ValuesFrom]:
+    """``valuesFrom`` entries putting the credentials' checksum at each pod-annotation path."""
+    return [ValuesFrom("Secret", secret, CHECKSUM_KEY, path) for path in target_paths]
