@@ -242,7 +242,7 @@ class CorePlatform(PlatformChart):
             companion = getattr(component, "config", None)
             return companion if isinstance(companion, PlatformComponent) else None
 
-        openbao, eso, backup = built.get("openbao"), built.get("external-secrets"), built.get("backup")
+        openbao, eso = built.get("openbao"), built.get("external-secrets")
         # OpenBao's TLS Certificate is issued by the platform CA ClusterIssuer.
         if openbao is not None and config("cert-manager") is not None:
             openbao.depends_on(config("cert-manager"))  # type: ignore[arg-type]

@@ -18,7 +18,7 @@ from typing import Any
 
 from ..kernel.helm_release import ValuesFrom
 
-__all__ = ["CHECKSUM_KEY", "EXTERNAL_SECRETS_API", "credentials_external_secret", "checksum_values_from"]
+__all__ = ["CHECKSUM_KEY", "EXTERNAL_SECRETS_API", "checksum_values_from", "credentials_external_secret"]
 
 EXTERNAL_SECRETS_API = "external-secrets.io/v1"
 CHECKSUM_KEY = "CREDENTIALS_CHECKSUM"

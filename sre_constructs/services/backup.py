@@ -19,7 +19,7 @@ from ..kernel.paths import child_path
 from ..kernel.validation import check_bool, check_dns_label, check_duration, check_values, duration_seconds
 from ..kernel.values import deep_merge
 from ..versions import CHARTS
-from ._credentials import EXTERNAL_SECRETS_API, checksum_values_from, credentials_external_secret
+from ._credentials import checksum_values_from, credentials_external_secret
 from ._cron import check_cron
 
 __all__ = [
@@ -426,7 +426,8 @@ class Backup(PlatformComponent):
             version=version,
             values=final,
             values_from=checksum_values_from(
-                CREDENTIALS_SECRET, ["podAnnotations.checksum/credentials", "nodeAgent.podAnnotations.checksum/credentials"]
+                CREDENTIALS_SECRET,
+                ["podAnnotations.checksum/credentials", "nodeAgent.podAnnotations.checksum/credentials"],
             ),
         )
 

@@ -11,7 +11,7 @@ from constructs import Construct
 
 from ..kernel.component import HealthCheck, PlatformComponent
 from ..kernel.errors import ValidationError
-from ..kernel.facts import ChartFacts, register_chart
+from ..kernel.facts import ChartFacts, ObjectRef, Webhook, register_chart
 from ..kernel.naming import helm_fullname
 from ..kernel.network import Peer, tcp, udp
 from ..kernel.paths import child_path
@@ -49,6 +49,13 @@ CHART_FACTS = register_chart(
             "cert-manager.io/ClusterIssuer",
             "cert-manager.io/Issuer",
         ),
+        # Rendered MutatingWebhookConfiguration and ValidatingWebhookConfiguration
+        # `cert-manager-webhook` (failurePolicy Fail); the webhook makes its own CA Secret.
+        webhooks=(
+            Webhook("cert-manager-webhook", ("cert-manager.io/*", "acme.cert-manager.io/*"), "Fail"),
+            Webhook("cert-manager-webhook", ("cert-manager.io/CertificateRequest",), "Fail", mutating=True),
+        ),
+        creates_at_runtime=lambda values, ns, release: (ObjectRef("Secret", ns, f"{release}-webhook-ca"),),
     )
 )
 

@@ -11,7 +11,7 @@ from constructs import Construct
 
 from ..kernel.component import HealthCheck, PlatformComponent
 from ..kernel.errors import ValidationError
-from ..kernel.facts import ChartFacts, register_chart
+from ..kernel.facts import ChartFacts, Webhook, register_chart
 from ..kernel.naming import helm_fullname
 from ..kernel.network import Peer, tcp
 from ..kernel.paths import child_path
@@ -60,6 +60,17 @@ CHART_FACTS = register_chart(
             "generators.external-secrets.io/UUID",
             "generators.external-secrets.io/VaultDynamicSecret",
             "generators.external-secrets.io/Webhook",
+        ),
+        # Rendered ValidatingWebhookConfigurations `externalsecret-validate` and
+        # `secretstore-validate` (failurePolicy Fail); the cert-controller fills the webhook's
+        # serving Secret (rendered empty) and the caBundles.
+        webhooks=(
+            Webhook("externalsecret-validate", ("external-secrets.io/ExternalSecret",), "Fail"),
+            Webhook(
+                "secretstore-validate",
+                ("external-secrets.io/SecretStore", "external-secrets.io/ClusterSecretStore"),
+                "Fail",
+            ),
         ),
     )
 )

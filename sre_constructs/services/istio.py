@@ -10,7 +10,7 @@ from constructs import Construct
 
 from ..kernel.component import HealthCheck, PlatformComponent
 from ..kernel.errors import ValidationError
-from ..kernel.facts import ChartFacts, register_chart
+from ..kernel.facts import ChartFacts, ObjectRef, Webhook, register_chart
 from ..kernel.network import Peer, tcp
 from ..kernel.paths import child_path
 from ..kernel.validation import (
@@ -60,6 +60,14 @@ BASE_FACTS = register_chart(
             "security.istio.io/RequestAuthentication",
             "telemetry.istio.io/Telemetry",
         ),
+        # `istiod-default-validator`: Ignore until istiod, once it answers, patches it to Fail.
+        webhooks=(
+            Webhook(
+                "istiod-default-validator",
+                ("networking.istio.io/*", "security.istio.io/*", "telemetry.istio.io/*", "extensions.istio.io/*"),
+                "Ignore",
+            ),
+        ),
     )
 )
 ISTIOD_FACTS = register_chart(
@@ -67,6 +75,18 @@ ISTIOD_FACTS = register_chart(
         "istiod",
         # global.hub is the registry of pilot and of proxyv2 (every injected sidecar and gateway).
         image_keys=MappingProxyType({"global.hub": "{mirror}/istio"}),
+        # The sidecar injector (failurePolicy Fail) mutates pods in namespaces labelled for injection;
+        # istiod makes its own CA (Secret istio-ca-secret) and a root-cert ConfigMap in every namespace.
+        webhooks=(
+            Webhook(
+                "istio-sidecar-injector",
+                ("/Pod",),
+                "Fail",
+                mutating=True,
+                namespace_label=("istio-injection", "enabled"),
+            ),
+        ),
+        creates_at_runtime=lambda values, ns, release: (ObjectRef("Secret", ns, "istio-ca-secret"),),
     )
 )
 # The gateway runs `image: auto`: istiod's injector fills it in from global.hub above.

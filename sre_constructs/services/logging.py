@@ -27,8 +27,8 @@ from ..kernel.validation import (
 )
 from ..kernel.values import deep_merge
 from ..versions import CHARTS
-from ._credentials import checksum_values_from, credentials_external_secret
 from ._alloy import alloy_config, alloy_defaults
+from ._credentials import checksum_values_from, credentials_external_secret
 
 __all__ = [
     "ALLOY_FACTS",

@@ -11,7 +11,7 @@ from constructs import Construct
 
 from ..kernel.component import HealthCheck, PlatformComponent
 from ..kernel.errors import ValidationError
-from ..kernel.facts import ChartFacts, register_chart
+from ..kernel.facts import ChartFacts, ObjectRef, Webhook, register_chart
 from ..kernel.manifest import Manifest
 from ..kernel.naming import helm_fullname
 from ..kernel.network import Peer, tcp
@@ -56,6 +56,16 @@ CHART_FACTS = register_chart(
             "monitoring.coreos.com/ServiceMonitor",
             "monitoring.coreos.com/ThanosRuler",
         ),
+        # The operator's admission webhooks (failurePolicy Ignore); the pre-install hook Job
+        # creates their serving Secret.
+        webhooks=(
+            Webhook(
+                "kube-prometheus-stack-admission",
+                ("monitoring.coreos.com/PrometheusRule", "monitoring.coreos.com/AlertmanagerConfig"),
+                "Ignore",
+            ),
+        ),
+        creates_at_runtime=lambda values, ns, release: (ObjectRef("Secret", ns, f"{release}-admission"),),
     )
 )
 
