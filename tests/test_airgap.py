@@ -11,15 +11,18 @@ from cdk8s import App
 
 import sre_constructs  # noqa: F401  (chooses jsii's Node before cdk8s loads)
 from sre_constructs import CHARTS, CorePlatform, ValidationError, write_tree
-from sre_constructs.airgap import LIBRARY_IMAGES, MIRROR_KEYS, mirror_image, mirror_knobs, mirror_values
+from sre_constructs.airgap import MIRROR_KEYS, mirror_image, mirror_knobs, mirror_values
 from sre_constructs.kernel.manifest import Manifest
 from sre_constructs.kernel.tree_check import check_tree
+from sre_constructs.services.backup import CHART_FACTS as VELERO_FACTS
 
 from .conftest import load_docs
 
 MIRROR = "registry.local:5000/platform"
 _IMAGE_KEYS = {"image", "repository", "registry", "hub", "imageRegistry"}
 _IMAGE_LIKE = re.compile(r"^[a-z0-9.-]+(:[0-9]+)?/[a-z0-9._/-]+(:[\w.-]+|@sha256:[0-9a-f]+)$")
+
+(VELERO_PLUGIN,) = VELERO_FACTS.library_images  # the AWS plugin init container
 
 
 def _image_refs(node: Any, path: str = "") -> list[tuple[str, str]]:
@@ -70,13 +73,13 @@ def test_no_image_outside_the_mirror(chart_source: str) -> None:
     for key, (_, keys) in MIRROR_KEYS.items():
         for dotted in keys:
             assert any(p.endswith("." + dotted) for p, _ in refs), (key, dotted)
-    assert any(v == mirror_image(LIBRARY_IMAGES[0], MIRROR) for _, v in refs)
+    assert any(v == mirror_image(VELERO_PLUGIN, MIRROR) for _, v in refs)
 
 
 def test_without_mirror_images_are_upstream() -> None:
     refs = _everything(CorePlatform(App(), "core"))
     assert not any(v.startswith(MIRROR) for _, v in refs)
-    assert ("backup/velero.initContainers[0].image", LIBRARY_IMAGES[0]) in refs
+    assert ("backup/velero.initContainers[0].image", VELERO_PLUGIN) in refs
 
 
 def test_user_values_win_over_the_mirror() -> None:

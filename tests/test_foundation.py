@@ -25,6 +25,7 @@ from sre_constructs import (
     RuntimeSecurity,
     write_tree,
 )
+from sre_constructs.kernel.facts import chart_facts
 
 from .conftest import REPO, load_docs
 
@@ -327,12 +328,16 @@ def test_each_service_works_alone_in_a_plain_chart(construct: type[PlatformCompo
     manifests = cdk8s.Testing.synth(chart)
     kinds = [m["kind"] for m in manifests]
     assert "Namespace" in kinds and "HelmRelease" in kinds and "HelmRepository" in kinds
-    flux = {m["metadata"]["name"]: m for m in manifests if m["kind"] == "Kustomization"}
-    assert flux[component.name]["spec"]["path"] == f"./{component.name}"
-    for name, companion in flux.items():  # companions wait for the service that installs their CRDs
-        if name != component.name:
-            assert name.startswith(component.name + "-")
-            assert {"name": component.name, "namespace": "flux-system"} in companion["spec"]["dependsOn"]
+    # No Flux Kustomization (nothing for it to apply, and one named like the platform's would
+    # replace it) and nothing in flux-system: the chart sources sit beside the releases.
+    assert "Kustomization" not in kinds and component.kustomization is None
+    assert all(m["metadata"].get("namespace") != "flux-system" for m in manifests)
+    for release in (m for m in manifests if m["kind"] == "HelmRelease"):
+        source = release["spec"]["chart"]["spec"]["sourceRef"]
+        assert source["namespace"] == release["metadata"]["namespace"]
+    # Custom resources of the service's own CRDs are held back (nothing could order them after the CRDs).
+    own_groups = {crd.partition("/")[0] for r in component.releases for crd in (chart_facts(r.chart).crds or ())}
+    assert not [m for m in manifests if m["apiVersion"].partition("/")[0] in own_groups]
     urls = [m["spec"]["url"] for m in manifests if m["kind"] == "HelmRepository"]
     assert len(urls) == len(set(urls))
 

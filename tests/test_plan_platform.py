@@ -10,8 +10,9 @@ import pytest
 from cdk8s import App
 
 from sre_constructs import CorePlatform, write_tree
-from sre_constructs.plan import plan_app, plan_clusters, plan_tree
+from sre_constructs.plan import Plan, plan_app, plan_clusters, plan_tree
 from sre_constructs.plan.readme import BRINGUP_END, BRINGUP_START, bringup_block
+from sre_constructs.services.openbao import OpenBao
 
 REPO = Path(__file__).resolve().parent.parent
 CLUSTERS = sorted((REPO / "clusters").glob("*.yaml"))
@@ -54,7 +55,6 @@ def test_a_service_alone_in_a_team_chart_collides_with_nothing(tmp_path: Path) -
     its own namespace and holds back the custom resources its chart's CRDs serve; no object of the
     team's tree then collides with the platform's tree (what the chart itself renders is Helm's to
     arbitrate: two cert-managers on one cluster would still compete for their CRDs)."""
-    import yaml
     from cdk8s import Chart
 
     from sre_constructs import CertManager
@@ -74,10 +74,25 @@ def test_a_service_alone_in_a_team_chart_collides_with_nothing(tmp_path: Path) -
 
     write_tree(app, tmp_path)
     apps = tmp_path / "apps"
-    (apps / "team").mkdir(parents=True)
+    # Beside the platform, a second cert-manager is a real conflict the plan names.
+    assert _team_plan(apps, core, docs, tmp_path).blockers[0].kind == "collision"
+    # A service whose chart registers nothing cluster-wide plans cleanly beside the platform.
+    other = Chart(App(), "team")
+    OpenBao(other, "bao", namespace="team-bao", release_name="team-bao", replicas=1)
+    plan = _team_plan(apps, core, other.to_json(), tmp_path, waits=("cert-manager-config",))
+    assert not [b for b in plan.blockers if b.kind == "collision"], [str(b) for b in plan.blockers]
+    assert plan.ok, plan.render("text")
+
+
+def _team_plan(
+    apps: Path, core: CorePlatform, docs: list[dict[str, object]], root: Path, waits: tuple[str, ...] = ()
+) -> Plan:
+    """Plan a team tree holding ``docs`` (one Flux Kustomization at ./apps/team) beside the core tree."""
+    import yaml
+
+    (apps / "team").mkdir(parents=True, exist_ok=True)
     (apps / "team" / "objects.yaml").write_text(yaml.safe_dump_all(docs))
     (apps / "kustomization.yaml").write_text(yaml.safe_dump({"resources": ["team.yaml"]}))
-    waits = [{"name": core.istio.flux_name}] if core.istio else []
     team_ks = {
         "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
         "kind": "Kustomization",
@@ -87,11 +102,9 @@ def test_a_service_alone_in_a_team_chart_collides_with_nothing(tmp_path: Path) -
             "path": "./apps/team",
             "prune": True,
             "wait": True,
-            "dependsOn": waits,
+            "dependsOn": [{"name": name} for name in waits],
             "sourceRef": {"kind": "GitRepository", "name": "flux-system"},
         },
     }
     (apps / "team.yaml").write_text(yaml.safe_dump(team_ks))
-    plan = plan_tree(apps, with_trees=[tmp_path / "core"])
-    assert not [b for b in plan.blockers if b.kind == "collision"], [str(b) for b in plan.blockers]
-    assert plan.ok, plan.render("text")
+    return plan_tree(apps, with_trees=[root / "core"])

@@ -160,8 +160,11 @@ class PlatformComponent(Construct):
                 pod_security_reason=pod_security_reason,
                 mesh_injection=mesh_injection,
             )
-        # Outside a Flux tree there is no folder for a Flux Kustomization to apply, and one named
-        # like the platform's would replace it on a cluster that runs the platform: none then.
+        # A service alone in a plain chart (no tree, no path given) has no folder for a Flux
+        # Kustomization to apply, and one named like the platform's would replace it: none then.
+        self.standalone: bool = self.platform is None and path is None
+        """Alone in a plain chart: no Flux Kustomization, chart sources beside the releases,
+        companions held back (see :meth:`add_companion`)."""
         self.kustomization: ApiObject | None = (
             ComponentKustomization(
                 self,
@@ -185,11 +188,11 @@ class PlatformComponent(Construct):
                     ),
                 ),
             )
-            if self.platform is not None
+            if not self.standalone
             else None
         )
         """The component's Flux Kustomization (written to ``components/<name>.yaml``); ``None``
-        outside a :class:`~sre_constructs.PlatformChart`."""
+        when :attr:`standalone`."""
 
     # -- identity ---------------------------------------------------------------------------
 
@@ -358,15 +361,17 @@ class PlatformComponent(Construct):
         It is a sibling (its own folder and Flux Kustomization) that depends on this component, so
         Flux applies the custom resources only once the CRDs and their controllers are Ready.
 
-        Outside a :class:`~sre_constructs.PlatformChart` nothing can order them after the CRDs, so
-        the companion is held back: it lives in a chart of its own (``Chart.of(companion)``, in an
+        When this component is :attr:`standalone` nothing can order them after the CRDs, so the
+        companion is held back: it lives in a chart of its own (``Chart.of(companion)``, in an
         App of its own) that the caller's ``app.synth()`` does not write; synthesize or apply it
         once the chart's CRDs exist.
         """
         scope_ref, own_id = self.__dict__["_sre_parent"]  # node.scope and node.id, without round-trips
-        if self.platform is None:
+        if self.standalone:
             held_back = Chart(App(), f"{self.name}-{suffix}")
-            return PlatformComponent(held_back, f"{own_id}-{suffix}", name=f"{self.name}-{suffix}")
+            companion = PlatformComponent(held_back, f"{own_id}-{suffix}", name=f"{self.name}-{suffix}")
+            companion.depends_on(self)  # recorded, not emitted: neither has a Flux Kustomization
+            return companion
         # A scope jsii made on the Node side (a cdk8s-plus child, say) has a Python wrapper that
         # nothing may hold any more: ask jsii for it then.
         scope = scope_ref()

@@ -259,8 +259,9 @@ def chart_source(
     chart_source = getattr(component.platform, "chart_source", "helm")
     mirror = getattr(component.platform, "registry_mirror", None)
     sources = ChartSources.of(component)
-    # In a Flux tree the sources live in flux-system; alone in a plain chart, beside the release.
-    source_namespace = FLUX_NAMESPACE if component.platform is not None else release_namespace
+    # In a Flux tree the sources live in flux-system; alone in a plain chart, beside the release
+    # (a team's chart never shares or replaces the platform's sources).
+    source_namespace = release_namespace if component.standalone else FLUX_NAMESPACE
     oci_url: str | None = None
     if mirror:
         if chart_source == "oci":

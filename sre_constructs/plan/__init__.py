@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from ..kernel.errors import ValidationError
-from .engine import Blocker, simulate
+from .engine import simulate
+from .model import Blocker
 from .report import Plan, build_plan
 from .source import FLUX_KUSTOMIZE, Files, Obj, build, load_units
 

@@ -22,82 +22,21 @@ a need met only by an unrelated Kustomization works by the luck of a retry, and 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from ..kernel.facts import ManualStep, Webhook, chart_facts
+from ..kernel.facts import Webhook, chart_facts
 from .kinds import BUILTIN_GROUPS, FLUX_HELM, Key, Need, Prov, needs_of, provisions_of, release_chart, release_values
 from .manual import manual_steps_for
+from .model import STAGES, Blocker, Outcome, stage_of
 from .pods import PodCheck, check_pods
+from .run import run
 from .source import CLUSTER_SCOPED, Obj, Unit
 
 __all__ = ["STAGES", "Blocker", "Outcome", "simulate", "stage_of"]
 
 PRE_EXISTING_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease", "flux-system")
 _CLUSTER = "<cluster>"
-
-
-@dataclass(frozen=True, order=True)
-class Blocker:
-    """Something that keeps the tree from coming up (or makes it come up only by luck).
-
-    Attributes:
-        unit: the Flux Kustomization (``namespace/name``) it concerns.
-        obj: the object (``Kind namespace/name``).
-        need: the need in words.
-        provider: what would provide it, and why that does not help; or that nothing does.
-        kind: ``blocked`` (never Ready), ``order`` (needs something it does not depend on),
-            ``collision`` (an object applied by two Kustomizations), ``admission`` (a pod refused).
-    """
-
-    unit: str
-    obj: str
-    need: str
-    provider: str
-    kind: str = "blocked"
-
-    def __str__(self) -> str:
-        return f"{self.unit}: {self.obj} needs {self.need}; {self.provider}"
-
-
-@dataclass
-class UnitOutcome:
-    """How one unit fared."""
-
-    unit: Unit
-    wave: int
-    stages: list[list[Obj]]
-    ready_round: int | None = None
-    failure: str | None = None
-    waits_for: list[str] = field(default_factory=list)
-
-
-@dataclass
-class Outcome:
-    """The result of a simulation."""
-
-    units: list[UnitOutcome]
-    blockers: list[Blocker]
-    manual: list[tuple[ManualStep, str]]
-    notes: list[str]
-    checked_pods: bool
-
-
-STAGES = ("definitions", "classes", "rest")
-"""Flux's apply stages, in order: CRDs, Namespaces and ClusterRoles; ``*Class`` kinds; the rest."""
-
-
-def stage_of(obj: Obj) -> int:
-    """Flux's apply stage of an object: 0 definitions, 1 classes, 2 the rest."""
-    if (obj.group, obj.kind) in (
-        ("apiextensions.k8s.io", "CustomResourceDefinition"),
-        ("", "Namespace"),
-        ("rbac.authorization.k8s.io", "ClusterRole"),
-    ):
-        return 0
-    if obj.kind.endswith("Class"):
-        return 1
-    return 2
 
 
 @dataclass
@@ -346,6 +285,4 @@ def simulate(
         mirror: the registry every image must come from, if any.
         known: Flux Kustomizations of other trees already Ready on the cluster (``--with``).
     """
-    from .run import run
-
     return run(_Sim(units, rendered, mirror), known or {})

@@ -7,7 +7,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .engine import STAGES, Blocker, Outcome, UnitOutcome, stage_of
+from .model import STAGES, Blocker, Outcome, UnitOutcome, stage_of
 
 __all__ = ["FORMATS", "Plan", "StepPlan", "build_plan"]
 

@@ -6,10 +6,11 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from .kinds import Key, Need, describe
+from .model import STAGES, Blocker, Outcome, UnitOutcome, stage_of
 from .source import Obj, Unit
 
 if TYPE_CHECKING:
-    from .engine import Outcome, _Sim
+    from .engine import _Sim
 
 _MAX_ROUNDS = 200
 _MANUAL = "<manual>"
@@ -52,7 +53,6 @@ def _ancestors(units: list[Unit], parent: Mapping[str, str]) -> dict[str, set[st
 
 
 def run(sim: _Sim, known: Mapping[str, Any]) -> Outcome:
-    from .engine import Outcome, UnitOutcome, stage_of
 
     units = sim.units
     waves = _waves(units, sim.parent, known)
@@ -196,7 +196,6 @@ def _providers(sim: _Sim, key: Key) -> list[tuple[str, str, str]]:
 
 
 def _stage_name(index_of: int, stages: list[list[Obj]]) -> str:
-    from .engine import STAGES, stage_of
 
     return STAGES[stage_of(stages[index_of][0])]
 
@@ -237,7 +236,6 @@ def _diagnose(
     known: Mapping[str, Any],
     hooks: list[tuple[Any, Key, str]],
 ) -> list[Any]:
-    from .engine import Blocker
 
     blockers: list[Blocker] = []
     names = {u.name for u in sim.units}
@@ -283,10 +281,7 @@ def _diagnose(
 
 def _order_problems(sim: _Sim, ready: set[str], hooks: list[tuple[Any, Key, str]]) -> list[Any]:
     """Needs met only by a Kustomization the needing one does not wait for (a race won by a retry)."""
-    from .engine import Blocker
-    from .run import _ancestors as ancestors_of
-
-    ancestors = ancestors_of(sim.units, sim.parent)
+    ancestors = _ancestors(sim.units, sim.parent)
     found = []
     for unit in sim.units:
         if unit.name not in ready:
@@ -331,7 +326,6 @@ def _order_problems(sim: _Sim, ready: set[str], hooks: list[tuple[Any, Key, str]
 def _manual_in_same_unit(sim: _Sim, unit: Unit, release: Obj) -> list[Any]:
     """A release reading a Secret that exists only after a manual step, produced in its own Kustomization:
     Helm's install times out and exhausts its retries before a person acts."""
-    from .engine import Blocker
 
     found = []
     gated = {n.key for n in sim.needs[id(release)] if n.phase == "install"}  # valuesFrom: no install before
@@ -358,7 +352,6 @@ def _manual_in_same_unit(sim: _Sim, unit: Unit, release: Obj) -> list[Any]:
 
 
 def _collisions(sim: _Sim) -> list[Any]:
-    from .engine import Blocker
 
     seen: dict[tuple[str, str, str, str], str] = {}
     found = []
@@ -377,4 +370,20 @@ def _collisions(sim: _Sim) -> list[Any]:
                     )
                 )
             seen.setdefault(key, unit.name)
+    # Webhook configurations are cluster-scoped: two releases rendering one name overwrite each other.
+    registered: dict[tuple[bool, str], tuple[str, str]] = {}
+    for release in sim.releases.values():
+        for hook, _ in release.webhooks:
+            kind = "MutatingWebhookConfiguration" if hook.mutating else "ValidatingWebhookConfiguration"
+            first = registered.setdefault((hook.mutating, hook.name), (release.unit, release.obj.label))
+            if first[1] != release.obj.label:
+                found.append(
+                    Blocker(
+                        release.unit,
+                        release.obj.label,
+                        f"to be the only release rendering {kind} {hook.name}",
+                        f"{first[1]} in {first[0]} renders it too: each install overwrites the other's",
+                        "collision",
+                    )
+                )
     return found
