@@ -50,5 +50,6 @@ def bringup_block(cluster_files: Sequence[str | Path]) -> str:
     lines: list[str] = []
     for name, files in [("default platform", []), *((Path(f).stem, [f]) for f in cluster_files)]:
         (plan,) = plan_clusters(files)
-        lines += _section(f"{name}" if not files else f"cluster {name} (`{Path(files[0]).as_posix()}`)", plan)
+        shown = f"{Path(files[0]).parent.name}/{Path(files[0]).name}" if files else ""  # the same from any cwd
+        lines += _section(f"cluster {name} (`{shown}`)" if files else name, plan)
     return "\n".join(lines).rstrip("\n") + "\n"
