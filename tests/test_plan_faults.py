@@ -444,3 +444,26 @@ def test_hand_written_repository_is_read_and_its_limits_named(tmp_path: Path) ->
     assert "chart 'somebody-elses-chart' is not one the library knows" in notes
     assert "pods not checked" in plan.render("text")
     assert [s.name for s in plan.steps] == ["<platform>", "flux-system/demo", "flux-system/apps"]
+
+
+def test_charts_are_rendered_with_helm_from_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--charts runs `helm template` for each release whose chart is in the folder (a stand-in helm
+    here prints a rendered Deployment), then checks its pods like --rendered does."""
+    tree, _ = rendered_tree(tmp_path, [])
+    charts = tmp_path / "charts"
+    (charts / "demo-operator").mkdir(parents=True)
+    bare = {k: v for k, v in GOOD_CONTAINER.items() if k != "resources"}
+    rendered = tmp_path / "out.yaml"
+    rendered.write_text(yaml.safe_dump(deployment(bare)))
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    helm = bin_dir / "helm"
+    helm.write_text(f'#!/bin/sh\necho "$@" > {tmp_path}/args\ncat {rendered}\n')
+    helm.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    plan = plan_tree(tree, charts=charts, mirror="mirror.example.com")
+    args = (tmp_path / "args").read_text().split()
+    assert args[:3] == ["template", "demo-operator", str(charts / "demo-operator")]
+    assert "--include-crds" in args and args[args.index("-n") + 1] == "demo"
+    assert plan.checked_pods
+    assert any("require-requests-limits" in str(b) for b in plan.blockers), [str(b) for b in plan.blockers]

@@ -138,8 +138,9 @@ class _Sim:
                 ready.append(Prov(("controller", group), "ready"))
             for hook in facts.webhooks:
                 webhooks.append((hook, ("served", f"{obj.namespace}/{obj.name}", hook.name)))
+            # Controllers (and hook Jobs) make these while the release installs, before its pods are Ready.
             for made in facts.creates_at_runtime(values, target, release):
-                ready.append(Prov(("exists", made.kind, made.namespace, made.name), "ready"))
+                install.append(Prov(("exists", made.kind, made.namespace, made.name), "install"))
         for doc in rendered or ():
             namespace = doc.namespace or ("" if (doc.group, doc.kind) in self.cluster_scoped else target)
             install.append(Prov(("exists", doc.kind, namespace, doc.name), "install"))
