@@ -108,3 +108,21 @@ def _team_plan(
     }
     (apps / "team.yaml").write_text(yaml.safe_dump(team_ks))
     return plan_tree(apps, with_trees=[root / "core"])
+
+
+@pytest.mark.parametrize(
+    ("openbao", "command"),
+    [
+        ({"seal_key_source": "external"}, "kubectl -n openbao create secret generic openbao-static-seal"),
+        (
+            {"seal_config": {"awskms": {"region": "eu-west-1", "kms_key_id": "alias/bao"}}},
+            "aws kms describe-key --key-id alias/bao --region eu-west-1",
+        ),
+    ],
+)
+def test_inputs_only_a_person_gives_are_manual_steps(openbao: dict[str, object], command: str) -> None:
+    app = App()
+    CorePlatform(app, "core", services={"openbao": openbao})
+    plan = plan_app(app)
+    assert plan.ok, plan.render("text")
+    assert any(step["command"].startswith(command) for step in plan.manual_steps), plan.manual_steps

@@ -93,6 +93,14 @@ def _no_refs(values: Mapping[str, Any], namespace: str, release: str) -> tuple[O
 KvWrite = Callable[[Mapping[str, Any], str, str, str, str, Sequence[str]], str]
 """``(release values, namespace, release, mount, path, properties) -> command`` writing a KV secret."""
 
+ValuesSteps = Callable[[Mapping[str, Any], str, str], tuple[ManualStep, ...]]
+"""``(release values, release namespace, release name) -> manual steps``."""
+
+
+def _no_steps(values: Mapping[str, Any], namespace: str, release: str) -> tuple[ManualStep, ...]:
+    return ()
+
+
 ValuesRefs = Callable[[Mapping[str, Any], str, str], tuple[ObjectRef, ...]]
 """``(release values, release namespace, release name) -> objects``."""
 
@@ -117,6 +125,8 @@ class ChartFacts:
             (not reachable through a registry key), moved to a mirror one by one.
         kv_write: for a secrets backend (OpenBao): the exact command a person runs to write a KV
             secret that an ExternalSecret reads (a manual step of the bring-up plan).
+        manual_inputs: inputs only a person can give, derived from the release's values (a key
+            Secret you provide, a KMS key), each with the exact command and what it provides.
         aggregated_roles: ``(label key, label value, service account name)``: a ClusterRole with
             that label is aggregated into a ClusterRole the chart binds to that service account
             (in the release namespace), e.g. Kyverno's background controller.
@@ -132,6 +142,7 @@ class ChartFacts:
     library_images: tuple[str, ...] = ()
     kv_write: KvWrite | None = None
     aggregated_roles: tuple[tuple[str, str, str], ...] = ()
+    manual_inputs: ValuesSteps = _no_steps
 
 
 _REGISTRY: dict[str, ChartFacts] = {}

@@ -22,10 +22,10 @@ a need met only by an unrelated Kustomization works by the luck of a retry, and 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from ..kernel.facts import Webhook, chart_facts
+from ..kernel.facts import ManualStep, Webhook, chart_facts
 from .kinds import BUILTIN_GROUPS, FLUX_HELM, Key, Need, Prov, needs_of, provisions_of, release_chart, release_values
 from .manual import manual_steps_for
 from .model import STAGES, Blocker, Outcome, stage_of
@@ -87,7 +87,7 @@ class _Sim:
                 if obj.is_(FLUX_HELM, "HelmRelease"):
                     self.releases[id(obj)] = self._release(obj, unit.name)
         self._pods()
-        self.manual = manual_steps_for(units, self._provided_keys())
+        self.manual = manual_steps_for(units, self._provided_keys()) + self._chart_manual_steps()
         for ns in PRE_EXISTING_NAMESPACES:
             self.have[("ns", ns)] = _CLUSTER
         for unit in units:  # the repositories Flux itself was bootstrapped with
@@ -192,6 +192,22 @@ class _Sim:
                     self.needs[id(obj)].extend(check.needs)
                     for problem in check.refusals:
                         self.needs[id(obj)].append(Need(("admitted", check.where), "ready", problem))
+
+    def _chart_manual_steps(self) -> list[tuple[ManualStep, tuple[Key, ...], Key]]:
+        """Inputs the charts' facts name (a seal key Secret, a KMS key): given once the namespace exists."""
+        steps: list[tuple[ManualStep, tuple[Key, ...], Key]] = []
+        for release in self.releases.values():
+            facts = chart_facts(release_chart(release.obj))
+            if facts is None:
+                continue
+            target = str(release.obj.spec.get("targetNamespace") or release.obj.namespace)
+            name = str(release.obj.spec.get("releaseName") or release.obj.name)
+            for step in facts.manual_inputs(release_values(release.obj), target, name):
+                provided = [("exists", ref.kind, ref.namespace, ref.name) for ref in step.provides]
+                key: Key = provided[0] if provided else ("manual", step.command)
+                after = step.after or f"namespace {target} exists"
+                steps.append((replace(step, after=after), (("ns", target),), key))
+        return steps
 
     def _provided_keys(self) -> set[Key]:
         keys = {p.key for provs in self.provs.values() for p in provs}

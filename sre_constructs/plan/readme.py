@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import Plan, plan_clusters
+from .report import _capital, when
 
 __all__ = ["BRINGUP_END", "BRINGUP_START", "bringup_block", "replace_block"]
 
@@ -35,7 +36,7 @@ def _section(name: str, plan: Plan) -> list[str]:
     if plan.manual_steps:
         lines += ["Manual steps:", ""]
         for number, step in enumerate(plan.manual_steps, 1):
-            lines.append(f"{number}. Once `{step['after']}` is Ready: {step['what']}.")
+            lines.append(f"{number}. {_capital(when(step['after']))}: {step['what']}.")
             lines += ["", "   ```sh", *(f"   {line}" for line in step["command"].splitlines()), "   ```", ""]
     else:
         lines += ["No manual step.", ""]

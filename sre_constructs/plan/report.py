@@ -97,6 +97,15 @@ class Plan:
         return "\n".join(lines)
 
 
+def when(after: str) -> str:
+    """A manual step's moment in words: ``once flux-system/x is Ready`` or ``once <condition>``."""
+    return f"once {after} is Ready" if "/" in after and " " not in after else f"once {after}"
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 def _short(name: str) -> str:
     """A step's name in a picture: the Kustomization name, or ``<path> (root)``."""
     return f"{name.strip('<>')} (root)" if name.startswith("<") else name.rpartition("/")[2]
@@ -152,7 +161,7 @@ def _text(plan: Plan) -> str:
     if plan.manual_steps:
         out.append("\nmanual steps")
         for number, manual in enumerate(plan.manual_steps, 1):
-            out.append(f"  {number}. after {manual['after']}: {manual['what']}")
+            out.append(f"  {number}. {when(manual['after'])}: {manual['what']}")
             out.extend(f"       {line}" for line in manual["command"].splitlines())
     if plan.blockers:
         out.append("\nblockers")
@@ -175,7 +184,7 @@ def _markdown(plan: Plan) -> str:
     if plan.manual_steps:
         out += ["", "Manual steps:", ""]
         for number, manual in enumerate(plan.manual_steps, 1):
-            out.append(f"{number}. After `{manual['after']}` is Ready: {manual['what']}")
+            out.append(f"{number}. {_capital(when(manual['after']))}: {manual['what']}")
             out += ["", "   ```sh", *(f"   {line}" for line in manual["command"].splitlines()), "   ```", ""]
     if plan.blockers:
         out += ["", "Blockers:", ""]

@@ -11,7 +11,7 @@ from constructs import Construct
 
 from ..kernel.component import HealthCheck, PlatformComponent
 from ..kernel.errors import ValidationError
-from ..kernel.facts import ChartFacts, ObjectRef, register_chart
+from ..kernel.facts import ChartFacts, ManualStep, ObjectRef, register_chart
 from ..kernel.naming import helm_fullname
 from ..kernel.network import Peer, tcp
 from ..kernel.paths import child_path
@@ -74,6 +74,52 @@ def _kv_write(
     )
 
 
+# What a person checks for each KMS seal type before OpenBao can start (its attributes fill the command).
+_SEAL_CHECKS = {
+    "awskms": "aws kms describe-key --key-id {kms_key_id} --region {region}",
+    "gcpckms": "gcloud kms keys describe {crypto_key} --keyring {key_ring} --location {region} --project {project}",
+    "azurekeyvault": "az keyvault key show --vault-name {vault_name} --name {key_name}",
+    "transit": "bao read -address={address} {mount_path}/keys/{key_name}",
+}
+_HCL_SEAL = re.compile(r'seal "([A-Za-z0-9_]+)" \{(.*?)\n\}', re.S)
+_HCL_ATTR = re.compile(r'^\s*([A-Za-z_][A-Za-z0-9_]*) = "([^"]*)"', re.M)
+
+
+def _manual_inputs(values: Mapping[str, Any], namespace: str, release: str) -> tuple[ManualStep, ...]:
+    """What a person provides: the static seal key Secret (``seal_key_source="external"``), or
+    the KMS key and OpenBao's access to it (``seal_config``)."""
+    server = values.get("server") or {}
+    steps: list[ManualStep] = []
+    for volume in server.get("volumes") or ():
+        secret = volume.get("secret") if isinstance(volume, Mapping) and volume.get("name") == "seal" else None
+        if isinstance(secret, Mapping) and secret.get("secretName"):
+            name = str(secret["secretName"])
+            steps.append(
+                ManualStep(
+                    f"create the static seal key Secret {namespace}/{name} (key 'key': 64 hex characters, no "
+                    "newline) before OpenBao starts, and keep a copy offline",
+                    f"kubectl -n {namespace} create secret generic {name} --from-literal=key=$(openssl rand -hex 32)",
+                    provides=(ObjectRef("Secret", namespace, name),),
+                )
+            )
+    config = str(((server.get("ha") or {}).get("raft") or {}).get("config") or "")
+    for kind, body in _HCL_SEAL.findall(config):
+        if kind == "static":
+            continue
+        attrs = dict(_HCL_ATTR.findall(body))
+        check = _SEAL_CHECKS.get(kind, "see OpenBao's seal documentation for '" + kind + "'")
+        for key in re.findall(r"\{(\w+)\}", check):
+            attrs.setdefault(key, f"<{key}>")
+        steps.append(
+            ManualStep(
+                f"the {kind} seal's key must exist and OpenBao's pods in {namespace} must be able to use it "
+                "(credentials in the pod environment, or workload identity)",
+                check.format(**attrs),
+            )
+        )
+    return tuple(steps)
+
+
 # -- chart facts (read by the registry mirror and the bring-up plan) -------------------------
 
 CHART_FACTS = register_chart(
@@ -83,6 +129,7 @@ CHART_FACTS = register_chart(
         image_keys=MappingProxyType({"server.image.registry": "{mirror}"}),
         reads=_openbao_reads,
         kv_write=_kv_write,
+        manual_inputs=_manual_inputs,
         # The seal-key init container runs the server image, written here in full.
         library_images=(SEAL_KEY_IMAGE,),
     )
