@@ -14,6 +14,7 @@ from sre_constructs.kernel.facts import ChartFacts, ObjectRef, Webhook, register
 from sre_constructs.plan import plan_tree
 from sre_constructs.plan.charts import load_rendered
 from sre_constructs.plan.command import run as run_command
+from sre_constructs.services._kyverno_policies import policy_bodies
 
 # A chart the tests invent: it installs the Widget CRD, serves a webhook on ConfigMaps and Widgets,
 # and its pods read the Secret named by the value `credentialsSecret`.
@@ -341,10 +342,12 @@ def deployment(container: dict[str, Any], **pod: Any) -> dict[str, Any]:
     }
 
 
-def rendered_tree(tmp_path: Path, docs: list[dict[str, Any]]) -> tuple[Path, Path]:
+def rendered_tree(
+    tmp_path: Path, docs: list[dict[str, Any]], policies: list[dict[str, Any]] | None = None, level: str = "restricted"
+) -> tuple[Path, Path]:
     tree = write(
         tmp_path,
-        {"kyverno": [KYVERNO_CRD, POLICY], "demo": operator_folder()},
+        {"kyverno": [KYVERNO_CRD, VPOL_CRD, *(policies or [POLICY])], "demo": [ns("demo", level), release("demo-operator", "demo")]},
         [flux_ks("kyverno", "./platform/kyverno"), flux_ks("demo", "./platform/demo", ("kyverno",))],
     )
     rendered = tmp_path / "rendered" / "demo"
@@ -393,6 +396,81 @@ def test_rendered_pod_reading_a_secret_nothing_creates(tmp_path: Path) -> None:
     tree, rendered = rendered_tree(tmp_path, [mounted])
     found = blockers(tree, rendered=load_rendered(rendered), mirror="mirror.example.com")
     assert any("Secret demo/missing" in b and "nothing in the tree provides it" in b for b in found), found
+
+
+# -- 9. the same faults under the library's CEL ValidatingPolicies ------------------------
+
+VPOL_CRD = {
+    "apiVersion": "apiextensions.k8s.io/v1",
+    "kind": "CustomResourceDefinition",
+    "metadata": {"name": "validatingpolicies.policies.kyverno.io"},
+    "spec": {
+        "group": "policies.kyverno.io",
+        "scope": "Cluster",
+        "names": {"kind": "ValidatingPolicy", "plural": "validatingpolicies"},
+    },
+}
+
+
+def library_policies(*names: str, exempt: tuple[str, ...] = ("kube-system",)) -> list[dict[str, Any]]:
+    """The ValidatingPolicies the Kyverno construct emits (Enforce), exempting ``exempt``."""
+    every = ("pod-security-baseline", "pod-security-restricted", "disallow-latest-tag", "require-requests-limits")
+    bodies = policy_bodies(dict.fromkeys(every, "Enforce"), dict.fromkeys(every, exempt), True, False)
+    return [b for b in bodies if b["metadata"]["name"] in names]
+
+
+def test_rendered_container_without_requests_under_the_validating_policy(tmp_path: Path) -> None:
+    bare = {k: v for k, v in GOOD_CONTAINER.items() if k != "resources"}
+    policies = library_policies("require-requests-limits")
+    tree, rendered = rendered_tree(tmp_path / "bad", [deployment(bare)], policies)
+    found = blockers(tree, rendered=load_rendered(rendered), mirror="mirror.example.com")
+    assert any(
+        "HelmRelease demo/demo-operator needs its pods admitted; Kyverno ValidatingPolicy require-requests-limits refuses "
+        "it: Containers need CPU and memory requests and a memory limit; containers: manager" in b
+        for b in found
+    ), found
+    tree, rendered = rendered_tree(tmp_path / "good", [deployment(GOOD_CONTAINER)], policies)
+    plan = plan_tree(tree, rendered=load_rendered(rendered), mirror="mirror.example.com")
+    assert plan.ok and plan.checked_pods and not plan.notes, ([str(b) for b in plan.blockers], plan.notes)
+
+
+def test_host_network_pod_refused_by_the_restricted_validating_policy(tmp_path: Path) -> None:
+    """The namespace is labelled privileged, so only the CEL policy stands between it and the node."""
+    policies = library_policies("pod-security-restricted")
+    tree, rendered = rendered_tree(tmp_path / "bad", [deployment(GOOD_CONTAINER, hostNetwork=True)], policies, "privileged")
+    found = blockers(tree, rendered=load_rendered(rendered), mirror="mirror.example.com")
+    assert any(
+        "Kyverno ValidatingPolicy pod-security-restricted refuses it: Pod Security baseline (Host Namespaces)" in b
+        for b in found
+    ), found
+    assert not any("enforces Pod Security" in b for b in found), found
+    tree, rendered = rendered_tree(tmp_path / "good", [deployment(GOOD_CONTAINER)], policies, "privileged")
+    assert plan_tree(tree, rendered=load_rendered(rendered), mirror="mirror.example.com").ok
+    # An exempt namespace (the policy's namespaceSelector) is not checked.
+    exempt = library_policies("pod-security-restricted", exempt=("kube-system", "demo"))
+    tree, rendered = rendered_tree(tmp_path / "exempt", [deployment(GOOD_CONTAINER, hostNetwork=True)], exempt, "privileged")
+    assert plan_tree(tree, rendered=load_rendered(rendered), mirror="mirror.example.com").ok
+
+
+def test_validating_policy_the_plan_cannot_evaluate_is_noted(tmp_path: Path) -> None:
+    unknown = {
+        "apiVersion": "policies.kyverno.io/v1",
+        "kind": "ValidatingPolicy",
+        "metadata": {"name": "memory-cap"},
+        "spec": {
+            "validationActions": ["Deny"],
+            "matchConstraints": {
+                "resourceRules": [
+                    {"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"], "resources": ["pods"]}
+                ]
+            },
+            "validations": [{"expression": "object.spec.containers.all(c, quantity('1Gi').isInteger())"}],
+        },
+    }
+    tree, rendered = rendered_tree(tmp_path, [deployment(GOOD_CONTAINER)], [unknown])
+    plan = plan_tree(tree, rendered=load_rendered(rendered), mirror="mirror.example.com")
+    assert plan.ok, [str(b) for b in plan.blockers]
+    assert any("ValidatingPolicy memory-cap could not be evaluated" in n and "quantity" in n for n in plan.notes), plan.notes
 
 
 # -- the command ---------------------------------------------------------------------------

@@ -266,9 +266,9 @@ def test_latest_tag_policy_checks_pods_after_injection(default_tree: Path) -> No
     policy = next(
         doc
         for _, doc in _docs(default_tree)
-        if doc["kind"] == "ClusterPolicy" and doc["metadata"]["name"] == "disallow-latest-tag"
+        if doc["kind"] == "ValidatingPolicy" and doc["metadata"]["name"] == "disallow-latest-tag"
     )
-    assert policy["metadata"]["annotations"]["pod-policies.kyverno.io/autogen-controllers"] == "none"
+    assert policy["spec"]["autogen"] == {"podControllers": {"controllers": []}}
 
 
 def test_kyverno_exempts_exactly_the_namespaces_that_run_above_a_level() -> None:
@@ -294,11 +294,11 @@ def test_kyverno_exempts_exactly_the_namespaces_that_run_above_a_level() -> None
     assert "observability" not in exclusions["pod-security-restricted"]  # restricted now: still checked
     from sre_constructs import render_tree
 
-    written = yaml.safe_load_all(render_tree(core)["kyverno-policies/clusterpolicy.yaml"])
+    written = yaml.safe_load_all(render_tree(core)["kyverno-policies/validatingpolicy.yaml"])
     policies = {doc["metadata"]["name"]: doc for doc in written}
-    rule = policies["pod-security-baseline"]["spec"]["rules"][0]
-    excluded = rule["exclude"]["any"][0]["resources"]["namespaces"]
-    assert set(excluded) == privileged | {"kube-system"}
+    (selector,) = policies["pod-security-baseline"]["spec"]["matchConstraints"]["namespaceSelector"]["matchExpressions"]
+    assert selector["key"] == "kubernetes.io/metadata.name" and selector["operator"] == "NotIn"
+    assert set(selector["values"]) == privileged | {"kube-system"}
 
 
 def test_user_exclusions_are_kept() -> None:

@@ -324,39 +324,53 @@ def test_kyverno_network_needs(chart: Chart) -> None:
 
 
 def _policies(manifests: list[Obj]) -> dict[str, Obj]:
-    return {m["metadata"]["name"]: m for m in of(manifests, "ClusterPolicy")}
+    return {m["metadata"]["name"]: m for m in of(manifests, "ValidatingPolicy")}
+
+
+def _excluded(body: Obj) -> set[str]:
+    selector = body["spec"]["matchConstraints"].get("namespaceSelector", {})
+    (expr,) = selector.get("matchExpressions") or [{"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": []}]
+    assert (expr["key"], expr["operator"]) == ("kubernetes.io/metadata.name", "NotIn")
+    return set(expr["values"])
 
 
 def test_kyverno_policies_defaults(chart: Chart) -> None:
     ky = Kyverno(chart, "ky")
     assert ky.policies.name == "kyverno-policies" and ky in ky.policies.dependencies
-    found = _policies(synth(ky))
+    manifests = synth(ky)
+    assert not of(manifests, "ClusterPolicy") and not of(manifests, "Policy")
+    found = _policies(manifests)
     assert set(found) == set(POLICIES) - {"require-run-as-non-root"}
     for body in found.values():
-        assert body["apiVersion"] == "kyverno.io/v1"
-        assert body["spec"]["background"] is True
-        assert "validationFailureAction" not in body["spec"]  # deprecated: per-rule failureAction
-        (rule,) = body["spec"]["rules"]
-        assert rule["validate"]["failureAction"] == "Enforce"
-    levels = {
-        n: found[n]["spec"]["rules"][0]["validate"]["podSecurity"]
-        for n in ("pod-security-baseline", "pod-security-restricted")
-    }
-    assert levels["pod-security-baseline"]["level"] == "baseline"
-    assert levels["pod-security-restricted"]["level"] == "restricted"
-    assert all(p["version"] == "latest" for p in levels.values())
+        assert body["apiVersion"] == "policies.kyverno.io/v1"
+        spec = body["spec"]
+        assert spec["validationActions"] == ["Deny"] and spec["failurePolicy"] == "Fail"
+        assert spec["evaluation"]["background"]["enabled"] is True
+        (rule,) = spec["matchConstraints"]["resourceRules"]
+        assert rule == {"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"], "resources": ["pods"]}
+        assert spec["validations"] and all(v["expression"] for v in spec["validations"])
+    # Autogen (Kyverno's default: every pod controller) except for the latest-tag check.
+    assert {n for n, b in found.items() if "autogen" in b["spec"]} == {"disallow-latest-tag"}
+    assert found["disallow-latest-tag"]["spec"]["autogen"]["podControllers"]["controllers"] == []
 
-    def excluded(name: str) -> set[str]:
-        rule = found[name]["spec"]["rules"][0]
-        return {ns for item in rule.get("exclude", {}).get("any", []) for ns in item["resources"]["namespaces"]}
+    def controls(name: str) -> set[str]:
+        text = [v.get("message") or v["messageExpression"] for v in found[name]["spec"]["validations"]]
+        return {t.split("(", 1)[1].split(")", 1)[0] for t in text if "Pod Security" in t}
 
+    baseline = {
+        "HostProcess", "Host Namespaces", "Privileged Containers", "Capabilities", "HostPath Volumes", "Host Ports",
+        "AppArmor", "SELinux", "/proc Mount Type", "Seccomp", "Sysctls",
+    }  # fmt: skip
+    restricted = {"Volume Types", "Privilege Escalation", "Running as Non-root", "Running as Non-root user"}
+    assert controls("pod-security-baseline") == baseline
+    assert controls("pod-security-restricted") == baseline | restricted
     privileged = {"kube-system", "monitoring", "neuvector", "velero"}
-    assert excluded("pod-security-baseline") == privileged
-    # Restricted platform namespaces stay covered by the restricted rule.
-    assert excluded("pod-security-restricted") == privileged
-    assert not {"istio-system", "logging", "cert-manager"} & excluded("pod-security-restricted")
-    assert excluded("disallow-latest-tag") == {"kube-system"}
-    assert excluded("require-requests-limits") == {"kube-system"}
+    assert _excluded(found["pod-security-baseline"]) == privileged
+    # Restricted platform namespaces stay covered by the restricted policy.
+    assert _excluded(found["pod-security-restricted"]) == privileged
+    assert not {"istio-system", "logging", "cert-manager"} & _excluded(found["pod-security-restricted"])
+    assert _excluded(found["disallow-latest-tag"]) == {"kube-system"}
+    assert _excluded(found["require-requests-limits"]) == {"kube-system"}
 
 
 def test_kyverno_policy_actions_exclusions_and_options(chart: Chart) -> None:
@@ -370,11 +384,12 @@ def test_kyverno_policy_actions_exclusions_and_options(chart: Chart) -> None:
         mesh_exemptions=False,
     )
     found = _policies(synth(ky))
-    actions = {n: b["spec"]["rules"][0]["validate"]["failureAction"] for n, b in found.items()}
-    assert actions == {**dict.fromkeys(POLICIES, "Audit"), "disallow-latest-tag": "Enforce"}
-    assert "exclude" not in found["require-requests-limits"]["spec"]["rules"][0]
-    assert "exclude" not in found["pod-security-baseline"]["spec"]["rules"][0]["validate"]["podSecurity"]
-    assert "anyPattern" in found["require-run-as-non-root"]["spec"]["rules"][0]["validate"]
+    actions = {n: b["spec"]["validationActions"] for n, b in found.items()}
+    assert actions == {**dict.fromkeys(POLICIES, ["Audit"]), "disallow-latest-tag": ["Deny"]}
+    assert "namespaceSelector" not in found["require-requests-limits"]["spec"]["matchConstraints"]
+    variables = {v["name"]: v["expression"] for v in found["pod-security-baseline"]["spec"]["variables"]}
+    assert variables["meshInits"] == "[]" and "proxyv2" not in variables["containers"]
+    assert "runAsNonRoot" in found["require-run-as-non-root"]["spec"]["validations"][0]["expression"]
 
 
 def test_kyverno_service_monitors(chart: Chart) -> None:
@@ -442,6 +457,6 @@ def test_every_emitted_cr_validates_against_its_crd(tmp_path: Path) -> None:
         "istio-config/peerauthentication",
         "cert-manager-config/certificate",
         "cert-manager-config/clusterissuer",
-        "kyverno-policies/clusterpolicy",
+        "kyverno-policies/validatingpolicy",
         "monitors/servicemonitor",
     } <= kinds

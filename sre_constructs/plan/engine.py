@@ -153,7 +153,8 @@ class _Sim:
 
     def _pods(self) -> None:
         """Rendered pods of each release (with charts) and the tree's own workloads."""
-        policies = [obj for unit in self.units for obj in unit.objects if obj.group == "kyverno.io"]
+        kyverno_groups = ("kyverno.io", "policies.kyverno.io")
+        policies = [obj for unit in self.units for obj in unit.objects if obj.group in kyverno_groups]
         namespaces = {
             obj.name: obj for unit in self.units for obj in unit.objects if obj.group == "" and obj.kind == "Namespace"
         }
@@ -173,6 +174,7 @@ class _Sim:
                 docs, target, namespaces, policies, self.mirror, obj.label, unpoliced=self.unpoliced, tests=tests
             ):
                 self.pod_checks.append(check)
+                self.notes.extend(check.notes)
                 for need in check.needs:
                     if need.key not in own:
                         self.needs[key].append(need)
@@ -189,6 +191,7 @@ class _Sim:
                     [obj], obj.namespace, namespaces, policies, self.mirror, obj.label, unpoliced=self.unpoliced
                 ):
                     self.pod_checks.append(check)
+                    self.notes.extend(check.notes)
                     self.needs[id(obj)].extend(check.needs)
                     for problem in check.refusals:
                         self.needs[id(obj)].append(Need(("admitted", check.where), "ready", problem))

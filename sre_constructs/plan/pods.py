@@ -3,8 +3,8 @@
 For every pod template (a chart's rendered workloads, or the tree's own): the Secrets, ConfigMaps
 and ServiceAccount it reads by name; the Pod Security Standard its namespace enforces
 (``pod-security.kubernetes.io/enforce``, the ``latest`` version of the standard); the tree's own
-Kyverno ``validate`` rules on Pods (``podSecurity`` and ``pattern``); and, with a mirror, that
-every image comes from it.
+Kyverno ``validate`` rules on Pods (``podSecurity`` and ``pattern``) and ``policies.kyverno.io``
+ValidatingPolicies (their CEL, :mod:`.cel`); and, with a mirror, that every image comes from it.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import cel
 from .kinds import Need, pod_specs
 from .source import Obj
 
@@ -73,6 +74,7 @@ class PodCheck:
     where: str
     needs: list[Need] = field(default_factory=list)
     refusals: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 def _containers(spec: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
@@ -300,7 +302,12 @@ def check_pods(
         unpoliced: namespaces Kyverno's webhooks never see (its own and kube-system).
         tests: also check Helm test hooks (Flux runs them only when a HelmRelease enables tests).
     """
-    policies = [p for p in policies if p.kind in ("ClusterPolicy", "Policy")]
+    policies = [
+        p
+        for p in policies
+        if (p.group == "kyverno.io" and p.kind in ("ClusterPolicy", "Policy"))
+        or (p.group == "policies.kyverno.io" and p.kind in cel.KINDS)
+    ]
     checks = []
     for doc in docs:
         hooks = str((doc.metadata.get("annotations") or {}).get("helm.sh/hook", ""))
@@ -327,10 +334,16 @@ def check_pods(
                         f"'{violation.control}': {violation.detail}"
                     )
             pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"namespace": namespace}, "spec": spec}
+            ns_body = ns_obj.body if ns_obj else {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
             for policy in policies if namespace not in unpoliced else ():
-                if policy.kind == "Policy" and policy.namespace != namespace:
+                if policy.kind in ("Policy", "NamespacedValidatingPolicy") and policy.namespace != namespace:
                     continue
-                check.refusals.extend(_kyverno_refusals(policy, pod, namespace))
+                if policy.group == "kyverno.io":
+                    check.refusals.extend(_kyverno_refusals(policy, pod, namespace))
+                    continue
+                verdict = cel.evaluate(policy.body, f"Kyverno {policy.label}", pod, ns_body)
+                check.refusals.extend(f"Kyverno {policy.label} refuses it: {message}" for message in verdict.refusals)
+                check.notes.extend(f"{label}: {note}" for note in verdict.notes)
             if mirror:
                 for _, container in _containers(spec):
                     image = str(container.get("image") or "")
@@ -338,6 +351,6 @@ def check_pods(
                         check.refusals.append(
                             f"{where} container {container.get('name')} pulls {image!r}, outside the mirror {mirror}"
                         )
-            if check.needs or check.refusals:
+            if check.needs or check.refusals or check.notes:
                 checks.append(check)
     return checks

@@ -1,4 +1,4 @@
-"""Kyverno: Kubernetes-native policy enforcement, with a baseline ClusterPolicy set."""
+"""Kyverno: Kubernetes-native policy enforcement, with a baseline set of CEL ValidatingPolicies."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from constructs import Construct
 
 from ..kernel.component import HealthCheck, PlatformComponent
 from ..kernel.errors import ValidationError
-from ..kernel.facts import ChartFacts, register_chart
+from ..kernel.facts import ChartFacts, ObjectRef, Webhook, register_chart
 from ..kernel.naming import helm_fullname
 from ..kernel.network import Peer, tcp
 from ..kernel.paths import child_path, path_of
@@ -24,6 +24,14 @@ from ..kernel.validation import (
 )
 from ..kernel.values import deep_merge
 from ..versions import CHARTS
+from ._kyverno_policies import (
+    DISALLOW_LATEST,
+    PSS_BASELINE,
+    PSS_RESTRICTED,
+    REQUIRE_RESOURCES,
+    RUN_AS_NON_ROOT,
+    policy_bodies,
+)
 
 __all__ = [
     "CHART_FACTS",
@@ -35,6 +43,24 @@ __all__ = [
 ]
 
 # -- chart facts (read by the registry mirror and the bring-up plan) -------------------------
+
+
+def _fullname(values: Mapping[str, Any], release: str) -> str:
+    return helm_fullname(release, values.get("nameOverride") or "kyverno", override=values.get("fullnameOverride"))
+
+
+def _runtime_secrets(values: Mapping[str, Any], namespace: str, release: str) -> tuple[ObjectRef, ...]:
+    """The CA and serving-pair Secrets Kyverno's own certificate controllers create (admission
+    controller's Service ``<fullname>-svc``; the cleanup controller's when enabled)."""
+    services = [f"{_fullname(values, release)}-svc"]
+    if (values.get("cleanupController") or {}).get("enabled", True):
+        services.append(f"{_fullname(values, release)}-cleanup-controller")
+    return tuple(
+        ObjectRef("Secret", namespace, f"{service}.{namespace}.svc.kyverno-tls-{part}")
+        for service in services
+        for part in ("ca", "pair")
+    )
+
 
 CHART_FACTS = register_chart(
     ChartFacts(
@@ -73,6 +99,32 @@ CHART_FACTS = register_chart(
             "wgpolicyk8s.io/ClusterPolicyReport",
             "wgpolicyk8s.io/PolicyReport",
         ),
+        # Registered by the admission controller once running (none is rendered by the chart):
+        # kyverno pkg/config/config.go, pkg/controllers/webhook/controller.go at v1.19.0.
+        webhooks=(
+            Webhook(
+                "kyverno-policy-validating-webhook-cfg",
+                (
+                    "kyverno.io/ClusterPolicy",
+                    "kyverno.io/Policy",
+                    "policies.kyverno.io/DeletingPolicy",
+                    "policies.kyverno.io/GeneratingPolicy",
+                    "policies.kyverno.io/ImageValidatingPolicy",
+                    "policies.kyverno.io/MutatingPolicy",
+                    "policies.kyverno.io/NamespacedGeneratingPolicy",
+                    "policies.kyverno.io/NamespacedImageValidatingPolicy",
+                    "policies.kyverno.io/NamespacedMutatingPolicy",
+                    "policies.kyverno.io/NamespacedValidatingPolicy",
+                    "policies.kyverno.io/ValidatingPolicy",
+                ),
+                failure_policy="Fail",
+            ),
+        ),
+        creates_at_runtime=_runtime_secrets,
+        # ClusterRole kyverno:background-controller aggregates ClusterRoles with this label.
+        aggregated_roles=(
+            ("rbac.kyverno.io/aggregate-to-background-controller", "true", "kyverno-background-controller"),
+        ),
     )
 )
 
@@ -81,7 +133,8 @@ RELEASE = "kyverno"
 HEALTH_CHECKED_RELEASES = (RELEASE,)
 
 POLICY_ACTIONS = ("Enforce", "Audit")
-"""Values of ``policy_action`` and of each ``policy_actions`` entry (per-rule ``validate.failureAction``)."""
+"""Values of ``policy_action`` and of each ``policy_actions`` entry (``Enforce``: ``validationActions: [Deny]``;
+``Audit``: ``[Audit]``, reported only)."""
 
 # -- defaults (the one place they live) ------------------------------------------------------
 
@@ -106,13 +159,8 @@ _RESOURCES: dict[str, dict[str, Any]] = {
 _POD_SECURITY = {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
 _PROMETHEUS_PODS = {"app.kubernetes.io/name": "prometheus"}
 
-PSS_BASELINE = "pod-security-baseline"
-PSS_RESTRICTED = "pod-security-restricted"
-DISALLOW_LATEST = "disallow-latest-tag"
-REQUIRE_RESOURCES = "require-requests-limits"
-RUN_AS_NON_ROOT = "require-run-as-non-root"
 POLICIES = (PSS_BASELINE, PSS_RESTRICTED, DISALLOW_LATEST, REQUIRE_RESOURCES, RUN_AS_NON_ROOT)
-"""Names of the ClusterPolicies in ``kyverno-policies`` (``require-run-as-non-root`` only on request)."""
+"""Names of the ValidatingPolicies in ``kyverno-policies`` (``require-run-as-non-root`` only on request)."""
 
 # Platform namespaces whose PSS level is privileged: node-exporter (monitoring), the NeuVector
 # enforcer, Velero's node-agent; kube-system belongs to the distribution.
@@ -126,38 +174,6 @@ _EXCLUDED: dict[str, tuple[str, ...]] = {
     DISALLOW_LATEST: ("kube-system",),
     REQUIRE_RESOURCES: ("kube-system",),
 }
-# Istio's injected istio-init (proxyv2 image) needs NET_ADMIN/NET_RAW and runs as root to set up
-# iptables (no istio-cni here); exempting exactly those fields keeps meshed pods admissible.
-_MESH_IMAGES = ["*/proxyv2:*", "*/proxyv2@*"]
-_ISTIO_INIT_CAPS = {
-    "controlName": "Capabilities",
-    "images": _MESH_IMAGES,
-    "restrictedField": "spec.initContainers[*].securityContext.capabilities.add",
-    "values": ["NET_ADMIN", "NET_RAW"],
-}
-_ISTIO_INIT_ROOT = [
-    {
-        "controlName": "Running as Non-root",
-        "images": _MESH_IMAGES,
-        "restrictedField": "spec.initContainers[*].securityContext.runAsNonRoot",
-        "values": ["false"],
-    },
-    {
-        "controlName": "Running as Non-root user",
-        "images": _MESH_IMAGES,
-        "restrictedField": "spec.initContainers[*].securityContext.runAsUser",
-        "values": ["0"],
-    },
-]
-
-
-def _pod_rule(name: str, excluded: Sequence[str], validate: dict[str, Any]) -> dict[str, Any]:
-    """One validate rule on Pods (Kyverno autogenerates the Deployment/Job/... variants)."""
-    rule: dict[str, Any] = {"name": name, "match": {"any": [{"resources": {"kinds": ["Pod"]}}]}}
-    if excluded:
-        rule["exclude"] = {"any": [{"resources": {"namespaces": list(excluded)}}]}
-    rule["validate"] = validate
-    return rule
 
 
 class Kyverno(PlatformComponent):
@@ -167,11 +183,23 @@ class Kyverno(PlatformComponent):
     ``controller_replicas`` times, each with a PDB (above one replica), requests and limits and a
     restricted pod securityContext. Webhooks stay cluster-wide; the policies carry the
     exclusions. The companion ``kyverno-policies`` (attribute ``policies``) holds the baseline
-    ClusterPolicy set (``kyverno.io/v1``, ``background: true``, per-rule
-    ``validate.failureAction``): Pod Security ``baseline`` and ``restricted``
-    (``validate.podSecurity``, version ``latest``), ``disallow-latest-tag``,
-    ``require-requests-limits`` (CPU and memory requests, memory limit) and optionally
-    ``require-run-as-non-root``. Prometheus scrapes the controllers through :meth:`service_monitors`.
+    policy set, as ``policies.kyverno.io/v1`` ValidatingPolicies in CEL (the ``kyverno.io``
+    ClusterPolicy type is deprecated in chart 3.9.0): Pod Security ``baseline`` and ``restricted``
+    (every control of the Pod Security Standards, ``latest``, one CEL validation each),
+    ``disallow-latest-tag``, ``require-requests-limits`` (CPU and memory requests, memory limit)
+    and optionally ``require-run-as-non-root``. Each matches Pods on CREATE and UPDATE with
+    ``failurePolicy: Fail``, background scans on, and exempts namespaces by a
+    ``namespaceSelector`` on ``kubernetes.io/metadata.name``; Kyverno's autogen applies them to
+    Deployments, StatefulSets, DaemonSets, Jobs, CronJobs and ReplicaSets too (not
+    ``disallow-latest-tag``: Pods only).
+
+    What the Pod Security policies add to Kubernetes' own Pod Security admission (the
+    namespaces' ``pod-security.kubernetes.io/enforce`` labels): a workload that breaks a control
+    is refused when its Deployment (or other controller) is applied, not later when its pods
+    fail to be created; they apply to a namespace whatever its labels (a namespace created
+    without labels, or relabelled, by a team); and Kyverno's background scans report existing
+    violations in PolicyReports. They do not replace the labels: Kyverno skips its own namespace
+    and ``kube-system``. Prometheus scrapes the controllers through :meth:`service_monitors`.
 
     Knobs (all keyword arguments):
 
@@ -191,8 +219,9 @@ class Kyverno(PlatformComponent):
       default). Default: ``kube-system``, ``monitoring``, ``neuvector``, ``velero`` (the
       privileged platform namespaces) for both Pod Security policies and runAsNonRoot;
       ``kube-system`` for ``disallow-latest-tag`` and ``require-requests-limits``.
-    - ``mesh_exemptions``: exempt Istio's injected ``istio-init`` (proxyv2 image) from exactly the
-      Pod Security fields it needs (NET_ADMIN/NET_RAW, root). Default ``True``.
+    - ``mesh_exemptions``: exempt Istio's injected ``istio-init`` (an init container whose image is
+      ``.../proxyv2:...`` or ``.../proxyv2@...``) from exactly the Pod Security checks it needs:
+      adding NET_ADMIN and NET_RAW, and running as root. Default ``True``.
     - ``require_run_as_non_root``: also emit ``require-run-as-non-root`` (already implied by
       ``pod-security-restricted``; useful when that one is in Audit). Default ``False``.
     - ``registry_egress``: let the admission controller reach registries on 443 anywhere (needed
@@ -330,7 +359,7 @@ class Kyverno(PlatformComponent):
             )
 
         self.policies: PlatformComponent = self.add_companion("policies")
-        """Companion ``kyverno-policies``: the ClusterPolicies (need the CRDs and the webhooks)."""
+        """Companion ``kyverno-policies``: the ValidatingPolicies (need the CRDs and the webhooks)."""
         self.policy_actions: dict[str, str] = {p: actions.get(p, policy_action) for p in POLICIES}
         """The failure action of each policy."""
         self.excluded_namespaces: dict[str, tuple[str, ...]] = exclusions
@@ -367,111 +396,8 @@ class Kyverno(PlatformComponent):
             self._policy_objects[body["metadata"]["name"]].update_body(body)
 
     def _policy_bodies(self, mesh_exemptions: bool, run_as_non_root: bool) -> list[dict[str, Any]]:
-        """The ClusterPolicy set, one rule each."""
-        act, excl = self.policy_actions, self.excluded_namespaces
-
-        def pss(level: str, exempt: list[dict[str, Any]]) -> dict[str, Any]:
-            spec: dict[str, Any] = {"level": level, "version": "latest"}
-            if mesh_exemptions:
-                spec["exclude"] = exempt
-            return spec
-
-        specs: list[tuple[str, str, dict[str, Any]]] = [
-            (
-                PSS_BASELINE,
-                "Pod Security Standard baseline",
-                {
-                    "message": "Pods must meet the Pod Security Standard 'baseline'.",
-                    "podSecurity": pss("baseline", [_ISTIO_INIT_CAPS]),
-                },
-            ),
-            (
-                PSS_RESTRICTED,
-                "Pod Security Standard restricted",
-                {
-                    "message": "Pods must meet the Pod Security Standard 'restricted'.",
-                    "podSecurity": pss("restricted", [_ISTIO_INIT_CAPS, *_ISTIO_INIT_ROOT]),
-                },
-            ),
-            (
-                DISALLOW_LATEST,
-                "Pinned image tags",
-                {
-                    "message": "Images need an explicit tag (or digest) other than ':latest'.",
-                    "pattern": {
-                        "spec": {
-                            "containers": [{"image": "*:* & !*:latest"}],
-                            "=(initContainers)": [{"image": "*:* & !*:latest"}],
-                            "=(ephemeralContainers)": [{"image": "*:* & !*:latest"}],
-                        }
-                    },
-                },
-            ),
-            (
-                REQUIRE_RESOURCES,
-                "Requests and limits",
-                {
-                    "message": "Containers need CPU and memory requests and a memory limit.",
-                    "pattern": {
-                        "spec": {
-                            "containers": [
-                                {
-                                    "resources": {
-                                        "requests": {"memory": "?*", "cpu": "?*"},
-                                        "limits": {"memory": "?*"},
-                                    }
-                                }
-                            ]
-                        }
-                    },
-                },
-            ),
-        ]
-        if run_as_non_root:
-            non_root = {"runAsNonRoot": True}
-            specs.append(
-                (
-                    RUN_AS_NON_ROOT,
-                    "runAsNonRoot",
-                    {
-                        "message": "Pods (or every container) must set securityContext.runAsNonRoot: true.",
-                        "anyPattern": [
-                            {
-                                "spec": {
-                                    "securityContext": non_root,
-                                    "containers": [{"=(securityContext)": {"=(runAsNonRoot)": True}}],
-                                    "=(initContainers)": [{"=(securityContext)": {"=(runAsNonRoot)": True}}],
-                                }
-                            },
-                            {
-                                "spec": {
-                                    "containers": [{"securityContext": non_root}],
-                                    "=(initContainers)": [{"securityContext": non_root}],
-                                }
-                            },
-                        ],
-                    },
-                )
-            )
-        bodies = []
-        for name, title, validate in specs:
-            annotations = {"policies.kyverno.io/title": title, "policies.kyverno.io/category": "Platform baseline"}
-            if name == DISALLOW_LATEST:
-                # Check Pods only: Istio's gateway Deployment says `image: auto`, which the injector
-                # replaces with the pinned proxy image when the Pod is created (mutation comes first).
-                annotations["pod-policies.kyverno.io/autogen-controllers"] = "none"
-            bodies.append(
-                {
-                    "apiVersion": "kyverno.io/v1",
-                    "kind": "ClusterPolicy",
-                    "metadata": {"name": name, "annotations": annotations},
-                    "spec": {
-                        "background": True,
-                        "rules": [_pod_rule(name, excl[name], {"failureAction": act[name], **validate})],
-                    },
-                }
-            )
-        return bodies
+        """The ValidatingPolicy set (bodies in :mod:`._kyverno_policies`)."""
+        return policy_bodies(self.policy_actions, self.excluded_namespaces, mesh_exemptions, run_as_non_root)
 
     def service_monitors(self) -> list[dict[str, Any]]:
         """ServiceMonitors for the controllers' metrics Services, as the chart would render them.

@@ -1,0 +1,147 @@
+"""Kyverno ValidatingPolicies (``policies.kyverno.io``) evaluated on a pod, as admission would.
+
+The CEL runs on ``cel-expr-python`` (the Python binding of the CEL C++ runtime, imported only
+when a tree has such a policy), with the CEL extensions Kyverno's environment has that this
+runtime offers too: optional values (``?.``, ``orValue``, ``hasValue``) and strings (``join``,
+``split``, ``lowerAscii``, ...). Kubernetes' own CEL libraries (``quantity``, ``url``, ``ip``, ...)
+and Kyverno's (``resource``, ``image``, ``http``, ...) are not there: an expression that uses them
+does not compile, and the plan notes that it could not evaluate the policy rather than guess.
+
+What is honoured: ``matchConstraints`` (``resourceRules`` on pods for CREATE, ``namespaceSelector``
+on the namespace's labels, ``excludeResourceRules``), ``matchConditions``, ``variables``,
+``validations`` (``expression``, ``message``, ``messageExpression``) and ``validationActions``
+(only ``Deny`` refuses). An ``objectSelector`` is not evaluated (pod templates' labels are not
+read here): such a policy is noted, not applied.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+__all__ = ["KINDS", "Verdict", "evaluate"]
+
+KINDS = ("ValidatingPolicy", "NamespacedValidatingPolicy")
+"""The ``policies.kyverno.io`` kinds evaluated on pods."""
+
+_VARIABLES = ("object", "oldObject", "request", "namespaceObject", "variables")
+
+
+@dataclass
+class Verdict:
+    """One policy on one pod: the messages of the validations it fails, and what was not evaluated."""
+
+    refusals: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+class _Unevaluable(Exception):
+    pass
+
+
+@cache
+def _env() -> Any:
+    try:
+        from cel_expr_python import cel
+        from cel_expr_python.ext import ext_optional, ext_strings
+    except ImportError as missing:  # pragma: no cover - a declared dependency
+        raise _Unevaluable("the CEL runtime (cel-expr-python) is not installed") from missing
+    variables = {name: cel.Type.DYN for name in _VARIABLES}
+    return cel, cel.NewEnv(variables=variables, extensions=[ext_strings.ExtStrings(), ext_optional.ExtOptional()])
+
+
+@cache
+def _compiled(expression: str) -> Any:
+    _, env = _env()
+    try:
+        return env.compile(expression)
+    except RuntimeError as error:
+        raise _Unevaluable(f"{expression!r} does not compile here: {str(error).splitlines()[0]}") from error
+
+
+def _eval(expression: str, data: Mapping[str, Any]) -> Any:
+    cel, _ = _env()
+    result = _compiled(expression).eval(data=dict(data))
+    if result.type() == cel.Type.ERROR:
+        raise _Unevaluable(f"{expression!r} failed: {result.plain_value()}")
+    return result.plain_value()
+
+
+def _selects(selector: Mapping[str, Any] | None, labels: Mapping[str, str]) -> bool:
+    """A Kubernetes label selector on ``labels`` (an empty or missing selector selects all)."""
+    if not selector:
+        return True
+    if any(labels.get(k) != v for k, v in (selector.get("matchLabels") or {}).items()):
+        return False
+    for expr in selector.get("matchExpressions") or []:
+        key, op, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
+        ok = {
+            "In": key in labels and labels[key] in values,
+            "NotIn": key not in labels or labels[key] not in values,
+            "Exists": key in labels,
+            "DoesNotExist": key not in labels,
+        }.get(str(op), False)
+        if not ok:
+            return False
+    return True
+
+
+def _rule_has_pods(rule: Mapping[str, Any]) -> bool:
+    def has(key: str, value: str) -> bool:
+        items = rule.get(key) or []
+        return value in items or "*" in items
+
+    return has("apiGroups", "") and has("apiVersions", "v1") and has("resources", "pods") and has("operations", "CREATE")
+
+
+def evaluate(policy: Mapping[str, Any], label: str, pod: Mapping[str, Any], namespace: Mapping[str, Any]) -> Verdict:
+    """Whether ``policy`` (a ValidatingPolicy body) admits ``pod`` (a Pod object) created in
+    ``namespace`` (a Namespace object, labels included)."""
+    verdict = Verdict()
+    spec = policy.get("spec") or {}
+    match = spec.get("matchConstraints") or {}
+    labels = {**((namespace.get("metadata") or {}).get("labels") or {})}
+    ns_name = str((namespace.get("metadata") or {}).get("name") or "")
+    labels.setdefault("kubernetes.io/metadata.name", ns_name)
+    if not any(_rule_has_pods(r) for r in match.get("resourceRules") or []):
+        return verdict
+    if any(_rule_has_pods(r) for r in match.get("excludeResourceRules") or []):
+        return verdict
+    if not _selects(match.get("namespaceSelector"), labels):
+        return verdict
+    if "Deny" not in (spec.get("validationActions") or []):
+        return verdict
+    if match.get("objectSelector"):
+        verdict.notes.append(f"{label}: its objectSelector is not evaluated on pod templates; not applied here")
+        return verdict
+    request = {
+        "operation": "CREATE",
+        "namespace": ns_name,
+        "kind": {"group": "", "version": "v1", "kind": "Pod"},
+        "resource": {"group": "", "version": "v1", "resource": "pods"},
+    }
+    data: dict[str, Any] = {"object": pod, "oldObject": None, "request": request, "namespaceObject": namespace}
+    try:
+        for condition in spec.get("matchConditions") or []:
+            if _eval(str(condition.get("expression")), {**data, "variables": {}}) is not True:
+                return verdict
+        variables: dict[str, Any] = {}
+        for variable in spec.get("variables") or []:
+            variables[str(variable.get("name"))] = _eval(str(variable.get("expression")), {**data, "variables": variables})
+        data["variables"] = variables
+        for validation in spec.get("validations") or []:
+            if _eval(str(validation.get("expression")), data) is True:
+                continue
+            message = validation.get("message")
+            if validation.get("messageExpression"):
+                try:
+                    message = _eval(str(validation["messageExpression"]), data)
+                except _Unevaluable:
+                    pass
+            verdict.refusals.append(str(message or f"failed {validation.get('expression')!r}"))
+    except _Unevaluable as why:
+        failure = str(spec.get("failurePolicy") or "Fail")
+        verdict.notes.append(f"{label} could not be evaluated ({why}); with failurePolicy {failure} Kyverno decides")
+    return verdict
