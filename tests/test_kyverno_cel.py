@@ -45,7 +45,12 @@ ISTIO_INIT = {
 
 
 def pod(**spec: Any) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"namespace": "apps"}, "spec": {"containers": [CONTAINER], **spec}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"namespace": "apps"},
+        "spec": {"containers": [CONTAINER], **spec},
+    }
 
 
 def with_container(**context: Any) -> dict[str, Any]:
@@ -71,9 +76,13 @@ PODS = {
     "escalation": with_container(allowPrivilegeEscalation=True),
     "root": with_container(runAsNonRoot=False),
     "uid 0": with_container(runAsUser=0),
-    "no seccomp": pod(containers=[{**CONTAINER, "securityContext": {**CONTAINER["securityContext"], "seccompProfile": None}}]),
+    "no seccomp": pod(
+        containers=[{**CONTAINER, "securityContext": {**CONTAINER["securityContext"], "seccompProfile": None}}]
+    ),
     "pod seccomp": pod(
-        containers=[{**CONTAINER, "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}}],
+        containers=[
+            {**CONTAINER, "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}}
+        ],
         securityContext={"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
     ),
     "nfs volume": pod(volumes=[{"name": "share", "nfs": {"server": "nfs", "path": "/"}}]),

@@ -347,7 +347,10 @@ def rendered_tree(
 ) -> tuple[Path, Path]:
     tree = write(
         tmp_path,
-        {"kyverno": [KYVERNO_CRD, VPOL_CRD, *(policies or [POLICY])], "demo": [ns("demo", level), release("demo-operator", "demo")]},
+        {
+            "kyverno": [KYVERNO_CRD, VPOL_CRD, *(policies or [POLICY])],
+            "demo": [ns("demo", level), release("demo-operator", "demo")],
+        },
         [flux_ks("kyverno", "./platform/kyverno"), flux_ks("demo", "./platform/demo", ("kyverno",))],
     )
     rendered = tmp_path / "rendered" / "demo"
@@ -425,8 +428,8 @@ def test_rendered_container_without_requests_under_the_validating_policy(tmp_pat
     tree, rendered = rendered_tree(tmp_path / "bad", [deployment(bare)], policies)
     found = blockers(tree, rendered=load_rendered(rendered), mirror="mirror.example.com")
     assert any(
-        "HelmRelease demo/demo-operator needs its pods admitted; Kyverno ValidatingPolicy require-requests-limits refuses "
-        "it: Containers need CPU and memory requests and a memory limit; containers: manager" in b
+        "HelmRelease demo/demo-operator needs its pods admitted; Kyverno ValidatingPolicy require-requests-limits "
+        "refuses it: Containers need CPU and memory requests and a memory limit; containers: manager" in b
         for b in found
     ), found
     tree, rendered = rendered_tree(tmp_path / "good", [deployment(GOOD_CONTAINER)], policies)
@@ -437,7 +440,9 @@ def test_rendered_container_without_requests_under_the_validating_policy(tmp_pat
 def test_host_network_pod_refused_by_the_restricted_validating_policy(tmp_path: Path) -> None:
     """The namespace is labelled privileged, so only the CEL policy stands between it and the node."""
     policies = library_policies("pod-security-restricted")
-    tree, rendered = rendered_tree(tmp_path / "bad", [deployment(GOOD_CONTAINER, hostNetwork=True)], policies, "privileged")
+    tree, rendered = rendered_tree(
+        tmp_path / "bad", [deployment(GOOD_CONTAINER, hostNetwork=True)], policies, "privileged"
+    )
     found = blockers(tree, rendered=load_rendered(rendered), mirror="mirror.example.com")
     assert any(
         "Kyverno ValidatingPolicy pod-security-restricted refuses it: Pod Security baseline (Host Namespaces)" in b
@@ -448,7 +453,9 @@ def test_host_network_pod_refused_by_the_restricted_validating_policy(tmp_path: 
     assert plan_tree(tree, rendered=load_rendered(rendered), mirror="mirror.example.com").ok
     # An exempt namespace (the policy's namespaceSelector) is not checked.
     exempt = library_policies("pod-security-restricted", exempt=("kube-system", "demo"))
-    tree, rendered = rendered_tree(tmp_path / "exempt", [deployment(GOOD_CONTAINER, hostNetwork=True)], exempt, "privileged")
+    tree, rendered = rendered_tree(
+        tmp_path / "exempt", [deployment(GOOD_CONTAINER, hostNetwork=True)], exempt, "privileged"
+    )
     assert plan_tree(tree, rendered=load_rendered(rendered), mirror="mirror.example.com").ok
 
 
@@ -470,7 +477,9 @@ def test_validating_policy_the_plan_cannot_evaluate_is_noted(tmp_path: Path) -> 
     tree, rendered = rendered_tree(tmp_path, [deployment(GOOD_CONTAINER)], [unknown])
     plan = plan_tree(tree, rendered=load_rendered(rendered), mirror="mirror.example.com")
     assert plan.ok, [str(b) for b in plan.blockers]
-    assert any("ValidatingPolicy memory-cap could not be evaluated" in n and "quantity" in n for n in plan.notes), plan.notes
+    assert any("ValidatingPolicy memory-cap could not be evaluated" in n and "quantity" in n for n in plan.notes), (
+        plan.notes
+    )
 
 
 # -- the command ---------------------------------------------------------------------------

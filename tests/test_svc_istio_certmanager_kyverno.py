@@ -329,13 +329,16 @@ def _policies(manifests: list[Obj]) -> dict[str, Obj]:
 
 def _excluded(body: Obj) -> set[str]:
     selector = body["spec"]["matchConstraints"].get("namespaceSelector", {})
-    (expr,) = selector.get("matchExpressions") or [{"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": []}]
+    (expr,) = selector.get("matchExpressions") or [
+        {"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": []}
+    ]
     assert (expr["key"], expr["operator"]) == ("kubernetes.io/metadata.name", "NotIn")
     return set(expr["values"])
 
 
-def test_kyverno_policies_defaults(chart: Chart) -> None:
-    ky = Kyverno(chart, "ky")
+def test_kyverno_policies_defaults() -> None:
+    # In a platform tree: a plain chart holds back the companion's custom resources.
+    ky = Kyverno(PlatformChart(App(), "t", path="t"), "ky")
     assert ky.policies.name == "kyverno-policies" and ky in ky.policies.dependencies
     manifests = synth(ky)
     assert not of(manifests, "ClusterPolicy") and not of(manifests, "Policy")
@@ -347,7 +350,12 @@ def test_kyverno_policies_defaults(chart: Chart) -> None:
         assert spec["validationActions"] == ["Deny"] and spec["failurePolicy"] == "Fail"
         assert spec["evaluation"]["background"]["enabled"] is True
         (rule,) = spec["matchConstraints"]["resourceRules"]
-        assert rule == {"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"], "resources": ["pods"]}
+        assert rule == {
+            "apiGroups": [""],
+            "apiVersions": ["v1"],
+            "operations": ["CREATE", "UPDATE"],
+            "resources": ["pods"],
+        }
         assert spec["validations"] and all(v["expression"] for v in spec["validations"])
     # Autogen (Kyverno's default: every pod controller) except for the latest-tag check.
     assert {n for n, b in found.items() if "autogen" in b["spec"]} == {"disallow-latest-tag"}
@@ -373,9 +381,9 @@ def test_kyverno_policies_defaults(chart: Chart) -> None:
     assert _excluded(found["require-requests-limits"]) == {"kube-system"}
 
 
-def test_kyverno_policy_actions_exclusions_and_options(chart: Chart) -> None:
+def test_kyverno_policy_actions_exclusions_and_options() -> None:
     ky = Kyverno(
-        chart,
+        PlatformChart(App(), "t", path="t"),
         "ky",
         policy_action="Audit",
         policy_actions={"disallow-latest-tag": "Enforce"},
@@ -385,7 +393,7 @@ def test_kyverno_policy_actions_exclusions_and_options(chart: Chart) -> None:
     )
     found = _policies(synth(ky))
     actions = {n: b["spec"]["validationActions"] for n, b in found.items()}
-    assert actions == {**dict.fromkeys(POLICIES, ["Audit"]), "disallow-latest-tag": ["Deny"]}
+    assert actions == {**{p: ["Audit"] for p in POLICIES}, "disallow-latest-tag": ["Deny"]}
     assert "namespaceSelector" not in found["require-requests-limits"]["spec"]["matchConstraints"]
     variables = {v["name"]: v["expression"] for v in found["pod-security-baseline"]["spec"]["variables"]}
     assert variables["meshInits"] == "[]" and "proxyv2" not in variables["containers"]

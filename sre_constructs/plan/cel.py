@@ -16,6 +16,7 @@ read here): such a policy is noted, not applied.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -48,7 +49,7 @@ def _env() -> Any:
         from cel_expr_python.ext import ext_optional, ext_strings
     except ImportError as missing:  # pragma: no cover - a declared dependency
         raise _Unevaluable("the CEL runtime (cel-expr-python) is not installed") from missing
-    variables = {name: cel.Type.DYN for name in _VARIABLES}
+    variables = dict.fromkeys(_VARIABLES, cel.Type.DYN)
     return cel, cel.NewEnv(variables=variables, extensions=[ext_strings.ExtStrings(), ext_optional.ExtOptional()])
 
 
@@ -93,7 +94,9 @@ def _rule_has_pods(rule: Mapping[str, Any]) -> bool:
         items = rule.get(key) or []
         return value in items or "*" in items
 
-    return has("apiGroups", "") and has("apiVersions", "v1") and has("resources", "pods") and has("operations", "CREATE")
+    return (
+        has("apiGroups", "") and has("apiVersions", "v1") and has("resources", "pods") and has("operations", "CREATE")
+    )
 
 
 def evaluate(policy: Mapping[str, Any], label: str, pod: Mapping[str, Any], namespace: Mapping[str, Any]) -> Verdict:
@@ -129,17 +132,17 @@ def evaluate(policy: Mapping[str, Any], label: str, pod: Mapping[str, Any], name
                 return verdict
         variables: dict[str, Any] = {}
         for variable in spec.get("variables") or []:
-            variables[str(variable.get("name"))] = _eval(str(variable.get("expression")), {**data, "variables": variables})
+            variables[str(variable.get("name"))] = _eval(
+                str(variable.get("expression")), {**data, "variables": variables}
+            )
         data["variables"] = variables
         for validation in spec.get("validations") or []:
             if _eval(str(validation.get("expression")), data) is True:
                 continue
             message = validation.get("message")
             if validation.get("messageExpression"):
-                try:
+                with contextlib.suppress(_Unevaluable):  # else the static message
                     message = _eval(str(validation["messageExpression"]), data)
-                except _Unevaluable:
-                    pass
             verdict.refusals.append(str(message or f"failed {validation.get('expression')!r}"))
     except _Unevaluable as why:
         failure = str(spec.get("failurePolicy") or "Fail")

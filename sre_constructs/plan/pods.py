@@ -334,7 +334,9 @@ def check_pods(
                         f"'{violation.control}': {violation.detail}"
                     )
             pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"namespace": namespace}, "spec": spec}
-            ns_body = ns_obj.body if ns_obj else {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
+            ns_body = (
+                ns_obj.body if ns_obj else {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
+            )
             for policy in policies if namespace not in unpoliced else ():
                 if policy.kind in ("Policy", "NamespacedValidatingPolicy") and policy.namespace != namespace:
                     continue
