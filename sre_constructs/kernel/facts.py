@@ -15,12 +15,14 @@ from typing import Any
 
 __all__ = [
     "ChartFacts",
+    "DriftIgnore",
     "ManualStep",
     "ObjectRef",
     "Webhook",
     "chart_facts",
     "known_charts",
     "register_chart",
+    "webhook_ca_paths",
 ]
 
 
@@ -86,8 +88,37 @@ class ManualStep:
     provides: tuple[ObjectRef, ...] = ()
 
 
+@dataclass(frozen=True)
+class DriftIgnore:
+    """Fields of one object a chart renders that a controller in the cluster owns once running
+    (an HPA's replicas, an injected webhook ``caBundle``), so helm-controller's drift detection
+    leaves them alone (a HelmRelease ``driftDetection.ignore`` rule).
+
+    Attributes:
+        group: the object's API group (``apps``, ``admissionregistration.k8s.io``, ...).
+        kind: its kind.
+        name: its name, exactly (the rule's target is an anchored regular expression of it).
+        paths: JSON Pointers (RFC 6901), one per field: helm-controller removes each with a JSON
+            Patch, so there are no wildcards (``/webhooks/0/clientConfig/caBundle``, ...).
+    """
+
+    group: str
+    kind: str
+    name: str
+    paths: tuple[str, ...]
+
+
 def _no_refs(values: Mapping[str, Any], namespace: str, release: str) -> tuple[ObjectRef, ...]:
     return ()
+
+
+def _no_drift_ignores(values: Mapping[str, Any], namespace: str, release: str) -> tuple[DriftIgnore, ...]:
+    return ()
+
+
+def webhook_ca_paths(count: int) -> tuple[str, ...]:
+    """The ``caBundle`` of each of ``count`` webhooks of a webhook configuration."""
+    return tuple(f"/webhooks/{i}/clientConfig/caBundle" for i in range(count))
 
 
 KvWrite = Callable[[Mapping[str, Any], str, str, str, str, Sequence[str]], str]
@@ -103,6 +134,9 @@ def _no_steps(values: Mapping[str, Any], namespace: str, release: str) -> tuple[
 
 ValuesRefs = Callable[[Mapping[str, Any], str, str], tuple[ObjectRef, ...]]
 """``(release values, release namespace, release name) -> objects``."""
+
+DriftIgnores = Callable[[Mapping[str, Any], str, str], tuple[DriftIgnore, ...]]
+"""``(release values, release namespace, release name) -> drift detection ignore rules``."""
 
 
 @dataclass(frozen=True)
@@ -130,6 +164,9 @@ class ChartFacts:
         aggregated_roles: ``(label key, label value, service account name)``: a ClusterRole with
             that label is aggregated into a ClusterRole the chart binds to that service account
             (in the release namespace), e.g. Kyverno's background controller.
+        drift_ignores: the fields of the release's objects that a controller owns once running
+            (:class:`DriftIgnore`), derived from the release's values; every HelmRelease runs
+            with drift detection enabled, and these are its only exceptions.
     """
 
     chart: str
@@ -143,6 +180,7 @@ class ChartFacts:
     kv_write: KvWrite | None = None
     aggregated_roles: tuple[tuple[str, str, str], ...] = ()
     manual_inputs: ValuesSteps = _no_steps
+    drift_ignores: DriftIgnores = _no_drift_ignores
 
 
 _REGISTRY: dict[str, ChartFacts] = {}

@@ -13,6 +13,7 @@ from imports.flux.io.fluxcd.toolkit import helm as flux_helm
 
 from . import flux_structs
 from .charts import ChartPin, ChartRepository
+from .drift import drift_detection
 from .errors import ValidationError
 from .flux_kustomization import HealthCheck
 from .manifest import PythonRendered, _register_object, create_typed, struct
@@ -221,6 +222,7 @@ def create_helm_release(
             ),
             rollback=struct(flux_helm.HelmReleaseSpecRollback, flux_structs.CHECKED, cleanup_on_fail=True),
             uninstall=struct(flux_helm.HelmReleaseSpecUninstall, flux_structs.CHECKED, keep_history=False),
+            drift_detection=drift_detection(chart_name, final_values, release_namespace, release_name),
         ),
     )
     handle = HelmReleaseHandle(

@@ -11,7 +11,7 @@ from constructs import Construct
 
 from ..kernel.component import HealthCheck, PlatformComponent
 from ..kernel.errors import ValidationError
-from ..kernel.facts import ChartFacts, ObjectRef, Webhook, register_chart
+from ..kernel.facts import ChartFacts, DriftIgnore, ObjectRef, Webhook, register_chart, webhook_ca_paths
 from ..kernel.naming import helm_fullname
 from ..kernel.network import Peer, tcp, udp
 from ..kernel.paths import child_path
@@ -33,6 +33,16 @@ __all__ = [
 ]
 
 # -- chart facts (read by the registry mirror and the bring-up plan) -------------------------
+
+
+def _drift(values: Mapping[str, Any], release: str) -> tuple[DriftIgnore, ...]:
+    """The cainjector fills both webhook configurations' caBundle (inject-ca-from-secret)."""
+    name = helm_fullname(release, values.get("nameOverride") or "cert-manager", override=values.get("fullnameOverride"))
+    return tuple(
+        DriftIgnore("admissionregistration.k8s.io", kind, f"{name}-webhook", webhook_ca_paths(1))
+        for kind in ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration")
+    )
+
 
 CHART_FACTS = register_chart(
     ChartFacts(
@@ -56,6 +66,7 @@ CHART_FACTS = register_chart(
             Webhook("cert-manager-webhook", ("cert-manager.io/CertificateRequest",), "Fail", mutating=True),
         ),
         creates_at_runtime=lambda values, ns, release: (ObjectRef("Secret", ns, f"{release}-webhook-ca"),),
+        drift_ignores=lambda values, ns, release: _drift(values, release),
     )
 )
 

@@ -11,7 +11,7 @@ from constructs import Construct
 
 from ..kernel.component import HealthCheck, PlatformComponent
 from ..kernel.errors import ValidationError
-from ..kernel.facts import ChartFacts, Webhook, register_chart
+from ..kernel.facts import ChartFacts, DriftIgnore, Webhook, register_chart, webhook_ca_paths
 from ..kernel.naming import helm_fullname
 from ..kernel.network import Peer, tcp
 from ..kernel.paths import child_path
@@ -27,6 +27,27 @@ __all__ = [
 ]
 
 # -- chart facts (read by the registry mirror and the bring-up plan) -------------------------
+
+
+def _drift(values: Mapping[str, Any], namespace: str, release: str) -> tuple[DriftIgnore, ...]:
+    """The cert-controller injects the caBundle of both webhook configurations (fixed names)."""
+    if not (values.get("webhook") or {}).get("create", True):
+        return ()
+    return (
+        DriftIgnore(
+            "admissionregistration.k8s.io",
+            "ValidatingWebhookConfiguration",
+            "secretstore-validate",
+            webhook_ca_paths(2),
+        ),
+        DriftIgnore(
+            "admissionregistration.k8s.io",
+            "ValidatingWebhookConfiguration",
+            "externalsecret-validate",
+            webhook_ca_paths(1),
+        ),
+    )
+
 
 CHART_FACTS = register_chart(
     ChartFacts(
@@ -72,6 +93,7 @@ CHART_FACTS = register_chart(
                 "Fail",
             ),
         ),
+        drift_ignores=_drift,
     )
 )
 

@@ -10,7 +10,7 @@ from constructs import Construct
 
 from ..kernel.component import HealthCheck, PlatformComponent
 from ..kernel.errors import ValidationError
-from ..kernel.facts import ChartFacts, ObjectRef, Webhook, register_chart
+from ..kernel.facts import ChartFacts, DriftIgnore, ObjectRef, Webhook, register_chart, webhook_ca_paths
 from ..kernel.network import Peer, tcp
 from ..kernel.paths import child_path
 from ..kernel.validation import (
@@ -37,6 +37,40 @@ __all__ = [
 ]
 
 # -- chart facts (read by the registry mirror and the bring-up plan) -------------------------
+
+# -- drift detection exceptions: what istiod and the HPAs own once running ---------------------
+_WEBHOOKS = "admissionregistration.k8s.io"
+
+
+def _base_drift(values: Mapping[str, Any], namespace: str, release: str) -> tuple[DriftIgnore, ...]:
+    # istiod's validation controller injects the caBundle and flips failurePolicy Ignore -> Fail
+    # (pkg/webhooks/validation/controller): restoring Ignore would reopen the webhook each reconcile.
+    paths = ("/webhooks/0/failurePolicy", *webhook_ca_paths(1))
+    return (DriftIgnore(_WEBHOOKS, "ValidatingWebhookConfiguration", "istiod-default-validator", paths),)
+
+
+def _istiod_drift(values: Mapping[str, Any], namespace: str, release: str) -> tuple[DriftIgnore, ...]:
+    suffix = f"-{values['revision']}" if values.get("revision") else ""
+    rules = [
+        DriftIgnore(
+            _WEBHOOKS,
+            "ValidatingWebhookConfiguration",
+            f"istio-validator{suffix}-{namespace}",
+            ("/webhooks/0/failurePolicy", *webhook_ca_paths(1)),
+        ),
+        # The four injection webhooks (revision/namespace/object selectors), caBundle from istiod.
+        DriftIgnore(_WEBHOOKS, "MutatingWebhookConfiguration", f"istio-sidecar-injector{suffix}", webhook_ca_paths(4)),
+    ]
+    if values.get("autoscaleEnabled", True):
+        rules.append(DriftIgnore("apps", "Deployment", f"istiod{suffix}", ("/spec/replicas",)))
+    return tuple(rules)
+
+
+def _gateway_drift(values: Mapping[str, Any], namespace: str, release: str) -> tuple[DriftIgnore, ...]:
+    if not (values.get("autoscaling") or {}).get("enabled", True):
+        return ()
+    return (DriftIgnore("apps", "Deployment", str(values.get("name") or release), ("/spec/replicas",)),)
+
 
 BASE_FACTS = register_chart(
     ChartFacts(
@@ -68,6 +102,7 @@ BASE_FACTS = register_chart(
                 "Ignore",
             ),
         ),
+        drift_ignores=_base_drift,
     )
 )
 ISTIOD_FACTS = register_chart(
@@ -87,10 +122,11 @@ ISTIOD_FACTS = register_chart(
             ),
         ),
         creates_at_runtime=lambda values, ns, release: (ObjectRef("Secret", ns, "istio-ca-secret"),),
+        drift_ignores=_istiod_drift,
     )
 )
 # The gateway runs `image: auto`: istiod's injector fills it in from global.hub above.
-GATEWAY_FACTS = register_chart(ChartFacts("gateway", values_knob="gateway_values"))
+GATEWAY_FACTS = register_chart(ChartFacts("gateway", values_knob="gateway_values", drift_ignores=_gateway_drift))
 
 BASE_RELEASE = "istio-base"
 ISTIOD_RELEASE = "istiod"

@@ -11,7 +11,7 @@ from constructs import Construct
 
 from ..kernel.component import HealthCheck, PlatformComponent
 from ..kernel.errors import ValidationError
-from ..kernel.facts import ChartFacts, ObjectRef, Webhook, register_chart
+from ..kernel.facts import ChartFacts, DriftIgnore, ObjectRef, Webhook, register_chart, webhook_ca_paths
 from ..kernel.manifest import Manifest
 from ..kernel.naming import helm_fullname
 from ..kernel.network import Peer, tcp
@@ -37,6 +37,18 @@ __all__ = [
 ]
 
 # -- chart facts (read by the registry mirror and the bring-up plan) -------------------------
+
+
+def _drift(values: Mapping[str, Any], release: str) -> tuple[DriftIgnore, ...]:
+    """The admission-patch hook Job writes both configurations' caBundle (1 and 2 webhooks)."""
+    if not ((values.get("prometheusOperator") or {}).get("admissionWebhooks") or {}).get("enabled", True):
+        return ()
+    full = helm_fullname(release, "kube-prometheus-stack", override=values.get("fullnameOverride"), max_length=26)
+    hooks = (("MutatingWebhookConfiguration", 1), ("ValidatingWebhookConfiguration", 2))
+    return tuple(
+        DriftIgnore("admissionregistration.k8s.io", kind, f"{full}-admission", webhook_ca_paths(n)) for kind, n in hooks
+    )
+
 
 CHART_FACTS = register_chart(
     ChartFacts(
@@ -66,6 +78,7 @@ CHART_FACTS = register_chart(
             ),
         ),
         creates_at_runtime=lambda values, ns, release: (ObjectRef("Secret", ns, f"{release}-admission"),),
+        drift_ignores=lambda values, ns, release: _drift(values, release),
     )
 )
 
