@@ -108,3 +108,28 @@ def test_no_s3_secret_no_loki_reads() -> None:
     assert facts is not None
     namespace, values = _release_values(core, "loki")
     assert facts.reads(values, namespace, "loki") == ()
+
+
+def test_kyverno_policy_webhook_background_role_and_runtime_secrets() -> None:
+    facts = chart_facts("kyverno")
+    assert facts is not None
+    (hook,) = facts.webhooks
+    assert hook.name == "kyverno-policy-validating-webhook-cfg" and hook.failure_policy == "Fail"
+    assert hook.intercepts("kyverno.io", "ClusterPolicy") and hook.intercepts("policies.kyverno.io", "ValidatingPolicy")
+    # Kyverno's policy webhook does not validate policies.kyverno.io PolicyExceptions.
+    assert not hook.intercepts("policies.kyverno.io", "PolicyException")
+    assert facts.aggregated_roles == (
+        ("rbac.kyverno.io/aggregate-to-background-controller", "true", "kyverno-background-controller"),
+    )
+    secrets = {ref.name for ref in facts.creates_at_runtime({}, "kyverno", "kyverno")}
+    assert secrets == {
+        "kyverno-svc.kyverno.svc.kyverno-tls-ca",
+        "kyverno-svc.kyverno.svc.kyverno-tls-pair",
+        "kyverno-cleanup-controller.kyverno.svc.kyverno-tls-ca",
+        "kyverno-cleanup-controller.kyverno.svc.kyverno-tls-pair",
+    }
+    without_cleanup = facts.creates_at_runtime({"cleanupController": {"enabled": False}}, "policy", "pol")
+    assert {ref.name for ref in without_cleanup} == {
+        "pol-kyverno-svc.policy.svc.kyverno-tls-ca",
+        "pol-kyverno-svc.policy.svc.kyverno-tls-pair",
+    }
