@@ -916,7 +916,10 @@ def test_cdk8s_testing_synth_still_works() -> None:
     chart = Chart(app, "team")
     PlatformComponent(chart, "payments", namespace="payments")
     kinds = [doc["kind"] for doc in cdk8s.Testing.synth(chart)]
-    assert "Namespace" in kinds and "Kustomization" in kinds
+    assert "Namespace" in kinds and "Kustomization" not in kinds  # alone in a plain chart: no Flux object
+    PlatformComponent(chart, "orders", namespace="orders", path="apps")  # placed in a tree by its path
+    kinds = [doc["kind"] for doc in cdk8s.Testing.synth(chart)]
+    assert kinds.count("Kustomization") == 1
 
 
 @pytest.mark.parametrize(

@@ -45,7 +45,8 @@ def release(component: PlatformComponent, name: str) -> Obj:
 
 @pytest.fixture
 def chart() -> Chart:
-    return Chart(App(), "c")
+    # A tree: alone in a plain chart, a service holds back its companion's custom resources.
+    return PlatformChart(App(), "c", path="c")
 
 
 # --------------------------------------------------------------------------- istio
@@ -188,7 +189,7 @@ def test_cert_manager_knobs_and_user_values_win(chart: Chart) -> None:
     assert v["cainjector"]["replicaCount"] == 1
     assert v["webhook"]["resources"]["limits"]["memory"] == "1Gi"
     assert v["webhook"]["resources"]["requests"]["cpu"] == "10m"
-    single = release(CertManager(chart, "one", replicas=1, namespace="cm1"), "cert-manager")
+    single = release(CertManager(Chart(App(), "other"), "one", replicas=1, namespace="cm1"), "cert-manager")
     assert single["podDisruptionBudget"]["enabled"] is False  # a PDB would block every drain
 
 
@@ -224,7 +225,7 @@ def test_cert_manager_acme(chart: Chart) -> None:
     assert acme_np["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "controller"
     assert rule_ports(policy(manifests, "cert-manager", "acme-dns")) == {(53, "UDP"), (53, "TCP")}
     staging = "https://acme-staging-v02.api.letsencrypt.org/directory"
-    other = CertManager(chart, "cm2", namespace="cm2", acme_email="a@b.io", acme_server=staging)
+    other = CertManager(Chart(App(), "other"), "cm2", namespace="cm2", acme_email="a@b.io", acme_server=staging)
     assert other.acme_server == staging
 
 
