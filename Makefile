@@ -54,11 +54,13 @@ docs: deps
 	$(BIN)/python -m sre_constructs.docs
 
 # Regenerate the Flux bindings offline from the pinned CRDs (same result as `cdk8s import` with
-# the URL in cdk8s.yaml). One call for all Flux groups: per-file calls overwrite each other.
+# the URL in cdk8s.yaml, which also names the output folder, sre_constructs/_imports). One call for
+# all Flux groups: per-file calls overwrite each other.
 imports: deps
 	@test -d "$(SRE_CONSTRUCTS_CRDS)/flux" || { echo "set SRE_CONSTRUCTS_CRDS to the CRD folder"; exit 2; }
 	tmp=$$(mktemp -d) && for f in "$(SRE_CONSTRUCTS_CRDS)"/flux/*.yaml; do cat "$$f"; echo "---"; done > $$tmp/flux.yaml && \
-	rm -rf imports/flux && cdk8s import "flux:=$$tmp/flux.yaml" --language python --no-save --no-check-upgrade && rm -rf $$tmp
+	rm -rf sre_constructs/_imports/sre_constructs_flux && \
+	cdk8s import "sre_constructs_flux:=$$tmp/flux.yaml" --language python --no-save --no-check-upgrade && rm -rf $$tmp
 
 clean:
 	rm -rf $(VENV) node_modules $(OUT)
