@@ -12,8 +12,8 @@ from typing import Any, cast
 from cdk8s import ApiObject, ApiObjectMetadata, Chart
 from constructs import Construct
 
-from imports.flux.io.fluxcd.toolkit import helm as flux_helm
-from imports.flux.io.fluxcd.toolkit import kustomize as flux_kustomize
+from sre_constructs._imports.sre_constructs_flux.io.fluxcd.toolkit import helm as flux_helm
+from sre_constructs._imports.sre_constructs_flux.io.fluxcd.toolkit import kustomize as flux_kustomize
 
 from ..versions import ChartPin, ChartRepository
 from .errors import ValidationError
