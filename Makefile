@@ -40,7 +40,7 @@ synth: deps
 fleet: deps
 	$(BIN)/sre-constructs synth clusters/*.yaml --out $(OUT)
 
-# Lint, types, then the tests (CI runs exactly this through .ci/run).
+# Lint, types, then the tests (CI runs this first, then the wheel on Python 3.13: .ci/run).
 test: lint
 	$(BIN)/python -m pytest -q
 
