@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import email.parser
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -85,9 +86,13 @@ def _run(args: list[str], cwd: Path, env: dict[str, str], timeout: int = 600) ->
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("wheel")
+    # From a copy of what the build reads: setuptools writes build/ and *.egg-info beside its input.
+    src, out = tmp_path_factory.mktemp("src"), tmp_path_factory.mktemp("wheel")
+    shutil.copytree(REPO / "sre_constructs", src / "sre_constructs", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "setup.py", "README.md"):
+        shutil.copy2(REPO / name, src / name)
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check"]
-    _run([*pip, "wheel", "--no-deps", "--quiet", "--wheel-dir", str(out), str(REPO)], REPO, dict(os.environ))
+    _run([*pip, "wheel", "--no-deps", "--quiet", "--wheel-dir", str(out), str(src)], src, dict(os.environ))
     (built,) = out.glob("sre_constructs-*.whl")
     return built
 
