@@ -23,7 +23,7 @@ all: test
 
 deps: $(PY_STAMP) $(NODE_STAMP)
 
-$(PY_STAMP): pyproject.toml constraints.txt
+$(PY_STAMP): pyproject.toml setup.py constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test]'
@@ -42,7 +42,7 @@ synth: deps
 fleet: deps
 	$(BIN)/sre-constructs synth clusters/*.yaml --out $(OUT)
 
-# Lint, types, then the tests (CI runs exactly this through .ci/run).
+# Lint, types, then the tests (CI runs this first, then the wheel on Python 3.13: .ci/run).
 test: lint
 	$(BIN)/python -m pytest -q
 
@@ -56,11 +56,13 @@ docs: deps
 	$(BIN)/python -m sre_constructs.docs
 
 # Regenerate the Flux bindings offline from the pinned CRDs (same result as `cdk8s import` with
-# the URL in cdk8s.yaml). One call for all Flux groups: per-file calls overwrite each other.
+# the URL in cdk8s.yaml, which also names the output folder, sre_constructs/_imports). One call for
+# all Flux groups: per-file calls overwrite each other.
 imports: deps
 	@test -d "$(SRE_CONSTRUCTS_CRDS)/flux" || { echo "set SRE_CONSTRUCTS_CRDS to the CRD folder"; exit 2; }
 	tmp=$$(mktemp -d) && for f in "$(SRE_CONSTRUCTS_CRDS)"/flux/*.yaml; do cat "$$f"; echo "---"; done > $$tmp/flux.yaml && \
-	rm -rf imports/flux && cdk8s import "flux:=$$tmp/flux.yaml" --language python --no-save --no-check-upgrade && rm -rf $$tmp
+	rm -rf sre_constructs/_imports/sre_constructs_flux && \
+	cdk8s import "sre_constructs_flux:=$$tmp/flux.yaml" --language python --no-save --no-check-upgrade && rm -rf $$tmp
 
 # Regenerate the bundled CRD schemas (sre_constructs/kernel/schemas/crds.json.gz) from the CRD files
 # pinned in crds.lock.json: offline from $(SRE_CONSTRUCTS_CRDS), or ONLINE=1 from the lock's URLs.

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-# isort: off
-# sre_constructs first: it starts jsii's kernel (its Node, one process) before cdk8s would.
-from sre_constructs import CorePlatform, write_tree
 from cdk8s import App
 
-# isort: on
+from sre_constructs import CorePlatform, write_tree
 
 
 def main() -> None:

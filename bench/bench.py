@@ -26,9 +26,8 @@ Cases:
   ``yaml.CSafeDumper`` and the options of ``sre_constructs.kernel.tree.dump_yaml`` and writes the
   tree (plain writes, no staging/rename). Set-up checks that this reproduces (b)'s bytes exactly.
 
-jsii host: a0 and a start jsii's kernel the stock way, a relay process plus the kernel; importing
-sre_constructs (b, c*) starts it in one Node process (``sre_constructs/_jsii_host.js``), which is
-part of what the library does for speed and so part of what is measured.
+Every case starts jsii's kernel the stock way (a relay process plus the kernel), on the Node
+named by ``JSII_NODE`` (the venv's bundled Node unless the environment chose one).
 
 Outputs: each run writes its tree to a new folder, and all of them are deleted together after
 the last run (about 15 MB per c50 run, 100 MB for a full benchmark). Deleting a run's files right after it, as earlier versions
@@ -39,10 +38,8 @@ mostly on c50's write phase.
 
 Memory: each worker reports its own peak RSS (``getrusage(RUSAGE_SELF).ru_maxrss``) and the peak
 RSS (``VmHWM``) of its live descendants, read from ``/proc`` just before it exits: jsii's Node
-processes, two with jsii's own entry point (``jsii-runtime.js`` and the kernel it spawns: a0, a),
-one where sre_constructs starts the kernel in its direct host (b, c*; the count is shown in
-brackets). ``SRE_CONSTRUCTS_JSII_HOST=relay`` in the environment measures b and c* with jsii's
-entry point instead. "total" is Python + Node: the
+processes, two with jsii's entry point (``jsii-runtime.js`` and the kernel it spawns; the count
+is shown in brackets). "total" is Python + Node: the
 processes run at the same time, so this is an upper bound of the footprint (each peak may come at
 a different moment). The 1 GiB target is checked against this total.
 
@@ -243,7 +240,7 @@ def library(head: bool) -> dict[str, Any]:
         except (OSError, subprocess.CalledProcessError):
             return "?"
 
-    dirty = bool(git("status", "--porcelain", "--", "sre_constructs", "imports"))
+    dirty = bool(git("status", "--porcelain", "--", "sre_constructs"))
     return {
         "commit": git("rev-parse", "--short", "HEAD"),
         "source": "HEAD (git archive)"
@@ -403,14 +400,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-bytecode-cache",
         action="store_true",
-        help="run with PYTHONDONTWRITEBYTECODE=1: modules without a .pyc (sre_constructs, imports/) are "
+        help="run with PYTHONDONTWRITEBYTECODE=1: modules without a .pyc (sre_constructs and its Flux bindings) are "
         "compiled in every process, as in containers that set it",
     )
     parser.add_argument(
         "--source",
         metavar="DIR",
         type=Path,
-        help="measure the sre_constructs/ and imports/ found in DIR (e.g. a patched copy)",
+        help="measure the sre_constructs/ found in DIR (e.g. a patched copy)",
     )
     parser.add_argument("--cases", default=",".join(CASES), help=f"comma-separated subset of {','.join(CASES)}")
     args = parser.parse_args(argv)
@@ -427,13 +424,13 @@ def main(argv: list[str] | None = None) -> int:
     began = time.perf_counter()
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="bench-setup-") as work:
-        # Default: this checkout's sre_constructs/ and imports/, ahead of any other installed copy.
+        # Default: this checkout's sre_constructs/, ahead of any other installed copy.
         source = args.source.resolve() if args.source else ROOT
         if args.head:
             source = Path(work) / "head"
             source.mkdir()
             archive = subprocess.run(
-                ["git", "archive", "HEAD", "sre_constructs", "imports"],
+                ["git", "archive", "HEAD", "sre_constructs"],
                 cwd=ROOT,
                 check=True,
                 capture_output=True,

@@ -78,10 +78,11 @@ def main() -> None:
     case = sys.argv[1] if len(sys.argv) > 1 else "b"
     top = int(sys.argv[2]) if len(sys.argv) > 2 else 12
     t0 = time.perf_counter()
-    import sre_constructs  # noqa: I001  (first: it sets JSII_NODE before cdk8s starts the kernel)
     from cdk8s import App
 
-    report("import sre_constructs", time.perf_counter() - t0)
+    import sre_constructs
+
+    report("import cdk8s, sre_constructs", time.perf_counter() - t0)
     t0 = time.perf_counter()
     app = App()
     if case == "b":

@@ -7,7 +7,7 @@ is a JSON report:
 - ``phases``: seconds spent in ``import`` / ``build`` / ``write`` inside this process;
 - ``py_rss_kib``: this Python process's own peak RSS (``getrusage(RUSAGE_SELF).ru_maxrss``);
 - ``node_rss_kib``: the peak RSS (``VmHWM`` in ``/proc/<pid>/status``) of the jsii Node processes
-  (``jsii-runtime.js`` and the kernel it spawns, or the one direct host of sre_constructs), summed,
+  (``jsii-runtime.js`` and the kernel it spawns), summed,
   read while they are still alive just before this process exits (``None`` for cases without jsii);
 - ``node_processes``: how many Node processes that was;
 - ``documents``: YAML documents written (for the tree cases).
@@ -52,8 +52,8 @@ def _child_pids(pid: int) -> list[int]:
 def _descendants_peak_rss_kib() -> tuple[int | None, int]:
     """Sum of VmHWM (peak RSS) over this process's live descendants, and how many there are.
 
-    With jsii's own entry point, ``node jsii-runtime.js`` spawns the kernel as a second Node
-    process (both are counted); sre_constructs runs the kernel in one (``_jsii_host.js``).
+    jsii's entry point, ``node jsii-runtime.js``, spawns the kernel as a second Node process (both
+    are counted).
     """
     todo, seen = _child_pids(os.getpid()), set()
     total = 0

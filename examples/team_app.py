@@ -14,12 +14,9 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-# isort: off
-# sre_constructs first: it picks jsii's Node before cdk8s starts the jsii kernel.
-from sre_constructs import ChartRepository, CorePlatform, Peer, PlatformChart, PlatformComponent, tcp, write_tree
 from cdk8s import App
 
-# isort: on
+from sre_constructs import ChartRepository, CorePlatform, Peer, PlatformChart, PlatformComponent, tcp, write_tree
 
 NAMESPACE = "payments"
 METRICS_PORT = 9090

@@ -5,7 +5,7 @@ The public API. Everything else is internal and may change.
 
 from __future__ import annotations
 
-from . import _node  # noqa: F401  (before jsii starts: choose its Node)
+from . import _node  # noqa: F401  (JSII_NODE where no .pth set it, see _node.py)
 from .airgap import mirror_values
 from .cluster import ClusterSpec, load_cluster, parse_cluster
 from .fleet import FluxSync, build_fleet

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import _node  # noqa: F401  (before jsii starts: choose its Node)
+from . import _node  # noqa: F401  (JSII_NODE where no .pth set it, see _node.py)
 
 if TYPE_CHECKING:
     from .cluster import ClusterSpec

@@ -35,8 +35,8 @@ from typing import Any
 from cdk8s import Chart
 from constructs import Construct
 
-from imports.flux.io.fluxcd.toolkit import kustomize as flux_kustomize
-from imports.flux.io.fluxcd.toolkit import source as flux_source
+from sre_constructs._imports.sre_constructs_flux.io.fluxcd.toolkit import kustomize as flux_kustomize
+from sre_constructs._imports.sre_constructs_flux.io.fluxcd.toolkit import source as flux_source
 
 from .cluster import ClusterSpec
 from .kernel.errors import ValidationError

@@ -10,7 +10,6 @@ from typing import Any
 from constructs import Construct
 
 from . import airgap
-from ._node import kernel_on_this_core
 from .kernel.component import PlatformComponent
 from .kernel.errors import ValidationError
 from .kernel.naming import helm_fullname
@@ -110,7 +109,6 @@ class CorePlatform(PlatformChart):
     runtime_security: RuntimeSecurity | None
     backup: Backup | None
 
-    @kernel_on_this_core()  # ~130 jsii calls per platform: this thread and the kernel share a CPU
     def __init__(
         self,
         scope: Construct,

@@ -12,13 +12,9 @@ from typing import Any
 
 import pytest
 import yaml
-
-# isort: off
-# sre_constructs first: it starts jsii's kernel (its Node, one process) before cdk8s would.
-from sre_constructs import CorePlatform, write_tree
 from cdk8s import App
 
-# isort: on
+from sre_constructs import CorePlatform, write_tree
 
 REPO = Path(__file__).resolve().parent.parent
 

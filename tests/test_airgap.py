@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 from cdk8s import App
 
-import sre_constructs  # noqa: F401  (chooses jsii's Node before cdk8s loads)
 from sre_constructs import CHARTS, CorePlatform, ValidationError, write_tree
 from sre_constructs.airgap import MIRROR_KEYS, mirror_image, mirror_knobs, mirror_values
 from sre_constructs.kernel.manifest import Manifest

@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 from cdk8s import App
 
-import sre_constructs  # noqa: F401  (chooses jsii's Node before cdk8s loads)
 from sre_constructs import ValidationError, write_tree
 from sre_constructs.cluster import load_cluster, parse_cluster
 from sre_constructs.fleet import build_fleet

@@ -9,7 +9,6 @@ from typing import Any
 import cdk8s
 import pytest
 
-import sre_constructs  # noqa: F401  (chooses jsii's Node before cdk8s loads)
 from sre_constructs import CorePlatform, PlatformChart, PlatformComponent, render_tree
 from sre_constructs.diagram import default_mermaid, dot, mermaid
 from sre_constructs.docs import (

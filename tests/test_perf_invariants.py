@@ -377,3 +377,26 @@ def test_trees_hold_no_reference_cycles(tmp_path: Path) -> None:
         check=True,
     )
     assert result.stdout.split() == ["0"], result.stderr
+
+
+def test_a_component_in_a_scope_made_on_the_node_side_survives_its_wrapper(tmp_path: Path) -> None:
+    """jsii does not keep the Python wrapper of a construct made on the Node side (here an object
+    cdk8s's ``Include`` made): the weak reference to such a scope dies, and the component asks jsii
+    for its scope again."""
+    import gc
+
+    from cdk8s import App, Chart, Include
+
+    from sre_constructs import PlatformComponent
+
+    manifest = tmp_path / "configmap.yaml"
+    manifest.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: included\n")
+    included = Include(Chart(App(), "team"), "include", url=str(manifest))
+    made_on_node = included.node.children[0]
+    assert made_on_node is not included.node.children[0]  # a fresh wrapper each time: nothing keeps it
+    component = PlatformComponent(made_on_node, "app", namespace="team-app")
+    del made_on_node
+    gc.collect()
+    assert component.__dict__["_sre_parent"][0]() is None
+    companion = component.add_companion("config")
+    assert companion.node.path == "team/include/included-configmap/app-config"

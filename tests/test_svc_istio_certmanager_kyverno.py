@@ -9,7 +9,6 @@ import cdk8s
 import pytest
 from cdk8s import App, Chart
 
-import sre_constructs  # noqa: F401  (chooses jsii's Node before cdk8s loads)
 from sre_constructs import PlatformChart, PlatformComponent, write_tree
 from sre_constructs.kernel.errors import ValidationError
 from sre_constructs.services.cert_manager import LETSENCRYPT_PRODUCTION, CertManager

@@ -9,7 +9,6 @@ import cdk8s
 import pytest
 from cdk8s import App, Chart
 
-import sre_constructs  # noqa: F401  (chooses jsii's Node before cdk8s loads)
 from sre_constructs import Logging, Monitoring, PlatformChart, ValidationError, write_tree
 from sre_constructs.kernel.network import NetworkNeed
 

@@ -10,7 +10,6 @@ import cdk8s
 import pytest
 import yaml
 
-import sre_constructs  # noqa: F401  (chooses jsii's Node before cdk8s loads)
 from sre_constructs import Backup, PlatformChart, RuntimeSecurity, ValidationError, write_tree
 from sre_constructs.kernel.component import PlatformComponent
 from sre_constructs.services.backup import check_cron

@@ -14,7 +14,6 @@ import pytest
 import yaml
 from cdk8s import App, Chart
 
-import sre_constructs  # noqa: F401  (chooses jsii's Node before cdk8s loads)
 from sre_constructs import CorePlatform, write_tree
 from sre_constructs.kernel.errors import ValidationError
 from sre_constructs.kernel.tree_check import check_tree

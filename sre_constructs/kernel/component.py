@@ -16,7 +16,7 @@ from typing import Any, cast
 from cdk8s import ApiObject, App, Chart
 from constructs import Construct
 
-from imports.flux.io.fluxcd.toolkit import kustomize as flux_kustomize
+from sre_constructs._imports.sre_constructs_flux.io.fluxcd.toolkit import kustomize as flux_kustomize
 
 from . import flux_structs
 from .charts import ChartPin, ChartRepository

@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from imports.flux.io.fluxcd.toolkit import helm as flux_helm
+from sre_constructs._imports.sre_constructs_flux.io.fluxcd.toolkit import helm as flux_helm
 
 from . import flux_structs
 from .facts import chart_facts

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from constructs import Construct
 
-from imports.flux.io.fluxcd.toolkit import kustomize as flux_kustomize
+from sre_constructs._imports.sre_constructs_flux.io.fluxcd.toolkit import kustomize as flux_kustomize
 
 from . import flux_structs
 from .errors import ValidationError

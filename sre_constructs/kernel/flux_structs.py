@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from cdk8s import ApiObjectMetadata
 
-from imports.flux.io.fluxcd.toolkit import helm as flux_helm
-from imports.flux.io.fluxcd.toolkit import kustomize as flux_kustomize
+from sre_constructs._imports.sre_constructs_flux.io.fluxcd.toolkit import helm as flux_helm
+from sre_constructs._imports.sre_constructs_flux.io.fluxcd.toolkit import kustomize as flux_kustomize
 
 from .manifest import structs_unchecked_ok
 

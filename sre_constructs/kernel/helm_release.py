@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from cdk8s import ApiObject
 from constructs import Construct
 
-from imports.flux.io.fluxcd.toolkit import helm as flux_helm
+from sre_constructs._imports.sre_constructs_flux.io.fluxcd.toolkit import helm as flux_helm
 
 from . import flux_structs
 from .charts import ChartPin, ChartRepository

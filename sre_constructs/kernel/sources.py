@@ -12,7 +12,7 @@ from typing import Any
 from cdk8s import Chart
 from constructs import Construct
 
-from imports.flux.io.fluxcd.toolkit import source as flux_source
+from sre_constructs._imports.sre_constructs_flux.io.fluxcd.toolkit import source as flux_source
 
 from .charts import ChartRepository
 from .errors import ValidationError

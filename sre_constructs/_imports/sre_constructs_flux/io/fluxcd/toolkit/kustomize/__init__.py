@@ -41,7 +41,7 @@ else:
 class Kustomization(
     _cdk8s_d3d9af27.ApiObject,
     metaclass=jsii.JSIIMeta,
-    jsii_type="flux_iofluxcdtoolkitkustomize.Kustomization",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkitkustomize.Kustomization",
 ):
     '''Kustomization is the Schema for the kustomizations API.
 
@@ -64,7 +64,7 @@ class Kustomization(
         :param spec: KustomizationSpec defines the configuration to calculate the desired state from a Source using Kustomize.
         '''
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__3daa4e6a5869d571be4b0ccba12f971a1ff15f28c7561ae70c134fa7f19c2898)
+            type_hints = cached_type_hints(_typecheckingstub__4068f7a7eb9374f74a05767ca3d736cfc05977670e0c4181d164155199e1340f)
             check_type(argname="argument scope", value=scope, expected_type=type_hints["scope"])
             check_type(argname="argument id", value=id, expected_type=type_hints["id"])
         props = KustomizationProps(metadata=metadata, spec=spec)
@@ -103,7 +103,7 @@ class Kustomization(
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkitkustomize.KustomizationProps",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkitkustomize.KustomizationProps",
     jsii_struct_bases=[],
     name_mapping={"metadata": "metadata", "spec": "spec"},
 )
@@ -126,7 +126,7 @@ class KustomizationProps:
         if isinstance(spec, dict):
             spec = KustomizationSpec(**spec)
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__b108955b904e75c69936a374a51e401c825641b00c236439e2e44f7bf3e63b5a)
+            type_hints = cached_type_hints(_typecheckingstub__ff50714e686961ddbde67a1bd91d0f23fb1ea4c58837eeaf70f54b506dfe5a56)
             check_type(argname="argument metadata", value=metadata, expected_type=type_hints["metadata"])
             check_type(argname="argument spec", value=spec, expected_type=type_hints["spec"])
         self._values: typing.Dict[builtins.str, typing.Any] = {}
@@ -165,7 +165,7 @@ class KustomizationProps:
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkitkustomize.KustomizationSpec",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkitkustomize.KustomizationSpec",
     jsii_struct_bases=[],
     name_mapping={
         "interval": "interval",
@@ -272,7 +272,7 @@ class KustomizationSpec:
         if isinstance(post_build, dict):
             post_build = KustomizationSpecPostBuild(**post_build)
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__ccfb0d0f23f485c38abec9a272e616e627e8e2a45e2b02371be2cc9aeb1550c5)
+            type_hints = cached_type_hints(_typecheckingstub__7828cd1d8037cd8d6e0718e296beb9a12547b4e0a82e3f342ff37ad0a496c30a)
             check_type(argname="argument interval", value=interval, expected_type=type_hints["interval"])
             check_type(argname="argument prune", value=prune, expected_type=type_hints["prune"])
             check_type(argname="argument source_ref", value=source_ref, expected_type=type_hints["source_ref"])
@@ -667,7 +667,9 @@ class KustomizationSpec:
         )
 
 
-@jsii.enum(jsii_type="flux_iofluxcdtoolkitkustomize.KustomizationSpecBuildMetadata")
+@jsii.enum(
+    jsii_type="sre_constructs_flux_iofluxcdtoolkitkustomize.KustomizationSpecBuildMetadata"
+)
 class KustomizationSpecBuildMetadata(enum.Enum):
     '''BuildMetadataOption defines the supported buildMetadata options.
 
@@ -681,7 +683,7 @@ class KustomizationSpecBuildMetadata(enum.Enum):
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkitkustomize.KustomizationSpecCommonMetadata",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkitkustomize.KustomizationSpecCommonMetadata",
     jsii_struct_bases=[],
     name_mapping={"annotations": "annotations", "labels": "labels"},
 )
@@ -703,7 +705,7 @@ class KustomizationSpecCommonMetadata:
         :schema: KustomizationSpecCommonMetadata
         '''
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__8fe96acf86873fa678a747f3a022198b136399f6769de04352945c6f2272934c)
+            type_hints = cached_type_hints(_typecheckingstub__0661f11bf78fd6fd92479f6c5a7d9facc2086863b007beb491714834ce1f6a38)
             check_type(argname="argument annotations", value=annotations, expected_type=type_hints["annotations"])
             check_type(argname="argument labels", value=labels, expected_type=type_hints["labels"])
         self._values: typing.Dict[builtins.str, typing.Any] = {}
@@ -745,7 +747,7 @@ class KustomizationSpecCommonMetadata:
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkitkustomize.KustomizationSpecDecryption",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkitkustomize.KustomizationSpecDecryption",
     jsii_struct_bases=[],
     name_mapping={
         "provider": "provider",
@@ -772,7 +774,7 @@ class KustomizationSpecDecryption:
         if isinstance(secret_ref, dict):
             secret_ref = KustomizationSpecDecryptionSecretRef(**secret_ref)
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__84a156de09fbb7431fa533200545e6b752a58eb221cb80c4b340a63d6db0ab6a)
+            type_hints = cached_type_hints(_typecheckingstub__0e7e93c64fd88eddb1892c9490f642e4b493ae9cac3f10161c95b2ca965355e8)
             check_type(argname="argument provider", value=provider, expected_type=type_hints["provider"])
             check_type(argname="argument secret_ref", value=secret_ref, expected_type=type_hints["secret_ref"])
             check_type(argname="argument service_account_name", value=service_account_name, expected_type=type_hints["service_account_name"])
@@ -834,7 +836,7 @@ class KustomizationSpecDecryption:
 
 
 @jsii.enum(
-    jsii_type="flux_iofluxcdtoolkitkustomize.KustomizationSpecDecryptionProvider"
+    jsii_type="sre_constructs_flux_iofluxcdtoolkitkustomize.KustomizationSpecDecryptionProvider"
 )
 class KustomizationSpecDecryptionProvider(enum.Enum):
     '''Provider is the name of the decryption engine.
@@ -847,7 +849,7 @@ class KustomizationSpecDecryptionProvider(enum.Enum):
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkitkustomize.KustomizationSpecDecryptionSecretRef",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkitkustomize.KustomizationSpecDecryptionSecretRef",
     jsii_struct_bases=[],
     name_mapping={"name": "name"},
 )
@@ -864,7 +866,7 @@ class KustomizationSpecDecryptionSecretRef:
         :schema: KustomizationSpecDecryptionSecretRef
         '''
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__2c13b9db3273ad4f5439e662989b162835ccefa252f7e0506305a7006fbd30c5)
+            type_hints = cached_type_hints(_typecheckingstub__88079f4546bee8408240b3e3f1451fafb6fa9547b7524d6cbaeead75e4d0e334)
             check_type(argname="argument name", value=name, expected_type=type_hints["name"])
         self._values: typing.Dict[builtins.str, typing.Any] = {
             "name": name,
@@ -892,7 +894,9 @@ class KustomizationSpecDecryptionSecretRef:
         )
 
 
-@jsii.enum(jsii_type="flux_iofluxcdtoolkitkustomize.KustomizationSpecDeletionPolicy")
+@jsii.enum(
+    jsii_type="sre_constructs_flux_iofluxcdtoolkitkustomize.KustomizationSpecDeletionPolicy"
+)
 class KustomizationSpecDeletionPolicy(enum.Enum):
     '''DeletionPolicy can be used to control garbage collection when this Kustomization is deleted.
 
@@ -916,7 +920,7 @@ class KustomizationSpecDeletionPolicy(enum.Enum):
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkitkustomize.KustomizationSpecDependsOn",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkitkustomize.KustomizationSpecDependsOn",
     jsii_struct_bases=[],
     name_mapping={"name": "name", "namespace": "namespace", "ready_expr": "readyExpr"},
 )
@@ -937,7 +941,7 @@ class KustomizationSpecDependsOn:
         :schema: KustomizationSpecDependsOn
         '''
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__f0e6f5c96d63618d0bfba4144c43ca55f486c4445bc824107d36c23e01723993)
+            type_hints = cached_type_hints(_typecheckingstub__b24b389d90c1cd006f141c2b7e889883f7debbb79d58f719b0d54ffb6050e683)
             check_type(argname="argument name", value=name, expected_type=type_hints["name"])
             check_type(argname="argument namespace", value=namespace, expected_type=type_hints["namespace"])
             check_type(argname="argument ready_expr", value=ready_expr, expected_type=type_hints["ready_expr"])
@@ -995,7 +999,7 @@ class KustomizationSpecDependsOn:
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkitkustomize.KustomizationSpecHealthCheckExprs",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkitkustomize.KustomizationSpecHealthCheckExprs",
     jsii_struct_bases=[],
     name_mapping={
         "api_version": "apiVersion",
@@ -1026,7 +1030,7 @@ class KustomizationSpecHealthCheckExprs:
         :schema: KustomizationSpecHealthCheckExprs
         '''
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__faec6859f675763f3908f71fd1ac5066e46c98be5c0d82b06ac89dc61287559d)
+            type_hints = cached_type_hints(_typecheckingstub__4bfc3b4f3441a19dc4fd862a6d27a0d8d617365c030054f537a81f7062089abf)
             check_type(argname="argument api_version", value=api_version, expected_type=type_hints["api_version"])
             check_type(argname="argument current", value=current, expected_type=type_hints["current"])
             check_type(argname="argument failed", value=failed, expected_type=type_hints["failed"])
@@ -1103,7 +1107,7 @@ class KustomizationSpecHealthCheckExprs:
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkitkustomize.KustomizationSpecHealthChecks",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkitkustomize.KustomizationSpecHealthChecks",
     jsii_struct_bases=[],
     name_mapping={
         "kind": "kind",
@@ -1131,7 +1135,7 @@ class KustomizationSpecHealthChecks:
         :schema: KustomizationSpecHealthChecks
         '''
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__d64f97f9161499ab4e552a66b5f96f29929bb30a22ce4f6bf585e74722ce5c73)
+            type_hints = cached_type_hints(_typecheckingstub__6eccdbcc4ade12770a8dc4723f184529ebfd32353de62137ec17c95071c600ff)
             check_type(argname="argument kind", value=kind, expected_type=type_hints["kind"])
             check_type(argname="argument name", value=name, expected_type=type_hints["name"])
             check_type(argname="argument api_version", value=api_version, expected_type=type_hints["api_version"])
@@ -1196,7 +1200,7 @@ class KustomizationSpecHealthChecks:
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkitkustomize.KustomizationSpecIgnore",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkitkustomize.KustomizationSpecIgnore",
     jsii_struct_bases=[],
     name_mapping={"paths": "paths", "target": "target"},
 )
@@ -1217,7 +1221,7 @@ class KustomizationSpecIgnore:
         if isinstance(target, dict):
             target = KustomizationSpecIgnoreTarget(**target)
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__1a2dfc3988bb036ceb31d8d56ec1ec03db3216a5e049d60fdb43c300db9e539a)
+            type_hints = cached_type_hints(_typecheckingstub__efc1f8d27d9011b118d3619947ebf919e8c3f5fecdccc5e5d36fdce3463b63af)
             check_type(argname="argument paths", value=paths, expected_type=type_hints["paths"])
             check_type(argname="argument target", value=target, expected_type=type_hints["target"])
         self._values: typing.Dict[builtins.str, typing.Any] = {
@@ -1261,7 +1265,7 @@ class KustomizationSpecIgnore:
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkitkustomize.KustomizationSpecIgnoreTarget",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkitkustomize.KustomizationSpecIgnoreTarget",
     jsii_struct_bases=[],
     name_mapping={
         "annotation_selector": "annotationSelector",
@@ -1301,7 +1305,7 @@ class KustomizationSpecIgnoreTarget:
         :schema: KustomizationSpecIgnoreTarget
         '''
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__30f606664645be7237d77486794eee177e45033f3b797eb7426cfd51aa04ae6c)
+            type_hints = cached_type_hints(_typecheckingstub__5f0e60ff084360d84888742ae61698a915b36ee603d432e5cf67bf4e42ab3fab)
             check_type(argname="argument annotation_selector", value=annotation_selector, expected_type=type_hints["annotation_selector"])
             check_type(argname="argument group", value=group, expected_type=type_hints["group"])
             check_type(argname="argument kind", value=kind, expected_type=type_hints["kind"])
@@ -1411,7 +1415,7 @@ class KustomizationSpecIgnoreTarget:
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkitkustomize.KustomizationSpecImages",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkitkustomize.KustomizationSpecImages",
     jsii_struct_bases=[],
     name_mapping={
         "name": "name",
@@ -1439,7 +1443,7 @@ class KustomizationSpecImages:
         :schema: KustomizationSpecImages
         '''
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__0dfa3fd134c10b557da28bd5ddc7f75bdbad0fbd90830411713048165985f2b1)
+            type_hints = cached_type_hints(_typecheckingstub__52ac39bc3d1eda96ea95ad35a8a80395df6d07f533733957eca81cfda045652f)
             check_type(argname="argument name", value=name, expected_type=type_hints["name"])
             check_type(argname="argument digest", value=digest, expected_type=type_hints["digest"])
             check_type(argname="argument new_name", value=new_name, expected_type=type_hints["new_name"])
@@ -1506,7 +1510,7 @@ class KustomizationSpecImages:
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkitkustomize.KustomizationSpecKubeConfig",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkitkustomize.KustomizationSpecKubeConfig",
     jsii_struct_bases=[],
     name_mapping={"config_map_ref": "configMapRef", "secret_ref": "secretRef"},
 )
@@ -1536,7 +1540,7 @@ class KustomizationSpecKubeConfig:
         if isinstance(secret_ref, dict):
             secret_ref = KustomizationSpecKubeConfigSecretRef(**secret_ref)
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__5bc6450cc7ee5d85f9f662f3cd5629adae157e6f0bfc16e47263a5dbf97e470f)
+            type_hints = cached_type_hints(_typecheckingstub__e4a83a4c9395dfccf129ae0af9315e1448cc83e085c1fc803fd786d46a77c8e4)
             check_type(argname="argument config_map_ref", value=config_map_ref, expected_type=type_hints["config_map_ref"])
             check_type(argname="argument secret_ref", value=secret_ref, expected_type=type_hints["secret_ref"])
         self._values: typing.Dict[builtins.str, typing.Any] = {}
@@ -1615,7 +1619,7 @@ class KustomizationSpecKubeConfig:
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkitkustomize.KustomizationSpecKubeConfigConfigMapRef",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkitkustomize.KustomizationSpecKubeConfigConfigMapRef",
     jsii_struct_bases=[],
     name_mapping={"name": "name"},
 )
@@ -1657,7 +1661,7 @@ class KustomizationSpecKubeConfigConfigMapRef:
         :schema: KustomizationSpecKubeConfigConfigMapRef
         '''
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__316dead4ab0942b925b39caaa7fc40bbd66122657dfe4adfa4c1f8bc03d8ebf4)
+            type_hints = cached_type_hints(_typecheckingstub__9d71ef1a59a6412d48b160d78ce161bc7a58ce94de08d75d1afd1308022c608f)
             check_type(argname="argument name", value=name, expected_type=type_hints["name"])
         self._values: typing.Dict[builtins.str, typing.Any] = {
             "name": name,
@@ -1686,7 +1690,7 @@ class KustomizationSpecKubeConfigConfigMapRef:
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkitkustomize.KustomizationSpecKubeConfigSecretRef",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkitkustomize.KustomizationSpecKubeConfigSecretRef",
     jsii_struct_bases=[],
     name_mapping={"name": "name", "key": "key"},
 )
@@ -1713,7 +1717,7 @@ class KustomizationSpecKubeConfigSecretRef:
         :schema: KustomizationSpecKubeConfigSecretRef
         '''
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__25732f0783bcf389303bfbe2d9a4f521dece896d78afc14eb0b30e9674bd7330)
+            type_hints = cached_type_hints(_typecheckingstub__69ff2bb31f5ed0bd1a80f39b74a2a204a3b05b14f9e34fd2c88dc40128c72d5b)
             check_type(argname="argument name", value=name, expected_type=type_hints["name"])
             check_type(argname="argument key", value=key, expected_type=type_hints["key"])
         self._values: typing.Dict[builtins.str, typing.Any] = {
@@ -1754,7 +1758,7 @@ class KustomizationSpecKubeConfigSecretRef:
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkitkustomize.KustomizationSpecPatches",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkitkustomize.KustomizationSpecPatches",
     jsii_struct_bases=[],
     name_mapping={"patch": "patch", "target": "target"},
 )
@@ -1775,7 +1779,7 @@ class KustomizationSpecPatches:
         if isinstance(target, dict):
             target = KustomizationSpecPatchesTarget(**target)
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__58a95b55d8c2044a3eabbab910edd5bfe37ca9ef26455108a375490a6df41579)
+            type_hints = cached_type_hints(_typecheckingstub__916f3a3126b12eb3ce34291a2d96bc77c3d2bd94e70a226d9d31fc34d646138e)
             check_type(argname="argument patch", value=patch, expected_type=type_hints["patch"])
             check_type(argname="argument target", value=target, expected_type=type_hints["target"])
         self._values: typing.Dict[builtins.str, typing.Any] = {
@@ -1816,7 +1820,7 @@ class KustomizationSpecPatches:
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkitkustomize.KustomizationSpecPatchesTarget",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkitkustomize.KustomizationSpecPatchesTarget",
     jsii_struct_bases=[],
     name_mapping={
         "annotation_selector": "annotationSelector",
@@ -1853,7 +1857,7 @@ class KustomizationSpecPatchesTarget:
         :schema: KustomizationSpecPatchesTarget
         '''
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__4af809120f7d1079fe8c6fc5a36b2fb968add047f5e647e74fd3906f658dfb2f)
+            type_hints = cached_type_hints(_typecheckingstub__b0b96e0465ab4ed1ec187cc57edf46792512b72506ced590691847ec3fdf03a0)
             check_type(argname="argument annotation_selector", value=annotation_selector, expected_type=type_hints["annotation_selector"])
             check_type(argname="argument group", value=group, expected_type=type_hints["group"])
             check_type(argname="argument kind", value=kind, expected_type=type_hints["kind"])
@@ -1963,7 +1967,7 @@ class KustomizationSpecPatchesTarget:
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkitkustomize.KustomizationSpecPostBuild",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkitkustomize.KustomizationSpecPostBuild",
     jsii_struct_bases=[],
     name_mapping={
         "substitute": "substitute",
@@ -1988,7 +1992,7 @@ class KustomizationSpecPostBuild:
         :schema: KustomizationSpecPostBuild
         '''
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__59ef976a978a9ae341ab0bf840734c25993283d9d0020b96cbb50e272b4d2bd0)
+            type_hints = cached_type_hints(_typecheckingstub__340ebb4858261baf14a46f40f75cff6c9d670fe24ea85922aed6b42876aee174)
             check_type(argname="argument substitute", value=substitute, expected_type=type_hints["substitute"])
             check_type(argname="argument substitute_from", value=substitute_from, expected_type=type_hints["substitute_from"])
             check_type(argname="argument substitute_strategy", value=substitute_strategy, expected_type=type_hints["substitute_strategy"])
@@ -2058,7 +2062,7 @@ class KustomizationSpecPostBuild:
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkitkustomize.KustomizationSpecPostBuildSubstituteFrom",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkitkustomize.KustomizationSpecPostBuildSubstituteFrom",
     jsii_struct_bases=[],
     name_mapping={"kind": "kind", "name": "name", "optional": "optional"},
 )
@@ -2079,7 +2083,7 @@ class KustomizationSpecPostBuildSubstituteFrom:
         :schema: KustomizationSpecPostBuildSubstituteFrom
         '''
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__14720333b1aaebfab39de37f8ef217787bb5f94a849f4329e179d25549c7bb61)
+            type_hints = cached_type_hints(_typecheckingstub__e1cefa397dab82e6bd3c281c9231fc36e7dd93233586ebf2417b5290a8f04887)
             check_type(argname="argument kind", value=kind, expected_type=type_hints["kind"])
             check_type(argname="argument name", value=name, expected_type=type_hints["name"])
             check_type(argname="argument optional", value=optional, expected_type=type_hints["optional"])
@@ -2138,7 +2142,7 @@ class KustomizationSpecPostBuildSubstituteFrom:
 
 
 @jsii.enum(
-    jsii_type="flux_iofluxcdtoolkitkustomize.KustomizationSpecPostBuildSubstituteFromKind"
+    jsii_type="sre_constructs_flux_iofluxcdtoolkitkustomize.KustomizationSpecPostBuildSubstituteFromKind"
 )
 class KustomizationSpecPostBuildSubstituteFromKind(enum.Enum):
     '''Kind of the values referent, valid values are ('Secret', 'ConfigMap').
@@ -2153,7 +2157,7 @@ class KustomizationSpecPostBuildSubstituteFromKind(enum.Enum):
 
 
 @jsii.enum(
-    jsii_type="flux_iofluxcdtoolkitkustomize.KustomizationSpecPostBuildSubstituteStrategy"
+    jsii_type="sre_constructs_flux_iofluxcdtoolkitkustomize.KustomizationSpecPostBuildSubstituteStrategy"
 )
 class KustomizationSpecPostBuildSubstituteStrategy(enum.Enum):
     '''SubstituteStrategy defines the strategy for substituting variables in the YAML manifests. Valid values are:.
@@ -2173,7 +2177,7 @@ class KustomizationSpecPostBuildSubstituteStrategy(enum.Enum):
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkitkustomize.KustomizationSpecSourceRef",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkitkustomize.KustomizationSpecSourceRef",
     jsii_struct_bases=[],
     name_mapping={
         "kind": "kind",
@@ -2201,7 +2205,7 @@ class KustomizationSpecSourceRef:
         :schema: KustomizationSpecSourceRef
         '''
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__c41828d5cc91e0c69bef686e2f0b45412792b71a9b284c9c240b5e6a2d9ca967)
+            type_hints = cached_type_hints(_typecheckingstub__65cfdbac798faada766a409020e6f3906c89ce51cc26857448922cf9b78b3731)
             check_type(argname="argument kind", value=kind, expected_type=type_hints["kind"])
             check_type(argname="argument name", value=name, expected_type=type_hints["name"])
             check_type(argname="argument api_version", value=api_version, expected_type=type_hints["api_version"])
@@ -2265,7 +2269,9 @@ class KustomizationSpecSourceRef:
         )
 
 
-@jsii.enum(jsii_type="flux_iofluxcdtoolkitkustomize.KustomizationSpecSourceRefKind")
+@jsii.enum(
+    jsii_type="sre_constructs_flux_iofluxcdtoolkitkustomize.KustomizationSpecSourceRefKind"
+)
 class KustomizationSpecSourceRefKind(enum.Enum):
     '''Kind of the referent.
 
@@ -2313,7 +2319,7 @@ __all__ = [
 
 publication.publish()
 
-def _typecheckingstub__3daa4e6a5869d571be4b0ccba12f971a1ff15f28c7561ae70c134fa7f19c2898(
+def _typecheckingstub__4068f7a7eb9374f74a05767ca3d736cfc05977670e0c4181d164155199e1340f(
     scope: _constructs_77d1e7e8.Construct,
     id: builtins.str,
     *,
@@ -2323,7 +2329,7 @@ def _typecheckingstub__3daa4e6a5869d571be4b0ccba12f971a1ff15f28c7561ae70c134fa7f
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__b108955b904e75c69936a374a51e401c825641b00c236439e2e44f7bf3e63b5a(
+def _typecheckingstub__ff50714e686961ddbde67a1bd91d0f23fb1ea4c58837eeaf70f54b506dfe5a56(
     *,
     metadata: typing.Optional[typing.Union[_cdk8s_d3d9af27.ApiObjectMetadata, typing.Dict[builtins.str, typing.Any]]] = None,
     spec: typing.Optional[typing.Union[KustomizationSpec, typing.Dict[builtins.str, typing.Any]]] = None,
@@ -2331,7 +2337,7 @@ def _typecheckingstub__b108955b904e75c69936a374a51e401c825641b00c236439e2e44f7bf
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__ccfb0d0f23f485c38abec9a272e616e627e8e2a45e2b02371be2cc9aeb1550c5(
+def _typecheckingstub__7828cd1d8037cd8d6e0718e296beb9a12547b4e0a82e3f342ff37ad0a496c30a(
     *,
     interval: builtins.str,
     prune: builtins.bool,
@@ -2364,7 +2370,7 @@ def _typecheckingstub__ccfb0d0f23f485c38abec9a272e616e627e8e2a45e2b02371be2cc9ae
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__8fe96acf86873fa678a747f3a022198b136399f6769de04352945c6f2272934c(
+def _typecheckingstub__0661f11bf78fd6fd92479f6c5a7d9facc2086863b007beb491714834ce1f6a38(
     *,
     annotations: typing.Optional[typing.Mapping[builtins.str, builtins.str]] = None,
     labels: typing.Optional[typing.Mapping[builtins.str, builtins.str]] = None,
@@ -2372,7 +2378,7 @@ def _typecheckingstub__8fe96acf86873fa678a747f3a022198b136399f6769de04352945c6f2
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__84a156de09fbb7431fa533200545e6b752a58eb221cb80c4b340a63d6db0ab6a(
+def _typecheckingstub__0e7e93c64fd88eddb1892c9490f642e4b493ae9cac3f10161c95b2ca965355e8(
     *,
     provider: KustomizationSpecDecryptionProvider,
     secret_ref: typing.Optional[typing.Union[KustomizationSpecDecryptionSecretRef, typing.Dict[builtins.str, typing.Any]]] = None,
@@ -2381,14 +2387,14 @@ def _typecheckingstub__84a156de09fbb7431fa533200545e6b752a58eb221cb80c4b340a63d6
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__2c13b9db3273ad4f5439e662989b162835ccefa252f7e0506305a7006fbd30c5(
+def _typecheckingstub__88079f4546bee8408240b3e3f1451fafb6fa9547b7524d6cbaeead75e4d0e334(
     *,
     name: builtins.str,
 ) -> None:
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__f0e6f5c96d63618d0bfba4144c43ca55f486c4445bc824107d36c23e01723993(
+def _typecheckingstub__b24b389d90c1cd006f141c2b7e889883f7debbb79d58f719b0d54ffb6050e683(
     *,
     name: builtins.str,
     namespace: typing.Optional[builtins.str] = None,
@@ -2397,7 +2403,7 @@ def _typecheckingstub__f0e6f5c96d63618d0bfba4144c43ca55f486c4445bc824107d36c23e0
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__faec6859f675763f3908f71fd1ac5066e46c98be5c0d82b06ac89dc61287559d(
+def _typecheckingstub__4bfc3b4f3441a19dc4fd862a6d27a0d8d617365c030054f537a81f7062089abf(
     *,
     api_version: builtins.str,
     current: builtins.str,
@@ -2408,7 +2414,7 @@ def _typecheckingstub__faec6859f675763f3908f71fd1ac5066e46c98be5c0d82b06ac89dc61
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__d64f97f9161499ab4e552a66b5f96f29929bb30a22ce4f6bf585e74722ce5c73(
+def _typecheckingstub__6eccdbcc4ade12770a8dc4723f184529ebfd32353de62137ec17c95071c600ff(
     *,
     kind: builtins.str,
     name: builtins.str,
@@ -2418,7 +2424,7 @@ def _typecheckingstub__d64f97f9161499ab4e552a66b5f96f29929bb30a22ce4f6bf585e7472
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__1a2dfc3988bb036ceb31d8d56ec1ec03db3216a5e049d60fdb43c300db9e539a(
+def _typecheckingstub__efc1f8d27d9011b118d3619947ebf919e8c3f5fecdccc5e5d36fdce3463b63af(
     *,
     paths: typing.Sequence[builtins.str],
     target: typing.Optional[typing.Union[KustomizationSpecIgnoreTarget, typing.Dict[builtins.str, typing.Any]]] = None,
@@ -2426,7 +2432,7 @@ def _typecheckingstub__1a2dfc3988bb036ceb31d8d56ec1ec03db3216a5e049d60fdb43c300d
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__30f606664645be7237d77486794eee177e45033f3b797eb7426cfd51aa04ae6c(
+def _typecheckingstub__5f0e60ff084360d84888742ae61698a915b36ee603d432e5cf67bf4e42ab3fab(
     *,
     annotation_selector: typing.Optional[builtins.str] = None,
     group: typing.Optional[builtins.str] = None,
@@ -2439,7 +2445,7 @@ def _typecheckingstub__30f606664645be7237d77486794eee177e45033f3b797eb7426cfd51a
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__0dfa3fd134c10b557da28bd5ddc7f75bdbad0fbd90830411713048165985f2b1(
+def _typecheckingstub__52ac39bc3d1eda96ea95ad35a8a80395df6d07f533733957eca81cfda045652f(
     *,
     name: builtins.str,
     digest: typing.Optional[builtins.str] = None,
@@ -2449,7 +2455,7 @@ def _typecheckingstub__0dfa3fd134c10b557da28bd5ddc7f75bdbad0fbd90830411713048165
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__5bc6450cc7ee5d85f9f662f3cd5629adae157e6f0bfc16e47263a5dbf97e470f(
+def _typecheckingstub__e4a83a4c9395dfccf129ae0af9315e1448cc83e085c1fc803fd786d46a77c8e4(
     *,
     config_map_ref: typing.Optional[typing.Union[KustomizationSpecKubeConfigConfigMapRef, typing.Dict[builtins.str, typing.Any]]] = None,
     secret_ref: typing.Optional[typing.Union[KustomizationSpecKubeConfigSecretRef, typing.Dict[builtins.str, typing.Any]]] = None,
@@ -2457,14 +2463,14 @@ def _typecheckingstub__5bc6450cc7ee5d85f9f662f3cd5629adae157e6f0bfc16e47263a5dbf
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__316dead4ab0942b925b39caaa7fc40bbd66122657dfe4adfa4c1f8bc03d8ebf4(
+def _typecheckingstub__9d71ef1a59a6412d48b160d78ce161bc7a58ce94de08d75d1afd1308022c608f(
     *,
     name: builtins.str,
 ) -> None:
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__25732f0783bcf389303bfbe2d9a4f521dece896d78afc14eb0b30e9674bd7330(
+def _typecheckingstub__69ff2bb31f5ed0bd1a80f39b74a2a204a3b05b14f9e34fd2c88dc40128c72d5b(
     *,
     name: builtins.str,
     key: typing.Optional[builtins.str] = None,
@@ -2472,7 +2478,7 @@ def _typecheckingstub__25732f0783bcf389303bfbe2d9a4f521dece896d78afc14eb0b30e967
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__58a95b55d8c2044a3eabbab910edd5bfe37ca9ef26455108a375490a6df41579(
+def _typecheckingstub__916f3a3126b12eb3ce34291a2d96bc77c3d2bd94e70a226d9d31fc34d646138e(
     *,
     patch: builtins.str,
     target: typing.Optional[typing.Union[KustomizationSpecPatchesTarget, typing.Dict[builtins.str, typing.Any]]] = None,
@@ -2480,7 +2486,7 @@ def _typecheckingstub__58a95b55d8c2044a3eabbab910edd5bfe37ca9ef26455108a375490a6
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__4af809120f7d1079fe8c6fc5a36b2fb968add047f5e647e74fd3906f658dfb2f(
+def _typecheckingstub__b0b96e0465ab4ed1ec187cc57edf46792512b72506ced590691847ec3fdf03a0(
     *,
     annotation_selector: typing.Optional[builtins.str] = None,
     group: typing.Optional[builtins.str] = None,
@@ -2493,7 +2499,7 @@ def _typecheckingstub__4af809120f7d1079fe8c6fc5a36b2fb968add047f5e647e74fd3906f6
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__59ef976a978a9ae341ab0bf840734c25993283d9d0020b96cbb50e272b4d2bd0(
+def _typecheckingstub__340ebb4858261baf14a46f40f75cff6c9d670fe24ea85922aed6b42876aee174(
     *,
     substitute: typing.Optional[typing.Mapping[builtins.str, builtins.str]] = None,
     substitute_from: typing.Optional[typing.Sequence[typing.Union[KustomizationSpecPostBuildSubstituteFrom, typing.Dict[builtins.str, typing.Any]]]] = None,
@@ -2502,7 +2508,7 @@ def _typecheckingstub__59ef976a978a9ae341ab0bf840734c25993283d9d0020b96cbb50e272
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__14720333b1aaebfab39de37f8ef217787bb5f94a849f4329e179d25549c7bb61(
+def _typecheckingstub__e1cefa397dab82e6bd3c281c9231fc36e7dd93233586ebf2417b5290a8f04887(
     *,
     kind: KustomizationSpecPostBuildSubstituteFromKind,
     name: builtins.str,
@@ -2511,7 +2517,7 @@ def _typecheckingstub__14720333b1aaebfab39de37f8ef217787bb5f94a849f4329e179d2554
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__c41828d5cc91e0c69bef686e2f0b45412792b71a9b284c9c240b5e6a2d9ca967(
+def _typecheckingstub__65cfdbac798faada766a409020e6f3906c89ce51cc26857448922cf9b78b3731(
     *,
     kind: KustomizationSpecSourceRefKind,
     name: builtins.str,

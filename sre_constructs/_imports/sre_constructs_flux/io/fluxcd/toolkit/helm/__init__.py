@@ -41,7 +41,7 @@ else:
 class HelmRelease(
     _cdk8s_d3d9af27.ApiObject,
     metaclass=jsii.JSIIMeta,
-    jsii_type="flux_iofluxcdtoolkithelm.HelmRelease",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkithelm.HelmRelease",
 ):
     '''HelmRelease is the Schema for the helmreleases API.
 
@@ -64,7 +64,7 @@ class HelmRelease(
         :param spec: HelmReleaseSpec defines the desired state of a Helm release.
         '''
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__0347086b0fa16bfea9a939e4c3349329c928e69691e1550a680a80b22a73a648)
+            type_hints = cached_type_hints(_typecheckingstub__ee6d965a8aada29d55b22b7181aee44a1b9c0906253f9e77593e9f8808a3b1d7)
             check_type(argname="argument scope", value=scope, expected_type=type_hints["scope"])
             check_type(argname="argument id", value=id, expected_type=type_hints["id"])
         props = HelmReleaseProps(metadata=metadata, spec=spec)
@@ -103,7 +103,7 @@ class HelmRelease(
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkithelm.HelmReleaseProps",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkithelm.HelmReleaseProps",
     jsii_struct_bases=[],
     name_mapping={"metadata": "metadata", "spec": "spec"},
 )
@@ -126,7 +126,7 @@ class HelmReleaseProps:
         if isinstance(spec, dict):
             spec = HelmReleaseSpec(**spec)
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__58d902747103dc73fa54ca3deb6bae3c7fbd6894055130376b93e4d0a4c07d77)
+            type_hints = cached_type_hints(_typecheckingstub__219b5fca6888131152ecd2fbf951cd8c5d5d8b444d4e521df83844fa6531bd99)
             check_type(argname="argument metadata", value=metadata, expected_type=type_hints["metadata"])
             check_type(argname="argument spec", value=spec, expected_type=type_hints["spec"])
         self._values: typing.Dict[builtins.str, typing.Any] = {}
@@ -165,7 +165,7 @@ class HelmReleaseProps:
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkithelm.HelmReleaseSpec",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkithelm.HelmReleaseSpec",
     jsii_struct_bases=[],
     name_mapping={
         "interval": "interval",
@@ -281,7 +281,7 @@ class HelmReleaseSpec:
         if isinstance(wait_strategy, dict):
             wait_strategy = HelmReleaseSpecWaitStrategy(**wait_strategy)
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__40e280c7547905a5af5fb7dcbc9aaff4e5fe269b88fd16345fe6250ec18368d4)
+            type_hints = cached_type_hints(_typecheckingstub__718a2981ab7dae4fbf4cbcb8c19e1b710b4fa9219f11ad3bcbb6d6a937637a05)
             check_type(argname="argument interval", value=interval, expected_type=type_hints["interval"])
             check_type(argname="argument chart", value=chart, expected_type=type_hints["chart"])
             check_type(argname="argument chart_ref", value=chart_ref, expected_type=type_hints["chart_ref"])
@@ -671,7 +671,7 @@ class HelmReleaseSpec:
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkithelm.HelmReleaseSpecChart",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkithelm.HelmReleaseSpecChart",
     jsii_struct_bases=[],
     name_mapping={"spec": "spec", "metadata": "metadata"},
 )
@@ -694,7 +694,7 @@ class HelmReleaseSpecChart:
         if isinstance(metadata, dict):
             metadata = HelmReleaseSpecChartMetadata(**metadata)
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__6ec7f7e3cd82ab9feb118db3b6ec355650992e9bc426bed2fc2f9f82b3c8a1cd)
+            type_hints = cached_type_hints(_typecheckingstub__74c95cf1b7264df28fc944698c6a8a3a6a8cce782ea40bc1c94905021d53ca05)
             check_type(argname="argument spec", value=spec, expected_type=type_hints["spec"])
             check_type(argname="argument metadata", value=metadata, expected_type=type_hints["metadata"])
         self._values: typing.Dict[builtins.str, typing.Any] = {
@@ -735,7 +735,7 @@ class HelmReleaseSpecChart:
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkithelm.HelmReleaseSpecChartMetadata",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkithelm.HelmReleaseSpecChartMetadata",
     jsii_struct_bases=[],
     name_mapping={"annotations": "annotations", "labels": "labels"},
 )
@@ -754,7 +754,7 @@ class HelmReleaseSpecChartMetadata:
         :schema: HelmReleaseSpecChartMetadata
         '''
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__071dc9f05cd5f8d573a79770f17808fb09506b579a1f8339244d2db6044e1405)
+            type_hints = cached_type_hints(_typecheckingstub__6b1309df43b859c400518e2c4af1db1f8861ec1af7a5592526ace3059401e8b7)
             check_type(argname="argument annotations", value=annotations, expected_type=type_hints["annotations"])
             check_type(argname="argument labels", value=labels, expected_type=type_hints["labels"])
         self._values: typing.Dict[builtins.str, typing.Any] = {}
@@ -802,7 +802,7 @@ class HelmReleaseSpecChartMetadata:
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkithelm.HelmReleaseSpecChartRef",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkithelm.HelmReleaseSpecChartRef",
     jsii_struct_bases=[],
     name_mapping={
         "kind": "kind",
@@ -830,7 +830,7 @@ class HelmReleaseSpecChartRef:
         :schema: HelmReleaseSpecChartRef
         '''
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__b917576b48c67f7ee6a7f2e181d461a9c5fd9e22cdbbadb2890166aa53ac9578)
+            type_hints = cached_type_hints(_typecheckingstub__81c952bdde783d1680d678bcd1e4d663b4de09d4f32bd0ca97c8d43c98d6f44a)
             check_type(argname="argument kind", value=kind, expected_type=type_hints["kind"])
             check_type(argname="argument name", value=name, expected_type=type_hints["name"])
             check_type(argname="argument api_version", value=api_version, expected_type=type_hints["api_version"])
@@ -894,7 +894,9 @@ class HelmReleaseSpecChartRef:
         )
 
 
-@jsii.enum(jsii_type="flux_iofluxcdtoolkithelm.HelmReleaseSpecChartRefKind")
+@jsii.enum(
+    jsii_type="sre_constructs_flux_iofluxcdtoolkithelm.HelmReleaseSpecChartRefKind"
+)
 class HelmReleaseSpecChartRefKind(enum.Enum):
     '''Kind of the referent.
 
@@ -910,7 +912,7 @@ class HelmReleaseSpecChartRefKind(enum.Enum):
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkithelm.HelmReleaseSpecChartSpec",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkithelm.HelmReleaseSpecChartSpec",
     jsii_struct_bases=[],
     name_mapping={
         "chart": "chart",
@@ -954,7 +956,7 @@ class HelmReleaseSpecChartSpec:
         if isinstance(verify, dict):
             verify = HelmReleaseSpecChartSpecVerify(**verify)
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__033eff49cd968679742d728ede466a2af928b08256521ee3327a2a78ca1f3afd)
+            type_hints = cached_type_hints(_typecheckingstub__c1e229c43fd27dadf9b7886dd2ce32c8daccf963f0d667b5097d68ee1c6146ab)
             check_type(argname="argument chart", value=chart, expected_type=type_hints["chart"])
             check_type(argname="argument source_ref", value=source_ref, expected_type=type_hints["source_ref"])
             check_type(argname="argument ignore_missing_values_files", value=ignore_missing_values_files, expected_type=type_hints["ignore_missing_values_files"])
@@ -1084,7 +1086,7 @@ class HelmReleaseSpecChartSpec:
 
 
 @jsii.enum(
-    jsii_type="flux_iofluxcdtoolkithelm.HelmReleaseSpecChartSpecReconcileStrategy"
+    jsii_type="sre_constructs_flux_iofluxcdtoolkithelm.HelmReleaseSpecChartSpecReconcileStrategy"
 )
 class HelmReleaseSpecChartSpecReconcileStrategy(enum.Enum):
     '''Determines what enables the creation of a new artifact.
@@ -1106,7 +1108,7 @@ class HelmReleaseSpecChartSpecReconcileStrategy(enum.Enum):
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkithelm.HelmReleaseSpecChartSpecSourceRef",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkithelm.HelmReleaseSpecChartSpecSourceRef",
     jsii_struct_bases=[],
     name_mapping={
         "kind": "kind",
@@ -1134,7 +1136,7 @@ class HelmReleaseSpecChartSpecSourceRef:
         :schema: HelmReleaseSpecChartSpecSourceRef
         '''
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__fe7a8c86004e6b5e9c9a79f642a42b3b1f9475fda17e2419cee4a5ae8bb10e04)
+            type_hints = cached_type_hints(_typecheckingstub__554f9e5478673681e8398ceb6ea91c703b7949601341ca7188441488d418431f)
             check_type(argname="argument kind", value=kind, expected_type=type_hints["kind"])
             check_type(argname="argument name", value=name, expected_type=type_hints["name"])
             check_type(argname="argument api_version", value=api_version, expected_type=type_hints["api_version"])
@@ -1198,7 +1200,9 @@ class HelmReleaseSpecChartSpecSourceRef:
         )
 
 
-@jsii.enum(jsii_type="flux_iofluxcdtoolkithelm.HelmReleaseSpecChartSpecSourceRefKind")
+@jsii.enum(
+    jsii_type="sre_constructs_flux_iofluxcdtoolkithelm.HelmReleaseSpecChartSpecSourceRefKind"
+)
 class HelmReleaseSpecChartSpecSourceRefKind(enum.Enum):
     '''Kind of the referent.
 
@@ -1214,7 +1218,7 @@ class HelmReleaseSpecChartSpecSourceRefKind(enum.Enum):
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkithelm.HelmReleaseSpecChartSpecVerify",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkithelm.HelmReleaseSpecChartSpecVerify",
     jsii_struct_bases=[],
     name_mapping={"provider": "provider", "secret_ref": "secretRef"},
 )
@@ -1239,7 +1243,7 @@ class HelmReleaseSpecChartSpecVerify:
         if isinstance(secret_ref, dict):
             secret_ref = HelmReleaseSpecChartSpecVerifySecretRef(**secret_ref)
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__89d1b1a03bed1eb98201a8011c2678d116ee19a58fb5acb52216ee80da6d1a8b)
+            type_hints = cached_type_hints(_typecheckingstub__b166803551eff8dc8e61540c0030905b79adf2b51625d85b0a1abb4c9a26eada)
             check_type(argname="argument provider", value=provider, expected_type=type_hints["provider"])
             check_type(argname="argument secret_ref", value=secret_ref, expected_type=type_hints["secret_ref"])
         self._values: typing.Dict[builtins.str, typing.Any] = {
@@ -1279,7 +1283,9 @@ class HelmReleaseSpecChartSpecVerify:
         )
 
 
-@jsii.enum(jsii_type="flux_iofluxcdtoolkithelm.HelmReleaseSpecChartSpecVerifyProvider")
+@jsii.enum(
+    jsii_type="sre_constructs_flux_iofluxcdtoolkithelm.HelmReleaseSpecChartSpecVerifyProvider"
+)
 class HelmReleaseSpecChartSpecVerifyProvider(enum.Enum):
     '''Provider specifies the technology used to sign the OCI Helm chart.
 
@@ -1293,7 +1299,7 @@ class HelmReleaseSpecChartSpecVerifyProvider(enum.Enum):
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkithelm.HelmReleaseSpecChartSpecVerifySecretRef",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkithelm.HelmReleaseSpecChartSpecVerifySecretRef",
     jsii_struct_bases=[],
     name_mapping={"name": "name"},
 )
@@ -1306,7 +1312,7 @@ class HelmReleaseSpecChartSpecVerifySecretRef:
         :schema: HelmReleaseSpecChartSpecVerifySecretRef
         '''
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__8c16691948da8d01997597df17ca4273bc1247b35e8025dab18ee7afac166980)
+            type_hints = cached_type_hints(_typecheckingstub__c788b2c99b6c53e0841bd93b12c4a1f2e188cb3b7adca3002f4058445a93d49c)
             check_type(argname="argument name", value=name, expected_type=type_hints["name"])
         self._values: typing.Dict[builtins.str, typing.Any] = {
             "name": name,
@@ -1335,7 +1341,7 @@ class HelmReleaseSpecChartSpecVerifySecretRef:
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkithelm.HelmReleaseSpecCommonMetadata",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkithelm.HelmReleaseSpecCommonMetadata",
     jsii_struct_bases=[],
     name_mapping={"annotations": "annotations", "labels": "labels"},
 )
@@ -1357,7 +1363,7 @@ class HelmReleaseSpecCommonMetadata:
         :schema: HelmReleaseSpecCommonMetadata
         '''
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__9bb96b39c33dc51081c87dd3111b66ea2c995624f3e0f764e6b207ca21dd189a)
+            type_hints = cached_type_hints(_typecheckingstub__170ba5a4a386226feafb28b127d030ab66ae64b939932d82cdd97970f81c9f7d)
             check_type(argname="argument annotations", value=annotations, expected_type=type_hints["annotations"])
             check_type(argname="argument labels", value=labels, expected_type=type_hints["labels"])
         self._values: typing.Dict[builtins.str, typing.Any] = {}
@@ -1399,7 +1405,7 @@ class HelmReleaseSpecCommonMetadata:
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkithelm.HelmReleaseSpecDependsOn",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkithelm.HelmReleaseSpecDependsOn",
     jsii_struct_bases=[],
     name_mapping={"name": "name", "namespace": "namespace", "ready_expr": "readyExpr"},
 )
@@ -1420,7 +1426,7 @@ class HelmReleaseSpecDependsOn:
         :schema: HelmReleaseSpecDependsOn
         '''
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__ddaa27fe5fcac1ddf2950c786df787913f07820c0dafbb1dafa263609009ee54)
+            type_hints = cached_type_hints(_typecheckingstub__25c61c8e34ee1a398a2ad0e3eb2cbc829838d75a72b051f1e1384bf3444a7e31)
             check_type(argname="argument name", value=name, expected_type=type_hints["name"])
             check_type(argname="argument namespace", value=namespace, expected_type=type_hints["namespace"])
             check_type(argname="argument ready_expr", value=ready_expr, expected_type=type_hints["ready_expr"])
@@ -1478,7 +1484,7 @@ class HelmReleaseSpecDependsOn:
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkithelm.HelmReleaseSpecDriftDetection",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkithelm.HelmReleaseSpecDriftDetection",
     jsii_struct_bases=[],
     name_mapping={"ignore": "ignore", "mode": "mode"},
 )
@@ -1497,7 +1503,7 @@ class HelmReleaseSpecDriftDetection:
         :schema: HelmReleaseSpecDriftDetection
         '''
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__61c668c2a2fc5222d30863395b7d4184a55a0b0ea09ecddc1647161ef5d3b96e)
+            type_hints = cached_type_hints(_typecheckingstub__1eba228df31014bba9d1bde3d0dff9b354b4d613ff066b4b63927ce6a60e3e9d)
             check_type(argname="argument ignore", value=ignore, expected_type=type_hints["ignore"])
             check_type(argname="argument mode", value=mode, expected_type=type_hints["mode"])
         self._values: typing.Dict[builtins.str, typing.Any] = {}
@@ -1541,7 +1547,7 @@ class HelmReleaseSpecDriftDetection:
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkithelm.HelmReleaseSpecDriftDetectionIgnore",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkithelm.HelmReleaseSpecDriftDetectionIgnore",
     jsii_struct_bases=[],
     name_mapping={"paths": "paths", "target": "target"},
 )
@@ -1562,7 +1568,7 @@ class HelmReleaseSpecDriftDetectionIgnore:
         if isinstance(target, dict):
             target = HelmReleaseSpecDriftDetectionIgnoreTarget(**target)
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__85aa9221868324acd90a0fc2e643b822ca25276acccf38dd1a4dd9672abb495b)
+            type_hints = cached_type_hints(_typecheckingstub__32268e15769f18cad22523fc10c24bd8561683f6bea08920bc96039bbcd41a84)
             check_type(argname="argument paths", value=paths, expected_type=type_hints["paths"])
             check_type(argname="argument target", value=target, expected_type=type_hints["target"])
         self._values: typing.Dict[builtins.str, typing.Any] = {
@@ -1606,7 +1612,7 @@ class HelmReleaseSpecDriftDetectionIgnore:
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkithelm.HelmReleaseSpecDriftDetectionIgnoreTarget",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkithelm.HelmReleaseSpecDriftDetectionIgnoreTarget",
     jsii_struct_bases=[],
     name_mapping={
         "annotation_selector": "annotationSelector",
@@ -1646,7 +1652,7 @@ class HelmReleaseSpecDriftDetectionIgnoreTarget:
         :schema: HelmReleaseSpecDriftDetectionIgnoreTarget
         '''
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__d4d3ff0745d50527badee28baf2c887f29a37e66110d565917ac2aad1352b625)
+            type_hints = cached_type_hints(_typecheckingstub__05bd1978a6b3df59ac9d0b3f4a114aaec34386ffe7be9806c0a8d55fa18fe52e)
             check_type(argname="argument annotation_selector", value=annotation_selector, expected_type=type_hints["annotation_selector"])
             check_type(argname="argument group", value=group, expected_type=type_hints["group"])
             check_type(argname="argument kind", value=kind, expected_type=type_hints["kind"])
@@ -1755,7 +1761,9 @@ class HelmReleaseSpecDriftDetectionIgnoreTarget:
         )
 
 
-@jsii.enum(jsii_type="flux_iofluxcdtoolkithelm.HelmReleaseSpecDriftDetectionMode")
+@jsii.enum(
+    jsii_type="sre_constructs_flux_iofluxcdtoolkithelm.HelmReleaseSpecDriftDetectionMode"
+)
 class HelmReleaseSpecDriftDetectionMode(enum.Enum):
     '''Mode defines how differences should be handled between the Helm manifest and the manifest currently applied to the cluster.
 
@@ -1773,7 +1781,7 @@ class HelmReleaseSpecDriftDetectionMode(enum.Enum):
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkithelm.HelmReleaseSpecHealthCheckExprs",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkithelm.HelmReleaseSpecHealthCheckExprs",
     jsii_struct_bases=[],
     name_mapping={
         "api_version": "apiVersion",
@@ -1804,7 +1812,7 @@ class HelmReleaseSpecHealthCheckExprs:
         :schema: HelmReleaseSpecHealthCheckExprs
         '''
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__498382caa60ca2ea23d385c5585c4966a2b8c8a8ed0e2d5a091e99c129d72409)
+            type_hints = cached_type_hints(_typecheckingstub__c024d0c001ecd6d25cad10753c8ee6f70414ec9aabf37f370538fa367443a250)
             check_type(argname="argument api_version", value=api_version, expected_type=type_hints["api_version"])
             check_type(argname="argument current", value=current, expected_type=type_hints["current"])
             check_type(argname="argument failed", value=failed, expected_type=type_hints["failed"])
@@ -1881,7 +1889,7 @@ class HelmReleaseSpecHealthCheckExprs:
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkithelm.HelmReleaseSpecInstall",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkithelm.HelmReleaseSpecInstall",
     jsii_struct_bases=[],
     name_mapping={
         "crds": "crds",
@@ -1943,7 +1951,7 @@ class HelmReleaseSpecInstall:
         if isinstance(strategy, dict):
             strategy = HelmReleaseSpecInstallStrategy(**strategy)
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__bd21bacb01c4f2a79a6f34cd95c4d0ad41d4d7b8c5a5d48ce48d5d9a52d3e28e)
+            type_hints = cached_type_hints(_typecheckingstub__6556f961c0ceed5f238738f5537639ed0256d02fa5cc1abfdc375563a95b0023)
             check_type(argname="argument crds", value=crds, expected_type=type_hints["crds"])
             check_type(argname="argument create_namespace", value=create_namespace, expected_type=type_hints["create_namespace"])
             check_type(argname="argument disable_hooks", value=disable_hooks, expected_type=type_hints["disable_hooks"])
@@ -2166,7 +2174,9 @@ class HelmReleaseSpecInstall:
         )
 
 
-@jsii.enum(jsii_type="flux_iofluxcdtoolkithelm.HelmReleaseSpecInstallCrds")
+@jsii.enum(
+    jsii_type="sre_constructs_flux_iofluxcdtoolkithelm.HelmReleaseSpecInstallCrds"
+)
 class HelmReleaseSpecInstallCrds(enum.Enum):
     '''CRDs upgrade CRDs from the Helm Chart's crds directory according to the CRD upgrade policy provided here.
 
@@ -2200,7 +2210,7 @@ class HelmReleaseSpecInstallCrds(enum.Enum):
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkithelm.HelmReleaseSpecInstallRemediation",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkithelm.HelmReleaseSpecInstallRemediation",
     jsii_struct_bases=[],
     name_mapping={
         "ignore_test_failures": "ignoreTestFailures",
@@ -2227,7 +2237,7 @@ class HelmReleaseSpecInstallRemediation:
         :schema: HelmReleaseSpecInstallRemediation
         '''
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__9c1980e57ae0a8ef72bece7b820220642a7941d17ce54a3f7a7a1e1ce56653e8)
+            type_hints = cached_type_hints(_typecheckingstub__cd0ae37ba411b11ee0f9f45f1cb45cf0ee8c720a031a7db4ca4a03f1a26daa2f)
             check_type(argname="argument ignore_test_failures", value=ignore_test_failures, expected_type=type_hints["ignore_test_failures"])
             check_type(argname="argument remediate_last_failure", value=remediate_last_failure, expected_type=type_hints["remediate_last_failure"])
             check_type(argname="argument retries", value=retries, expected_type=type_hints["retries"])
@@ -2293,7 +2303,7 @@ class HelmReleaseSpecInstallRemediation:
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkithelm.HelmReleaseSpecInstallStrategy",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkithelm.HelmReleaseSpecInstallStrategy",
     jsii_struct_bases=[],
     name_mapping={"name": "name", "retry_interval": "retryInterval"},
 )
@@ -2317,7 +2327,7 @@ class HelmReleaseSpecInstallStrategy:
         :schema: HelmReleaseSpecInstallStrategy
         '''
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__ed140f775eee2f65f39419975b33b3b77389f3f5669549940cfc1fa3ef6e4f6d)
+            type_hints = cached_type_hints(_typecheckingstub__80a684de3866d5e669d9faff49605acc8efd607f9b647c3bff77a80c488919ad)
             check_type(argname="argument name", value=name, expected_type=type_hints["name"])
             check_type(argname="argument retry_interval", value=retry_interval, expected_type=type_hints["retry_interval"])
         self._values: typing.Dict[builtins.str, typing.Any] = {
@@ -2362,7 +2372,9 @@ class HelmReleaseSpecInstallStrategy:
         )
 
 
-@jsii.enum(jsii_type="flux_iofluxcdtoolkithelm.HelmReleaseSpecInstallStrategyName")
+@jsii.enum(
+    jsii_type="sre_constructs_flux_iofluxcdtoolkithelm.HelmReleaseSpecInstallStrategyName"
+)
 class HelmReleaseSpecInstallStrategyName(enum.Enum):
     '''Name of the install strategy.
 
@@ -2376,7 +2388,7 @@ class HelmReleaseSpecInstallStrategyName(enum.Enum):
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkithelm.HelmReleaseSpecKubeConfig",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkithelm.HelmReleaseSpecKubeConfig",
     jsii_struct_bases=[],
     name_mapping={"config_map_ref": "configMapRef", "secret_ref": "secretRef"},
 )
@@ -2406,7 +2418,7 @@ class HelmReleaseSpecKubeConfig:
         if isinstance(secret_ref, dict):
             secret_ref = HelmReleaseSpecKubeConfigSecretRef(**secret_ref)
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__0dc487a32e5da371083eb0a3e0541032bce2a2078ae6e10f54ade53beef1829c)
+            type_hints = cached_type_hints(_typecheckingstub__2892548b6d7d34ce23b71b96094e5b3aaac43813c32948358147903a11358a20)
             check_type(argname="argument config_map_ref", value=config_map_ref, expected_type=type_hints["config_map_ref"])
             check_type(argname="argument secret_ref", value=secret_ref, expected_type=type_hints["secret_ref"])
         self._values: typing.Dict[builtins.str, typing.Any] = {}
@@ -2485,7 +2497,7 @@ class HelmReleaseSpecKubeConfig:
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkithelm.HelmReleaseSpecKubeConfigConfigMapRef",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkithelm.HelmReleaseSpecKubeConfigConfigMapRef",
     jsii_struct_bases=[],
     name_mapping={"name": "name"},
 )
@@ -2527,7 +2539,7 @@ class HelmReleaseSpecKubeConfigConfigMapRef:
         :schema: HelmReleaseSpecKubeConfigConfigMapRef
         '''
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__a1e0204c3f53fb182c9796e2443ecc5f4b04b7290ec6a95b7889d0cef85795f9)
+            type_hints = cached_type_hints(_typecheckingstub__2c27d97101395baf819783ed74c8c9e52e2c410e5a230ee850137545cc030367)
             check_type(argname="argument name", value=name, expected_type=type_hints["name"])
         self._values: typing.Dict[builtins.str, typing.Any] = {
             "name": name,
@@ -2556,7 +2568,7 @@ class HelmReleaseSpecKubeConfigConfigMapRef:
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkithelm.HelmReleaseSpecKubeConfigSecretRef",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkithelm.HelmReleaseSpecKubeConfigSecretRef",
     jsii_struct_bases=[],
     name_mapping={"name": "name", "key": "key"},
 )
@@ -2583,7 +2595,7 @@ class HelmReleaseSpecKubeConfigSecretRef:
         :schema: HelmReleaseSpecKubeConfigSecretRef
         '''
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__17b64d9a9fbde2c6db4e71a4594c9fe35edc1e81cbfdb788703495744d831e42)
+            type_hints = cached_type_hints(_typecheckingstub__4c0952702758d7dc133b658351b74be9db22702ca31d933ea791e0de195e9683)
             check_type(argname="argument name", value=name, expected_type=type_hints["name"])
             check_type(argname="argument key", value=key, expected_type=type_hints["key"])
         self._values: typing.Dict[builtins.str, typing.Any] = {
@@ -2623,7 +2635,9 @@ class HelmReleaseSpecKubeConfigSecretRef:
         )
 
 
-@jsii.enum(jsii_type="flux_iofluxcdtoolkithelm.HelmReleaseSpecPostRenderStrategy")
+@jsii.enum(
+    jsii_type="sre_constructs_flux_iofluxcdtoolkithelm.HelmReleaseSpecPostRenderStrategy"
+)
 class HelmReleaseSpecPostRenderStrategy(enum.Enum):
     '''PostRenderStrategy defines the strategy for sending hooks to post-renderers.
 
@@ -2646,7 +2660,7 @@ class HelmReleaseSpecPostRenderStrategy(enum.Enum):
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkithelm.HelmReleaseSpecPostRenderers",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkithelm.HelmReleaseSpecPostRenderers",
     jsii_struct_bases=[],
     name_mapping={"kustomize": "kustomize"},
 )
@@ -2665,7 +2679,7 @@ class HelmReleaseSpecPostRenderers:
         if isinstance(kustomize, dict):
             kustomize = HelmReleaseSpecPostRenderersKustomize(**kustomize)
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__a836f7f6449373f6cbb753c5f8f6517419441e7f5616e1a7da5bd55c6e8dbd08)
+            type_hints = cached_type_hints(_typecheckingstub__d43e287b3ddba02e895226b94c033c464e2601026b849474e0297d30b3d385a0)
             check_type(argname="argument kustomize", value=kustomize, expected_type=type_hints["kustomize"])
         self._values: typing.Dict[builtins.str, typing.Any] = {}
         if kustomize is not None:
@@ -2693,7 +2707,7 @@ class HelmReleaseSpecPostRenderers:
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkithelm.HelmReleaseSpecPostRenderersKustomize",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkithelm.HelmReleaseSpecPostRenderersKustomize",
     jsii_struct_bases=[],
     name_mapping={"images": "images", "patches": "patches"},
 )
@@ -2712,7 +2726,7 @@ class HelmReleaseSpecPostRenderersKustomize:
         :schema: HelmReleaseSpecPostRenderersKustomize
         '''
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__5b306bb97b9a79780625a28ca603b27226b5021abc0a7f0550ab9e1f50314ac8)
+            type_hints = cached_type_hints(_typecheckingstub__26dde050909319583793559649670728c2727635a79498e1e749e226791d39c9)
             check_type(argname="argument images", value=images, expected_type=type_hints["images"])
             check_type(argname="argument patches", value=patches, expected_type=type_hints["patches"])
         self._values: typing.Dict[builtins.str, typing.Any] = {}
@@ -2759,7 +2773,7 @@ class HelmReleaseSpecPostRenderersKustomize:
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkithelm.HelmReleaseSpecPostRenderersKustomizeImages",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkithelm.HelmReleaseSpecPostRenderersKustomizeImages",
     jsii_struct_bases=[],
     name_mapping={
         "name": "name",
@@ -2787,7 +2801,7 @@ class HelmReleaseSpecPostRenderersKustomizeImages:
         :schema: HelmReleaseSpecPostRenderersKustomizeImages
         '''
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__180e5235dfe8509772608b60495aec23e16f2cd16bd7d4c6613ac98915274568)
+            type_hints = cached_type_hints(_typecheckingstub__4bb156aec794547bdabcc1327b5afc62cae42da77f75a6b29e1d3353040897f5)
             check_type(argname="argument name", value=name, expected_type=type_hints["name"])
             check_type(argname="argument digest", value=digest, expected_type=type_hints["digest"])
             check_type(argname="argument new_name", value=new_name, expected_type=type_hints["new_name"])
@@ -2854,7 +2868,7 @@ class HelmReleaseSpecPostRenderersKustomizeImages:
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkithelm.HelmReleaseSpecPostRenderersKustomizePatches",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkithelm.HelmReleaseSpecPostRenderersKustomizePatches",
     jsii_struct_bases=[],
     name_mapping={"patch": "patch", "target": "target"},
 )
@@ -2875,7 +2889,7 @@ class HelmReleaseSpecPostRenderersKustomizePatches:
         if isinstance(target, dict):
             target = HelmReleaseSpecPostRenderersKustomizePatchesTarget(**target)
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__d730597b405cee689e874d431c9f10d367bdbda2fdf6d1eb14696ec1aa54efdb)
+            type_hints = cached_type_hints(_typecheckingstub__073bb58d74c183f3751b438216612bc452e8e12fe3f5927abb411e4ada5423bc)
             check_type(argname="argument patch", value=patch, expected_type=type_hints["patch"])
             check_type(argname="argument target", value=target, expected_type=type_hints["target"])
         self._values: typing.Dict[builtins.str, typing.Any] = {
@@ -2918,7 +2932,7 @@ class HelmReleaseSpecPostRenderersKustomizePatches:
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkithelm.HelmReleaseSpecPostRenderersKustomizePatchesTarget",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkithelm.HelmReleaseSpecPostRenderersKustomizePatchesTarget",
     jsii_struct_bases=[],
     name_mapping={
         "annotation_selector": "annotationSelector",
@@ -2955,7 +2969,7 @@ class HelmReleaseSpecPostRenderersKustomizePatchesTarget:
         :schema: HelmReleaseSpecPostRenderersKustomizePatchesTarget
         '''
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__ebdd43d7d8cc2edc7513121a81d99364ecfe6efafc405e0c6ea1050705847bae)
+            type_hints = cached_type_hints(_typecheckingstub__bfbdf18f7632db39308837e27b592c049826e1d2e1b72061be1e4fa4b105268b)
             check_type(argname="argument annotation_selector", value=annotation_selector, expected_type=type_hints["annotation_selector"])
             check_type(argname="argument group", value=group, expected_type=type_hints["group"])
             check_type(argname="argument kind", value=kind, expected_type=type_hints["kind"])
@@ -3065,7 +3079,7 @@ class HelmReleaseSpecPostRenderersKustomizePatchesTarget:
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkithelm.HelmReleaseSpecRollback",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkithelm.HelmReleaseSpecRollback",
     jsii_struct_bases=[],
     name_mapping={
         "cleanup_on_fail": "cleanupOnFail",
@@ -3105,7 +3119,7 @@ class HelmReleaseSpecRollback:
         :schema: HelmReleaseSpecRollback
         '''
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__4d9a54767bd673a4d29e9ce05e0dd39fcf8f0cfe6ee6285a4fc7dddfaa4acaf7)
+            type_hints = cached_type_hints(_typecheckingstub__546aeb5c8c258a91a9b633d070f0bc3882ae0e46a3dcdf50a3442fc93d5d4bcd)
             check_type(argname="argument cleanup_on_fail", value=cleanup_on_fail, expected_type=type_hints["cleanup_on_fail"])
             check_type(argname="argument disable_hooks", value=disable_hooks, expected_type=type_hints["disable_hooks"])
             check_type(argname="argument disable_wait", value=disable_wait, expected_type=type_hints["disable_wait"])
@@ -3241,7 +3255,9 @@ class HelmReleaseSpecRollback:
         )
 
 
-@jsii.enum(jsii_type="flux_iofluxcdtoolkithelm.HelmReleaseSpecRollbackServerSideApply")
+@jsii.enum(
+    jsii_type="sre_constructs_flux_iofluxcdtoolkithelm.HelmReleaseSpecRollbackServerSideApply"
+)
 class HelmReleaseSpecRollbackServerSideApply(enum.Enum):
     '''ServerSideApply enables server-side apply for resources during rollback.
 
@@ -3263,7 +3279,7 @@ class HelmReleaseSpecRollbackServerSideApply(enum.Enum):
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkithelm.HelmReleaseSpecTest",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkithelm.HelmReleaseSpecTest",
     jsii_struct_bases=[],
     name_mapping={
         "enable": "enable",
@@ -3291,7 +3307,7 @@ class HelmReleaseSpecTest:
         :schema: HelmReleaseSpecTest
         '''
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__c2b0eb1da2098598656919c3bd12278390141e5d4618579d6d9b8b02a233a0b5)
+            type_hints = cached_type_hints(_typecheckingstub__ead67727299204f5fcbdde6e629da6324fd3a34d4cc8bf60bfc89624dbd52b14)
             check_type(argname="argument enable", value=enable, expected_type=type_hints["enable"])
             check_type(argname="argument filters", value=filters, expected_type=type_hints["filters"])
             check_type(argname="argument ignore_failures", value=ignore_failures, expected_type=type_hints["ignore_failures"])
@@ -3362,7 +3378,7 @@ class HelmReleaseSpecTest:
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkithelm.HelmReleaseSpecTestFilters",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkithelm.HelmReleaseSpecTestFilters",
     jsii_struct_bases=[],
     name_mapping={"name": "name", "exclude": "exclude"},
 )
@@ -3381,7 +3397,7 @@ class HelmReleaseSpecTestFilters:
         :schema: HelmReleaseSpecTestFilters
         '''
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__f68b6e246c65aa7c0d78f88c9ee60842c6d390a2c0e013445651a3666d055e50)
+            type_hints = cached_type_hints(_typecheckingstub__09bed00041ff23893fee33552483b51b1c6fc02b57fe02d3b8dab0ae8f642525)
             check_type(argname="argument name", value=name, expected_type=type_hints["name"])
             check_type(argname="argument exclude", value=exclude, expected_type=type_hints["exclude"])
         self._values: typing.Dict[builtins.str, typing.Any] = {
@@ -3422,7 +3438,7 @@ class HelmReleaseSpecTestFilters:
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkithelm.HelmReleaseSpecUninstall",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkithelm.HelmReleaseSpecUninstall",
     jsii_struct_bases=[],
     name_mapping={
         "deletion_propagation": "deletionPropagation",
@@ -3453,7 +3469,7 @@ class HelmReleaseSpecUninstall:
         :schema: HelmReleaseSpecUninstall
         '''
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__f94f05b9ca020a5d2d019ee9c332392c38d13e3309c327355e837e4a48eefc9c)
+            type_hints = cached_type_hints(_typecheckingstub__5ffb29b85b33c5fa25f716687eca1e287fd1cca8ae71f0344c03d51e31f710cd)
             check_type(argname="argument deletion_propagation", value=deletion_propagation, expected_type=type_hints["deletion_propagation"])
             check_type(argname="argument disable_hooks", value=disable_hooks, expected_type=type_hints["disable_hooks"])
             check_type(argname="argument disable_wait", value=disable_wait, expected_type=type_hints["disable_wait"])
@@ -3536,7 +3552,7 @@ class HelmReleaseSpecUninstall:
 
 
 @jsii.enum(
-    jsii_type="flux_iofluxcdtoolkithelm.HelmReleaseSpecUninstallDeletionPropagation"
+    jsii_type="sre_constructs_flux_iofluxcdtoolkithelm.HelmReleaseSpecUninstallDeletionPropagation"
 )
 class HelmReleaseSpecUninstallDeletionPropagation(enum.Enum):
     '''DeletionPropagation specifies the deletion propagation policy when a Helm uninstall is performed.
@@ -3553,7 +3569,7 @@ class HelmReleaseSpecUninstallDeletionPropagation(enum.Enum):
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkithelm.HelmReleaseSpecUpgrade",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkithelm.HelmReleaseSpecUpgrade",
     jsii_struct_bases=[],
     name_mapping={
         "chart_name_change_strategy": "chartNameChangeStrategy",
@@ -3618,7 +3634,7 @@ class HelmReleaseSpecUpgrade:
         if isinstance(strategy, dict):
             strategy = HelmReleaseSpecUpgradeStrategy(**strategy)
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__165e7b23364ef889490080dd7ef6d259fc3d789705410747f212a5ad34376084)
+            type_hints = cached_type_hints(_typecheckingstub__5e18ef792a45d187a862b826a91d8cec576c17ffa5956620e469251029ffb22b)
             check_type(argname="argument chart_name_change_strategy", value=chart_name_change_strategy, expected_type=type_hints["chart_name_change_strategy"])
             check_type(argname="argument cleanup_on_fail", value=cleanup_on_fail, expected_type=type_hints["cleanup_on_fail"])
             check_type(argname="argument crds", value=crds, expected_type=type_hints["crds"])
@@ -3871,7 +3887,7 @@ class HelmReleaseSpecUpgrade:
 
 
 @jsii.enum(
-    jsii_type="flux_iofluxcdtoolkithelm.HelmReleaseSpecUpgradeChartNameChangeStrategy"
+    jsii_type="sre_constructs_flux_iofluxcdtoolkithelm.HelmReleaseSpecUpgradeChartNameChangeStrategy"
 )
 class HelmReleaseSpecUpgradeChartNameChangeStrategy(enum.Enum):
     '''ChartNameChangeStrategy defines the strategy to use when a Helm chart name changes.
@@ -3893,7 +3909,9 @@ class HelmReleaseSpecUpgradeChartNameChangeStrategy(enum.Enum):
     '''Reinstall.'''
 
 
-@jsii.enum(jsii_type="flux_iofluxcdtoolkithelm.HelmReleaseSpecUpgradeCrds")
+@jsii.enum(
+    jsii_type="sre_constructs_flux_iofluxcdtoolkithelm.HelmReleaseSpecUpgradeCrds"
+)
 class HelmReleaseSpecUpgradeCrds(enum.Enum):
     '''CRDs upgrade CRDs from the Helm Chart's crds directory according to the CRD upgrade policy provided here.
 
@@ -3926,7 +3944,7 @@ class HelmReleaseSpecUpgradeCrds(enum.Enum):
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkithelm.HelmReleaseSpecUpgradeRemediation",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkithelm.HelmReleaseSpecUpgradeRemediation",
     jsii_struct_bases=[],
     name_mapping={
         "ignore_test_failures": "ignoreTestFailures",
@@ -3956,7 +3974,7 @@ class HelmReleaseSpecUpgradeRemediation:
         :schema: HelmReleaseSpecUpgradeRemediation
         '''
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__adfe88366358086663712583e6f0bea30d97d6ac388a8aab1ee1ec32ea84d1d7)
+            type_hints = cached_type_hints(_typecheckingstub__4905aea1d0f687fd3bb1588e7b199d1d7e376475c7ef06bf91320ebf6d22509b)
             check_type(argname="argument ignore_test_failures", value=ignore_test_failures, expected_type=type_hints["ignore_test_failures"])
             check_type(argname="argument remediate_last_failure", value=remediate_last_failure, expected_type=type_hints["remediate_last_failure"])
             check_type(argname="argument retries", value=retries, expected_type=type_hints["retries"])
@@ -4037,7 +4055,7 @@ class HelmReleaseSpecUpgradeRemediation:
 
 
 @jsii.enum(
-    jsii_type="flux_iofluxcdtoolkithelm.HelmReleaseSpecUpgradeRemediationStrategy"
+    jsii_type="sre_constructs_flux_iofluxcdtoolkithelm.HelmReleaseSpecUpgradeRemediationStrategy"
 )
 class HelmReleaseSpecUpgradeRemediationStrategy(enum.Enum):
     '''Strategy to use for failure remediation.
@@ -4055,7 +4073,9 @@ class HelmReleaseSpecUpgradeRemediationStrategy(enum.Enum):
     '''uninstall.'''
 
 
-@jsii.enum(jsii_type="flux_iofluxcdtoolkithelm.HelmReleaseSpecUpgradeServerSideApply")
+@jsii.enum(
+    jsii_type="sre_constructs_flux_iofluxcdtoolkithelm.HelmReleaseSpecUpgradeServerSideApply"
+)
 class HelmReleaseSpecUpgradeServerSideApply(enum.Enum):
     '''ServerSideApply enables server-side apply for resources during upgrade.
 
@@ -4077,7 +4097,7 @@ class HelmReleaseSpecUpgradeServerSideApply(enum.Enum):
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkithelm.HelmReleaseSpecUpgradeStrategy",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkithelm.HelmReleaseSpecUpgradeStrategy",
     jsii_struct_bases=[],
     name_mapping={"name": "name", "retry_interval": "retryInterval"},
 )
@@ -4101,7 +4121,7 @@ class HelmReleaseSpecUpgradeStrategy:
         :schema: HelmReleaseSpecUpgradeStrategy
         '''
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__698571083b2147477444b0905fbf6ac24cc69363a6f008742ed0775c7ded73f8)
+            type_hints = cached_type_hints(_typecheckingstub__4c80fdf1ad4c0c82c64c75d214ffbe020ad34c39a8a7b7082a150021c4876f57)
             check_type(argname="argument name", value=name, expected_type=type_hints["name"])
             check_type(argname="argument retry_interval", value=retry_interval, expected_type=type_hints["retry_interval"])
         self._values: typing.Dict[builtins.str, typing.Any] = {
@@ -4146,7 +4166,9 @@ class HelmReleaseSpecUpgradeStrategy:
         )
 
 
-@jsii.enum(jsii_type="flux_iofluxcdtoolkithelm.HelmReleaseSpecUpgradeStrategyName")
+@jsii.enum(
+    jsii_type="sre_constructs_flux_iofluxcdtoolkithelm.HelmReleaseSpecUpgradeStrategyName"
+)
 class HelmReleaseSpecUpgradeStrategyName(enum.Enum):
     '''Name of the upgrade strategy.
 
@@ -4160,7 +4182,7 @@ class HelmReleaseSpecUpgradeStrategyName(enum.Enum):
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkithelm.HelmReleaseSpecValuesFrom",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkithelm.HelmReleaseSpecValuesFrom",
     jsii_struct_bases=[],
     name_mapping={
         "kind": "kind",
@@ -4194,7 +4216,7 @@ class HelmReleaseSpecValuesFrom:
         :schema: HelmReleaseSpecValuesFrom
         '''
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__0c0b812963a34aa71393588cfd0729716e4c700b48ffeaa6f2873ae9cb874c33)
+            type_hints = cached_type_hints(_typecheckingstub__33ae9897c7dbf41ff1dabebe5260052cfddd957b2f9df2f9b0df0d6f1c10d72b)
             check_type(argname="argument kind", value=kind, expected_type=type_hints["kind"])
             check_type(argname="argument name", value=name, expected_type=type_hints["name"])
             check_type(argname="argument literal", value=literal, expected_type=type_hints["literal"])
@@ -4306,7 +4328,9 @@ class HelmReleaseSpecValuesFrom:
         )
 
 
-@jsii.enum(jsii_type="flux_iofluxcdtoolkithelm.HelmReleaseSpecValuesFromKind")
+@jsii.enum(
+    jsii_type="sre_constructs_flux_iofluxcdtoolkithelm.HelmReleaseSpecValuesFromKind"
+)
 class HelmReleaseSpecValuesFromKind(enum.Enum):
     '''Kind of the values referent, valid values are ('Secret', 'ConfigMap').
 
@@ -4320,7 +4344,7 @@ class HelmReleaseSpecValuesFromKind(enum.Enum):
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkithelm.HelmReleaseSpecWaitStrategy",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkithelm.HelmReleaseSpecWaitStrategy",
     jsii_struct_bases=[],
     name_mapping={"name": "name"},
 )
@@ -4333,7 +4357,7 @@ class HelmReleaseSpecWaitStrategy:
         :schema: HelmReleaseSpecWaitStrategy
         '''
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__df6e4a9d75b8ac49641368481985a87c3ddabc0e3185f8b66bae5bf0a519b8d7)
+            type_hints = cached_type_hints(_typecheckingstub__0dd95564625b8a1067cdef861ed8ff95b28062465e08d8e95f288daa19a93172)
             check_type(argname="argument name", value=name, expected_type=type_hints["name"])
         self._values: typing.Dict[builtins.str, typing.Any] = {
             "name": name,
@@ -4369,7 +4393,9 @@ class HelmReleaseSpecWaitStrategy:
         )
 
 
-@jsii.enum(jsii_type="flux_iofluxcdtoolkithelm.HelmReleaseSpecWaitStrategyName")
+@jsii.enum(
+    jsii_type="sre_constructs_flux_iofluxcdtoolkithelm.HelmReleaseSpecWaitStrategyName"
+)
 class HelmReleaseSpecWaitStrategyName(enum.Enum):
     '''Name is Helm's wait strategy for waiting for applied resources to become ready.
 
@@ -4448,7 +4474,7 @@ __all__ = [
 
 publication.publish()
 
-def _typecheckingstub__0347086b0fa16bfea9a939e4c3349329c928e69691e1550a680a80b22a73a648(
+def _typecheckingstub__ee6d965a8aada29d55b22b7181aee44a1b9c0906253f9e77593e9f8808a3b1d7(
     scope: _constructs_77d1e7e8.Construct,
     id: builtins.str,
     *,
@@ -4458,7 +4484,7 @@ def _typecheckingstub__0347086b0fa16bfea9a939e4c3349329c928e69691e1550a680a80b22
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__58d902747103dc73fa54ca3deb6bae3c7fbd6894055130376b93e4d0a4c07d77(
+def _typecheckingstub__219b5fca6888131152ecd2fbf951cd8c5d5d8b444d4e521df83844fa6531bd99(
     *,
     metadata: typing.Optional[typing.Union[_cdk8s_d3d9af27.ApiObjectMetadata, typing.Dict[builtins.str, typing.Any]]] = None,
     spec: typing.Optional[typing.Union[HelmReleaseSpec, typing.Dict[builtins.str, typing.Any]]] = None,
@@ -4466,7 +4492,7 @@ def _typecheckingstub__58d902747103dc73fa54ca3deb6bae3c7fbd6894055130376b93e4d0a
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__40e280c7547905a5af5fb7dcbc9aaff4e5fe269b88fd16345fe6250ec18368d4(
+def _typecheckingstub__718a2981ab7dae4fbf4cbcb8c19e1b710b4fa9219f11ad3bcbb6d6a937637a05(
     *,
     interval: builtins.str,
     chart: typing.Optional[typing.Union[HelmReleaseSpecChart, typing.Dict[builtins.str, typing.Any]]] = None,
@@ -4498,7 +4524,7 @@ def _typecheckingstub__40e280c7547905a5af5fb7dcbc9aaff4e5fe269b88fd16345fe6250ec
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__6ec7f7e3cd82ab9feb118db3b6ec355650992e9bc426bed2fc2f9f82b3c8a1cd(
+def _typecheckingstub__74c95cf1b7264df28fc944698c6a8a3a6a8cce782ea40bc1c94905021d53ca05(
     *,
     spec: typing.Union[HelmReleaseSpecChartSpec, typing.Dict[builtins.str, typing.Any]],
     metadata: typing.Optional[typing.Union[HelmReleaseSpecChartMetadata, typing.Dict[builtins.str, typing.Any]]] = None,
@@ -4506,7 +4532,7 @@ def _typecheckingstub__6ec7f7e3cd82ab9feb118db3b6ec355650992e9bc426bed2fc2f9f82b
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__071dc9f05cd5f8d573a79770f17808fb09506b579a1f8339244d2db6044e1405(
+def _typecheckingstub__6b1309df43b859c400518e2c4af1db1f8861ec1af7a5592526ace3059401e8b7(
     *,
     annotations: typing.Optional[typing.Mapping[builtins.str, builtins.str]] = None,
     labels: typing.Optional[typing.Mapping[builtins.str, builtins.str]] = None,
@@ -4514,7 +4540,7 @@ def _typecheckingstub__071dc9f05cd5f8d573a79770f17808fb09506b579a1f8339244d2db60
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__b917576b48c67f7ee6a7f2e181d461a9c5fd9e22cdbbadb2890166aa53ac9578(
+def _typecheckingstub__81c952bdde783d1680d678bcd1e4d663b4de09d4f32bd0ca97c8d43c98d6f44a(
     *,
     kind: HelmReleaseSpecChartRefKind,
     name: builtins.str,
@@ -4524,7 +4550,7 @@ def _typecheckingstub__b917576b48c67f7ee6a7f2e181d461a9c5fd9e22cdbbadb2890166aa5
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__033eff49cd968679742d728ede466a2af928b08256521ee3327a2a78ca1f3afd(
+def _typecheckingstub__c1e229c43fd27dadf9b7886dd2ce32c8daccf963f0d667b5097d68ee1c6146ab(
     *,
     chart: builtins.str,
     source_ref: typing.Union[HelmReleaseSpecChartSpecSourceRef, typing.Dict[builtins.str, typing.Any]],
@@ -4538,7 +4564,7 @@ def _typecheckingstub__033eff49cd968679742d728ede466a2af928b08256521ee3327a2a78c
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__fe7a8c86004e6b5e9c9a79f642a42b3b1f9475fda17e2419cee4a5ae8bb10e04(
+def _typecheckingstub__554f9e5478673681e8398ceb6ea91c703b7949601341ca7188441488d418431f(
     *,
     kind: HelmReleaseSpecChartSpecSourceRefKind,
     name: builtins.str,
@@ -4548,7 +4574,7 @@ def _typecheckingstub__fe7a8c86004e6b5e9c9a79f642a42b3b1f9475fda17e2419cee4a5ae8
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__89d1b1a03bed1eb98201a8011c2678d116ee19a58fb5acb52216ee80da6d1a8b(
+def _typecheckingstub__b166803551eff8dc8e61540c0030905b79adf2b51625d85b0a1abb4c9a26eada(
     *,
     provider: HelmReleaseSpecChartSpecVerifyProvider,
     secret_ref: typing.Optional[typing.Union[HelmReleaseSpecChartSpecVerifySecretRef, typing.Dict[builtins.str, typing.Any]]] = None,
@@ -4556,14 +4582,14 @@ def _typecheckingstub__89d1b1a03bed1eb98201a8011c2678d116ee19a58fb5acb52216ee80d
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__8c16691948da8d01997597df17ca4273bc1247b35e8025dab18ee7afac166980(
+def _typecheckingstub__c788b2c99b6c53e0841bd93b12c4a1f2e188cb3b7adca3002f4058445a93d49c(
     *,
     name: builtins.str,
 ) -> None:
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__9bb96b39c33dc51081c87dd3111b66ea2c995624f3e0f764e6b207ca21dd189a(
+def _typecheckingstub__170ba5a4a386226feafb28b127d030ab66ae64b939932d82cdd97970f81c9f7d(
     *,
     annotations: typing.Optional[typing.Mapping[builtins.str, builtins.str]] = None,
     labels: typing.Optional[typing.Mapping[builtins.str, builtins.str]] = None,
@@ -4571,7 +4597,7 @@ def _typecheckingstub__9bb96b39c33dc51081c87dd3111b66ea2c995624f3e0f764e6b207ca2
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__ddaa27fe5fcac1ddf2950c786df787913f07820c0dafbb1dafa263609009ee54(
+def _typecheckingstub__25c61c8e34ee1a398a2ad0e3eb2cbc829838d75a72b051f1e1384bf3444a7e31(
     *,
     name: builtins.str,
     namespace: typing.Optional[builtins.str] = None,
@@ -4580,7 +4606,7 @@ def _typecheckingstub__ddaa27fe5fcac1ddf2950c786df787913f07820c0dafbb1dafa263609
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__61c668c2a2fc5222d30863395b7d4184a55a0b0ea09ecddc1647161ef5d3b96e(
+def _typecheckingstub__1eba228df31014bba9d1bde3d0dff9b354b4d613ff066b4b63927ce6a60e3e9d(
     *,
     ignore: typing.Optional[typing.Sequence[typing.Union[HelmReleaseSpecDriftDetectionIgnore, typing.Dict[builtins.str, typing.Any]]]] = None,
     mode: typing.Optional[HelmReleaseSpecDriftDetectionMode] = None,
@@ -4588,7 +4614,7 @@ def _typecheckingstub__61c668c2a2fc5222d30863395b7d4184a55a0b0ea09ecddc1647161ef
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__85aa9221868324acd90a0fc2e643b822ca25276acccf38dd1a4dd9672abb495b(
+def _typecheckingstub__32268e15769f18cad22523fc10c24bd8561683f6bea08920bc96039bbcd41a84(
     *,
     paths: typing.Sequence[builtins.str],
     target: typing.Optional[typing.Union[HelmReleaseSpecDriftDetectionIgnoreTarget, typing.Dict[builtins.str, typing.Any]]] = None,
@@ -4596,7 +4622,7 @@ def _typecheckingstub__85aa9221868324acd90a0fc2e643b822ca25276acccf38dd1a4dd9672
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__d4d3ff0745d50527badee28baf2c887f29a37e66110d565917ac2aad1352b625(
+def _typecheckingstub__05bd1978a6b3df59ac9d0b3f4a114aaec34386ffe7be9806c0a8d55fa18fe52e(
     *,
     annotation_selector: typing.Optional[builtins.str] = None,
     group: typing.Optional[builtins.str] = None,
@@ -4609,7 +4635,7 @@ def _typecheckingstub__d4d3ff0745d50527badee28baf2c887f29a37e66110d565917ac2aad1
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__498382caa60ca2ea23d385c5585c4966a2b8c8a8ed0e2d5a091e99c129d72409(
+def _typecheckingstub__c024d0c001ecd6d25cad10753c8ee6f70414ec9aabf37f370538fa367443a250(
     *,
     api_version: builtins.str,
     current: builtins.str,
@@ -4620,7 +4646,7 @@ def _typecheckingstub__498382caa60ca2ea23d385c5585c4966a2b8c8a8ed0e2d5a091e99c12
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__bd21bacb01c4f2a79a6f34cd95c4d0ad41d4d7b8c5a5d48ce48d5d9a52d3e28e(
+def _typecheckingstub__6556f961c0ceed5f238738f5537639ed0256d02fa5cc1abfdc375563a95b0023(
     *,
     crds: typing.Optional[HelmReleaseSpecInstallCrds] = None,
     create_namespace: typing.Optional[builtins.bool] = None,
@@ -4640,7 +4666,7 @@ def _typecheckingstub__bd21bacb01c4f2a79a6f34cd95c4d0ad41d4d7b8c5a5d48ce48d5d9a5
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__9c1980e57ae0a8ef72bece7b820220642a7941d17ce54a3f7a7a1e1ce56653e8(
+def _typecheckingstub__cd0ae37ba411b11ee0f9f45f1cb45cf0ee8c720a031a7db4ca4a03f1a26daa2f(
     *,
     ignore_test_failures: typing.Optional[builtins.bool] = None,
     remediate_last_failure: typing.Optional[builtins.bool] = None,
@@ -4649,7 +4675,7 @@ def _typecheckingstub__9c1980e57ae0a8ef72bece7b820220642a7941d17ce54a3f7a7a1e1ce
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__ed140f775eee2f65f39419975b33b3b77389f3f5669549940cfc1fa3ef6e4f6d(
+def _typecheckingstub__80a684de3866d5e669d9faff49605acc8efd607f9b647c3bff77a80c488919ad(
     *,
     name: HelmReleaseSpecInstallStrategyName,
     retry_interval: typing.Optional[builtins.str] = None,
@@ -4657,7 +4683,7 @@ def _typecheckingstub__ed140f775eee2f65f39419975b33b3b77389f3f5669549940cfc1fa3e
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__0dc487a32e5da371083eb0a3e0541032bce2a2078ae6e10f54ade53beef1829c(
+def _typecheckingstub__2892548b6d7d34ce23b71b96094e5b3aaac43813c32948358147903a11358a20(
     *,
     config_map_ref: typing.Optional[typing.Union[HelmReleaseSpecKubeConfigConfigMapRef, typing.Dict[builtins.str, typing.Any]]] = None,
     secret_ref: typing.Optional[typing.Union[HelmReleaseSpecKubeConfigSecretRef, typing.Dict[builtins.str, typing.Any]]] = None,
@@ -4665,14 +4691,14 @@ def _typecheckingstub__0dc487a32e5da371083eb0a3e0541032bce2a2078ae6e10f54ade53be
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__a1e0204c3f53fb182c9796e2443ecc5f4b04b7290ec6a95b7889d0cef85795f9(
+def _typecheckingstub__2c27d97101395baf819783ed74c8c9e52e2c410e5a230ee850137545cc030367(
     *,
     name: builtins.str,
 ) -> None:
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__17b64d9a9fbde2c6db4e71a4594c9fe35edc1e81cbfdb788703495744d831e42(
+def _typecheckingstub__4c0952702758d7dc133b658351b74be9db22702ca31d933ea791e0de195e9683(
     *,
     name: builtins.str,
     key: typing.Optional[builtins.str] = None,
@@ -4680,14 +4706,14 @@ def _typecheckingstub__17b64d9a9fbde2c6db4e71a4594c9fe35edc1e81cbfdb788703495744
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__a836f7f6449373f6cbb753c5f8f6517419441e7f5616e1a7da5bd55c6e8dbd08(
+def _typecheckingstub__d43e287b3ddba02e895226b94c033c464e2601026b849474e0297d30b3d385a0(
     *,
     kustomize: typing.Optional[typing.Union[HelmReleaseSpecPostRenderersKustomize, typing.Dict[builtins.str, typing.Any]]] = None,
 ) -> None:
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__5b306bb97b9a79780625a28ca603b27226b5021abc0a7f0550ab9e1f50314ac8(
+def _typecheckingstub__26dde050909319583793559649670728c2727635a79498e1e749e226791d39c9(
     *,
     images: typing.Optional[typing.Sequence[typing.Union[HelmReleaseSpecPostRenderersKustomizeImages, typing.Dict[builtins.str, typing.Any]]]] = None,
     patches: typing.Optional[typing.Sequence[typing.Union[HelmReleaseSpecPostRenderersKustomizePatches, typing.Dict[builtins.str, typing.Any]]]] = None,
@@ -4695,7 +4721,7 @@ def _typecheckingstub__5b306bb97b9a79780625a28ca603b27226b5021abc0a7f0550ab9e1f5
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__180e5235dfe8509772608b60495aec23e16f2cd16bd7d4c6613ac98915274568(
+def _typecheckingstub__4bb156aec794547bdabcc1327b5afc62cae42da77f75a6b29e1d3353040897f5(
     *,
     name: builtins.str,
     digest: typing.Optional[builtins.str] = None,
@@ -4705,7 +4731,7 @@ def _typecheckingstub__180e5235dfe8509772608b60495aec23e16f2cd16bd7d4c6613ac9891
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__d730597b405cee689e874d431c9f10d367bdbda2fdf6d1eb14696ec1aa54efdb(
+def _typecheckingstub__073bb58d74c183f3751b438216612bc452e8e12fe3f5927abb411e4ada5423bc(
     *,
     patch: builtins.str,
     target: typing.Optional[typing.Union[HelmReleaseSpecPostRenderersKustomizePatchesTarget, typing.Dict[builtins.str, typing.Any]]] = None,
@@ -4713,7 +4739,7 @@ def _typecheckingstub__d730597b405cee689e874d431c9f10d367bdbda2fdf6d1eb14696ec1a
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__ebdd43d7d8cc2edc7513121a81d99364ecfe6efafc405e0c6ea1050705847bae(
+def _typecheckingstub__bfbdf18f7632db39308837e27b592c049826e1d2e1b72061be1e4fa4b105268b(
     *,
     annotation_selector: typing.Optional[builtins.str] = None,
     group: typing.Optional[builtins.str] = None,
@@ -4726,7 +4752,7 @@ def _typecheckingstub__ebdd43d7d8cc2edc7513121a81d99364ecfe6efafc405e0c6ea105070
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__4d9a54767bd673a4d29e9ce05e0dd39fcf8f0cfe6ee6285a4fc7dddfaa4acaf7(
+def _typecheckingstub__546aeb5c8c258a91a9b633d070f0bc3882ae0e46a3dcdf50a3442fc93d5d4bcd(
     *,
     cleanup_on_fail: typing.Optional[builtins.bool] = None,
     disable_hooks: typing.Optional[builtins.bool] = None,
@@ -4740,7 +4766,7 @@ def _typecheckingstub__4d9a54767bd673a4d29e9ce05e0dd39fcf8f0cfe6ee6285a4fc7dddfa
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__c2b0eb1da2098598656919c3bd12278390141e5d4618579d6d9b8b02a233a0b5(
+def _typecheckingstub__ead67727299204f5fcbdde6e629da6324fd3a34d4cc8bf60bfc89624dbd52b14(
     *,
     enable: typing.Optional[builtins.bool] = None,
     filters: typing.Optional[typing.Sequence[typing.Union[HelmReleaseSpecTestFilters, typing.Dict[builtins.str, typing.Any]]]] = None,
@@ -4750,7 +4776,7 @@ def _typecheckingstub__c2b0eb1da2098598656919c3bd12278390141e5d4618579d6d9b8b02a
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__f68b6e246c65aa7c0d78f88c9ee60842c6d390a2c0e013445651a3666d055e50(
+def _typecheckingstub__09bed00041ff23893fee33552483b51b1c6fc02b57fe02d3b8dab0ae8f642525(
     *,
     name: builtins.str,
     exclude: typing.Optional[builtins.bool] = None,
@@ -4758,7 +4784,7 @@ def _typecheckingstub__f68b6e246c65aa7c0d78f88c9ee60842c6d390a2c0e013445651a3666
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__f94f05b9ca020a5d2d019ee9c332392c38d13e3309c327355e837e4a48eefc9c(
+def _typecheckingstub__5ffb29b85b33c5fa25f716687eca1e287fd1cca8ae71f0344c03d51e31f710cd(
     *,
     deletion_propagation: typing.Optional[HelmReleaseSpecUninstallDeletionPropagation] = None,
     disable_hooks: typing.Optional[builtins.bool] = None,
@@ -4769,7 +4795,7 @@ def _typecheckingstub__f94f05b9ca020a5d2d019ee9c332392c38d13e3309c327355e837e4a4
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__165e7b23364ef889490080dd7ef6d259fc3d789705410747f212a5ad34376084(
+def _typecheckingstub__5e18ef792a45d187a862b826a91d8cec576c17ffa5956620e469251029ffb22b(
     *,
     chart_name_change_strategy: typing.Optional[HelmReleaseSpecUpgradeChartNameChangeStrategy] = None,
     cleanup_on_fail: typing.Optional[builtins.bool] = None,
@@ -4790,7 +4816,7 @@ def _typecheckingstub__165e7b23364ef889490080dd7ef6d259fc3d789705410747f212a5ad3
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__adfe88366358086663712583e6f0bea30d97d6ac388a8aab1ee1ec32ea84d1d7(
+def _typecheckingstub__4905aea1d0f687fd3bb1588e7b199d1d7e376475c7ef06bf91320ebf6d22509b(
     *,
     ignore_test_failures: typing.Optional[builtins.bool] = None,
     remediate_last_failure: typing.Optional[builtins.bool] = None,
@@ -4800,7 +4826,7 @@ def _typecheckingstub__adfe88366358086663712583e6f0bea30d97d6ac388a8aab1ee1ec32e
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__698571083b2147477444b0905fbf6ac24cc69363a6f008742ed0775c7ded73f8(
+def _typecheckingstub__4c80fdf1ad4c0c82c64c75d214ffbe020ad34c39a8a7b7082a150021c4876f57(
     *,
     name: HelmReleaseSpecUpgradeStrategyName,
     retry_interval: typing.Optional[builtins.str] = None,
@@ -4808,7 +4834,7 @@ def _typecheckingstub__698571083b2147477444b0905fbf6ac24cc69363a6f008742ed0775c7
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__0c0b812963a34aa71393588cfd0729716e4c700b48ffeaa6f2873ae9cb874c33(
+def _typecheckingstub__33ae9897c7dbf41ff1dabebe5260052cfddd957b2f9df2f9b0df0d6f1c10d72b(
     *,
     kind: HelmReleaseSpecValuesFromKind,
     name: builtins.str,
@@ -4820,7 +4846,7 @@ def _typecheckingstub__0c0b812963a34aa71393588cfd0729716e4c700b48ffeaa6f2873ae9c
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__df6e4a9d75b8ac49641368481985a87c3ddabc0e3185f8b66bae5bf0a519b8d7(
+def _typecheckingstub__0dd95564625b8a1067cdef861ed8ff95b28062465e08d8e95f288daa19a93172(
     *,
     name: HelmReleaseSpecWaitStrategyName,
 ) -> None:

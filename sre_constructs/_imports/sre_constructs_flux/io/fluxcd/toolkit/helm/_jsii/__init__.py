@@ -18,10 +18,10 @@ import cdk8s._jsii
 import constructs._jsii
 
 __jsii_assembly__ = jsii.JSIIAssembly.load(
-    "flux_iofluxcdtoolkitkustomize",
+    "sre_constructs_flux_iofluxcdtoolkithelm",
     "0.0.0",
     __name__[0:-6],
-    "flux_iofluxcdtoolkitkustomize@0.0.0.jsii.tgz",
+    "sre_constructs_flux_iofluxcdtoolkithelm@0.0.0.jsii.tgz",
 )
 
 __all__ = [

@@ -41,7 +41,7 @@ else:
 class Bucket(
     _cdk8s_d3d9af27.ApiObject,
     metaclass=jsii.JSIIMeta,
-    jsii_type="flux_iofluxcdtoolkitsource.Bucket",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkitsource.Bucket",
 ):
     '''Bucket is the Schema for the buckets API.
 
@@ -64,7 +64,7 @@ class Bucket(
         :param spec: BucketSpec specifies the required configuration to produce an Artifact for an object storage bucket.
         '''
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__8195b358e76007986a2e3db4cf4cc344344c1f8900c3120a30902f2cf25ba9b5)
+            type_hints = cached_type_hints(_typecheckingstub__95d6bacfb9587472a20c77b9ac14bdd1165cc1d1870b2446c7b7353d89a08e12)
             check_type(argname="argument scope", value=scope, expected_type=type_hints["scope"])
             check_type(argname="argument id", value=id, expected_type=type_hints["id"])
         props = BucketProps(metadata=metadata, spec=spec)
@@ -103,7 +103,7 @@ class Bucket(
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkitsource.BucketProps",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkitsource.BucketProps",
     jsii_struct_bases=[],
     name_mapping={"metadata": "metadata", "spec": "spec"},
 )
@@ -126,7 +126,7 @@ class BucketProps:
         if isinstance(spec, dict):
             spec = BucketSpec(**spec)
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__6ffd8672e19d52d65acb2c4ec5f0e756da377e5904631f86d583bc8be136331f)
+            type_hints = cached_type_hints(_typecheckingstub__949c77e3dfd5849a3064a3ffe5652e98a20e40ce035c3a24d2fd64e82a50d249)
             check_type(argname="argument metadata", value=metadata, expected_type=type_hints["metadata"])
             check_type(argname="argument spec", value=spec, expected_type=type_hints["spec"])
         self._values: typing.Dict[builtins.str, typing.Any] = {}
@@ -165,7 +165,7 @@ class BucketProps:
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkitsource.BucketSpec",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkitsource.BucketSpec",
     jsii_struct_bases=[],
     name_mapping={
         "bucket_name": "bucketName",
@@ -234,7 +234,7 @@ class BucketSpec:
         if isinstance(sts, dict):
             sts = BucketSpecSts(**sts)
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__0add71971ace2d7fb7f19009b1980b788289461e009567e27aefd33d9e36a052)
+            type_hints = cached_type_hints(_typecheckingstub__f9df6c33811f675572bf3566656e8f8966c00fbd9b4612bc906795a6ffde47e5)
             check_type(argname="argument bucket_name", value=bucket_name, expected_type=type_hints["bucket_name"])
             check_type(argname="argument endpoint", value=endpoint, expected_type=type_hints["endpoint"])
             check_type(argname="argument interval", value=interval, expected_type=type_hints["interval"])
@@ -457,7 +457,7 @@ class BucketSpec:
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkitsource.BucketSpecCertSecretRef",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkitsource.BucketSpecCertSecretRef",
     jsii_struct_bases=[],
     name_mapping={"name": "name"},
 )
@@ -482,7 +482,7 @@ class BucketSpecCertSecretRef:
         :schema: BucketSpecCertSecretRef
         '''
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__66767b8c72de0436f7f9d45c9a74293a8262d5a8e83fe9eaea1719349bd8c498)
+            type_hints = cached_type_hints(_typecheckingstub__a1740c2c29dae683dfa6e81d79be9edcfca345014862346bac3a3a7922f4a4c3)
             check_type(argname="argument name", value=name, expected_type=type_hints["name"])
         self._values: typing.Dict[builtins.str, typing.Any] = {
             "name": name,
@@ -510,7 +510,7 @@ class BucketSpecCertSecretRef:
         )
 
 
-@jsii.enum(jsii_type="flux_iofluxcdtoolkitsource.BucketSpecProvider")
+@jsii.enum(jsii_type="sre_constructs_flux_iofluxcdtoolkitsource.BucketSpecProvider")
 class BucketSpecProvider(enum.Enum):
     '''Provider of the object storage bucket.
 
@@ -533,7 +533,7 @@ class BucketSpecProvider(enum.Enum):
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkitsource.BucketSpecProxySecretRef",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkitsource.BucketSpecProxySecretRef",
     jsii_struct_bases=[],
     name_mapping={"name": "name"},
 )
@@ -546,7 +546,7 @@ class BucketSpecProxySecretRef:
         :schema: BucketSpecProxySecretRef
         '''
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__7709b1dd9e79e98f8aceb6626b0969fb326128aeda92db0cc1d08b723fef21eb)
+            type_hints = cached_type_hints(_typecheckingstub__3b9ac55129ad589de0b3f53217556f73fc01e8f45cfc3772b39361fb35817eef)
             check_type(argname="argument name", value=name, expected_type=type_hints["name"])
         self._values: typing.Dict[builtins.str, typing.Any] = {
             "name": name,
@@ -575,7 +575,7 @@ class BucketSpecProxySecretRef:
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkitsource.BucketSpecSecretRef",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkitsource.BucketSpecSecretRef",
     jsii_struct_bases=[],
     name_mapping={"name": "name"},
 )
@@ -588,7 +588,7 @@ class BucketSpecSecretRef:
         :schema: BucketSpecSecretRef
         '''
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__457019254e3cbf2ab970b3e195b804eecae1f1a460081b5dbe740a17f7829d09)
+            type_hints = cached_type_hints(_typecheckingstub__75076fc74284bbd04784188483fc8ed8cdbca154864c8aaba1a41bc102f96bbf)
             check_type(argname="argument name", value=name, expected_type=type_hints["name"])
         self._values: typing.Dict[builtins.str, typing.Any] = {
             "name": name,
@@ -617,7 +617,7 @@ class BucketSpecSecretRef:
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkitsource.BucketSpecSts",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkitsource.BucketSpecSts",
     jsii_struct_bases=[],
     name_mapping={
         "endpoint": "endpoint",
@@ -651,7 +651,7 @@ class BucketSpecSts:
         if isinstance(secret_ref, dict):
             secret_ref = BucketSpecStsSecretRef(**secret_ref)
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__a193437c0497fdd235c8ddac558bd780291ed46fd8595045d6d5acf88925eb37)
+            type_hints = cached_type_hints(_typecheckingstub__733dc2e001ac40a2896dd35d0d05adcce6b32be8672d91b0dc8acded423e6f2e)
             check_type(argname="argument endpoint", value=endpoint, expected_type=type_hints["endpoint"])
             check_type(argname="argument provider", value=provider, expected_type=type_hints["provider"])
             check_type(argname="argument cert_secret_ref", value=cert_secret_ref, expected_type=type_hints["cert_secret_ref"])
@@ -731,7 +731,7 @@ class BucketSpecSts:
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkitsource.BucketSpecStsCertSecretRef",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkitsource.BucketSpecStsCertSecretRef",
     jsii_struct_bases=[],
     name_mapping={"name": "name"},
 )
@@ -756,7 +756,7 @@ class BucketSpecStsCertSecretRef:
         :schema: BucketSpecStsCertSecretRef
         '''
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__165432e5202200f100f113eab54af46a1621cc1de577e3209e1e9afe0c1ccfa5)
+            type_hints = cached_type_hints(_typecheckingstub__b820389bbdad8487ca5310f0e286ac41b6db0e3802097083879c06ff0440a3e9)
             check_type(argname="argument name", value=name, expected_type=type_hints["name"])
         self._values: typing.Dict[builtins.str, typing.Any] = {
             "name": name,
@@ -784,7 +784,7 @@ class BucketSpecStsCertSecretRef:
         )
 
 
-@jsii.enum(jsii_type="flux_iofluxcdtoolkitsource.BucketSpecStsProvider")
+@jsii.enum(jsii_type="sre_constructs_flux_iofluxcdtoolkitsource.BucketSpecStsProvider")
 class BucketSpecStsProvider(enum.Enum):
     '''Provider of the Security Token Service.
 
@@ -798,7 +798,7 @@ class BucketSpecStsProvider(enum.Enum):
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkitsource.BucketSpecStsSecretRef",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkitsource.BucketSpecStsSecretRef",
     jsii_struct_bases=[],
     name_mapping={"name": "name"},
 )
@@ -814,7 +814,7 @@ class BucketSpecStsSecretRef:
         :schema: BucketSpecStsSecretRef
         '''
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__6e5198e1df75d3eac6aa8bc979a0292aca0bb03be28c094ef970b04d5a307d71)
+            type_hints = cached_type_hints(_typecheckingstub__4106487e045910116ec149dc1961000b52e2d16e8b67f3c9edf4a59b7bec5596)
             check_type(argname="argument name", value=name, expected_type=type_hints["name"])
         self._values: typing.Dict[builtins.str, typing.Any] = {
             "name": name,
@@ -845,7 +845,7 @@ class BucketSpecStsSecretRef:
 class ExternalArtifact(
     _cdk8s_d3d9af27.ApiObject,
     metaclass=jsii.JSIIMeta,
-    jsii_type="flux_iofluxcdtoolkitsource.ExternalArtifact",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkitsource.ExternalArtifact",
 ):
     '''ExternalArtifact is the Schema for the external artifacts API.
 
@@ -868,7 +868,7 @@ class ExternalArtifact(
         :param spec: ExternalArtifactSpec defines the desired state of ExternalArtifact.
         '''
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__61cb24983352b8db1fceb8e6f65eeb3c45001b1939fd88eb427c101ccff8931f)
+            type_hints = cached_type_hints(_typecheckingstub__16dc81cdcaa5fafef8761d0a839b77107b5e1488bc86a052a201c881d6dcb5c9)
             check_type(argname="argument scope", value=scope, expected_type=type_hints["scope"])
             check_type(argname="argument id", value=id, expected_type=type_hints["id"])
         props = ExternalArtifactProps(metadata=metadata, spec=spec)
@@ -907,7 +907,7 @@ class ExternalArtifact(
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkitsource.ExternalArtifactProps",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkitsource.ExternalArtifactProps",
     jsii_struct_bases=[],
     name_mapping={"metadata": "metadata", "spec": "spec"},
 )
@@ -930,7 +930,7 @@ class ExternalArtifactProps:
         if isinstance(spec, dict):
             spec = ExternalArtifactSpec(**spec)
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__dd3e1fc3e16001f66f2a08b19cf8fb2ee27f56a6518fb63b2513c796596c9c2f)
+            type_hints = cached_type_hints(_typecheckingstub__6d8762d7bab77ede600ebb2103ed9378e0f696d6860979a0502bc04e7d739000)
             check_type(argname="argument metadata", value=metadata, expected_type=type_hints["metadata"])
             check_type(argname="argument spec", value=spec, expected_type=type_hints["spec"])
         self._values: typing.Dict[builtins.str, typing.Any] = {}
@@ -969,7 +969,7 @@ class ExternalArtifactProps:
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkitsource.ExternalArtifactSpec",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkitsource.ExternalArtifactSpec",
     jsii_struct_bases=[],
     name_mapping={"source_ref": "sourceRef"},
 )
@@ -988,7 +988,7 @@ class ExternalArtifactSpec:
         if isinstance(source_ref, dict):
             source_ref = ExternalArtifactSpecSourceRef(**source_ref)
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__46a1884011d3b477dddd6415768c1d24ac58f6cbf89fc87c2a509c96b17446f3)
+            type_hints = cached_type_hints(_typecheckingstub__daa8e40e7b298a89544e78c374de5a596b596b9d9ec3fdd5c37485713ab75e6f)
             check_type(argname="argument source_ref", value=source_ref, expected_type=type_hints["source_ref"])
         self._values: typing.Dict[builtins.str, typing.Any] = {}
         if source_ref is not None:
@@ -1016,7 +1016,7 @@ class ExternalArtifactSpec:
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkitsource.ExternalArtifactSpecSourceRef",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkitsource.ExternalArtifactSpecSourceRef",
     jsii_struct_bases=[],
     name_mapping={
         "kind": "kind",
@@ -1044,7 +1044,7 @@ class ExternalArtifactSpecSourceRef:
         :schema: ExternalArtifactSpecSourceRef
         '''
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__e83e5d3a6e4a94b355109e88bfc0d78100fe4975ca1d345cae4f545a57bf70c0)
+            type_hints = cached_type_hints(_typecheckingstub__7cc84d5370fd8746882a407054e3232aa6f2d70996f156e17243f7ac21fb5a70)
             check_type(argname="argument kind", value=kind, expected_type=type_hints["kind"])
             check_type(argname="argument name", value=name, expected_type=type_hints["name"])
             check_type(argname="argument api_version", value=api_version, expected_type=type_hints["api_version"])
@@ -1111,7 +1111,7 @@ class ExternalArtifactSpecSourceRef:
 class GitRepository(
     _cdk8s_d3d9af27.ApiObject,
     metaclass=jsii.JSIIMeta,
-    jsii_type="flux_iofluxcdtoolkitsource.GitRepository",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkitsource.GitRepository",
 ):
     '''GitRepository is the Schema for the gitrepositories API.
 
@@ -1134,7 +1134,7 @@ class GitRepository(
         :param spec: GitRepositorySpec specifies the required configuration to produce an Artifact for a Git repository.
         '''
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__394aab6529de2457ed3d920ba48aa93e764fdacf7570167ee9d6165b3aa4f902)
+            type_hints = cached_type_hints(_typecheckingstub__3f5d223091e300c1485a14e499ac082de2265afc5c0859dc55e812091427c003)
             check_type(argname="argument scope", value=scope, expected_type=type_hints["scope"])
             check_type(argname="argument id", value=id, expected_type=type_hints["id"])
         props = GitRepositoryProps(metadata=metadata, spec=spec)
@@ -1173,7 +1173,7 @@ class GitRepository(
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkitsource.GitRepositoryProps",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkitsource.GitRepositoryProps",
     jsii_struct_bases=[],
     name_mapping={"metadata": "metadata", "spec": "spec"},
 )
@@ -1196,7 +1196,7 @@ class GitRepositoryProps:
         if isinstance(spec, dict):
             spec = GitRepositorySpec(**spec)
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__fe11ee60f507926d93782dd177f323f1e6f3ed6de1f32012ee9c4d3cf6f12054)
+            type_hints = cached_type_hints(_typecheckingstub__6b081703f4ee953af9ceee471c43dd67d193ba247fd50c04ee4a8696c4688cbe)
             check_type(argname="argument metadata", value=metadata, expected_type=type_hints["metadata"])
             check_type(argname="argument spec", value=spec, expected_type=type_hints["spec"])
         self._values: typing.Dict[builtins.str, typing.Any] = {}
@@ -1235,7 +1235,7 @@ class GitRepositoryProps:
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkitsource.GitRepositorySpec",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkitsource.GitRepositorySpec",
     jsii_struct_bases=[],
     name_mapping={
         "interval": "interval",
@@ -1301,7 +1301,7 @@ class GitRepositorySpec:
         if isinstance(verify, dict):
             verify = GitRepositorySpecVerify(**verify)
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__2b3468bffff94b8c851518fbbd5834390de69fd30e04fcb5ccc50041f9e1cf33)
+            type_hints = cached_type_hints(_typecheckingstub__4608ec6a2f3be7123b40efc0d8abf3549342c53858a14b7dfbeebf9b84e7a82e)
             check_type(argname="argument interval", value=interval, expected_type=type_hints["interval"])
             check_type(argname="argument url", value=url, expected_type=type_hints["url"])
             check_type(argname="argument ignore", value=ignore, expected_type=type_hints["ignore"])
@@ -1501,7 +1501,7 @@ class GitRepositorySpec:
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkitsource.GitRepositorySpecInclude",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkitsource.GitRepositorySpecInclude",
     jsii_struct_bases=[],
     name_mapping={
         "repository": "repository",
@@ -1528,7 +1528,7 @@ class GitRepositorySpecInclude:
         if isinstance(repository, dict):
             repository = GitRepositorySpecIncludeRepository(**repository)
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__2dc3e05e8ab105fa850f8ca1059324a83cf96171ad1226d7c99f66dd3ca76b21)
+            type_hints = cached_type_hints(_typecheckingstub__3f18de8601686746409958b0d1b176576dd0f4c08bd9a5ea1d7e8baa33154cca)
             check_type(argname="argument repository", value=repository, expected_type=type_hints["repository"])
             check_type(argname="argument from_path", value=from_path, expected_type=type_hints["from_path"])
             check_type(argname="argument to_path", value=to_path, expected_type=type_hints["to_path"])
@@ -1581,7 +1581,7 @@ class GitRepositorySpecInclude:
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkitsource.GitRepositorySpecIncludeRepository",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkitsource.GitRepositorySpecIncludeRepository",
     jsii_struct_bases=[],
     name_mapping={"name": "name"},
 )
@@ -1594,7 +1594,7 @@ class GitRepositorySpecIncludeRepository:
         :schema: GitRepositorySpecIncludeRepository
         '''
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__bd962cc08261983af2cc788c03b3a650325c251a91e020a8521d34b34446dc14)
+            type_hints = cached_type_hints(_typecheckingstub__d29fec977544a91dd8b545ffc41657a133e5a57cd4b1d102e765efe95d951676)
             check_type(argname="argument name", value=name, expected_type=type_hints["name"])
         self._values: typing.Dict[builtins.str, typing.Any] = {
             "name": name,
@@ -1622,7 +1622,9 @@ class GitRepositorySpecIncludeRepository:
         )
 
 
-@jsii.enum(jsii_type="flux_iofluxcdtoolkitsource.GitRepositorySpecProvider")
+@jsii.enum(
+    jsii_type="sre_constructs_flux_iofluxcdtoolkitsource.GitRepositorySpecProvider"
+)
 class GitRepositorySpecProvider(enum.Enum):
     '''Provider used for authentication, can be 'aws', 'azure', 'github', 'generic'.
 
@@ -1642,7 +1644,7 @@ class GitRepositorySpecProvider(enum.Enum):
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkitsource.GitRepositorySpecProxySecretRef",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkitsource.GitRepositorySpecProxySecretRef",
     jsii_struct_bases=[],
     name_mapping={"name": "name"},
 )
@@ -1655,7 +1657,7 @@ class GitRepositorySpecProxySecretRef:
         :schema: GitRepositorySpecProxySecretRef
         '''
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__777f7cd7153f37bdd1ca1e32c0ddebbfde01f55503b965ee2f46da75813fa298)
+            type_hints = cached_type_hints(_typecheckingstub__960e1dca7db759575c3857d52847d8b5fbde436e3bfc12a4b145a96b5b41a05f)
             check_type(argname="argument name", value=name, expected_type=type_hints["name"])
         self._values: typing.Dict[builtins.str, typing.Any] = {
             "name": name,
@@ -1684,7 +1686,7 @@ class GitRepositorySpecProxySecretRef:
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkitsource.GitRepositorySpecRef",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkitsource.GitRepositorySpecRef",
     jsii_struct_bases=[],
     name_mapping={
         "branch": "branch",
@@ -1715,7 +1717,7 @@ class GitRepositorySpecRef:
         :schema: GitRepositorySpecRef
         '''
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__f4b7f520fc0e11671ab95180107cfd62c317f1bc332aa36558865851c80f1d69)
+            type_hints = cached_type_hints(_typecheckingstub__0f7a32ce6fa4dbba1a3b1b4064c4272758af2074b9d99dc62bd6ce83dee16009)
             check_type(argname="argument branch", value=branch, expected_type=type_hints["branch"])
             check_type(argname="argument commit", value=commit, expected_type=type_hints["commit"])
             check_type(argname="argument name", value=name, expected_type=type_hints["name"])
@@ -1797,7 +1799,7 @@ class GitRepositorySpecRef:
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkitsource.GitRepositorySpecSecretRef",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkitsource.GitRepositorySpecSecretRef",
     jsii_struct_bases=[],
     name_mapping={"name": "name"},
 )
@@ -1815,7 +1817,7 @@ class GitRepositorySpecSecretRef:
         :schema: GitRepositorySpecSecretRef
         '''
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__929994e9680e4e821eaf615e6d4e7b9488f313bd15c7842d3b0362c403c02dfa)
+            type_hints = cached_type_hints(_typecheckingstub__22b3f194e3e85a5c1b6aeafe4130b7a6780b272c02b43323c50e0c7fe91d721d)
             check_type(argname="argument name", value=name, expected_type=type_hints["name"])
         self._values: typing.Dict[builtins.str, typing.Any] = {
             "name": name,
@@ -1844,7 +1846,7 @@ class GitRepositorySpecSecretRef:
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkitsource.GitRepositorySpecVerify",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkitsource.GitRepositorySpecVerify",
     jsii_struct_bases=[],
     name_mapping={"secret_ref": "secretRef", "mode": "mode"},
 )
@@ -1865,7 +1867,7 @@ class GitRepositorySpecVerify:
         if isinstance(secret_ref, dict):
             secret_ref = GitRepositorySpecVerifySecretRef(**secret_ref)
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__1a79d1f026b76a2182fdc864f1539ef6f120ff05812304b29bb2cf6b8a1cfa9a)
+            type_hints = cached_type_hints(_typecheckingstub__5df95a8f9182a3ea390e59b9611e6c26f2a6ee75ec52d361560f7afd0d6fb56b)
             check_type(argname="argument secret_ref", value=secret_ref, expected_type=type_hints["secret_ref"])
             check_type(argname="argument mode", value=mode, expected_type=type_hints["mode"])
         self._values: typing.Dict[builtins.str, typing.Any] = {
@@ -1912,7 +1914,9 @@ class GitRepositorySpecVerify:
         )
 
 
-@jsii.enum(jsii_type="flux_iofluxcdtoolkitsource.GitRepositorySpecVerifyMode")
+@jsii.enum(
+    jsii_type="sre_constructs_flux_iofluxcdtoolkitsource.GitRepositorySpecVerifyMode"
+)
 class GitRepositorySpecVerifyMode(enum.Enum):
     '''Mode specifies which Git object(s) should be verified.
 
@@ -1932,7 +1936,7 @@ class GitRepositorySpecVerifyMode(enum.Enum):
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkitsource.GitRepositorySpecVerifySecretRef",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkitsource.GitRepositorySpecVerifySecretRef",
     jsii_struct_bases=[],
     name_mapping={"name": "name"},
 )
@@ -1948,7 +1952,7 @@ class GitRepositorySpecVerifySecretRef:
         :schema: GitRepositorySpecVerifySecretRef
         '''
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__39bdf1ad727cdbab4ce0202537bff62f3a4560c3441a59c6d4aecb76656a32c2)
+            type_hints = cached_type_hints(_typecheckingstub__b1ad2aa0a52ded24cc21af48058c111a58ae52b77f54aee48f8d8e204f852bb0)
             check_type(argname="argument name", value=name, expected_type=type_hints["name"])
         self._values: typing.Dict[builtins.str, typing.Any] = {
             "name": name,
@@ -1979,7 +1983,7 @@ class GitRepositorySpecVerifySecretRef:
 class HelmChart(
     _cdk8s_d3d9af27.ApiObject,
     metaclass=jsii.JSIIMeta,
-    jsii_type="flux_iofluxcdtoolkitsource.HelmChart",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkitsource.HelmChart",
 ):
     '''HelmChart is the Schema for the helmcharts API.
 
@@ -2002,7 +2006,7 @@ class HelmChart(
         :param spec: HelmChartSpec specifies the desired state of a Helm chart.
         '''
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__83edc3328a4cf3fff3bc78d83d6ee0c94d3745c5fc31c89331ba5e7bddfd2d95)
+            type_hints = cached_type_hints(_typecheckingstub__a8c836a1ace6a9d77adb526d92fc1fdbd11da063eb0f26eeeb59999faf3301b6)
             check_type(argname="argument scope", value=scope, expected_type=type_hints["scope"])
             check_type(argname="argument id", value=id, expected_type=type_hints["id"])
         props = HelmChartProps(metadata=metadata, spec=spec)
@@ -2041,7 +2045,7 @@ class HelmChart(
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkitsource.HelmChartProps",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkitsource.HelmChartProps",
     jsii_struct_bases=[],
     name_mapping={"metadata": "metadata", "spec": "spec"},
 )
@@ -2064,7 +2068,7 @@ class HelmChartProps:
         if isinstance(spec, dict):
             spec = HelmChartSpec(**spec)
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__7857cf0641709ea801d21687122be3210586d1b3f46f37a603c1d5af42211b46)
+            type_hints = cached_type_hints(_typecheckingstub__c8e0de8470eb5562d3cea623c5c3f91beb32d1c904ea258fa2fb63f9021afd6d)
             check_type(argname="argument metadata", value=metadata, expected_type=type_hints["metadata"])
             check_type(argname="argument spec", value=spec, expected_type=type_hints["spec"])
         self._values: typing.Dict[builtins.str, typing.Any] = {}
@@ -2103,7 +2107,7 @@ class HelmChartProps:
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkitsource.HelmChartSpec",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkitsource.HelmChartSpec",
     jsii_struct_bases=[],
     name_mapping={
         "chart": "chart",
@@ -2150,7 +2154,7 @@ class HelmChartSpec:
         if isinstance(verify, dict):
             verify = HelmChartSpecVerify(**verify)
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__9aab699e7b1e647c5dc2ad57a505a61550a65d59abeaa39e260a1fd73c768612)
+            type_hints = cached_type_hints(_typecheckingstub__f95d1802d021c1d52826496340e5dc85fb80dd09a92c2fb9b11c1fed6aff0552)
             check_type(argname="argument chart", value=chart, expected_type=type_hints["chart"])
             check_type(argname="argument interval", value=interval, expected_type=type_hints["interval"])
             check_type(argname="argument source_ref", value=source_ref, expected_type=type_hints["source_ref"])
@@ -2290,7 +2294,9 @@ class HelmChartSpec:
         )
 
 
-@jsii.enum(jsii_type="flux_iofluxcdtoolkitsource.HelmChartSpecReconcileStrategy")
+@jsii.enum(
+    jsii_type="sre_constructs_flux_iofluxcdtoolkitsource.HelmChartSpecReconcileStrategy"
+)
 class HelmChartSpecReconcileStrategy(enum.Enum):
     '''ReconcileStrategy determines what enables the creation of a new artifact.
 
@@ -2310,7 +2316,7 @@ class HelmChartSpecReconcileStrategy(enum.Enum):
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkitsource.HelmChartSpecSourceRef",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkitsource.HelmChartSpecSourceRef",
     jsii_struct_bases=[],
     name_mapping={"kind": "kind", "name": "name", "api_version": "apiVersion"},
 )
@@ -2331,7 +2337,7 @@ class HelmChartSpecSourceRef:
         :schema: HelmChartSpecSourceRef
         '''
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__35632e404b7a655ae585fe9600b00748dc4a82dc004ea445df5b82c6148de961)
+            type_hints = cached_type_hints(_typecheckingstub__9e56505ac3e02297b84414097ab78a5d3482dc8b4c7ddcaf348e188a0378153b)
             check_type(argname="argument kind", value=kind, expected_type=type_hints["kind"])
             check_type(argname="argument name", value=name, expected_type=type_hints["name"])
             check_type(argname="argument api_version", value=api_version, expected_type=type_hints["api_version"])
@@ -2383,7 +2389,9 @@ class HelmChartSpecSourceRef:
         )
 
 
-@jsii.enum(jsii_type="flux_iofluxcdtoolkitsource.HelmChartSpecSourceRefKind")
+@jsii.enum(
+    jsii_type="sre_constructs_flux_iofluxcdtoolkitsource.HelmChartSpecSourceRefKind"
+)
 class HelmChartSpecSourceRefKind(enum.Enum):
     '''Kind of the referent, valid values are ('HelmRepository', 'GitRepository', 'Bucket').
 
@@ -2399,7 +2407,7 @@ class HelmChartSpecSourceRefKind(enum.Enum):
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkitsource.HelmChartSpecVerify",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkitsource.HelmChartSpecVerify",
     jsii_struct_bases=[],
     name_mapping={
         "provider": "provider",
@@ -2429,7 +2437,7 @@ class HelmChartSpecVerify:
         if isinstance(secret_ref, dict):
             secret_ref = HelmChartSpecVerifySecretRef(**secret_ref)
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__d28184a486fa7680e7e6ae8adb8c571776d25d52be981229dcd26ba891426dc9)
+            type_hints = cached_type_hints(_typecheckingstub__96c8f118efc5aa083c5a434f1aa6205d22f68de87c38152c24772bf01c693db3)
             check_type(argname="argument provider", value=provider, expected_type=type_hints["provider"])
             check_type(argname="argument match_oidc_identity", value=match_oidc_identity, expected_type=type_hints["match_oidc_identity"])
             check_type(argname="argument secret_ref", value=secret_ref, expected_type=type_hints["secret_ref"])
@@ -2487,7 +2495,7 @@ class HelmChartSpecVerify:
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkitsource.HelmChartSpecVerifyMatchOidcIdentity",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkitsource.HelmChartSpecVerifyMatchOidcIdentity",
     jsii_struct_bases=[],
     name_mapping={"issuer": "issuer", "subject": "subject"},
 )
@@ -2501,7 +2509,7 @@ class HelmChartSpecVerifyMatchOidcIdentity:
         :schema: HelmChartSpecVerifyMatchOidcIdentity
         '''
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__910591eafa8faf63e4666868a0daf6fc555c2a6fd5e51cf5fd907f9c7bffcacf)
+            type_hints = cached_type_hints(_typecheckingstub__13cb8effa6fa0aba088a06baa9adc4d11c260231bbdf097edec0bf2e7ab87974)
             check_type(argname="argument issuer", value=issuer, expected_type=type_hints["issuer"])
             check_type(argname="argument subject", value=subject, expected_type=type_hints["subject"])
         self._values: typing.Dict[builtins.str, typing.Any] = {
@@ -2547,7 +2555,9 @@ class HelmChartSpecVerifyMatchOidcIdentity:
         )
 
 
-@jsii.enum(jsii_type="flux_iofluxcdtoolkitsource.HelmChartSpecVerifyProvider")
+@jsii.enum(
+    jsii_type="sre_constructs_flux_iofluxcdtoolkitsource.HelmChartSpecVerifyProvider"
+)
 class HelmChartSpecVerifyProvider(enum.Enum):
     '''Provider specifies the technology used to sign the OCI Artifact.
 
@@ -2561,7 +2571,7 @@ class HelmChartSpecVerifyProvider(enum.Enum):
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkitsource.HelmChartSpecVerifySecretRef",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkitsource.HelmChartSpecVerifySecretRef",
     jsii_struct_bases=[],
     name_mapping={"name": "name"},
 )
@@ -2574,7 +2584,7 @@ class HelmChartSpecVerifySecretRef:
         :schema: HelmChartSpecVerifySecretRef
         '''
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__1d39f1e5ea53ce784de14a9e3c5f30611dc9fc3c83674ba0e9fabf4d9a623b1b)
+            type_hints = cached_type_hints(_typecheckingstub__13aebd75761e826c9f77cdeaa5de9dcc0cf750026fa453d87c578d48b4882499)
             check_type(argname="argument name", value=name, expected_type=type_hints["name"])
         self._values: typing.Dict[builtins.str, typing.Any] = {
             "name": name,
@@ -2605,7 +2615,7 @@ class HelmChartSpecVerifySecretRef:
 class HelmRepository(
     _cdk8s_d3d9af27.ApiObject,
     metaclass=jsii.JSIIMeta,
-    jsii_type="flux_iofluxcdtoolkitsource.HelmRepository",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkitsource.HelmRepository",
 ):
     '''HelmRepository is the Schema for the helmrepositories API.
 
@@ -2628,7 +2638,7 @@ class HelmRepository(
         :param spec: HelmRepositorySpec specifies the required configuration to produce an Artifact for a Helm repository index YAML.
         '''
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__f7b947f4aa6fbe87ac18c772b789ec55b17bd1f8c06ef4631937e4d632b8afac)
+            type_hints = cached_type_hints(_typecheckingstub__6b19393017ffc0dbacf0c6c813741f17fe2aef74795c4f07f2369305527dbb27)
             check_type(argname="argument scope", value=scope, expected_type=type_hints["scope"])
             check_type(argname="argument id", value=id, expected_type=type_hints["id"])
         props = HelmRepositoryProps(metadata=metadata, spec=spec)
@@ -2667,7 +2677,7 @@ class HelmRepository(
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkitsource.HelmRepositoryProps",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkitsource.HelmRepositoryProps",
     jsii_struct_bases=[],
     name_mapping={"metadata": "metadata", "spec": "spec"},
 )
@@ -2690,7 +2700,7 @@ class HelmRepositoryProps:
         if isinstance(spec, dict):
             spec = HelmRepositorySpec(**spec)
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__e8b07a4f9bf9a9b9c007c454d8b718095e49218b48fec0f64a22e5b0f4fe3a71)
+            type_hints = cached_type_hints(_typecheckingstub__a6b959d20232f429d08e5b9ba237393c8f6f06422b26ed306794b7f75af03e63)
             check_type(argname="argument metadata", value=metadata, expected_type=type_hints["metadata"])
             check_type(argname="argument spec", value=spec, expected_type=type_hints["spec"])
         self._values: typing.Dict[builtins.str, typing.Any] = {}
@@ -2729,7 +2739,7 @@ class HelmRepositoryProps:
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkitsource.HelmRepositorySpec",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkitsource.HelmRepositorySpec",
     jsii_struct_bases=[],
     name_mapping={
         "url": "url",
@@ -2784,7 +2794,7 @@ class HelmRepositorySpec:
         if isinstance(secret_ref, dict):
             secret_ref = HelmRepositorySpecSecretRef(**secret_ref)
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__6c8ba6540b11c45b647d29fc53394ec2d5d0e895900b0677af16bb4e5a365f6f)
+            type_hints = cached_type_hints(_typecheckingstub__9ae88e17679f7f5fc757a4423682bc970bde264c486ff6c7643a3b60f2762d84)
             check_type(argname="argument url", value=url, expected_type=type_hints["url"])
             check_type(argname="argument access_from", value=access_from, expected_type=type_hints["access_from"])
             check_type(argname="argument cert_secret_ref", value=cert_secret_ref, expected_type=type_hints["cert_secret_ref"])
@@ -2970,7 +2980,7 @@ class HelmRepositorySpec:
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkitsource.HelmRepositorySpecAccessFrom",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkitsource.HelmRepositorySpecAccessFrom",
     jsii_struct_bases=[],
     name_mapping={"namespace_selectors": "namespaceSelectors"},
 )
@@ -2989,7 +2999,7 @@ class HelmRepositorySpecAccessFrom:
         :schema: HelmRepositorySpecAccessFrom
         '''
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__36c7914ccdca6cc1a345d8b1072f4de77cba0c51f8f0207136bef747b7551a59)
+            type_hints = cached_type_hints(_typecheckingstub__454285ebb8b0c4ff997bbc83adc55b57321ebd67a44491338e56e652343f8e3e)
             check_type(argname="argument namespace_selectors", value=namespace_selectors, expected_type=type_hints["namespace_selectors"])
         self._values: typing.Dict[builtins.str, typing.Any] = {
             "namespace_selectors": namespace_selectors,
@@ -3022,7 +3032,7 @@ class HelmRepositorySpecAccessFrom:
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkitsource.HelmRepositorySpecAccessFromNamespaceSelectors",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkitsource.HelmRepositorySpecAccessFromNamespaceSelectors",
     jsii_struct_bases=[],
     name_mapping={"match_labels": "matchLabels"},
 )
@@ -3041,7 +3051,7 @@ class HelmRepositorySpecAccessFromNamespaceSelectors:
         :schema: HelmRepositorySpecAccessFromNamespaceSelectors
         '''
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__9eeb869b2c5def8049c6cf1d95d73d1a9a1d0e7478b1736793df769d0e302042)
+            type_hints = cached_type_hints(_typecheckingstub__0d20bc84329096dffdfb05c951e150439180ebb2374440801705e38c87211b5e)
             check_type(argname="argument match_labels", value=match_labels, expected_type=type_hints["match_labels"])
         self._values: typing.Dict[builtins.str, typing.Any] = {}
         if match_labels is not None:
@@ -3075,7 +3085,7 @@ class HelmRepositorySpecAccessFromNamespaceSelectors:
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkitsource.HelmRepositorySpecCertSecretRef",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkitsource.HelmRepositorySpecCertSecretRef",
     jsii_struct_bases=[],
     name_mapping={"name": "name"},
 )
@@ -3101,7 +3111,7 @@ class HelmRepositorySpecCertSecretRef:
         :schema: HelmRepositorySpecCertSecretRef
         '''
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__231134ef8cb41af9ccabf0b9a46355042cf0787f0db68b51a456db619e22c506)
+            type_hints = cached_type_hints(_typecheckingstub__2ee5b94463d5bdf202ec5112b81772af17b1fbb56709a5747b161c4507e3c2ba)
             check_type(argname="argument name", value=name, expected_type=type_hints["name"])
         self._values: typing.Dict[builtins.str, typing.Any] = {
             "name": name,
@@ -3129,7 +3139,9 @@ class HelmRepositorySpecCertSecretRef:
         )
 
 
-@jsii.enum(jsii_type="flux_iofluxcdtoolkitsource.HelmRepositorySpecProvider")
+@jsii.enum(
+    jsii_type="sre_constructs_flux_iofluxcdtoolkitsource.HelmRepositorySpecProvider"
+)
 class HelmRepositorySpecProvider(enum.Enum):
     '''Provider used for authentication, can be 'aws', 'azure', 'gcp' or 'generic'.
 
@@ -3150,7 +3162,7 @@ class HelmRepositorySpecProvider(enum.Enum):
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkitsource.HelmRepositorySpecSecretRef",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkitsource.HelmRepositorySpecSecretRef",
     jsii_struct_bases=[],
     name_mapping={"name": "name"},
 )
@@ -3168,7 +3180,7 @@ class HelmRepositorySpecSecretRef:
         :schema: HelmRepositorySpecSecretRef
         '''
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__c5133fe327b84cbc2e9374b3d3fa5c9e9103aa154f3ff922b986f1b7945e3c1c)
+            type_hints = cached_type_hints(_typecheckingstub__a614fc56c3ab815d2df09afe1c90abd5a5cf31320a3925a9ac7dd139bd9ef751)
             check_type(argname="argument name", value=name, expected_type=type_hints["name"])
         self._values: typing.Dict[builtins.str, typing.Any] = {
             "name": name,
@@ -3196,7 +3208,9 @@ class HelmRepositorySpecSecretRef:
         )
 
 
-@jsii.enum(jsii_type="flux_iofluxcdtoolkitsource.HelmRepositorySpecType")
+@jsii.enum(
+    jsii_type="sre_constructs_flux_iofluxcdtoolkitsource.HelmRepositorySpecType"
+)
 class HelmRepositorySpecType(enum.Enum):
     '''Type of the HelmRepository.
 
@@ -3214,7 +3228,7 @@ class HelmRepositorySpecType(enum.Enum):
 class OciRepository(
     _cdk8s_d3d9af27.ApiObject,
     metaclass=jsii.JSIIMeta,
-    jsii_type="flux_iofluxcdtoolkitsource.OciRepository",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkitsource.OciRepository",
 ):
     '''OCIRepository is the Schema for the ocirepositories API.
 
@@ -3237,7 +3251,7 @@ class OciRepository(
         :param spec: OCIRepositorySpec defines the desired state of OCIRepository.
         '''
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__c961605113854c7b43761262e2477281a74ca83d3ef144b4c260ae4a17a1b63d)
+            type_hints = cached_type_hints(_typecheckingstub__a9758b718347b214ee4511cd1b3bcf4efd9b21b66caff47217efeb2a30ffc80d)
             check_type(argname="argument scope", value=scope, expected_type=type_hints["scope"])
             check_type(argname="argument id", value=id, expected_type=type_hints["id"])
         props = OciRepositoryProps(metadata=metadata, spec=spec)
@@ -3276,7 +3290,7 @@ class OciRepository(
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkitsource.OciRepositoryProps",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkitsource.OciRepositoryProps",
     jsii_struct_bases=[],
     name_mapping={"metadata": "metadata", "spec": "spec"},
 )
@@ -3299,7 +3313,7 @@ class OciRepositoryProps:
         if isinstance(spec, dict):
             spec = OciRepositorySpec(**spec)
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__2309858e66e389f209e9e69a8169cab5465abc0aa1308ce2561a43d0ec6f4b16)
+            type_hints = cached_type_hints(_typecheckingstub__fce7138f53a7c2a29097526d539993035cf03a06d4616a60926d448be8ba5906)
             check_type(argname="argument metadata", value=metadata, expected_type=type_hints["metadata"])
             check_type(argname="argument spec", value=spec, expected_type=type_hints["spec"])
         self._values: typing.Dict[builtins.str, typing.Any] = {}
@@ -3338,7 +3352,7 @@ class OciRepositoryProps:
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkitsource.OciRepositorySpec",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkitsource.OciRepositorySpec",
     jsii_struct_bases=[],
     name_mapping={
         "interval": "interval",
@@ -3408,7 +3422,7 @@ class OciRepositorySpec:
         if isinstance(verify, dict):
             verify = OciRepositorySpecVerify(**verify)
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__57d6cf8263124312a22b130e65ac4452aa7b0f180c39dd3b83bd118f314be2b2)
+            type_hints = cached_type_hints(_typecheckingstub__8dbd40a2fd90f4b6d7b69776554a9ef375e646be71c51ffc489107bd228a70d2)
             check_type(argname="argument interval", value=interval, expected_type=type_hints["interval"])
             check_type(argname="argument url", value=url, expected_type=type_hints["url"])
             check_type(argname="argument cert_secret_ref", value=cert_secret_ref, expected_type=type_hints["cert_secret_ref"])
@@ -3615,7 +3629,7 @@ class OciRepositorySpec:
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkitsource.OciRepositorySpecCertSecretRef",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkitsource.OciRepositorySpecCertSecretRef",
     jsii_struct_bases=[],
     name_mapping={"name": "name"},
 )
@@ -3638,7 +3652,7 @@ class OciRepositorySpecCertSecretRef:
         :schema: OciRepositorySpecCertSecretRef
         '''
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__bfcb6d0269c9b98628206aa25afdd1e3dd4ac26392982433c69b59bf4038bfd2)
+            type_hints = cached_type_hints(_typecheckingstub__2e21bc0092f7a43214a60b98ff741def06db4de6c34a36fca7bfaa7aacff711f)
             check_type(argname="argument name", value=name, expected_type=type_hints["name"])
         self._values: typing.Dict[builtins.str, typing.Any] = {
             "name": name,
@@ -3667,7 +3681,7 @@ class OciRepositorySpecCertSecretRef:
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkitsource.OciRepositorySpecLayerSelector",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkitsource.OciRepositorySpecLayerSelector",
     jsii_struct_bases=[],
     name_mapping={"media_type": "mediaType", "operation": "operation"},
 )
@@ -3688,7 +3702,7 @@ class OciRepositorySpecLayerSelector:
         :schema: OciRepositorySpecLayerSelector
         '''
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__c61778ced974111a6e952e2defa305762675838fe822b5e8aaef1d83f59c2adb)
+            type_hints = cached_type_hints(_typecheckingstub__18af880d230c7ed44bbe0e94e95a6b470a98c03f60cb563b74d8a374a6c2d719)
             check_type(argname="argument media_type", value=media_type, expected_type=type_hints["media_type"])
             check_type(argname="argument operation", value=operation, expected_type=type_hints["operation"])
         self._values: typing.Dict[builtins.str, typing.Any] = {}
@@ -3735,7 +3749,7 @@ class OciRepositorySpecLayerSelector:
 
 
 @jsii.enum(
-    jsii_type="flux_iofluxcdtoolkitsource.OciRepositorySpecLayerSelectorOperation"
+    jsii_type="sre_constructs_flux_iofluxcdtoolkitsource.OciRepositorySpecLayerSelectorOperation"
 )
 class OciRepositorySpecLayerSelectorOperation(enum.Enum):
     '''Operation specifies how the selected layer should be processed.
@@ -3753,7 +3767,9 @@ class OciRepositorySpecLayerSelectorOperation(enum.Enum):
     '''copy.'''
 
 
-@jsii.enum(jsii_type="flux_iofluxcdtoolkitsource.OciRepositorySpecProvider")
+@jsii.enum(
+    jsii_type="sre_constructs_flux_iofluxcdtoolkitsource.OciRepositorySpecProvider"
+)
 class OciRepositorySpecProvider(enum.Enum):
     '''The provider used for authentication, can be 'aws', 'azure', 'gcp' or 'generic'.
 
@@ -3773,7 +3789,7 @@ class OciRepositorySpecProvider(enum.Enum):
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkitsource.OciRepositorySpecProxySecretRef",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkitsource.OciRepositorySpecProxySecretRef",
     jsii_struct_bases=[],
     name_mapping={"name": "name"},
 )
@@ -3786,7 +3802,7 @@ class OciRepositorySpecProxySecretRef:
         :schema: OciRepositorySpecProxySecretRef
         '''
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__fe6629ea961167435a10ef16a6bc41383ef3fda502e3e3becd726b361d19e3e9)
+            type_hints = cached_type_hints(_typecheckingstub__e548e2fd88ed2efe2b74a2042447553d35e6a284f040f30305cc3172df61bfd7)
             check_type(argname="argument name", value=name, expected_type=type_hints["name"])
         self._values: typing.Dict[builtins.str, typing.Any] = {
             "name": name,
@@ -3815,7 +3831,7 @@ class OciRepositorySpecProxySecretRef:
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkitsource.OciRepositorySpecRef",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkitsource.OciRepositorySpecRef",
     jsii_struct_bases=[],
     name_mapping={
         "digest": "digest",
@@ -3843,7 +3859,7 @@ class OciRepositorySpecRef:
         :schema: OciRepositorySpecRef
         '''
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__dda6a893842317068fc8baaa329dc047fbebc1fc2f8e3cfeac7412a2b16fb144)
+            type_hints = cached_type_hints(_typecheckingstub__24dabd988bfa2b0d9df4bc0b92e69166ba16bb9a6f32c6fa7df5eb739cb3377f)
             check_type(argname="argument digest", value=digest, expected_type=type_hints["digest"])
             check_type(argname="argument semver", value=semver, expected_type=type_hints["semver"])
             check_type(argname="argument semver_filter", value=semver_filter, expected_type=type_hints["semver_filter"])
@@ -3909,7 +3925,7 @@ class OciRepositorySpecRef:
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkitsource.OciRepositorySpecSecretRef",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkitsource.OciRepositorySpecSecretRef",
     jsii_struct_bases=[],
     name_mapping={"name": "name"},
 )
@@ -3924,7 +3940,7 @@ class OciRepositorySpecSecretRef:
         :schema: OciRepositorySpecSecretRef
         '''
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__ca6743b489dfcb27da985725c99a941e63ab9e09d6cac631699561a18328df84)
+            type_hints = cached_type_hints(_typecheckingstub__ea4012b402572f5fc504ecf248d36cd9944a2066de3cc9fed8f9d55fb8b3fc8c)
             check_type(argname="argument name", value=name, expected_type=type_hints["name"])
         self._values: typing.Dict[builtins.str, typing.Any] = {
             "name": name,
@@ -3953,7 +3969,7 @@ class OciRepositorySpecSecretRef:
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkitsource.OciRepositorySpecVerify",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkitsource.OciRepositorySpecVerify",
     jsii_struct_bases=[],
     name_mapping={
         "provider": "provider",
@@ -3985,7 +4001,7 @@ class OciRepositorySpecVerify:
         if isinstance(trusted_root_secret_ref, dict):
             trusted_root_secret_ref = OciRepositorySpecVerifyTrustedRootSecretRef(**trusted_root_secret_ref)
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__dca674dc2a021197097431a7186df7026a5eb9e22d13fdedef566e928eecc2f3)
+            type_hints = cached_type_hints(_typecheckingstub__c173e948b456331762f4461a4a7eedefbd6b6419b14689b483c7ed22f175b8ba)
             check_type(argname="argument provider", value=provider, expected_type=type_hints["provider"])
             check_type(argname="argument match_oidc_identity", value=match_oidc_identity, expected_type=type_hints["match_oidc_identity"])
             check_type(argname="argument secret_ref", value=secret_ref, expected_type=type_hints["secret_ref"])
@@ -4057,7 +4073,7 @@ class OciRepositorySpecVerify:
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkitsource.OciRepositorySpecVerifyMatchOidcIdentity",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkitsource.OciRepositorySpecVerifyMatchOidcIdentity",
     jsii_struct_bases=[],
     name_mapping={"issuer": "issuer", "subject": "subject"},
 )
@@ -4071,7 +4087,7 @@ class OciRepositorySpecVerifyMatchOidcIdentity:
         :schema: OciRepositorySpecVerifyMatchOidcIdentity
         '''
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__642238695d2e99537402ee457a5655e0bcef46430d8751df00ca103a03a96386)
+            type_hints = cached_type_hints(_typecheckingstub__b0f2e3513de11d65eb93c65b219585e30199c79fe3594b7815c9091305e67052)
             check_type(argname="argument issuer", value=issuer, expected_type=type_hints["issuer"])
             check_type(argname="argument subject", value=subject, expected_type=type_hints["subject"])
         self._values: typing.Dict[builtins.str, typing.Any] = {
@@ -4117,7 +4133,9 @@ class OciRepositorySpecVerifyMatchOidcIdentity:
         )
 
 
-@jsii.enum(jsii_type="flux_iofluxcdtoolkitsource.OciRepositorySpecVerifyProvider")
+@jsii.enum(
+    jsii_type="sre_constructs_flux_iofluxcdtoolkitsource.OciRepositorySpecVerifyProvider"
+)
 class OciRepositorySpecVerifyProvider(enum.Enum):
     '''Provider specifies the technology used to sign the OCI Artifact.
 
@@ -4131,7 +4149,7 @@ class OciRepositorySpecVerifyProvider(enum.Enum):
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkitsource.OciRepositorySpecVerifySecretRef",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkitsource.OciRepositorySpecVerifySecretRef",
     jsii_struct_bases=[],
     name_mapping={"name": "name"},
 )
@@ -4144,7 +4162,7 @@ class OciRepositorySpecVerifySecretRef:
         :schema: OciRepositorySpecVerifySecretRef
         '''
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__c88c958f399cabcfa4ab67759d06e0da6c0b4f0715694d405affde7514f5062e)
+            type_hints = cached_type_hints(_typecheckingstub__ea52bf80cab42e4b6c44d87d4755d8c1d2b5e959f38d4d218353aaf9b1bb5991)
             check_type(argname="argument name", value=name, expected_type=type_hints["name"])
         self._values: typing.Dict[builtins.str, typing.Any] = {
             "name": name,
@@ -4173,7 +4191,7 @@ class OciRepositorySpecVerifySecretRef:
 
 
 @jsii.data_type(
-    jsii_type="flux_iofluxcdtoolkitsource.OciRepositorySpecVerifyTrustedRootSecretRef",
+    jsii_type="sre_constructs_flux_iofluxcdtoolkitsource.OciRepositorySpecVerifyTrustedRootSecretRef",
     jsii_struct_bases=[],
     name_mapping={"name": "name"},
 )
@@ -4186,7 +4204,7 @@ class OciRepositorySpecVerifyTrustedRootSecretRef:
         :schema: OciRepositorySpecVerifyTrustedRootSecretRef
         '''
         if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__5770c274083173dd185042346ffc822fe8b751dc58fd072c9b8aae2101a7c9e0)
+            type_hints = cached_type_hints(_typecheckingstub__f8f7fc9ca67e9311ca31d9f8fd6f9e0f25a2359461b6d203d71008e77f67faef)
             check_type(argname="argument name", value=name, expected_type=type_hints["name"])
         self._values: typing.Dict[builtins.str, typing.Any] = {
             "name": name,
@@ -4280,7 +4298,7 @@ __all__ = [
 
 publication.publish()
 
-def _typecheckingstub__8195b358e76007986a2e3db4cf4cc344344c1f8900c3120a30902f2cf25ba9b5(
+def _typecheckingstub__95d6bacfb9587472a20c77b9ac14bdd1165cc1d1870b2446c7b7353d89a08e12(
     scope: _constructs_77d1e7e8.Construct,
     id: builtins.str,
     *,
@@ -4290,7 +4308,7 @@ def _typecheckingstub__8195b358e76007986a2e3db4cf4cc344344c1f8900c3120a30902f2cf
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__6ffd8672e19d52d65acb2c4ec5f0e756da377e5904631f86d583bc8be136331f(
+def _typecheckingstub__949c77e3dfd5849a3064a3ffe5652e98a20e40ce035c3a24d2fd64e82a50d249(
     *,
     metadata: typing.Optional[typing.Union[_cdk8s_d3d9af27.ApiObjectMetadata, typing.Dict[builtins.str, typing.Any]]] = None,
     spec: typing.Optional[typing.Union[BucketSpec, typing.Dict[builtins.str, typing.Any]]] = None,
@@ -4298,7 +4316,7 @@ def _typecheckingstub__6ffd8672e19d52d65acb2c4ec5f0e756da377e5904631f86d583bc8be
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__0add71971ace2d7fb7f19009b1980b788289461e009567e27aefd33d9e36a052(
+def _typecheckingstub__f9df6c33811f675572bf3566656e8f8966c00fbd9b4612bc906795a6ffde47e5(
     *,
     bucket_name: builtins.str,
     endpoint: builtins.str,
@@ -4319,28 +4337,28 @@ def _typecheckingstub__0add71971ace2d7fb7f19009b1980b788289461e009567e27aefd33d9
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__66767b8c72de0436f7f9d45c9a74293a8262d5a8e83fe9eaea1719349bd8c498(
+def _typecheckingstub__a1740c2c29dae683dfa6e81d79be9edcfca345014862346bac3a3a7922f4a4c3(
     *,
     name: builtins.str,
 ) -> None:
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__7709b1dd9e79e98f8aceb6626b0969fb326128aeda92db0cc1d08b723fef21eb(
+def _typecheckingstub__3b9ac55129ad589de0b3f53217556f73fc01e8f45cfc3772b39361fb35817eef(
     *,
     name: builtins.str,
 ) -> None:
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__457019254e3cbf2ab970b3e195b804eecae1f1a460081b5dbe740a17f7829d09(
+def _typecheckingstub__75076fc74284bbd04784188483fc8ed8cdbca154864c8aaba1a41bc102f96bbf(
     *,
     name: builtins.str,
 ) -> None:
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__a193437c0497fdd235c8ddac558bd780291ed46fd8595045d6d5acf88925eb37(
+def _typecheckingstub__733dc2e001ac40a2896dd35d0d05adcce6b32be8672d91b0dc8acded423e6f2e(
     *,
     endpoint: builtins.str,
     provider: BucketSpecStsProvider,
@@ -4350,21 +4368,21 @@ def _typecheckingstub__a193437c0497fdd235c8ddac558bd780291ed46fd8595045d6d5acf88
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__165432e5202200f100f113eab54af46a1621cc1de577e3209e1e9afe0c1ccfa5(
+def _typecheckingstub__b820389bbdad8487ca5310f0e286ac41b6db0e3802097083879c06ff0440a3e9(
     *,
     name: builtins.str,
 ) -> None:
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__6e5198e1df75d3eac6aa8bc979a0292aca0bb03be28c094ef970b04d5a307d71(
+def _typecheckingstub__4106487e045910116ec149dc1961000b52e2d16e8b67f3c9edf4a59b7bec5596(
     *,
     name: builtins.str,
 ) -> None:
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__61cb24983352b8db1fceb8e6f65eeb3c45001b1939fd88eb427c101ccff8931f(
+def _typecheckingstub__16dc81cdcaa5fafef8761d0a839b77107b5e1488bc86a052a201c881d6dcb5c9(
     scope: _constructs_77d1e7e8.Construct,
     id: builtins.str,
     *,
@@ -4374,7 +4392,7 @@ def _typecheckingstub__61cb24983352b8db1fceb8e6f65eeb3c45001b1939fd88eb427c101cc
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__dd3e1fc3e16001f66f2a08b19cf8fb2ee27f56a6518fb63b2513c796596c9c2f(
+def _typecheckingstub__6d8762d7bab77ede600ebb2103ed9378e0f696d6860979a0502bc04e7d739000(
     *,
     metadata: typing.Optional[typing.Union[_cdk8s_d3d9af27.ApiObjectMetadata, typing.Dict[builtins.str, typing.Any]]] = None,
     spec: typing.Optional[typing.Union[ExternalArtifactSpec, typing.Dict[builtins.str, typing.Any]]] = None,
@@ -4382,14 +4400,14 @@ def _typecheckingstub__dd3e1fc3e16001f66f2a08b19cf8fb2ee27f56a6518fb63b2513c7965
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__46a1884011d3b477dddd6415768c1d24ac58f6cbf89fc87c2a509c96b17446f3(
+def _typecheckingstub__daa8e40e7b298a89544e78c374de5a596b596b9d9ec3fdd5c37485713ab75e6f(
     *,
     source_ref: typing.Optional[typing.Union[ExternalArtifactSpecSourceRef, typing.Dict[builtins.str, typing.Any]]] = None,
 ) -> None:
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__e83e5d3a6e4a94b355109e88bfc0d78100fe4975ca1d345cae4f545a57bf70c0(
+def _typecheckingstub__7cc84d5370fd8746882a407054e3232aa6f2d70996f156e17243f7ac21fb5a70(
     *,
     kind: builtins.str,
     name: builtins.str,
@@ -4399,7 +4417,7 @@ def _typecheckingstub__e83e5d3a6e4a94b355109e88bfc0d78100fe4975ca1d345cae4f545a5
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__394aab6529de2457ed3d920ba48aa93e764fdacf7570167ee9d6165b3aa4f902(
+def _typecheckingstub__3f5d223091e300c1485a14e499ac082de2265afc5c0859dc55e812091427c003(
     scope: _constructs_77d1e7e8.Construct,
     id: builtins.str,
     *,
@@ -4409,7 +4427,7 @@ def _typecheckingstub__394aab6529de2457ed3d920ba48aa93e764fdacf7570167ee9d6165b3
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__fe11ee60f507926d93782dd177f323f1e6f3ed6de1f32012ee9c4d3cf6f12054(
+def _typecheckingstub__6b081703f4ee953af9ceee471c43dd67d193ba247fd50c04ee4a8696c4688cbe(
     *,
     metadata: typing.Optional[typing.Union[_cdk8s_d3d9af27.ApiObjectMetadata, typing.Dict[builtins.str, typing.Any]]] = None,
     spec: typing.Optional[typing.Union[GitRepositorySpec, typing.Dict[builtins.str, typing.Any]]] = None,
@@ -4417,7 +4435,7 @@ def _typecheckingstub__fe11ee60f507926d93782dd177f323f1e6f3ed6de1f32012ee9c4d3cf
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__2b3468bffff94b8c851518fbbd5834390de69fd30e04fcb5ccc50041f9e1cf33(
+def _typecheckingstub__4608ec6a2f3be7123b40efc0d8abf3549342c53858a14b7dfbeebf9b84e7a82e(
     *,
     interval: builtins.str,
     url: builtins.str,
@@ -4437,7 +4455,7 @@ def _typecheckingstub__2b3468bffff94b8c851518fbbd5834390de69fd30e04fcb5ccc50041f
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__2dc3e05e8ab105fa850f8ca1059324a83cf96171ad1226d7c99f66dd3ca76b21(
+def _typecheckingstub__3f18de8601686746409958b0d1b176576dd0f4c08bd9a5ea1d7e8baa33154cca(
     *,
     repository: typing.Union[GitRepositorySpecIncludeRepository, typing.Dict[builtins.str, typing.Any]],
     from_path: typing.Optional[builtins.str] = None,
@@ -4446,21 +4464,21 @@ def _typecheckingstub__2dc3e05e8ab105fa850f8ca1059324a83cf96171ad1226d7c99f66dd3
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__bd962cc08261983af2cc788c03b3a650325c251a91e020a8521d34b34446dc14(
+def _typecheckingstub__d29fec977544a91dd8b545ffc41657a133e5a57cd4b1d102e765efe95d951676(
     *,
     name: builtins.str,
 ) -> None:
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__777f7cd7153f37bdd1ca1e32c0ddebbfde01f55503b965ee2f46da75813fa298(
+def _typecheckingstub__960e1dca7db759575c3857d52847d8b5fbde436e3bfc12a4b145a96b5b41a05f(
     *,
     name: builtins.str,
 ) -> None:
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__f4b7f520fc0e11671ab95180107cfd62c317f1bc332aa36558865851c80f1d69(
+def _typecheckingstub__0f7a32ce6fa4dbba1a3b1b4064c4272758af2074b9d99dc62bd6ce83dee16009(
     *,
     branch: typing.Optional[builtins.str] = None,
     commit: typing.Optional[builtins.str] = None,
@@ -4471,14 +4489,14 @@ def _typecheckingstub__f4b7f520fc0e11671ab95180107cfd62c317f1bc332aa36558865851c
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__929994e9680e4e821eaf615e6d4e7b9488f313bd15c7842d3b0362c403c02dfa(
+def _typecheckingstub__22b3f194e3e85a5c1b6aeafe4130b7a6780b272c02b43323c50e0c7fe91d721d(
     *,
     name: builtins.str,
 ) -> None:
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__1a79d1f026b76a2182fdc864f1539ef6f120ff05812304b29bb2cf6b8a1cfa9a(
+def _typecheckingstub__5df95a8f9182a3ea390e59b9611e6c26f2a6ee75ec52d361560f7afd0d6fb56b(
     *,
     secret_ref: typing.Union[GitRepositorySpecVerifySecretRef, typing.Dict[builtins.str, typing.Any]],
     mode: typing.Optional[GitRepositorySpecVerifyMode] = None,
@@ -4486,14 +4504,14 @@ def _typecheckingstub__1a79d1f026b76a2182fdc864f1539ef6f120ff05812304b29bb2cf6b8
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__39bdf1ad727cdbab4ce0202537bff62f3a4560c3441a59c6d4aecb76656a32c2(
+def _typecheckingstub__b1ad2aa0a52ded24cc21af48058c111a58ae52b77f54aee48f8d8e204f852bb0(
     *,
     name: builtins.str,
 ) -> None:
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__83edc3328a4cf3fff3bc78d83d6ee0c94d3745c5fc31c89331ba5e7bddfd2d95(
+def _typecheckingstub__a8c836a1ace6a9d77adb526d92fc1fdbd11da063eb0f26eeeb59999faf3301b6(
     scope: _constructs_77d1e7e8.Construct,
     id: builtins.str,
     *,
@@ -4503,7 +4521,7 @@ def _typecheckingstub__83edc3328a4cf3fff3bc78d83d6ee0c94d3745c5fc31c89331ba5e7bd
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__7857cf0641709ea801d21687122be3210586d1b3f46f37a603c1d5af42211b46(
+def _typecheckingstub__c8e0de8470eb5562d3cea623c5c3f91beb32d1c904ea258fa2fb63f9021afd6d(
     *,
     metadata: typing.Optional[typing.Union[_cdk8s_d3d9af27.ApiObjectMetadata, typing.Dict[builtins.str, typing.Any]]] = None,
     spec: typing.Optional[typing.Union[HelmChartSpec, typing.Dict[builtins.str, typing.Any]]] = None,
@@ -4511,7 +4529,7 @@ def _typecheckingstub__7857cf0641709ea801d21687122be3210586d1b3f46f37a603c1d5af4
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__9aab699e7b1e647c5dc2ad57a505a61550a65d59abeaa39e260a1fd73c768612(
+def _typecheckingstub__f95d1802d021c1d52826496340e5dc85fb80dd09a92c2fb9b11c1fed6aff0552(
     *,
     chart: builtins.str,
     interval: builtins.str,
@@ -4526,7 +4544,7 @@ def _typecheckingstub__9aab699e7b1e647c5dc2ad57a505a61550a65d59abeaa39e260a1fd73
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__35632e404b7a655ae585fe9600b00748dc4a82dc004ea445df5b82c6148de961(
+def _typecheckingstub__9e56505ac3e02297b84414097ab78a5d3482dc8b4c7ddcaf348e188a0378153b(
     *,
     kind: HelmChartSpecSourceRefKind,
     name: builtins.str,
@@ -4535,7 +4553,7 @@ def _typecheckingstub__35632e404b7a655ae585fe9600b00748dc4a82dc004ea445df5b82c61
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__d28184a486fa7680e7e6ae8adb8c571776d25d52be981229dcd26ba891426dc9(
+def _typecheckingstub__96c8f118efc5aa083c5a434f1aa6205d22f68de87c38152c24772bf01c693db3(
     *,
     provider: HelmChartSpecVerifyProvider,
     match_oidc_identity: typing.Optional[typing.Sequence[typing.Union[HelmChartSpecVerifyMatchOidcIdentity, typing.Dict[builtins.str, typing.Any]]]] = None,
@@ -4544,7 +4562,7 @@ def _typecheckingstub__d28184a486fa7680e7e6ae8adb8c571776d25d52be981229dcd26ba89
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__910591eafa8faf63e4666868a0daf6fc555c2a6fd5e51cf5fd907f9c7bffcacf(
+def _typecheckingstub__13cb8effa6fa0aba088a06baa9adc4d11c260231bbdf097edec0bf2e7ab87974(
     *,
     issuer: builtins.str,
     subject: builtins.str,
@@ -4552,14 +4570,14 @@ def _typecheckingstub__910591eafa8faf63e4666868a0daf6fc555c2a6fd5e51cf5fd907f9c7
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__1d39f1e5ea53ce784de14a9e3c5f30611dc9fc3c83674ba0e9fabf4d9a623b1b(
+def _typecheckingstub__13aebd75761e826c9f77cdeaa5de9dcc0cf750026fa453d87c578d48b4882499(
     *,
     name: builtins.str,
 ) -> None:
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__f7b947f4aa6fbe87ac18c772b789ec55b17bd1f8c06ef4631937e4d632b8afac(
+def _typecheckingstub__6b19393017ffc0dbacf0c6c813741f17fe2aef74795c4f07f2369305527dbb27(
     scope: _constructs_77d1e7e8.Construct,
     id: builtins.str,
     *,
@@ -4569,7 +4587,7 @@ def _typecheckingstub__f7b947f4aa6fbe87ac18c772b789ec55b17bd1f8c06ef4631937e4d63
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__e8b07a4f9bf9a9b9c007c454d8b718095e49218b48fec0f64a22e5b0f4fe3a71(
+def _typecheckingstub__a6b959d20232f429d08e5b9ba237393c8f6f06422b26ed306794b7f75af03e63(
     *,
     metadata: typing.Optional[typing.Union[_cdk8s_d3d9af27.ApiObjectMetadata, typing.Dict[builtins.str, typing.Any]]] = None,
     spec: typing.Optional[typing.Union[HelmRepositorySpec, typing.Dict[builtins.str, typing.Any]]] = None,
@@ -4577,7 +4595,7 @@ def _typecheckingstub__e8b07a4f9bf9a9b9c007c454d8b718095e49218b48fec0f64a22e5b0f
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__6c8ba6540b11c45b647d29fc53394ec2d5d0e895900b0677af16bb4e5a365f6f(
+def _typecheckingstub__9ae88e17679f7f5fc757a4423682bc970bde264c486ff6c7643a3b60f2762d84(
     *,
     url: builtins.str,
     access_from: typing.Optional[typing.Union[HelmRepositorySpecAccessFrom, typing.Dict[builtins.str, typing.Any]]] = None,
@@ -4594,35 +4612,35 @@ def _typecheckingstub__6c8ba6540b11c45b647d29fc53394ec2d5d0e895900b0677af16bb4e5
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__36c7914ccdca6cc1a345d8b1072f4de77cba0c51f8f0207136bef747b7551a59(
+def _typecheckingstub__454285ebb8b0c4ff997bbc83adc55b57321ebd67a44491338e56e652343f8e3e(
     *,
     namespace_selectors: typing.Sequence[typing.Union[HelmRepositorySpecAccessFromNamespaceSelectors, typing.Dict[builtins.str, typing.Any]]],
 ) -> None:
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__9eeb869b2c5def8049c6cf1d95d73d1a9a1d0e7478b1736793df769d0e302042(
+def _typecheckingstub__0d20bc84329096dffdfb05c951e150439180ebb2374440801705e38c87211b5e(
     *,
     match_labels: typing.Optional[typing.Mapping[builtins.str, builtins.str]] = None,
 ) -> None:
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__231134ef8cb41af9ccabf0b9a46355042cf0787f0db68b51a456db619e22c506(
+def _typecheckingstub__2ee5b94463d5bdf202ec5112b81772af17b1fbb56709a5747b161c4507e3c2ba(
     *,
     name: builtins.str,
 ) -> None:
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__c5133fe327b84cbc2e9374b3d3fa5c9e9103aa154f3ff922b986f1b7945e3c1c(
+def _typecheckingstub__a614fc56c3ab815d2df09afe1c90abd5a5cf31320a3925a9ac7dd139bd9ef751(
     *,
     name: builtins.str,
 ) -> None:
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__c961605113854c7b43761262e2477281a74ca83d3ef144b4c260ae4a17a1b63d(
+def _typecheckingstub__a9758b718347b214ee4511cd1b3bcf4efd9b21b66caff47217efeb2a30ffc80d(
     scope: _constructs_77d1e7e8.Construct,
     id: builtins.str,
     *,
@@ -4632,7 +4650,7 @@ def _typecheckingstub__c961605113854c7b43761262e2477281a74ca83d3ef144b4c260ae4a1
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__2309858e66e389f209e9e69a8169cab5465abc0aa1308ce2561a43d0ec6f4b16(
+def _typecheckingstub__fce7138f53a7c2a29097526d539993035cf03a06d4616a60926d448be8ba5906(
     *,
     metadata: typing.Optional[typing.Union[_cdk8s_d3d9af27.ApiObjectMetadata, typing.Dict[builtins.str, typing.Any]]] = None,
     spec: typing.Optional[typing.Union[OciRepositorySpec, typing.Dict[builtins.str, typing.Any]]] = None,
@@ -4640,7 +4658,7 @@ def _typecheckingstub__2309858e66e389f209e9e69a8169cab5465abc0aa1308ce2561a43d0e
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__57d6cf8263124312a22b130e65ac4452aa7b0f180c39dd3b83bd118f314be2b2(
+def _typecheckingstub__8dbd40a2fd90f4b6d7b69776554a9ef375e646be71c51ffc489107bd228a70d2(
     *,
     interval: builtins.str,
     url: builtins.str,
@@ -4660,14 +4678,14 @@ def _typecheckingstub__57d6cf8263124312a22b130e65ac4452aa7b0f180c39dd3b83bd118f3
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__bfcb6d0269c9b98628206aa25afdd1e3dd4ac26392982433c69b59bf4038bfd2(
+def _typecheckingstub__2e21bc0092f7a43214a60b98ff741def06db4de6c34a36fca7bfaa7aacff711f(
     *,
     name: builtins.str,
 ) -> None:
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__c61778ced974111a6e952e2defa305762675838fe822b5e8aaef1d83f59c2adb(
+def _typecheckingstub__18af880d230c7ed44bbe0e94e95a6b470a98c03f60cb563b74d8a374a6c2d719(
     *,
     media_type: typing.Optional[builtins.str] = None,
     operation: typing.Optional[OciRepositorySpecLayerSelectorOperation] = None,
@@ -4675,14 +4693,14 @@ def _typecheckingstub__c61778ced974111a6e952e2defa305762675838fe822b5e8aaef1d83f
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__fe6629ea961167435a10ef16a6bc41383ef3fda502e3e3becd726b361d19e3e9(
+def _typecheckingstub__e548e2fd88ed2efe2b74a2042447553d35e6a284f040f30305cc3172df61bfd7(
     *,
     name: builtins.str,
 ) -> None:
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__dda6a893842317068fc8baaa329dc047fbebc1fc2f8e3cfeac7412a2b16fb144(
+def _typecheckingstub__24dabd988bfa2b0d9df4bc0b92e69166ba16bb9a6f32c6fa7df5eb739cb3377f(
     *,
     digest: typing.Optional[builtins.str] = None,
     semver: typing.Optional[builtins.str] = None,
@@ -4692,14 +4710,14 @@ def _typecheckingstub__dda6a893842317068fc8baaa329dc047fbebc1fc2f8e3cfeac7412a2b
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__ca6743b489dfcb27da985725c99a941e63ab9e09d6cac631699561a18328df84(
+def _typecheckingstub__ea4012b402572f5fc504ecf248d36cd9944a2066de3cc9fed8f9d55fb8b3fc8c(
     *,
     name: builtins.str,
 ) -> None:
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__dca674dc2a021197097431a7186df7026a5eb9e22d13fdedef566e928eecc2f3(
+def _typecheckingstub__c173e948b456331762f4461a4a7eedefbd6b6419b14689b483c7ed22f175b8ba(
     *,
     provider: OciRepositorySpecVerifyProvider,
     match_oidc_identity: typing.Optional[typing.Sequence[typing.Union[OciRepositorySpecVerifyMatchOidcIdentity, typing.Dict[builtins.str, typing.Any]]]] = None,
@@ -4709,7 +4727,7 @@ def _typecheckingstub__dca674dc2a021197097431a7186df7026a5eb9e22d13fdedef566e928
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__642238695d2e99537402ee457a5655e0bcef46430d8751df00ca103a03a96386(
+def _typecheckingstub__b0f2e3513de11d65eb93c65b219585e30199c79fe3594b7815c9091305e67052(
     *,
     issuer: builtins.str,
     subject: builtins.str,
@@ -4717,14 +4735,14 @@ def _typecheckingstub__642238695d2e99537402ee457a5655e0bcef46430d8751df00ca103a0
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__c88c958f399cabcfa4ab67759d06e0da6c0b4f0715694d405affde7514f5062e(
+def _typecheckingstub__ea52bf80cab42e4b6c44d87d4755d8c1d2b5e959f38d4d218353aaf9b1bb5991(
     *,
     name: builtins.str,
 ) -> None:
     """Type checking stubs"""
     pass
 
-def _typecheckingstub__5770c274083173dd185042346ffc822fe8b751dc58fd072c9b8aae2101a7c9e0(
+def _typecheckingstub__f8f7fc9ca67e9311ca31d9f8fd6f9e0f25a2359461b6d203d71008e77f67faef(
     *,
     name: builtins.str,
 ) -> None:

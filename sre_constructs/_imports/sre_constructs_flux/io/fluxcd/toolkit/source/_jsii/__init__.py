@@ -18,10 +18,10 @@ import cdk8s._jsii
 import constructs._jsii
 
 __jsii_assembly__ = jsii.JSIIAssembly.load(
-    "flux_iofluxcdtoolkitsource",
+    "sre_constructs_flux_iofluxcdtoolkitsource",
     "0.0.0",
     __name__[0:-6],
-    "flux_iofluxcdtoolkitsource@0.0.0.jsii.tgz",
+    "sre_constructs_flux_iofluxcdtoolkitsource@0.0.0.jsii.tgz",
 )
 
 __all__ = [
