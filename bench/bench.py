@@ -19,6 +19,8 @@ Cases:
 - a:  a0 plus ``import cdk8s_plus_28``: the reference of issue 7 (a typical cdk8s app imports it; this
   library no longer does). Skipped, with b/a n/a, when cdk8s-plus-28 is not installed.
 - b:  ``CorePlatform(app, "core")`` + ``write_tree`` (the default tree, as ``app.py`` writes it).
+- p:  ``sre-constructs plan`` of the default platform without charts: the same build as (b), the
+  tree rendered in memory, read back and simulated; "write" is the plan (plus its text file).
 - c1, c10, c50: one App with N ``CorePlatform`` trees at ``clusters/c<i>/core``, one ``write_tree``.
 - d:  the pure-Python limit for the same output: the documents of (b), parsed once at set-up (not
   timed) and pickled; the timed process imports only ``yaml`` (plus pickle/copy), loads the pickle,
@@ -69,7 +71,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 WORKER = HERE / "worker.py"
-CASES = ["a0", "a", "b", "c1", "c10", "c50", "d"]
+CASES = ["a0", "a", "b", "p", "c1", "c10", "c50", "d"]
 DESCRIPTIONS = {
     "a0": "bare cdk8s: App + Chart + 1 ApiObject, synth",
     "a": "a0 + import cdk8s_plus_28",
@@ -305,6 +307,13 @@ def targets(s: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
             "cpu": cpu_ratio("c50", "c1"),
             "limit": 10.0,
             "what": "50 trees vs 1 tree, one process",
+        },
+        {
+            "name": "p/b",
+            "value": ratio("p", "b"),
+            "cpu": cpu_ratio("p", "b"),
+            "limit": 1.5,
+            "what": "bring-up plan over the synth of the same tree",
         },
         {
             "name": "c50 peak RSS GiB",

@@ -24,7 +24,7 @@ import resource
 import sys
 import time
 
-CASES = ("a0", "a", "b", "c1", "c10", "c50", "d")
+CASES = ("a0", "a", "b", "p", "c1", "c10", "c50", "d")
 _LIBRARY: list[str] = []  # where sre_constructs was imported from
 
 
@@ -120,6 +120,28 @@ def _platform(outdir: str, clusters: int | None) -> dict[str, float]:
     return {"import": t1 - t0, "build": t2 - t1, "write": t3 - t2}
 
 
+def _plan(outdir: str) -> dict[str, float]:
+    """(p): the bring-up plan of the default platform, without charts (what `sre-constructs plan` does)."""
+    t0 = time.perf_counter()
+    import sre_constructs  # noqa: I001
+    from cdk8s import App
+
+    from sre_constructs.plan import plan_app
+
+    t1 = time.perf_counter()
+    _LIBRARY.append(os.path.dirname(sre_constructs.__file__))
+    app = App()
+    sre_constructs.CorePlatform(app, "core")
+    t2 = time.perf_counter()
+    plan = plan_app(app)
+    if not plan.ok:
+        raise SystemExit("the default platform's plan does not come up")
+    with open(os.path.join(outdir, "plan.txt"), "w", encoding="utf-8") as handle:
+        handle.write(plan.render("text"))
+    t3 = time.perf_counter()
+    return {"import": t1 - t0, "build": t2 - t1, "write": t3 - t2}
+
+
 def _plain(outdir: str, data: str) -> dict[str, float]:
     """(d): the documents of (b), already parsed, copied and dumped like tree.dump_yaml does."""
     t0 = time.perf_counter()
@@ -159,6 +181,8 @@ def main(argv: list[str]) -> None:
         phases = _bare(outdir, plus=True)
     elif case == "b":
         phases = _platform(outdir, None)
+    elif case == "p":
+        phases = _plan(outdir)
     elif case.startswith("c"):
         phases = _platform(outdir, int(case[1:]))
     elif case == "d":

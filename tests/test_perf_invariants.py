@@ -394,7 +394,7 @@ def test_a_component_in_a_scope_made_on_the_node_side_survives_its_wrapper(tmp_p
     included = Include(Chart(App(), "team"), "include", url=str(manifest))
     made_on_node = included.node.children[0]
     assert made_on_node is not included.node.children[0]  # a fresh wrapper each time: nothing keeps it
-    component = PlatformComponent(made_on_node, "app", namespace="team-app")
+    component = PlatformComponent(made_on_node, "app", namespace="team-app", path="apps")  # in a tree
     del made_on_node
     gc.collect()
     assert component.__dict__["_sre_parent"][0]() is None

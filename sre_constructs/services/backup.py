@@ -101,8 +101,8 @@ METRICS_PORT = 8085
 # The chart's repository-maintenance ConfigMap (velero >= 1.14 reads it for every maintenance Job).
 MAINTENANCE_JOB_RESOURCES = {"cpuRequest": "100m", "memoryRequest": "256Mi", "cpuLimit": "1", "memoryLimit": "1Gi"}
 
-# Small-cluster sizing (values-b.md 4.1 requests and memory limits; CPU limits added because every
-# component gets requests AND limits).
+# Small-cluster sizing (requests and memory limits; CPU limits added because every component gets
+# requests AND limits).
 RESOURCES: dict[str, dict[str, dict[str, str]]] = {
     "velero": {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}},
     # kopia hashes and compresses file data: the node agent is the hungry one.
@@ -113,7 +113,7 @@ RESOURCES: dict[str, dict[str, dict[str, str]]] = {
 }
 
 # Restricted-compliant settings for the velero server pod (the upgrade-CRDs hook Job reuses both,
-# values-b.md 4.1 [R]); /plugins, /scratch, /tmp and /credentials are volumes, so the root
+# as chart 12.1.0 renders it); /plugins, /scratch, /tmp and /credentials are volumes, so the root
 # filesystem can be read-only.
 POD_SECURITY_CONTEXT: dict[str, Any] = {
     "runAsNonRoot": True,

@@ -94,7 +94,7 @@ RETENTION = "15d"
 STORAGE_SIZE = "50Gi"
 ALERTMANAGER_STORAGE_SIZE = "5Gi"
 LOGGING_NAMESPACE = "logging"
-LOKI_GATEWAY_PORT = 8080  # nginx container port behind Service loki-gateway:80 (values-a §5)
+LOKI_GATEWAY_PORT = 8080  # nginx container port behind Service loki-gateway:80 (chart loki 18.11.0)
 OPERATOR_WEBHOOK_PORT = 10250  # operator container port `https` (admission webhook)
 # Host-network scrape targets (kubelet, node-exporter) and the API server: no pod labels to select.
 HOST_SCRAPE_PORTS = (10250, 9100)
@@ -111,7 +111,7 @@ _SECCOMP = {"seccompProfile": {"type": "RuntimeDefault"}}
 
 
 def _defaults() -> dict[str, Any]:
-    """Production values of kube-prometheus-stack 88.5.3 that no knob sets (values-a §4.1, rendered)."""
+    """Production values of kube-prometheus-stack 88.5.3 that no knob sets (checked with helm template at 88.5.3)."""
     operator_pod = {"fsGroup": 65534, "runAsGroup": 65534, "runAsNonRoot": True, "runAsUser": 65534, **_SECCOMP}
     # Prometheus/Alertmanager pods are made by the operator; the pod SC comes from *Spec.securityContext.
     spec_pod = {"runAsGroup": 2000, "runAsNonRoot": True, "runAsUser": 1000, "fsGroup": 2000, **_SECCOMP}
@@ -357,7 +357,7 @@ class Monitoring(PlatformComponent):
         # minAvailable 1 on a single replica would block every node drain.
         prom["podDisruptionBudget"] = {"enabled": prometheus_replicas > 1, "minAvailable": 1}
         set_path(am, "alertmanagerSpec.replicas", alertmanager_replicas)
-        # Alertmanager's key is `storage`, not `storageSpec` like Prometheus (values-a §4.4).
+        # Alertmanager's key is `storage`, not `storageSpec` like Prometheus (Alertmanager CRD, v0.93.1).
         set_path(am, "alertmanagerSpec.storage", _volume_claim(alertmanager_storage_size, storage_class))
         am["podDisruptionBudget"] = {"enabled": alertmanager_replicas > 1, "minAvailable": 1}
         knobs["grafana"]["initChownData"] = {"enabled": grafana_init_chown}

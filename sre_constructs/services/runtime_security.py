@@ -85,7 +85,7 @@ ENFORCER_TOLERATIONS: list[dict[str, str]] = [
     for role in ("control-plane", "master", "etcd")
 ]
 
-# Small-cluster sizing (values-b.md 3.1 requests and memory limits; CPU limits added because every
+# Small-cluster sizing (requests and memory limits for a few dozen nodes; CPU limits added because every
 # component gets requests AND limits). The scanner holds the CVE database in memory, the
 # controller the cluster's policy and connection graph.
 RESOURCES: dict[str, dict[str, dict[str, str]]] = {
@@ -234,7 +234,7 @@ class RuntimeSecurity(PlatformComponent):
                 "scanner": {"replicas": scanner_replicas, "resources": RESOURCES["scanner"]},
                 "updater": {"resources": RESOURCES["updater"]},
             },
-            # Per-component ServiceAccounts instead of `default` for every pod (rendered in values-b.md 3.1).
+            # Per-component ServiceAccounts instead of `default` for every pod (the chart's leastPrivilege).
             "leastPrivilege": True,
             # Core installs the neuvector.com CRDs itself (templates); the `crd` chart is never installed,
             # so no CRD is owned by two releases. The CRD webhook Service stays on either way.
