@@ -76,6 +76,7 @@ DESCRIPTIONS = {
     "a0": "bare cdk8s: App + Chart + 1 ApiObject, synth",
     "a": "a0 + import cdk8s_plus_28",
     "b": "CorePlatform + write_tree",
+    "p": "CorePlatform + bring-up plan (no charts)",
     "c1": "1 cluster tree (clusters/c0/core)",
     "c10": "10 cluster trees, one App",
     "c50": "50 cluster trees, one App",
