@@ -14,48 +14,17 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..kernel.pod_security import BASELINE_CAPABILITIES, LEVELS, RESTRICTED_VOLUMES, SAFE_SYSCTLS
 from . import cel
 from .kinds import Need, pod_specs
 from .source import Obj
 
 __all__ = ["PodCheck", "check_pods", "pss_violations"]
 
-_BASELINE_CAPS = frozenset(
-    # Pod Security's baseline allow-list of added capabilities.
-    [
-        "AUDIT_WRITE",
-        "CHOWN",
-        "DAC_OVERRIDE",
-        "FOWNER",
-        "FSETID",
-        "KILL",
-        "MKNOD",
-        "NET_BIND_SERVICE",
-        "SETFCAP",
-        "SETGID",
-        "SETPCAP",
-        "SETUID",
-        "SYS_CHROOT",
-    ]
-)
-_SAFE_SYSCTLS = frozenset(
-    {
-        "kernel.shm_rmid_forced",
-        "net.ipv4.ip_local_port_range",
-        "net.ipv4.ip_unprivileged_port_start",
-        "net.ipv4.tcp_syncookies",
-        "net.ipv4.ping_group_range",
-        "net.ipv4.ip_local_reserved_ports",
-        "net.ipv4.tcp_keepalive_time",
-        "net.ipv4.tcp_fin_timeout",
-        "net.ipv4.tcp_keepalive_intvl",
-        "net.ipv4.tcp_keepalive_probes",
-    }
-)
-_RESTRICTED_VOLUMES = frozenset(
-    {"configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim", "projected", "secret"}
-)
-_LEVELS = ("privileged", "baseline", "restricted")
+_BASELINE_CAPS = frozenset(BASELINE_CAPABILITIES)
+_SAFE_SYSCTLS = frozenset(SAFE_SYSCTLS)
+_RESTRICTED_VOLUMES = frozenset(RESTRICTED_VOLUMES)
+_LEVELS = LEVELS
 
 
 @dataclass(frozen=True)

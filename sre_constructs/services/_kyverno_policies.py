@@ -18,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..kernel.pod_security import BASELINE_CAPABILITIES, RESTRICTED_VOLUMES, SAFE_SYSCTLS
+
 __all__ = [
     "DISALLOW_LATEST",
     "MESH_IMAGE_REGEX",
@@ -36,45 +38,11 @@ RUN_AS_NON_ROOT = "require-run-as-non-root"
 
 # Istio's injected istio-init (proxyv2 image; Kyverno image patterns */proxyv2:* and */proxyv2@*).
 MESH_IMAGE_REGEX = "/proxyv2[:@]"
-_BASELINE_CAPS = [
-    "AUDIT_WRITE",
-    "CHOWN",
-    "DAC_OVERRIDE",
-    "FOWNER",
-    "FSETID",
-    "KILL",
-    "MKNOD",
-    "NET_BIND_SERVICE",
-    "SETFCAP",
-    "SETGID",
-    "SETPCAP",
-    "SETUID",
-    "SYS_CHROOT",
-]
+_BASELINE_CAPS = list(BASELINE_CAPABILITIES)
 _MESH_CAPS = ["NET_ADMIN", "NET_RAW"]
-_SAFE_SYSCTLS = [
-    "kernel.shm_rmid_forced",
-    "net.ipv4.ip_local_port_range",
-    "net.ipv4.ip_unprivileged_port_start",
-    "net.ipv4.tcp_syncookies",
-    "net.ipv4.ping_group_range",
-    "net.ipv4.ip_local_reserved_ports",
-    "net.ipv4.tcp_keepalive_time",
-    "net.ipv4.tcp_fin_timeout",
-    "net.ipv4.tcp_keepalive_intvl",
-    "net.ipv4.tcp_keepalive_probes",
-]
+_SAFE_SYSCTLS = list(SAFE_SYSCTLS)
 _SELINUX_TYPES = ["", "container_t", "container_init_t", "container_kvm_t", "container_engine_t"]
-_RESTRICTED_VOLUMES = [
-    "configMap",
-    "csi",
-    "downwardAPI",
-    "emptyDir",
-    "ephemeral",
-    "persistentVolumeClaim",
-    "projected",
-    "secret",
-]
+_RESTRICTED_VOLUMES = list(RESTRICTED_VOLUMES)
 _ACTIONS = {"Enforce": ["Deny"], "Audit": ["Audit"]}
 
 
