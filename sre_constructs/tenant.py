@@ -33,6 +33,7 @@ from typing import Any
 
 from constructs import Construct
 
+from ._tenant_parts import SECRETS_SERVICE_ACCOUNT, ca_carrier, limit_range, quota, secret_store
 from .kernel.component import PlatformComponent
 from .kernel.errors import ValidationError
 from .kernel.manifest import Manifest
@@ -55,10 +56,6 @@ DEFAULT_PLATFORM_DEPENDENCIES = (
     "monitoring",
     "kyverno-policies",
 )
-#: The ServiceAccount (in each tenant namespace) the SecretStore logs in to OpenBao with. It has
-#: no Kubernetes rights: a token sent to OpenBao is also a bearer token for the API server.
-SECRETS_SERVICE_ACCOUNT = "secret-store"
-_CA_SECRET = "openbao-ca"
 _MAX_NAME = 40  # tenant-<name>-namespaces stays a DNS label
 _GIT_URL = re.compile(r"^(https|ssh)://\S+$")
 _OCI_URL = re.compile(r"^oci://\S+$")
@@ -341,46 +338,8 @@ class Tenant(PlatformChart):
         max_pvcs: int,
     ) -> None:
         add = self.base.add_manifest
-        meta = {"namespace": ns, "labels": {TENANT_LABEL: self.tenant}}
-        add(
-            {
-                "apiVersion": "v1",
-                "kind": "ResourceQuota",
-                "metadata": {"name": "tenant", **meta},
-                "spec": {
-                    "hard": {
-                        "requests.cpu": quantities["cpu_requests"],
-                        "requests.memory": quantities["memory_requests"],
-                        "limits.memory": quantities["memory_limits"],
-                        "pods": str(max_pods),
-                        "persistentvolumeclaims": str(max_pvcs),
-                        "requests.storage": quantities["storage_requests"],
-                        "services.loadbalancers": "0",
-                        "services.nodeports": "0",
-                    }
-                },
-            }
-        )
-        add(
-            {
-                "apiVersion": "v1",
-                "kind": "LimitRange",
-                "metadata": {"name": "tenant", **meta},
-                "spec": {
-                    "limits": [
-                        {
-                            "type": "Container",
-                            "defaultRequest": {
-                                "cpu": quantities["default_cpu_request"],
-                                "memory": quantities["default_memory_request"],
-                            },
-                            "default": {"memory": quantities["default_memory_limit"]},
-                            "max": {"memory": quantities["max_container_memory"]},
-                        }
-                    ]
-                },
-            }
-        )
+        add(quota(ns, self.tenant, quantities, max_pods, max_pvcs))
+        add(limit_range(ns, self.tenant, quantities))
         add(self._service_account(ns))
         add(self._service_account(ns, SECRETS_SERVICE_ACCOUNT))
         reconcilers = [FLUX_NAMESPACE, *self.namespaces]
@@ -425,49 +384,8 @@ class Tenant(PlatformChart):
                 secrets.add_flux_dependency(companion.flux_name)
         issuer = getattr(cert_manager, "ca_issuer_name", None) or "platform-ca"
         for ns in self.namespaces:
-            # A namespaced SecretStore reads its CA from its own namespace (ESO refuses a
-            # caProvider namespace there): a Certificate from the platform CA issuer carries the
-            # CA as ca.crt. It names nothing, so it cannot pass for any server.
-            secrets.add_manifest(
-                {
-                    "apiVersion": "cert-manager.io/v1",
-                    "kind": "Certificate",
-                    "metadata": {"name": _CA_SECRET, "namespace": ns},
-                    "spec": {
-                        "secretName": _CA_SECRET,
-                        "commonName": f"{self.tenant}.{ns}.ca-carrier",
-                        "usages": ["digital signature"],
-                        "duration": "8760h",
-                        "renewBefore": "720h",
-                        "privateKey": {"algorithm": "ECDSA", "size": 256, "rotationPolicy": "Always"},
-                        "issuerRef": {"group": "cert-manager.io", "kind": "ClusterIssuer", "name": issuer},
-                    },
-                }
-            )
-            secrets.add_manifest(
-                {
-                    "apiVersion": "external-secrets.io/v1",
-                    "kind": "SecretStore",
-                    "metadata": {"name": self.store_name, "namespace": ns, "labels": {TENANT_LABEL: self.tenant}},
-                    "spec": {
-                        "provider": {
-                            "vault": {
-                                "server": openbao.service_url,
-                                "path": openbao.kv_mount,
-                                "version": "v2",
-                                "caProvider": {"type": "Secret", "name": _CA_SECRET, "key": "ca.crt"},
-                                "auth": {
-                                    "kubernetes": {
-                                        "mountPath": openbao.kubernetes_auth_mount,
-                                        "role": grant.role,
-                                        "serviceAccountRef": {"name": SECRETS_SERVICE_ACCOUNT},
-                                    }
-                                },
-                            }
-                        }
-                    },
-                }
-            )
+            secrets.add_manifest(ca_carrier(ns, self.tenant, issuer))
+            secrets.add_manifest(secret_store(ns, self.tenant, self.store_name, openbao, grant.role))
         return secrets
 
     def _team_source(

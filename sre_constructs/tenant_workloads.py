@@ -15,6 +15,7 @@ from cdk8s import ApiObject, Chart
 from constructs import Construct
 
 from .kernel.errors import ValidationError
+from .kernel.manifest import Manifest
 from .kernel.platform_chart import check_tree_path
 from .kernel.tree_render import dump_yaml
 from .kernel.validation import check_dns_label, check_kind, check_labels
@@ -94,6 +95,14 @@ class TenantWorkloads(Chart):
         self.tenant: str = check_dns_label(where, "tenant", tenant)
         self.namespaces: list[str] = list(namespaces)
         super().__init__(scope, id, namespace=namespaces[0])
+
+    def add_manifest(self, body: Mapping[str, Any], id: str | None = None) -> Manifest:
+        """Add any object given as data (an ExternalSecret, a ServiceMonitor, ...); without a
+        namespace it lands in the tenant's first one."""
+        if not isinstance(body, Mapping) or not isinstance(body.get("metadata"), Mapping):
+            raise ValidationError(self.node.path, "manifest", body, "a mapping: apiVersion, kind, metadata, ...")
+        metadata = body["metadata"]
+        return Manifest(self, id or f"{body.get('kind')}-{metadata.get('namespace', '')}-{metadata.get('name')}", body)
 
     def render_files(self) -> dict[str, bytes]:
         """``kustomization.yaml`` and one file per kind, relative to ``<outdir>/<path>``.
