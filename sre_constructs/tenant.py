@@ -42,6 +42,7 @@ from .kernel.paths import child_path
 from .kernel.platform_chart import PlatformChart, check_tree_path
 from .kernel.sources import FLUX_NAMESPACE
 from .kernel.validation import check_bool, check_dns_label, check_duration, check_positive_int, check_quantity
+from .platform import SERVICES
 from .tenant_policies import RECONCILER_PREFIX, STORE_LABEL, TENANT_LABEL
 from .tenant_workloads import TenantWorkloads, pod_labels
 
@@ -208,9 +209,11 @@ class Tenant(PlatformChart):
         check_bool(where, "mesh_injection", mesh_injection)
         wanted = list(platform_dependencies) if platform_dependencies is not None else None
         known = {c.name: c for c in platform.registered_components}
+        # A core service (or its companion) that is disabled is skipped, not an error.
+        services = {spec.name for spec in SERVICES}
         if wanted is not None:
             for dep in wanted:
-                if dep not in known:
+                if dep not in known and not ({dep, dep.rsplit("-", 1)[0]} & services):
                     raise ValidationError(
                         where, "platform_dependencies", dep, "a component of the platform: " + ", ".join(known)
                     )

@@ -69,16 +69,20 @@ def _policy(name: str, title: str, description: str, spec: dict[str, Any]) -> di
 
 
 def _absent_or_here(path: str) -> str:
-    """``path`` (a dotted field under ``object``) is unset or the request's own namespace."""
+    """``path`` (a dotted field under ``object``) is unset or the object's own namespace.
+
+    ``object.metadata.namespace``, not ``request.namespace``: the API server sets it before
+    admission, and background scans (which have no request) see it too.
+    """
     parts = path.split(".")
     guards = [f"!has(object.{'.'.join(parts[: i + 1])})" for i in range(len(parts))]
-    return "(" + " || ".join(guards) + f" || object.{path} == request.namespace)"
+    return "(" + " || ".join(guards) + f" || object.{path} == object.metadata.namespace)"
 
 
 def flux_lanes() -> dict[str, Any]:
     """``tenant-flux-lanes``: Flux objects in tenant namespaces impersonate the tenant, same-namespace sources."""
     reconciler = f"'{RECONCILER_PREFIX}' + namespaceObject.metadata.labels['{TENANT_LABEL}']"
-    where = "object.kind + ' ' + request.namespace + '/' + object.metadata.name"
+    where = "object.kind + ' ' + object.metadata.namespace + '/' + object.metadata.name"
     return _policy(
         "tenant-flux-lanes",
         "Tenant Flux lanes",
@@ -102,7 +106,8 @@ def flux_lanes() -> dict[str, Any]:
                 },
                 {
                     "expression": "object.kind != 'Kustomization' || " + _absent_or_here("spec.sourceRef.namespace"),
-                    "messageExpression": f"{where} + ' must read a source in its own namespace ' + request.namespace",
+                    "messageExpression": f"{where} + ' must read a source in its own namespace '"
+                    " + object.metadata.namespace",
                 },
                 {
                     "expression": "object.kind != 'HelmRelease' || ("
@@ -111,7 +116,7 @@ def flux_lanes() -> dict[str, Any]:
                     + _absent_or_here("spec.chartRef.namespace")
                     + ")",
                     "messageExpression": f"{where} + ' must read its chart from its own namespace '"
-                    " + request.namespace",
+                    " + object.metadata.namespace",
                 },
             ],
         },
@@ -155,7 +160,7 @@ def secret_store_lane() -> dict[str, Any]:
             "validations": [
                 {
                     "expression": "!variables.usesClusterStore",
-                    "messageExpression": "object.kind + ' ' + request.namespace + '/' + object.metadata.name + "
+                    "messageExpression": "object.kind + ' ' + object.metadata.namespace + '/' + object.metadata.name + "
                     "' names a ClusterSecretStore, which serves only the platform\\'s namespaces; use this "
                     "namespace\\'s own store: secretStoreRef: {kind: SecretStore, name: ' + variables.ownStore + '}'",
                 }
@@ -176,6 +181,8 @@ def namespaced_only() -> dict[str, Any]:
         "forbids it (namespaced RoleBindings only); this refuses it should a ClusterRoleBinding ever grant it.",
         {
             "failurePolicy": "Ignore",
+            # It judges requests (who asks), which background scans of stored objects do not have.
+            "evaluation": {"background": {"enabled": False}},
             "matchConstraints": {"resourceRules": [rule]},
             "matchConditions": [
                 {
