@@ -10,8 +10,9 @@ Run it as ``python examples/tenants.py [outdir]`` (default ``dist``). It writes:
   Deployment and its Service), an ExternalSecret from the namespace's own SecretStore and a
   ServiceMonitor; Flux applies it as ``tenant-payments``, with namespaced rights only.
 
-The search team deploys from its own Git repository (``git_url``): nothing of it is written here.
-Each of ``core``, ``tenancy/payments`` and ``tenancy/search`` needs a root Flux Kustomization.
+The search team deploys from its own Git repository (``git_url``): nothing of it is written
+here. Needs the ``plus`` extra (cdk8s-plus-28). Each of ``core``, ``tenancy/payments`` and
+``tenancy/search`` needs a root Flux Kustomization.
 """
 
 from __future__ import annotations

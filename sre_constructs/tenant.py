@@ -23,6 +23,19 @@ RoleBindings in the tenant's namespaces only. What the team writes at ``source_p
 through :attr:`Tenant.workloads`) is therefore applied with namespaced rights only, and the
 platform's lane policies (:mod:`sre_constructs.tenant_policies`) keep the team's own Flux objects
 in that lane.
+
+Limits, said plainly:
+
+- The OpenBao role and policy come from the app that writes the *platform* tree: declaring the
+  Tenant there (``platform=core``) registers it with OpenBao's reconcile. A tenant tree written
+  only by a team's own app gets no role until the platform's app declares it too. After the role
+  is written (at most one reconcile period after Flux applies OpenBao's ConfigMap) the
+  SecretStores become Ready; until then ``tenant-<name>-secrets`` retries.
+- The platform CA ClusterIssuer serves every namespace: a team with ``edit`` can request a
+  certificate for any name (``openbao.openbao.svc`` too). Restricting issuance needs
+  cert-manager's approver-policy (or a policy on Certificates and CertificateRequests).
+- ``edit`` lets team members impersonate the ServiceAccounts of their
+  namespaces, ``tenant-<name>`` included: the team can do what its Flux can, which is namespaced.
 """
 
 from __future__ import annotations
@@ -65,45 +78,48 @@ _OCI_URL = re.compile(r"^oci://\S+$")
 class Tenant(PlatformChart):
     """One application team's namespaces, quotas, RBAC, Flux lane and secrets lane.
 
-    Args:
-        scope: the app.
-        id: construct id; also the tenant name unless ``name`` is given.
-        platform: the platform the tenant runs on (a ``CorePlatform``): the Flux Kustomizations
-            to wait for, OpenBao (the tenant's role is registered with it) and External Secrets.
-        namespaces: the tenant's namespaces; the first holds nothing special but is the default
-            for workloads. Default ``[name]``.
-        groups: identity-provider groups bound to ``team_role`` in every tenant namespace (and
-            nowhere else). Default none.
-        source_path: the folder Flux applies for the team, in the source. Default
-            ``./tenants/<name>``.
-        name: tenant name, a DNS-1123 label of at most 40 characters. Default ``id``.
-        path: repository path of this tree. Default ``tenancy/<name>``; it may not contain
-            ``source_path`` nor lie inside it when the team's source is ``flux-system``.
-        git_url: the team's own Git repository (``https://`` or ``ssh://``). Default none.
-        git_branch: its branch. Default ``main``.
-        oci_url: the team's own OCI artifact (``oci://``), instead of Git. Default none.
-        oci_tag: its tag. Default ``latest``.
-        source_secret: Secret in ``flux-system`` with the source's credentials. Default none.
-        interval: how often Flux reconciles the team's source and Kustomization. Default ``5m``.
-        platform_dependencies: names of the platform's components the team's Kustomization
-            waits for; disabled services are skipped. Default :data:`DEFAULT_PLATFORM_DEPENDENCIES`.
-        team_role: ClusterRole the groups get through RoleBindings. Default ``edit``.
-        reconciler_role: ClusterRole Flux gets (as ``tenant-<name>``) through RoleBindings.
-            Default ``admin`` (Roles and RoleBindings inside the namespaces; never quotas).
-        store_name: name of each namespace's SecretStore. Default ``openbao``.
-        cpu_requests, memory_requests, memory_limits: ResourceQuota per namespace. Defaults
-            ``4``, ``8Gi``, ``16Gi``.
-        max_pods: pods per namespace. Default ``50``.
-        max_pvcs, storage_requests: PersistentVolumeClaims and their storage per namespace.
-            Defaults ``10``, ``100Gi``.
-        default_cpu_request, default_memory_request, default_memory_limit: LimitRange defaults
-            for containers that set none. Defaults ``100m``, ``128Mi``, ``512Mi``.
-        max_container_memory: LimitRange maximum memory limit per container. Default ``4Gi``.
-        mesh_injection: Istio sidecar injection in the tenant namespaces. Default ``False``
-            (``restricted`` pods cannot run istio-init without istio-cni).
+    ``Tenant(app, id, platform=core, ...)``: ``platform`` (required) is the platform the tenant
+    runs on, a ``CorePlatform``: the Flux Kustomizations the team's waits for come from it, the
+    tenant's OpenBao role is registered with its OpenBao, and its External Secrets reads the
+    tenant's SecretStores. Quotas apply per namespace and also forbid ``LoadBalancer`` and
+    ``NodePort`` Services (traffic enters through the platform's gateway); no CPU limit is
+    defaulted (CPU limits throttle; requests schedule).
 
-    Quotas also forbid ``LoadBalancer`` and ``NodePort`` Services: traffic enters through the
-    platform's gateway. No CPU limit is defaulted (CPU limits throttle; requests schedule).
+    Knobs (all keyword arguments):
+
+    - ``namespaces``: the tenant's namespaces; the first is the default for workloads. Default ``[name]``.
+    - ``groups``: identity-provider groups bound to ``team_role`` in every tenant namespace (and
+      nowhere else). Default none.
+    - ``source_path``: the folder Flux applies for the team, in its source. Default ``./tenants/<name>``.
+    - ``name``: tenant name, a DNS-1123 label of at most 40 characters. Default: ``id``.
+    - ``path``: repository path of this tree; it may not contain ``source_path`` nor lie inside it
+      when the team's source is ``flux-system``. Default ``tenancy/<name>``.
+    - ``git_url``: the team's own Git repository (``https://`` or ``ssh://``). Default none.
+    - ``git_branch``: its branch. Default ``main``.
+    - ``oci_url``: the team's own OCI artifact (``oci://``), instead of Git. Default none.
+    - ``oci_tag``: its tag. Default ``latest``.
+    - ``source_secret``: Secret in ``flux-system`` with the source's credentials. Default none.
+    - ``interval``: how often Flux reconciles the team's source and Kustomization. Default ``5m``.
+    - ``platform_dependencies``: names of the platform's components the team's Kustomization waits
+      for; disabled services are skipped. Default: ``istio``, ``cert-manager-config``,
+      ``external-secrets-config``, ``monitoring``, ``kyverno-policies`` (what any workload needs,
+      and the lane policies, so the team's Flux never runs outside its lane).
+    - ``team_role``: ClusterRole the groups get through RoleBindings. Default ``edit``.
+    - ``reconciler_role``: ClusterRole Flux gets (as ``tenant-<name>``) through RoleBindings:
+      Roles and RoleBindings inside the namespaces, never quotas. Default ``admin``.
+    - ``store_name``: name of each namespace's SecretStore. Default ``openbao``.
+    - ``cpu_requests``: ResourceQuota ``requests.cpu``. Default ``4``.
+    - ``memory_requests``: ResourceQuota ``requests.memory``. Default ``8Gi``.
+    - ``memory_limits``: ResourceQuota ``limits.memory``. Default ``16Gi``.
+    - ``max_pods``: ResourceQuota ``pods``. Default ``50``.
+    - ``max_pvcs``: ResourceQuota ``persistentvolumeclaims``. Default ``10``.
+    - ``storage_requests``: ResourceQuota ``requests.storage``. Default ``100Gi``.
+    - ``default_cpu_request``: LimitRange default CPU request of a container. Default ``100m``.
+    - ``default_memory_request``: LimitRange default memory request. Default ``128Mi``.
+    - ``default_memory_limit``: LimitRange default memory limit. Default ``512Mi``.
+    - ``max_container_memory``: LimitRange maximum memory limit per container. Default ``4Gi``.
+    - ``mesh_injection``: Istio sidecar injection in the tenant namespaces (``restricted`` pods
+      cannot run istio-init without istio-cni). Default ``False``.
     """
 
     def __init__(

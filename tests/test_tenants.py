@@ -333,3 +333,12 @@ def test_platform_synth_does_not_load_cdk8s_plus() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_docs_page_is_current() -> None:
+    from sre_constructs.tenant_docs import render_tenant_page
+
+    page = REPO / "docs" / "tenants.md"
+    assert page.read_text(encoding="utf-8") == render_tenant_page(), (
+        f"{page} is stale: run `python -m sre_constructs.docs` and commit the result"
+    )
