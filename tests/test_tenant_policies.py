@@ -1,15 +1,15 @@
-"""The tenant lane policies: their CEL evaluated on fixtures (cel-python), and their shape.
+"""The tenant lane policies: their CEL evaluated on fixtures, and their shape.
 
-The CEL tests need PyPI ``cel-python`` (module ``celpy``) and are skipped without it; the
-structural tests always run.
+The CEL runs on the runtime the bring-up plan uses (cel-expr-python, through
+:mod:`sre_constructs.plan.cel`), with Kyverno's variables: ``object``, ``request``,
+``namespaceObject`` and ``variables``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
+from sre_constructs.plan.cel import _eval
 from sre_constructs.tenant_policies import STORE_LABEL, TENANT_LABEL, tenant_policies
 
 POLICIES = {p["metadata"]["name"]: p for p in tenant_policies()}
@@ -28,35 +28,29 @@ def evaluate(
 ) -> list[str] | None:
     """The messages of every failed validation, as Kyverno would evaluate them; ``None`` when a
     match condition leaves the request alone."""
-    celpy = pytest.importorskip("celpy")
-    env = celpy.Environment()
     context: dict[str, Any] = {
-        "object": celpy.json_to_cel(obj),
-        "request": celpy.json_to_cel(
-            {
-                "namespace": namespace or "",
-                "userInfo": {"username": username},
-                "resource": {"resource": resource},
-            }
-        ),
-        "namespaceObject": celpy.json_to_cel({"metadata": {"name": namespace or "", "labels": labels or TENANT_NS}}),
+        "object": obj,
+        "oldObject": None,
+        "request": {
+            "namespace": namespace or "",
+            "userInfo": {"username": username},
+            "resource": {"resource": resource},
+        },
+        "namespaceObject": {"metadata": {"name": namespace, "labels": labels or TENANT_NS}} if namespace else None,
+        "variables": {},
     }
-
-    def run(expression: str) -> Any:
-        return env.program(env.compile(expression)).evaluate(context)
-
     spec = policy["spec"]
-    if not all(run(c["expression"]) for c in spec.get("matchConditions", [])):
+    if not all(_eval(c["expression"], context) is True for c in spec.get("matchConditions", [])):
         return None
-    variables: dict[Any, Any] = {}
+    variables: dict[str, Any] = {}
     for variable in spec.get("variables", []):
-        variables[celpy.celtypes.StringType(variable["name"])] = run(variable["expression"])
-        context["variables"] = celpy.celtypes.MapType(variables)
-    failed = []
-    for validation in spec["validations"]:
-        if not run(validation["expression"]):
-            failed.append(str(run(validation["messageExpression"])) if "messageExpression" in validation else "")
-    return failed
+        variables[variable["name"]] = _eval(variable["expression"], {**context, "variables": variables})
+    context["variables"] = variables
+    return [
+        str(_eval(v["messageExpression"], context)) if "messageExpression" in v else str(v.get("message"))
+        for v in spec["validations"]
+        if _eval(v["expression"], context) is not True
+    ]
 
 
 def kustomization(**spec: Any) -> dict[str, Any]:
@@ -156,7 +150,7 @@ def test_namespaced_only_refuses_a_tenant_cluster_scoped_write() -> None:
     assert evaluate(policy, role, namespace=None, username=platform, resource="clusterroles") is None
 
 
-# -- shape (no CEL evaluator needed) ------------------------------------------------------------
+# -- shape --------------------------------------------------------------------------------------
 
 
 def test_lane_policies_select_tenant_namespaces() -> None:
