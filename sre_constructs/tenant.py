@@ -264,7 +264,9 @@ class Tenant(PlatformChart):
         self.secrets: PlatformComponent | None = self._secrets_lane(platform)
         """SecretStores (``tenant-<name>-secrets``), ``None`` without the platform's External Secrets."""
 
-        self.sync: PlatformComponent = PlatformComponent(self, "sync", interval="10m")
+        # wait=False: the platform's step is Ready once the team's Kustomization is applied; the
+        # team's own health shows on tenant-<name>, not as a failing platform Kustomization.
+        self.sync: PlatformComponent = PlatformComponent(self, "sync", interval="10m", wait=False)
         """The team's source and Flux Kustomization (``tenant-<name>-sync``)."""
         self.sync.depends_on(*(c for c in (self.base, self.secrets) if c is not None))
         for dep in deps:
