@@ -1,4 +1,4 @@
-"""An application team's cdk8s app: the core platform plus the team's own tree.
+"""A platform team's own component beside the core platform, in a tree of its own.
 
 Run it as ``python examples/team_app.py [outdir]`` (default ``dist``). It writes two Flux trees:
 
@@ -42,6 +42,10 @@ def build(app: App) -> tuple[CorePlatform, PlatformChart, PlatformComponent]:
     assert core.external_secrets is not None and core.external_secrets.config is not None
     assert core.monitoring is not None and core.monitoring.namespace is not None
     store_name = core.external_secrets.store.body["metadata"]["name"]  # the ClusterSecretStore (`openbao`)
+    # The store serves only the platform's own namespaces. This component is the platform team's
+    # (its tree is applied with the platform's Flux rights), so the platform lets its store serve
+    # it; an application team gets a Tenant and a SecretStore of its own (examples/tenants.py).
+    core.external_secrets.serve_namespaces(NAMESPACE)
 
     # A tree of its own at apps/payments, reconciled by a second root Flux Kustomization.
     team = PlatformChart(app, "team", path="apps/payments")

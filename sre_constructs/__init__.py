@@ -24,6 +24,8 @@ from .services.logging import Logging
 from .services.monitoring import Monitoring
 from .services.openbao import OpenBao
 from .services.runtime_security import RuntimeSecurity
+from .tenant import Tenant
+from .tenant_workloads import TenantWorkloads
 from .versions import CHARTS, REPOSITORIES, ChartPin, ChartRepository
 
 __all__ = [
@@ -51,6 +53,8 @@ __all__ = [
     "PlatformComponent",
     "Port",
     "RuntimeSecurity",
+    "Tenant",
+    "TenantWorkloads",
     "TreeDriftError",
     "ValidationError",
     "build_fleet",

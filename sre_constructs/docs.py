@@ -607,6 +607,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     out = Path(args.out)
     wanted: dict[Path, str] = {out / name: text for name, text in render_pages().items()}
+    from .tenant_docs import render_tenant_page
+
+    wanted[out.parent / "tenants.md"] = render_tenant_page()  # docs/tenants.md beside docs/services/
     if args.readme:
         readme = Path(args.readme)
         from .plan.readme import BRINGUP_END, BRINGUP_START, bringup_block, replace_block

@@ -25,6 +25,7 @@ from .services.logging import Logging
 from .services.monitoring import Monitoring
 from .services.openbao import OpenBao
 from .services.runtime_security import RuntimeSecurity
+from .tenant_policies import tenant_policies
 
 __all__ = ["CHART_SOURCES", "SERVICES", "CorePlatform", "ServiceSpec"]
 
@@ -261,6 +262,9 @@ class CorePlatform(PlatformChart):
                 privileged=[ns for ns, level in levels if level == "privileged"],
                 baseline=[ns for ns, level in levels if level == "baseline"],
             )
+            # The tenant lanes: cluster-wide, found by namespace label, so they cover every Tenant.
+            for body in tenant_policies():
+                kyverno.policies.add_manifest(body)
         # Services installed before Monitoring cannot ship ServiceMonitors with their charts (the
         # CRD does not exist yet); Monitoring's companion ships them once it does.
         monitoring = built.get("monitoring")

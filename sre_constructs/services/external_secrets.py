@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
@@ -12,6 +13,7 @@ from constructs import Construct
 from ..kernel.component import HealthCheck, PlatformComponent
 from ..kernel.errors import ValidationError
 from ..kernel.facts import ChartFacts, DriftIgnore, Webhook, register_chart, webhook_ca_paths
+from ..kernel.manifest import Manifest
 from ..kernel.naming import helm_fullname
 from ..kernel.network import Peer, tcp
 from ..kernel.paths import child_path
@@ -148,6 +150,13 @@ class ExternalSecrets(PlatformComponent):
     - ``kubernetes_auth_mount``: OpenBao Kubernetes auth mount path. Default ``kubernetes``.
     - ``kv_mount``: OpenBao KV v2 mount path. Default ``secret``.
     - ``store_name``: ClusterSecretStore name; ``None`` emits no store (and no companion). Default ``openbao``.
+      The store serves only the platform's own namespaces (``spec.conditions``): every namespace a
+      component of the enclosing PlatformChart owns or installs into, found when the tree is
+      written, so a component added later (Loki's S3 credentials in ``logging``, Velero's in
+      ``velero``) is served without a list to keep; outside a PlatformChart, this component's
+      namespace. :meth:`serve_namespaces` adds more. Tenants use their own SecretStore
+      (:class:`~sre_constructs.Tenant`); the platform's ``tenant-secret-stores`` policy refuses
+      an ExternalSecret in a tenant namespace that names a ClusterSecretStore.
     - ``monitoring_namespace``: where Prometheus runs (scrapes port 8080). Default ``monitoring``.
     - ``wait``: Default ``True``; with ``False`` the health checks name the three Deployments.
 
@@ -211,6 +220,7 @@ class ExternalSecrets(PlatformComponent):
         fullname = helm_fullname(release_name, "external-secrets", override=(values or {}).get("fullnameOverride"))
         self.service_account: str = fullname
         """The controller's ServiceAccount (the chart names it after the fullname)."""
+        self._extra_served: list[str] = []
         self.store_name: str | None = store_name
         """The ClusterSecretStore other services read from, or ``None`` when none is emitted."""
 
@@ -275,7 +285,10 @@ class ExternalSecrets(PlatformComponent):
         self.store: Any = None
         if store_name is not None:
             self.config = self.add_companion("config")
-            self.store = self.config.add_manifest(
+            self.store = _ServedStore(
+                self.config,
+                f"ClusterSecretStore--{store_name}",
+                self,
                 {
                     "apiVersion": "external-secrets.io/v1",
                     "kind": "ClusterSecretStore",
@@ -302,5 +315,41 @@ class ExternalSecrets(PlatformComponent):
                             }
                         }
                     },
-                }
+                },
             )
+
+    def serve_namespaces(self, *namespaces: str) -> None:
+        """Let the ClusterSecretStore serve ``namespaces`` too (platform namespaces outside this tree).
+
+        Never a tenant's: tenants read through their own SecretStore and role.
+        """
+        for namespace in namespaces:
+            check_dns_label(self.node.path, "served namespace", namespace)
+            if namespace not in self._extra_served:
+                self._extra_served.append(namespace)
+
+    @property
+    def served_namespaces(self) -> list[str]:
+        """The namespaces the ClusterSecretStore serves (``spec.conditions``), sorted."""
+        platform = self.platform
+        components = platform.registered_components if platform is not None else [self]
+        found = {ns for c in components for ns in c.owned_namespaces}
+        found.update(c.namespace for c in components if c.namespace is not None)
+        found.update(self._extra_served)
+        return sorted(found)
+
+
+class _ServedStore(Manifest):
+    """The ClusterSecretStore; its ``conditions`` are computed when the tree is written."""
+
+    def __init__(self, scope: Construct, id: str, owner: ExternalSecrets, body: Mapping[str, Any]) -> None:
+        super().__init__(scope, id, body)
+        self._owner = weakref.ref(owner)  # the owner holds this object: no reference cycle
+
+    def to_json(self) -> Any:
+        data = super().to_json()
+        owner = self._owner()
+        if owner is None:  # pragma: no cover - jsii keeps every construct made in Python
+            raise RuntimeError(f"{self._where}: the ExternalSecrets component of this store is gone")
+        data["spec"] = {**data["spec"], "conditions": [{"namespaces": owner.served_namespaces}]}
+        return data

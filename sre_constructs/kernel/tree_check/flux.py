@@ -10,6 +10,7 @@ from .model import (
     FLUX_HELM_GROUP,
     FLUX_KUSTOMIZE_GROUP,
     FLUX_SOURCE_GROUP,
+    Doc,
     Tree,
     as_dict,
     as_list,
@@ -60,10 +61,51 @@ def infer_repo_root(tree: Tree) -> Path:
     return tree.root
 
 
+def _source_of(doc: Doc) -> tuple[str, str, str]:
+    ref = as_dict(doc.spec.get("sourceRef"))
+    return (str(ref.get("kind")), str(ref.get("namespace") or doc.namespace or ""), str(ref.get("name")))
+
+
+def _elsewhere(tree: Tree, repo_root: Path) -> set[tuple[str, str, str]]:
+    """Sources defined in this tree that are not the repository holding it (a team's own Git
+    repository or OCI artifact): Kustomizations reading them have their folders elsewhere.
+
+    The tree's own sources are those of the Kustomizations whose paths lead into the tree; with
+    none of those, nothing is taken for elsewhere.
+    """
+    own: set[tuple[str, str, str]] = set()
+    for doc in tree.flux_kustomizations():
+        parts = flux_path_parts(doc.spec.get("path"))
+        if parts and repo_root.joinpath(*parts).resolve().is_relative_to(tree.root.resolve()):
+            own.add(_source_of(doc))
+    if not own:
+        return set()
+    defined = {
+        (d.kind, d.namespace or "", d.name)
+        for d in tree.docs
+        if group_of(d.api_version) == FLUX_SOURCE_GROUP and d.kind in ("GitRepository", "OCIRepository", "Bucket")
+    }
+    return defined - own
+
+
 def check_flux_paths(tree: Tree, repo_root: Path) -> None:
-    """Every Flux Kustomization spec.path is a folder of the repository (with a kustomization.yaml: a note)."""
+    """Every Flux Kustomization spec.path is a folder of the repository (with a kustomization.yaml: a note).
+
+    A Kustomization reading a source this tree defines for another repository is noted, not checked.
+    """
+    elsewhere = _elsewhere(tree, repo_root)
     for doc in tree.flux_kustomizations():
         path = doc.spec.get("path")
+        source = _source_of(doc)
+        if source in elsewhere:
+            kind, namespace, name = source
+            tree.note(
+                doc.file,
+                "flux-path",
+                f"{doc.label}: field spec.path {path!r} is a folder of {kind} {namespace}/{name}, another "
+                "repository this tree defines; not checked here",
+            )
+            continue
         if not isinstance(path, str) or not path:
             tree.add(
                 doc.file, "flux-path", f"{doc.label}: field spec.path is {path!r}; expected './<repo-path>/<name>'"
