@@ -10,6 +10,8 @@ from ._hcl import HclBlock, is_identifier, render_hcl
 
 TLS_DIR = "/openbao/tls"
 SEAL_DIR = "/openbao/seal"
+SERVER_IMAGE = "quay.io/openbao/openbao:2.6.2"
+"""The server image chart 0.29.2 ships (alpine: sh, base64, od); containers the library adds run it too."""
 KUBERNETES_AUTH_MOUNT = "kubernetes"
 ESO_POLICY = "external-secrets"
 ADMIN_POLICY = "platform-admin"

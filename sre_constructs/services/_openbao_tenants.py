@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from ..kernel.errors import ValidationError
 from ..kernel.validation import check_dns_label
 from ._cron import check_cron
-from ._openbao_config import ADMIN_POLICY, KUBERNETES_AUTH_MOUNT, policy
+from ._openbao_config import ADMIN_POLICY, KUBERNETES_AUTH_MOUNT, SERVER_IMAGE, policy
 
 if TYPE_CHECKING:
     from ..kernel.manifest import Manifest
@@ -36,9 +36,8 @@ __all__ = [
 
 #: Prefix of every tenant policy and role; the reconcile prunes only these.
 TENANT_PREFIX = "tenant-"
-#: The ``bao`` CLI image of the reconcile. Default: the OpenBao release the chart pin ships;
-#: keep it at the server's version (any 2.x CLI speaks these requests).
-RECONCILE_IMAGE = "quay.io/openbao/openbao:2.4.3"
+#: The ``bao`` CLI image of the reconcile: the server image of the chart pin.
+RECONCILE_IMAGE = SERVER_IMAGE
 _MOUNT = "/tenants"
 _TLS_MOUNT = "/openbao/tls"
 _TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"

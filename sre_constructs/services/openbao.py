@@ -24,6 +24,7 @@ from ._openbao_config import (
     ESO_POLICY,
     KUBERNETES_AUTH_MOUNT,
     SEAL_DIR,
+    SERVER_IMAGE,
     TLS_DIR,
     init_blocks,
     server_config,
@@ -34,8 +35,8 @@ from ._openbao_config import (
 __all__ = ["CHART_FACTS", "HEALTH_CHECKED_RELEASES", "RELEASE", "HclBlock", "OpenBao", "render_hcl"]
 
 
-SEAL_KEY_IMAGE = "quay.io/openbao/openbao:2.6.2"
-"""The server image of chart 0.29.2; the seal-key init container runs it (alpine: sh, base64, od)."""
+SEAL_KEY_IMAGE = SERVER_IMAGE
+"""The seal-key init container runs the server image of the chart pin."""
 
 
 def _openbao_reads(values: Mapping[str, Any], namespace: str, release: str) -> tuple[ObjectRef, ...]:
