@@ -514,13 +514,11 @@ def test_hand_written_repository_is_read_and_its_limits_named(tmp_path: Path) ->
         {"demo": [*operator_folder()], "apps": [ns("apps")]},
         [flux_ks("demo", "./platform/demo"), flux_ks("apps", "./platform/apps", ("demo",))],
     )
-    # A Helm values file beside the manifests is not an object; Flux's generated kustomization skips it.
-    (tree / "demo" / "values.yaml").write_text(yaml.safe_dump({"replicaCount": 2, "image": {"tag": "1.0"}}))
+    # Beside a kustomization.yaml that does not list it, a Helm values file is not applied.
+    (tree / "apps" / "values.yaml").write_text(yaml.safe_dump({"replicaCount": 2, "image": {"tag": "1.0"}}))
     # A kustomization with a generator the plan does not follow.
     (tree / "apps" / "kustomization.yaml").write_text(
-        yaml.safe_dump(
-            {"resources": ["objects.yaml"], "configMapGenerator": [{"name": "settings", "literals": ["a=b"]}]}
-        )
+        yaml.safe_dump({"resources": ["objects.yaml"], "configMapGenerator": [{"name": "s", "literals": ["a=b"]}]})
     )
     unknown = release("other", "apps", chart="somebody-elses-chart")
     (tree / "apps" / "objects.yaml").write_text(yaml.safe_dump_all([ns("apps"), unknown]))
@@ -531,6 +529,44 @@ def test_hand_written_repository_is_read_and_its_limits_named(tmp_path: Path) ->
     assert "chart 'somebody-elses-chart' is not one the library knows" in notes
     assert "pods not checked" in plan.render("text")
     assert [s.name for s in plan.steps] == ["<platform>", "flux-system/demo", "flux-system/apps"]
+    # In a folder without a kustomization.yaml, Flux's generated kustomization fails on it.
+    (tree / "demo" / "values.yaml").write_text(yaml.safe_dump({"replicaCount": 2}))
+    found = blockers(tree)
+    assert any(
+        b.startswith("[build] flux-system/demo:") and "demo/values.yaml: not a Kubernetes object" in b for b in found
+    )
+
+
+def test_depends_on_cycle_is_named(tmp_path: Path) -> None:
+    tree = write(
+        tmp_path,
+        {"a": [ns("a")], "b": [ns("b")]},
+        [flux_ks("a", "./platform/a", ("b",)), flux_ks("b", "./platform/b", ("a",))],
+    )
+    found = blockers(tree)
+    assert any("flux-system/a -> flux-system/b -> flux-system/a: each waits for the other" in b for b in found), found
+    tree_ok = write(
+        tmp_path / "ok",
+        {"a": [ns("a")], "b": [ns("b")]},
+        [flux_ks("a", "./platform/a"), flux_ks("b", "./platform/b", ("a",))],
+    )
+    assert blockers(tree_ok) == []
+
+
+def test_health_checks_on_chart_workloads_follow_their_release(tmp_path: Path) -> None:
+    """With wait off, a health check names a workload the chart makes: Ready with its release."""
+    component = flux_ks("demo", "./platform/demo", wait=False)
+    component["spec"]["healthChecks"] = [
+        {"apiVersion": "apps/v1", "kind": "Deployment", "name": "demo-operator", "namespace": "demo"}
+    ]
+    tree = write(tmp_path, {"demo": operator_folder()}, [component])
+    assert blockers(tree) == []
+    bad = write(
+        tmp_path / "bad",
+        {"demo": [ns("demo"), release("demo-operator", "demo", values={"credentialsSecret": "x"})]},
+        [component],
+    )
+    assert any("Secret demo/x" in b for b in blockers(bad))
 
 
 def test_charts_are_rendered_with_helm_from_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -126,3 +126,10 @@ def test_inputs_only_a_person_gives_are_manual_steps(openbao: dict[str, object],
     plan = plan_app(app)
     assert plan.ok, plan.render("text")
     assert any(step["command"].startswith(command) for step in plan.manual_steps), plan.manual_steps
+
+
+def test_wait_off_services_come_up_through_their_health_checks() -> None:
+    app = App()
+    CorePlatform(app, "core", services={"openbao": {"wait": False}, "backup": {"wait": False}})
+    plan = plan_app(app)
+    assert plan.ok, plan.render("text")

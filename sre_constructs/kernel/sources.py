@@ -67,8 +67,9 @@ class ChartSources(Construct):
     Never hand-kept: components call :meth:`use` for each chart they install, so the set always
     equals what the enabled components need. A :class:`~sre_constructs.PlatformChart` writes
     them to ``sources/helmrepositories.yaml`` (in ``flux-system``); in any other chart they
-    synthesize with it, in the namespace of the release that uses them, so a team's chart
-    never shares (or replaces) the platform's sources and needs no cross-namespace reference.
+    synthesize with it: in ``flux-system`` for components given a ``path``, and for a component
+    alone in the chart (``standalone``) in the namespace of the release that uses it, so a team's
+    chart never shares (or replaces) the platform's sources and needs no cross-namespace reference.
 
     Args:
         scope: the chart.

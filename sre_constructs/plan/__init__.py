@@ -71,7 +71,7 @@ def _repo_root(root: Path) -> tuple[Path, str]:
     local = Files(root)
     paths = [
         str(obj.spec.get("path") or "")
-        for obj in build(local, ".", notes)
+        for obj in build(local, ".", notes, [])
         if obj.is_(FLUX_KUSTOMIZE, "Kustomization") and obj.spec.get("path")
     ]
     for candidate in [root, *root.parents]:
@@ -151,7 +151,7 @@ def plan_app(
     targets = {
         posixpath.normpath("/" + str(obj.spec.get("path") or "")).lstrip("/")
         for path in paths
-        for obj in build(in_memory, path, [])
+        for obj in build(in_memory, path, [], [])
         if obj.is_(FLUX_KUSTOMIZE, "Kustomization")
     }
     roots = [p for p in paths if p not in targets] or paths

@@ -86,9 +86,17 @@ def render_charts(folder: str | Path, units: Iterable[Unit], helm: str | None = 
         raise ValidationError("plan", "--charts", str(folder), "helm (v3 or v4) on PATH to render the charts")
     notes: list[str] = []
     jobs = []
+    units = list(units)
+    oci = {(o.namespace, o.name): o for u in units for o in u.objects if o.kind == "OCIRepository"}
     for release in _releases(units):
         chart = release_chart(release)
         version = str(((release.spec.get("chart") or {}).get("spec") or {}).get("version") or "")
+        ref = release.spec.get("chartRef") or {}
+        source = oci.get((str(ref.get("namespace") or release.namespace), str(ref.get("name")))) if ref else None
+        if not version and source is not None:  # spec.chartRef: the version is the OCIRepository's ref
+            version = str(
+                (source.spec.get("ref") or {}).get("tag") or (source.spec.get("ref") or {}).get("semver") or ""
+            )
         path = _chart_path(root, chart, version)
         if path is None:
             notes.append(f"{release.label}: chart {chart} {version} not in {root}; its pods are not checked")

@@ -183,9 +183,12 @@ def _helm_release_needs(obj: Obj) -> list[Need]:
         kind = str(ref.get("kind") or "HelmRepository")
         ns = str(ref.get("namespace") or obj.namespace)
         needs.append(Need(("ready", kind, ns, str(ref["name"])), "install", f"{obj.label} chart source"))
-    target = str(spec.get("targetNamespace") or spec.get("storageNamespace") or obj.namespace)
+    target = str(spec.get("targetNamespace") or obj.namespace)
     if not (spec.get("install") or {}).get("createNamespace"):
         needs.append(Need(("ns", target), "install", f"{obj.label} installs into namespace {target}"))
+    storage = spec.get("storageNamespace")
+    if storage and storage != target:
+        needs.append(Need(("ns", str(storage)), "install", f"{obj.label} keeps its release records in {storage}"))
     for dep in spec.get("dependsOn") or []:
         if isinstance(dep, dict) and dep.get("name"):
             key = ("ready", "HelmRelease", str(dep.get("namespace") or obj.namespace), str(dep["name"]))

@@ -99,6 +99,8 @@ class Plan:
 
 def when(after: str) -> str:
     """A manual step's moment in words: ``once flux-system/x is Ready`` or ``once <condition>``."""
+    if not after or after == "any time":
+        return "any time"
     return f"once {after} is Ready" if "/" in after and " " not in after else f"once {after}"
 
 

@@ -90,6 +90,8 @@ def run(sim: _Sim, known: Mapping[str, Any]) -> Outcome:
             outcome = outcomes[unit.name]
             if unit.name in unit_ready:
                 continue
+            if unit.errors:
+                continue  # kustomize build fails: Flux applies nothing of it, at every retry
             started = unit.kustomization is None or id(unit.kustomization) in sim.applied
             if not started or not all(dep in unit_ready for dep in unit.depends_on):
                 continue
@@ -171,12 +173,39 @@ def _unit_ready(sim: _Sim, unit: Unit) -> bool:
         return True
     if unit.wait:
         return all(id(obj) in sim.ready for obj in unit.objects)
-    checks = unit.health_checks
-    if checks:
-        wanted = {(k, ns, n) for k, ns, n in checks}
-        found = {(o.kind, o.namespace, o.name): o for u in sim.units for o in u.objects}
-        return all(key in found and id(found[key]) in sim.ready for key in wanted)
-    return True
+    return all(_check_ready(sim, unit, check) for check in unit.health_checks)
+
+
+def _check_ready(sim: _Sim, unit: Unit, check: tuple[str, str, str]) -> bool:
+    """A health check target: an object of the tree, else a workload a release in its namespace makes
+    (Ready with that release; the release's own Helm wait covers its workloads)."""
+    kind, namespace, name = check
+    for other in sim.units:
+        for obj in other.objects:
+            if (obj.kind, obj.namespace, obj.name) == (kind, namespace, name):
+                return id(obj) in sim.ready
+    releases = [
+        r for r in sim.releases.values() if str(r.obj.spec.get("targetNamespace") or r.obj.namespace) == namespace
+    ]
+    mine = [r for r in releases if r.unit == unit.name] or releases
+    return any(id(r.obj) in sim.ready for r in mine) if mine else True
+
+
+def _cycle_through(sim: _Sim, start: str) -> list[str]:
+    """A ``dependsOn`` cycle from ``start`` back to it, or ``[]``."""
+    by_name = {u.name: u for u in sim.units}
+
+    def walk(name: str, path: list[str]) -> list[str]:
+        for dep in by_name[name].depends_on if name in by_name else []:
+            if dep == start:
+                return [*path, dep]
+            if dep not in path:
+                found = walk(dep, [*path, dep])
+                if found:
+                    return found
+        return []
+
+    return walk(start, [start])
 
 
 def _providers(sim: _Sim, key: Key) -> list[tuple[str, str, str]]:
@@ -254,6 +283,24 @@ def _diagnose(
         outcome.waits_for = [d for d in unit.depends_on if d not in ready]
         if unit.name in ready or missing:
             continue
+        if unit.errors:
+            outcome.failure = "kustomize build fails"
+            for error in unit.errors:
+                blockers.append(Blocker(unit.name, f"Kustomization {unit.name}", "its path to build", error, "build"))
+            continue
+        cycle = _cycle_through(sim, unit.name)
+        if cycle:
+            outcome.failure = "dependsOn cycle"
+            blockers.append(
+                Blocker(
+                    unit.name,
+                    f"Kustomization {unit.name}",
+                    "dependsOn without a cycle",
+                    " -> ".join(cycle) + ": each waits for the other, forever",
+                    "blocked",
+                )
+            )
+            continue
         if unit.name in failures:
             obj, need, index = failures[unit.name]
             text = _provider_text(sim, need.key, unit.name, obj, outcome.stages[index], ready)
@@ -273,7 +320,16 @@ def _diagnose(
                     text = _provider_text(sim, need.key, unit.name, obj, [], ready)
                     blockers.append(Blocker(unit.name, obj.label, f"{describe(need.key)} ({need.why})", text))
         if not any(b.unit == unit.name for b in blockers):
+            waiting = [f"{k} {ns}/{n}" for k, ns, n in unit.health_checks if not _check_ready(sim, unit, (k, ns, n))]
             outcome.failure = "not Ready"
+            blockers.append(
+                Blocker(
+                    unit.name,
+                    f"Kustomization {unit.name}",
+                    "its health checks Ready" if waiting else "its objects Ready",
+                    ("never Ready: " + ", ".join(waiting)) if waiting else "some applied object never becomes Ready",
+                )
+            )
     blockers.extend(_order_problems(sim, ready, hooks))
     blockers.extend(_collisions(sim))
     return sorted(set(blockers))
@@ -303,7 +359,8 @@ def _order_problems(sim: _Sim, ready: set[str], hooks: list[tuple[Any, Key, str]
                     )
                 )
             for hook, _served, owner in hooks:
-                if owner in allowed or not hook.intercepts(obj.group, obj.kind):
+                # An Ignore webhook lets objects through while it is down: no race to report.
+                if owner in allowed or hook.failure_policy != "Fail" or not hook.intercepts(obj.group, obj.kind):
                     continue
                 if hook.namespace_label is not None:
                     continue  # label-scoped webhooks (sidecar injection) are checked with the namespace

@@ -26,7 +26,7 @@ except ImportError:  # pragma: no cover - libyaml missing
 __all__ = ["Files", "Loader", "Obj", "Unit", "build", "group_of", "load_units"]
 
 _KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
-_MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+_MANIFEST_SUFFIXES = (".yaml", ".yml")  # what Flux's generated kustomization takes
 FLUX_KUSTOMIZE = "kustomize.toolkit.fluxcd.io"
 
 
@@ -145,6 +145,8 @@ class Unit:
         path: the repository folder it applies.
         objects: the objects it applies, in kustomize order.
         notes: what the reader could not follow.
+        errors: why ``kustomize build`` (or Flux's generated kustomization) fails for this path:
+            the Kustomization then never applies anything.
     """
 
     name: str
@@ -152,6 +154,7 @@ class Unit:
     path: str
     objects: list[Obj] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
 
     @property
     def depends_on(self) -> list[str]:
@@ -160,7 +163,8 @@ class Unit:
         result = []
         for dep in self.kustomization.spec.get("dependsOn") or []:
             if isinstance(dep, dict) and dep.get("name"):
-                result.append(f"{dep.get('namespace') or self.kustomization.namespace}/{dep['name']}")
+                namespace = dep.get("namespace") or self.kustomization.namespace or "flux-system"
+                result.append(f"{namespace}/{dep['name']}")
         return result
 
     @property
@@ -218,23 +222,23 @@ _UNFOLLOWED = (
 )
 
 
-def build(files: Files, folder: str, notes: list[str], seen: frozenset[str] = frozenset()) -> list[Obj]:
-    """The objects ``kustomize build <folder>`` gives, as far as they can be read without kustomize."""
+def build(
+    files: Files, folder: str, notes: list[str], errors: list[str], seen: frozenset[str] = frozenset()
+) -> list[Obj]:
+    """The objects ``kustomize build <folder>`` gives, as far as they can be read without kustomize.
+
+    What makes the build fail goes to ``errors``; what the reader does not follow, to ``notes``.
+    """
     folder = posixpath.normpath(folder) if folder not in ("", ".") else "."
     if folder in seen:
-        notes.append(f"{folder}: kustomization cycle")
+        errors.append(f"{folder}: kustomization cycle")
         return []
     kfile = _kustomization_file(files, folder)
     if kfile is None:
-        # kustomize-controller's generated kustomization: every manifest below the folder.
-        objects: list[Obj] = []
-        for path in files.walk(folder):
-            if path.endswith(_MANIFEST_SUFFIXES):
-                objects.extend(Obj(doc, path) for doc in _documents(files, path, notes) if _is_object(doc))
-        return objects
-    docs = _documents(files, kfile, notes)
+        return _generated(files, folder, notes, errors, seen)
+    docs = _documents(files, kfile, errors)
     spec = docs[0] if docs else {}
-    objects = []
+    objects: list[Obj] = []
     for key in _UNFOLLOWED:
         if spec.get(key):
             notes.append(f"{kfile}: '{key}' is not followed by the plan; its effects are not modelled")
@@ -246,16 +250,57 @@ def build(files: Files, folder: str, notes: list[str], seen: frozenset[str] = fr
             continue
         target = posixpath.normpath(posixpath.join(folder, entry)) if folder != "." else posixpath.normpath(entry)
         if files.is_file(target):
-            objects.extend(Obj(doc, target) for doc in _documents(files, target, notes) if _is_object(doc))
+            objects.extend(Obj(doc, target) for doc in _documents(files, target, errors) if _is_object(doc))
+        elif files.is_dir(target) and _kustomization_file(files, target) is not None:
+            objects.extend(build(files, target, notes, errors, seen | {folder}))
         elif files.is_dir(target):
-            objects.extend(build(files, target, notes, seen | {folder}))
+            errors.append(
+                f"{kfile}: resource {entry!r} is a folder without a kustomization.yaml (kustomize build fails)"
+            )
         else:
-            notes.append(f"{kfile}: resource {entry!r} does not exist (kustomize build fails)")
+            errors.append(f"{kfile}: resource {entry!r} does not exist (kustomize build fails)")
     namespace = spec.get("namespace")
     if isinstance(namespace, str) and namespace:
         for obj in objects:
             if obj.metadata and not _cluster_scoped_guess(obj):
                 obj.body = {**obj.body, "metadata": {**obj.metadata, "namespace": namespace}}
+    return objects
+
+
+def _generated(files: Files, folder: str, notes: list[str], errors: list[str], seen: frozenset[str]) -> list[Obj]:
+    """kustomize-controller's generated kustomization: the manifests below the folder, a subfolder
+    with a kustomization of its own as one resource; a YAML document that is no Kubernetes object
+    (a Helm values file, say) fails the build."""
+    objects: list[Obj] = []
+    nested: list[str] = []
+    base = "" if folder == "." else folder + "/"
+    for path in files.walk(folder):
+        if any(path.startswith(prefix + "/") for prefix in nested):
+            continue
+        # The outermost folder between here and the file that has a kustomization of its own.
+        parts = path[len(base) :].split("/")[:-1]
+        inner = next(
+            (
+                base + "/".join(parts[: i + 1])
+                for i in range(len(parts))
+                if _kustomization_file(files, base + "/".join(parts[: i + 1])) is not None
+            ),
+            None,
+        )
+        if inner is not None:
+            nested.append(inner)
+            objects.extend(build(files, inner, notes, errors, seen | {folder}))
+            continue
+        if not path.endswith(_MANIFEST_SUFFIXES):
+            continue
+        for doc in _documents(files, path, errors):
+            if _is_object(doc):
+                objects.append(Obj(doc, path))
+            else:
+                errors.append(
+                    f"{path}: not a Kubernetes object, in {folder or '.'} without a kustomization.yaml: Flux's "
+                    "generated kustomization fails to decode it (add a kustomization.yaml or a .sourceignore)"
+                )
     return objects
 
 
@@ -305,7 +350,7 @@ def load_units(files: Files, roots: list[str]) -> tuple[list[Unit], list[str]]:
     queue: list[Unit] = []
     for root in roots:
         unit = Unit(f"<{root}>", None, root)
-        unit.objects = build(files, root, unit.notes)
+        unit.objects = build(files, root, unit.notes, unit.errors)
         units.append(unit)
         queue.append(unit)
     while queue:
@@ -328,9 +373,9 @@ def load_units(files: Files, roots: list[str]) -> tuple[list[Unit], list[str]]:
             if source.get("kind") not in (None, "GitRepository", "OCIRepository", "Bucket"):
                 child.notes.append(f"source {source.get('kind')} is not read")
             elif not files.is_dir(child.path):
-                child.notes.append(f"spec.path {obj.spec.get('path')!r} is not a folder of this repository")
+                child.errors.append(f"spec.path {obj.spec.get('path')!r} is not a folder of this repository")
             else:
-                child.objects = build(files, child.path, child.notes)
+                child.objects = build(files, child.path, child.notes, child.errors)
             target_ns = obj.spec.get("targetNamespace")
             if isinstance(target_ns, str) and target_ns:
                 for item in child.objects:

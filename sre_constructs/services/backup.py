@@ -419,16 +419,13 @@ class Backup(PlatformComponent):
         self.node_agent = bool(final.get("deployNodeAgent"))
         """Whether the node-agent DaemonSet runs (file-system backups)."""
         # The release waits for the credentials (valuesFrom names the Secret) and its pods roll when
-        # they change: the checksum goes into the velero and node-agent pod annotations.
+        # they change: chart 12.1.0 puts podAnnotations on the velero and node-agent pods alike.
         self.release = self.add_helm_release(
             release_name,
             CHARTS["backup/velero"],
             version=version,
             values=final,
-            values_from=checksum_values_from(
-                CREDENTIALS_SECRET,
-                ["podAnnotations.checksum/credentials", "nodeAgent.podAnnotations.checksum/credentials"],
-            ),
+            values_from=checksum_values_from(CREDENTIALS_SECRET, ["podAnnotations.checksum/credentials"]),
         )
 
         # -- credentials: from OpenBao through External Secrets, never in the tree -----------

@@ -68,10 +68,16 @@ def _kv_write(
     """
     pod = f"{helm_fullname(release, 'openbao', override=values.get('fullnameOverride'))}-0"
     pairs = " ".join(f"{prop}=<{prop.upper()}>" for prop in properties)
+    # The admin account the self-init binds to role platform-admin (the init file ships in the values).
+    init = " ".join(str(v) for obj in values.get("extraObjects") or () for v in (obj.get("data") or {}).values())
+    found = re.search(rf'"role-{ADMIN_POLICY}".*?bound_service_account_names = \["([^"]+)"\]', init, re.S)
+    account = found[1] if found else "openbao-admin"
+    # A bare assignment, so `sh -e` stops on a failed login instead of writing with no token.
     return (
         f"kubectl -n {namespace} exec -i {pod} -- sh -ec 'export BAO_CACERT={TLS_DIR}/ca.crt; "
-        f'BAO_TOKEN=$(bao write -field=token auth/{KUBERNETES_AUTH_MOUNT}/login role={ADMIN_POLICY} jwt="$1") '
-        f'bao kv put -mount={mount} {path} {pairs}\' sh "$(kubectl -n {namespace} create token openbao-admin)"'
+        f'BAO_TOKEN=$(bao write -field=token auth/{KUBERNETES_AUTH_MOUNT}/login role={ADMIN_POLICY} jwt="$1"); '
+        f"export BAO_TOKEN; bao kv put -mount={mount} {path} {pairs}' sh "
+        f'"$(kubectl -n {namespace} create token {account})"'
     )
 
 
