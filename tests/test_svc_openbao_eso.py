@@ -17,8 +17,9 @@ from cdk8s import App, Chart
 from sre_constructs import CorePlatform, write_tree
 from sre_constructs.kernel.errors import ValidationError
 from sre_constructs.kernel.tree_check import check_tree
+from sre_constructs.services._openbao_operations import seal_key_container
 from sre_constructs.services.external_secrets import ExternalSecrets
-from sre_constructs.services.openbao import HclBlock, OpenBao, _seal_key_container, render_hcl
+from sre_constructs.services.openbao import HclBlock, OpenBao, render_hcl
 
 Obj = dict[str, Any]
 
@@ -253,7 +254,7 @@ def test_openbao_seal_key_script_takes_the_ed25519_seed(tmp_path: Path) -> None:
         [openssl, "pkey", "-in", str(source / "tls.key"), "-text", "-noout"], check=True, capture_output=True, text=True
     ).stdout
     seed = "".join(text.split("priv:")[1].split("pub:")[0].split()).replace(":", "")
-    container = _seal_key_container()
+    container = seal_key_container()
     script = container["command"][2].replace("/openbao/seal-source", str(source)).replace("/openbao/seal", str(target))
     subprocess.run(["/bin/sh", "-ec", script], check=True)
     key = (target / "key").read_text()

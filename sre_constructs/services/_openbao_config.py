@@ -11,6 +11,14 @@ from ._hcl import HclBlock, is_identifier, render_hcl
 TLS_DIR = "/openbao/tls"
 SEAL_DIR = "/openbao/seal"
 SERVER_IMAGE = "quay.io/openbao/openbao:2.6.2"
+SEAL_SOURCE_DIR = "/openbao/seal-source"
+CONTAINER_SECURITY: dict[str, Any] = {
+    "allowPrivilegeEscalation": False,
+    "capabilities": {"drop": ["ALL"]},
+    "runAsNonRoot": True,
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+"""The restricted container securityContext of every OpenBao container the library sets."""
 """The server image chart 0.29.2 ships (alpine: sh, base64, od); containers the library adds run it too."""
 KUBERNETES_AUTH_MOUNT = "kubernetes"
 ESO_POLICY = "external-secrets"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
@@ -11,7 +11,7 @@ from constructs import Construct
 
 from ..kernel.component import HealthCheck, PlatformComponent
 from ..kernel.errors import ValidationError
-from ..kernel.facts import ChartFacts, ManualStep, ObjectRef, register_chart
+from ..kernel.facts import ChartFacts, ObjectRef, register_chart
 from ..kernel.naming import helm_fullname
 from ..kernel.network import Peer, tcp
 from ..kernel.paths import child_path
@@ -21,6 +21,7 @@ from ..versions import CHARTS
 from ._hcl import HclBlock, render_hcl
 from ._openbao_config import (
     ADMIN_POLICY,
+    CONTAINER_SECURITY,
     ESO_POLICY,
     KUBERNETES_AUTH_MOUNT,
     SEAL_DIR,
@@ -31,12 +32,9 @@ from ._openbao_config import (
     static_or_given_seal,
     tpl_escape,
 )
+from ._openbao_operations import kv_write_command, manual_inputs, seal_key_container
 
 __all__ = ["CHART_FACTS", "HEALTH_CHECKED_RELEASES", "RELEASE", "HclBlock", "OpenBao", "render_hcl"]
-
-
-SEAL_KEY_IMAGE = SERVER_IMAGE
-"""The seal-key init container runs the server image of the chart pin."""
 
 
 def _openbao_reads(values: Mapping[str, Any], namespace: str, release: str) -> tuple[ObjectRef, ...]:
@@ -57,76 +55,6 @@ def _openbao_reads(values: Mapping[str, Any], namespace: str, release: str) -> t
     return tuple(refs)
 
 
-def _kv_write(
-    values: Mapping[str, Any], namespace: str, release: str, mount: str, path: str, properties: Sequence[str]
-) -> str:
-    """The command that writes a KV secret as ``platform-admin`` (a manual step of the plan).
-
-    It logs in inside pod 0 with a short-lived token of ServiceAccount ``openbao-admin`` (the
-    admin path the self-init creates) and writes ``path`` under ``mount``; replace each
-    ``<PROPERTY>`` (``key=-`` reads one value from stdin instead of the command line).
-    """
-    pod = f"{helm_fullname(release, 'openbao', override=values.get('fullnameOverride'))}-0"
-    pairs = " ".join(f"{prop}=<{prop.upper()}>" for prop in properties)
-    # The admin account the self-init binds to role platform-admin (the init file ships in the values).
-    init = " ".join(str(v) for obj in values.get("extraObjects") or () for v in (obj.get("data") or {}).values())
-    found = re.search(rf'"role-{ADMIN_POLICY}".*?bound_service_account_names = \["([^"]+)"\]', init, re.S)
-    account = found[1] if found else "openbao-admin"
-    # A bare assignment, so `sh -e` stops on a failed login instead of writing with no token.
-    return (
-        f"kubectl -n {namespace} exec -i {pod} -- sh -ec 'export BAO_CACERT={TLS_DIR}/ca.crt; "
-        f'BAO_TOKEN=$(bao write -field=token auth/{KUBERNETES_AUTH_MOUNT}/login role={ADMIN_POLICY} jwt="$1"); '
-        f"export BAO_TOKEN; bao kv put -mount={mount} {path} {pairs}' sh "
-        f'"$(kubectl -n {namespace} create token {account})"'
-    )
-
-
-# What a person checks for each KMS seal type before OpenBao can start (its attributes fill the command).
-_SEAL_CHECKS = {
-    "awskms": "aws kms describe-key --key-id {kms_key_id} --region {region}",
-    "gcpckms": "gcloud kms keys describe {crypto_key} --keyring {key_ring} --location {region} --project {project}",
-    "azurekeyvault": "az keyvault key show --vault-name {vault_name} --name {key_name}",
-    "transit": "bao read -address={address} {mount_path}/keys/{key_name}",
-}
-_HCL_SEAL = re.compile(r'seal "([A-Za-z0-9_]+)" \{(.*?)\n\}', re.S)
-_HCL_ATTR = re.compile(r'^\s*([A-Za-z_][A-Za-z0-9_]*) = "([^"]*)"', re.M)
-
-
-def _manual_inputs(values: Mapping[str, Any], namespace: str, release: str) -> tuple[ManualStep, ...]:
-    """What a person provides: the static seal key Secret (``seal_key_source="external"``), or
-    the KMS key and OpenBao's access to it (``seal_config``)."""
-    server = values.get("server") or {}
-    steps: list[ManualStep] = []
-    for volume in server.get("volumes") or ():
-        secret = volume.get("secret") if isinstance(volume, Mapping) and volume.get("name") == "seal" else None
-        if isinstance(secret, Mapping) and secret.get("secretName"):
-            name = str(secret["secretName"])
-            steps.append(
-                ManualStep(
-                    f"create the static seal key Secret {namespace}/{name} (key 'key': 64 hex characters, no "
-                    "newline) before OpenBao starts, and keep a copy offline",
-                    f"kubectl -n {namespace} create secret generic {name} --from-literal=key=$(openssl rand -hex 32)",
-                    provides=(ObjectRef("Secret", namespace, name),),
-                )
-            )
-    config = str(((server.get("ha") or {}).get("raft") or {}).get("config") or "")
-    for kind, body in _HCL_SEAL.findall(config):
-        if kind == "static":
-            continue
-        attrs = dict(_HCL_ATTR.findall(body))
-        check = _SEAL_CHECKS.get(kind, "see OpenBao's seal documentation for '" + kind + "'")
-        for key in re.findall(r"\{(\w+)\}", check):
-            attrs.setdefault(key, f"<{key}>")
-        steps.append(
-            ManualStep(
-                f"the {kind} seal's key must exist and OpenBao's pods in {namespace} must be able to use it "
-                "(credentials in the pod environment, or workload identity)",
-                check.format(**attrs),
-            )
-        )
-    return tuple(steps)
-
-
 # -- chart facts (read by the registry mirror and the bring-up plan) -------------------------
 
 CHART_FACTS = register_chart(
@@ -135,10 +63,10 @@ CHART_FACTS = register_chart(
         # The server image is the only one enabled (injector and CSI are off); no global key exists.
         image_keys=MappingProxyType({"server.image.registry": "{mirror}"}),
         reads=_openbao_reads,
-        kv_write=_kv_write,
-        manual_inputs=_manual_inputs,
+        kv_write=kv_write_command,
+        manual_inputs=manual_inputs,
         # The seal-key init container runs the server image, written here in full.
-        library_images=(SEAL_KEY_IMAGE,),
+        library_images=(SERVER_IMAGE,),
     )
 )
 
@@ -154,16 +82,9 @@ _DEFAULT_RESOURCES: dict[str, Any] = {
     "requests": {"cpu": "250m", "memory": "256Mi"},
     "limits": {"cpu": "1", "memory": "512Mi"},
 }
-_CONTAINER_SECURITY: dict[str, Any] = {
-    "allowPrivilegeEscalation": False,
-    "capabilities": {"drop": ["ALL"]},
-    "runAsNonRoot": True,
-    "seccompProfile": {"type": "RuntimeDefault"},
-}
 _INIT_DIR = "/openbao/init"
 _INIT_FILE = "init.hcl"
 _SEAL_KEY_SOURCES = ("cert-manager", "external")
-_SEAL_SOURCE_DIR = "/openbao/seal-source"
 
 
 class OpenBao(PlatformComponent):
@@ -426,7 +347,7 @@ class OpenBao(PlatformComponent):
                 {"name": "seal", "emptyDir": {"medium": "Memory", "sizeLimit": "1Mi"}},
             ]
             mounts.append({"name": "seal", "mountPath": SEAL_DIR, "readOnly": True})
-            init_containers.append(_seal_key_container())
+            init_containers.append(seal_key_container())
         elif self.seal_key_secret is not None:
             volumes.append({"name": "seal", "secret": {"secretName": seal_key_secret, "defaultMode": 0o440}})
             mounts.append({"name": "seal", "mountPath": SEAL_DIR, "readOnly": True})
@@ -450,7 +371,7 @@ class OpenBao(PlatformComponent):
                             "fsGroup": 1000,
                             "seccompProfile": {"type": "RuntimeDefault"},
                         },
-                        "container": _CONTAINER_SECURITY,
+                        "container": CONTAINER_SECURITY,
                     }
                 },
                 "dataStorage": {"enabled": True, "size": storage_size},
@@ -544,23 +465,3 @@ class OpenBao(PlatformComponent):
                 },
             }
         )
-
-
-def _seal_key_container() -> dict[str, Any]:
-    """Init container: the Ed25519 seed (last 32 bytes of the PKCS#8 DER) as 64 hex characters."""
-    script = (
-        f"sed '1d;$d' {_SEAL_SOURCE_DIR}/tls.key | tr -d '\\n' | base64 -d | tail -c 32 "
-        f"| od -An -v -tx1 | tr -d ' \\n' > {SEAL_DIR}/key; "
-        f'[ "$(wc -c < {SEAL_DIR}/key)" -eq 64 ] || {{ echo "seal key: expected 64 hex characters" >&2; exit 1; }}'
-    )
-    return {
-        "name": "seal-key",
-        "image": SEAL_KEY_IMAGE,
-        "command": ["/bin/sh", "-ec", script],
-        "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"memory": "32Mi"}},
-        "securityContext": _CONTAINER_SECURITY,
-        "volumeMounts": [
-            {"name": "seal-source", "mountPath": _SEAL_SOURCE_DIR, "readOnly": True},
-            {"name": "seal", "mountPath": SEAL_DIR},
-        ],
-    }
