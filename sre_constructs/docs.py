@@ -566,11 +566,12 @@ def readme_with_graph(readme: str, graph: str) -> str:
     Raises:
         DocsError: the markers are missing or out of order.
     """
-    start, end = readme.find(GRAPH_START), readme.find(GRAPH_END)
-    if start < 0 or end < start:
-        raise DocsError(f"README: expected {GRAPH_START} ... {GRAPH_END} around the graph block")
-    block = f"{GRAPH_START}\n```mermaid\n{graph}```\n"
-    return readme[:start] + block + readme[end:]
+    from .plan.readme import replace_block
+
+    try:
+        return replace_block(readme, GRAPH_START, GRAPH_END, f"```mermaid\n{graph}```\n")
+    except ValueError:
+        raise DocsError(f"README: expected {GRAPH_START} ... {GRAPH_END} around the graph block") from None
 
 
 def readme_graph(readme: str) -> str:

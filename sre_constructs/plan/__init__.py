@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..kernel.errors import ValidationError
+from ..kernel.tree_check import infer_repo_root
 from .engine import simulate
 from .model import Blocker
 from .report import Plan, build_plan
@@ -65,25 +66,6 @@ def infer_mirror(units: Sequence[Any]) -> str | None:
     return None
 
 
-def _repo_root(root: Path) -> tuple[Path, str]:
-    """The repository root and the tree's path inside it, from the paths its Flux Kustomizations record."""
-    notes: list[str] = []
-    local = Files(root)
-    paths = [
-        str(obj.spec.get("path") or "")
-        for obj in build(local, ".", notes, [])
-        if obj.is_(FLUX_KUSTOMIZE, "Kustomization") and obj.spec.get("path")
-    ]
-    for candidate in [root, *root.parents]:
-        rel = root.relative_to(candidate).as_posix()
-        inside = [
-            p for p in paths if posixpath.normpath("/" + p).lstrip("/").startswith(rel + "/" if rel != "." else "")
-        ]
-        if paths and len(inside) == len(paths) and all((candidate / posixpath.normpath(p)).is_dir() for p in inside):
-            return candidate, rel
-    return root, "."
-
-
 def plan_tree(
     root: str | os.PathLike[str],
     *,
@@ -114,7 +96,7 @@ def plan_tree(
             raise ValidationError("plan", "tree", str(tree), "an existing folder holding a Flux tree")
     if repo_root is not None and not Path(repo_root).is_dir():
         raise ValidationError("plan", "repo_root", str(repo_root), "an existing folder")
-    base = Path(repo_root).resolve() if repo_root is not None else _repo_root(trees[0].resolve())[0]
+    base = Path(repo_root).resolve() if repo_root is not None else infer_repo_root(trees[0])
     roots = []
     for tree in trees:
         absolute = tree.resolve()

@@ -68,6 +68,12 @@ def run(sim: _Sim, known: Mapping[str, Any]) -> Outcome:
     manual_done: set[int] = set()
     failures: dict[str, tuple[Obj, Need, int]] = {}
     hooks: list[tuple[Any, Key, str]] = []  # (webhook, served key, unit of the release)
+    namespace_labels = {
+        o.name: o.metadata.get("labels") or {}
+        for u in units
+        for o in u.objects
+        if o.group == "" and o.kind == "Namespace"
+    }
 
     def intercepted(obj: Obj) -> list[tuple[Any, Key, str]]:
         result = []
@@ -75,10 +81,7 @@ def run(sim: _Sim, known: Mapping[str, Any]) -> Outcome:
             if not hook.intercepts(obj.group, obj.kind):
                 continue
             if hook.namespace_label is not None:
-                ns = next(
-                    (o for u in units for o in u.objects if o.kind == "Namespace" and o.name == obj.namespace), None
-                )
-                labels = (ns.metadata.get("labels") or {}) if ns is not None else {}
+                labels = namespace_labels.get(obj.namespace, {})
                 if labels.get(hook.namespace_label[0]) != hook.namespace_label[1]:
                     continue
             result.append((hook, served, owner))

@@ -18,33 +18,14 @@ from typing import Any
 
 import yaml
 
-try:  # the C loader is several times faster
-    from yaml import CSafeLoader as _BaseLoader
-except ImportError:  # pragma: no cover - libyaml missing
-    from yaml import SafeLoader as _BaseLoader  # type: ignore[assignment]
+# One YAML reading and one group rule for the validator and the plan.
+from ..kernel.tree_check.model import Loader, group_of
 
 __all__ = ["Files", "Loader", "Obj", "Unit", "build", "group_of", "load_units"]
 
 _KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 _MANIFEST_SUFFIXES = (".yaml", ".yml")  # what Flux's generated kustomization takes
 FLUX_KUSTOMIZE = "kustomize.toolkit.fluxcd.io"
-
-
-class Loader(_BaseLoader):
-    """Safe loader that keeps timestamps and ``=`` as strings, as the API server sees them."""
-
-
-def _as_str(loader: yaml.SafeLoader, node: yaml.Node) -> str:
-    return str(loader.construct_scalar(node))  # type: ignore[arg-type]
-
-
-Loader.add_constructor("tag:yaml.org,2002:value", _as_str)
-Loader.add_constructor("tag:yaml.org,2002:timestamp", _as_str)
-
-
-def group_of(api_version: str) -> str:
-    """The API group of ``apiVersion`` (``""`` for the core group)."""
-    return api_version.rpartition("/")[0] if "/" in api_version else ""
 
 
 class Files:
