@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
@@ -28,6 +27,22 @@ from ..kernel.validation import (
 )
 from ..kernel.values import deep_merge, set_path
 from ..versions import CHARTS
+from ._monitoring_values import (
+    ALERTMANAGER_REPLICAS,
+    ALERTMANAGER_STORAGE_SIZE,
+    API_SERVER_PORTS,
+    BYTE_SIZE,
+    CONTROL_PLANE_PORTS,
+    HOST_SCRAPE_PORTS,
+    LOGGING_NAMESPACE,
+    LOKI_GATEWAY_PORT,
+    OPERATOR_WEBHOOK_PORT,
+    PROMETHEUS_REPLICAS,
+    RETENTION,
+    STORAGE_SIZE,
+    defaults,
+    volume_claim,
+)
 
 __all__ = [
     "CHART_FACTS",
@@ -85,120 +100,6 @@ CHART_FACTS = register_chart(
 RELEASE = "kube-prometheus-stack"
 """Default release name; the operator, Grafana, kube-state-metrics and node-exporter are named after it."""
 HEALTH_CHECKED_RELEASES = (RELEASE,)
-
-# -- defaults (the one place they live) ----------------------------------------------------------
-
-PROMETHEUS_REPLICAS = 2
-ALERTMANAGER_REPLICAS = 2
-RETENTION = "15d"
-STORAGE_SIZE = "50Gi"
-ALERTMANAGER_STORAGE_SIZE = "5Gi"
-LOGGING_NAMESPACE = "logging"
-LOKI_GATEWAY_PORT = 8080  # nginx container port behind Service loki-gateway:80 (chart loki 18.11.0)
-OPERATOR_WEBHOOK_PORT = 10250  # operator container port `https` (admission webhook)
-# Host-network scrape targets (kubelet, node-exporter) and the API server: no pod labels to select.
-HOST_SCRAPE_PORTS = (10250, 9100)
-API_SERVER_PORTS = (443, 6443)
-# kube-proxy, etcd, controller-manager and scheduler metrics (only when the control plane is scraped).
-CONTROL_PLANE_PORTS = (10249, 2381, 10257, 10259)
-
-_RESTRICTED_CONTAINER = {
-    "allowPrivilegeEscalation": False,
-    "readOnlyRootFilesystem": True,
-    "capabilities": {"drop": ["ALL"]},
-}
-_SECCOMP = {"seccompProfile": {"type": "RuntimeDefault"}}
-
-
-def _defaults() -> dict[str, Any]:
-    """Production values of kube-prometheus-stack 88.5.3 that no knob sets (checked with helm template at 88.5.3)."""
-    operator_pod = {"fsGroup": 65534, "runAsGroup": 65534, "runAsNonRoot": True, "runAsUser": 65534, **_SECCOMP}
-    # Prometheus/Alertmanager pods are made by the operator; the pod SC comes from *Spec.securityContext.
-    spec_pod = {"runAsGroup": 2000, "runAsNonRoot": True, "runAsUser": 1000, "fsGroup": 2000, **_SECCOMP}
-    selectors = {
-        f"{kind}SelectorNilUsesHelmValues": False
-        for kind in ("serviceMonitor", "podMonitor", "rule", "probe", "scrapeConfig")
-    }
-    return {
-        # CRDs come from the crds/ folder (HelmRelease crds: CreateReplace), not the busybox:latest upgrade Job.
-        "crds": {"enabled": True, "upgradeJob": {"enabled": False}},
-        "prometheusOperator": {
-            "resources": {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"memory": "512Mi"}},
-            "securityContext": operator_pod,
-            "containerSecurityContext": dict(_RESTRICTED_CONTAINER),
-            "prometheusConfigReloader": {
-                "resources": {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"memory": "64Mi"}},
-            },
-            "admissionWebhooks": {
-                "enabled": True,
-                "patch": {
-                    "enabled": True,
-                    "resources": {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"memory": "64Mi"}},
-                },
-            },
-            "serviceMonitor": {"selfMonitor": True},
-        },
-        "prometheus": {
-            "serviceMonitor": {"selfMonitor": True},
-            "prometheusSpec": {
-                **selectors,
-                "resources": {"requests": {"cpu": "500m", "memory": "2Gi"}, "limits": {"memory": "4Gi"}},
-                "podAntiAffinity": "soft",
-                "securityContext": dict(spec_pod),
-            },
-        },
-        "alertmanager": {
-            "serviceMonitor": {"selfMonitor": True},
-            "alertmanagerSpec": {
-                "retention": "120h",
-                "resources": {"requests": {"cpu": "20m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}},
-                "securityContext": dict(spec_pod),
-            },
-        },
-        "grafana": {
-            # sqlite: one replica; HA needs an external database (grafana.ini.database).
-            "replicas": 1,
-            "resources": {"requests": {"cpu": "50m", "memory": "256Mi"}, "limits": {"memory": "512Mi"}},
-            "securityContext": {
-                "runAsNonRoot": True,
-                "runAsUser": 472,
-                "runAsGroup": 472,
-                "fsGroup": 472,
-                **_SECCOMP,
-            },
-            "containerSecurityContext": {
-                "allowPrivilegeEscalation": False,
-                "privileged": False,
-                "capabilities": {"drop": ["ALL"]},
-                **_SECCOMP,
-            },
-            "sidecar": {"resources": {"requests": {"cpu": "10m", "memory": "64Mi"}, "limits": {"memory": "128Mi"}}},
-            "serviceMonitor": {"enabled": True},
-            # The bats test pod pulls docker.io/bats/bats and is never run by Flux.
-            "testFramework": {"enabled": False},
-            # No calls home: the namespace has no internet egress for Grafana anyway.
-            "grafana.ini": {"analytics": {"reporting_enabled": False, "check_for_updates": False}},
-        },
-        # One replica: two would scrape every object twice (scale with autosharding instead).
-        "kube-state-metrics": {
-            "replicas": 1,
-            "resources": {"requests": {"cpu": "20m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}},
-        },
-        "prometheus-node-exporter": {
-            "resources": {"requests": {"cpu": "20m", "memory": "32Mi"}, "limits": {"memory": "128Mi"}},
-        },
-    }
-
-
-# The CRDs' ByteSize (``45GB``, ``500MiB``).
-_BYTE_SIZE = re.compile(r"^(0|([0-9]*[.])?[0-9]+((K|M|G|T|E|P)i?)?B)$")
-
-
-def _volume_claim(size: str, storage_class: str | None) -> dict[str, Any]:
-    spec: dict[str, Any] = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": size}}}
-    if storage_class is not None:
-        spec["storageClassName"] = storage_class
-    return {"volumeClaimTemplate": {"spec": spec}}
 
 
 class Monitoring(PlatformComponent):
@@ -280,7 +181,7 @@ class Monitoring(PlatformComponent):
         check_positive_int(where, "alertmanager_replicas", alertmanager_replicas)
         check_prometheus_duration(where, "retention", retention)
         if retention_size is not None and (
-            not isinstance(retention_size, str) or not _BYTE_SIZE.fullmatch(retention_size)
+            not isinstance(retention_size, str) or not BYTE_SIZE.fullmatch(retention_size)
         ):
             raise ValidationError(
                 where, "retention_size", retention_size, "a byte size such as '45GB' or '500MiB', or None"
@@ -338,14 +239,14 @@ class Monitoring(PlatformComponent):
                 ),
             )
 
-        knobs = _defaults()
+        knobs = defaults()
         prom = knobs["prometheus"]
         am = knobs["alertmanager"]
         set_path(prom, "prometheusSpec.replicas", prometheus_replicas)
         set_path(prom, "prometheusSpec.retention", retention)
         if retention_size is not None:
             set_path(prom, "prometheusSpec.retentionSize", retention_size)
-        set_path(prom, "prometheusSpec.storageSpec", _volume_claim(storage_size, storage_class))
+        set_path(prom, "prometheusSpec.storageSpec", volume_claim(storage_size, storage_class))
         if domain is not None:
             # Alert and dashboard links are built from these; the routes themselves are the cluster's.
             set_path(prom, "prometheusSpec.externalUrl", f"https://prometheus.{domain}")
@@ -358,7 +259,7 @@ class Monitoring(PlatformComponent):
         prom["podDisruptionBudget"] = {"enabled": prometheus_replicas > 1, "minAvailable": 1}
         set_path(am, "alertmanagerSpec.replicas", alertmanager_replicas)
         # Alertmanager's key is `storage`, not `storageSpec` like Prometheus (Alertmanager CRD, v0.93.1).
-        set_path(am, "alertmanagerSpec.storage", _volume_claim(alertmanager_storage_size, storage_class))
+        set_path(am, "alertmanagerSpec.storage", volume_claim(alertmanager_storage_size, storage_class))
         am["podDisruptionBudget"] = {"enabled": alertmanager_replicas > 1, "minAvailable": 1}
         knobs["grafana"]["initChownData"] = {"enabled": grafana_init_chown}
         if loki_datasource:

@@ -1,0 +1,120 @@
+"""kube-prometheus-stack's production values that no knob sets, and the defaults Monitoring documents."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+# -- defaults (the one place they live) ----------------------------------------------------------
+
+PROMETHEUS_REPLICAS = 2
+ALERTMANAGER_REPLICAS = 2
+RETENTION = "15d"
+STORAGE_SIZE = "50Gi"
+ALERTMANAGER_STORAGE_SIZE = "5Gi"
+LOGGING_NAMESPACE = "logging"
+LOKI_GATEWAY_PORT = 8080  # nginx container port behind Service loki-gateway:80 (chart loki 18.11.0)
+OPERATOR_WEBHOOK_PORT = 10250  # operator container port `https` (admission webhook)
+# Host-network scrape targets (kubelet, node-exporter) and the API server: no pod labels to select.
+HOST_SCRAPE_PORTS = (10250, 9100)
+API_SERVER_PORTS = (443, 6443)
+# kube-proxy, etcd, controller-manager and scheduler metrics (only when the control plane is scraped).
+CONTROL_PLANE_PORTS = (10249, 2381, 10257, 10259)
+
+_RESTRICTED_CONTAINER = {
+    "allowPrivilegeEscalation": False,
+    "readOnlyRootFilesystem": True,
+    "capabilities": {"drop": ["ALL"]},
+}
+_SECCOMP = {"seccompProfile": {"type": "RuntimeDefault"}}
+
+
+def defaults() -> dict[str, Any]:
+    """Production values of kube-prometheus-stack 88.5.3 that no knob sets (checked with helm template at 88.5.3)."""
+    operator_pod = {"fsGroup": 65534, "runAsGroup": 65534, "runAsNonRoot": True, "runAsUser": 65534, **_SECCOMP}
+    # Prometheus/Alertmanager pods are made by the operator; the pod SC comes from *Spec.securityContext.
+    spec_pod = {"runAsGroup": 2000, "runAsNonRoot": True, "runAsUser": 1000, "fsGroup": 2000, **_SECCOMP}
+    selectors = {
+        f"{kind}SelectorNilUsesHelmValues": False
+        for kind in ("serviceMonitor", "podMonitor", "rule", "probe", "scrapeConfig")
+    }
+    return {
+        # CRDs come from the crds/ folder (HelmRelease crds: CreateReplace), not the busybox:latest upgrade Job.
+        "crds": {"enabled": True, "upgradeJob": {"enabled": False}},
+        "prometheusOperator": {
+            "resources": {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"memory": "512Mi"}},
+            "securityContext": operator_pod,
+            "containerSecurityContext": dict(_RESTRICTED_CONTAINER),
+            "prometheusConfigReloader": {
+                "resources": {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"memory": "64Mi"}},
+            },
+            "admissionWebhooks": {
+                "enabled": True,
+                "patch": {
+                    "enabled": True,
+                    "resources": {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"memory": "64Mi"}},
+                },
+            },
+            "serviceMonitor": {"selfMonitor": True},
+        },
+        "prometheus": {
+            "serviceMonitor": {"selfMonitor": True},
+            "prometheusSpec": {
+                **selectors,
+                "resources": {"requests": {"cpu": "500m", "memory": "2Gi"}, "limits": {"memory": "4Gi"}},
+                "podAntiAffinity": "soft",
+                "securityContext": dict(spec_pod),
+            },
+        },
+        "alertmanager": {
+            "serviceMonitor": {"selfMonitor": True},
+            "alertmanagerSpec": {
+                "retention": "120h",
+                "resources": {"requests": {"cpu": "20m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}},
+                "securityContext": dict(spec_pod),
+            },
+        },
+        "grafana": {
+            # sqlite: one replica; HA needs an external database (grafana.ini.database).
+            "replicas": 1,
+            "resources": {"requests": {"cpu": "50m", "memory": "256Mi"}, "limits": {"memory": "512Mi"}},
+            "securityContext": {
+                "runAsNonRoot": True,
+                "runAsUser": 472,
+                "runAsGroup": 472,
+                "fsGroup": 472,
+                **_SECCOMP,
+            },
+            "containerSecurityContext": {
+                "allowPrivilegeEscalation": False,
+                "privileged": False,
+                "capabilities": {"drop": ["ALL"]},
+                **_SECCOMP,
+            },
+            "sidecar": {"resources": {"requests": {"cpu": "10m", "memory": "64Mi"}, "limits": {"memory": "128Mi"}}},
+            "serviceMonitor": {"enabled": True},
+            # The bats test pod pulls docker.io/bats/bats and is never run by Flux.
+            "testFramework": {"enabled": False},
+            # No calls home: the namespace has no internet egress for Grafana anyway.
+            "grafana.ini": {"analytics": {"reporting_enabled": False, "check_for_updates": False}},
+        },
+        # One replica: two would scrape every object twice (scale with autosharding instead).
+        "kube-state-metrics": {
+            "replicas": 1,
+            "resources": {"requests": {"cpu": "20m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}},
+        },
+        "prometheus-node-exporter": {
+            "resources": {"requests": {"cpu": "20m", "memory": "32Mi"}, "limits": {"memory": "128Mi"}},
+        },
+    }
+
+
+# The CRDs' ByteSize (``45GB``, ``500MiB``).
+BYTE_SIZE = re.compile(r"^(0|([0-9]*[.])?[0-9]+((K|M|G|T|E|P)i?)?B)$")
+
+
+def volume_claim(size: str, storage_class: str | None) -> dict[str, Any]:
+    spec: dict[str, Any] = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": size}}}
+    if storage_class is not None:
+        spec["storageClassName"] = storage_class
+    return {"volumeClaimTemplate": {"spec": spec}}
