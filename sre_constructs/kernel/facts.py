@@ -11,7 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .metrics import Exporter
 
 __all__ = [
     "ChartFacts",
@@ -167,6 +170,9 @@ class ChartFacts:
         drift_ignores: the fields of the release's objects that a controller owns once running
             (:class:`DriftIgnore`), derived from the release's values; every HelmRelease runs
             with drift detection enabled, and these are its only exceptions.
+        exporters: the scrape targets a release of the chart runs and the metrics each exports at
+            the pin (:class:`~sre_constructs.kernel.metrics.Exporter`); alert rules and dashboards
+            read only these.
     """
 
     chart: str
@@ -181,6 +187,7 @@ class ChartFacts:
     aggregated_roles: tuple[tuple[str, str, str], ...] = ()
     manual_inputs: ValuesSteps = _no_steps
     drift_ignores: DriftIgnores = _no_drift_ignores
+    exporters: tuple[Exporter, ...] = ()
 
 
 _REGISTRY: dict[str, ChartFacts] = {}
