@@ -608,7 +608,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     out = Path(args.out)
     wanted: dict[Path, str] = {out / name: text for name, text in render_pages().items()}
-    from .tenant_docs import render_tenant_page
+    from .tenancy.docs_page import render_tenant_page
 
     wanted[out.parent / "tenants.md"] = render_tenant_page()  # docs/tenants.md beside docs/services/
     if args.readme:
