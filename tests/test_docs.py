@@ -29,7 +29,7 @@ from sre_constructs.platform import SERVICES
 from .conftest import REPO
 
 DOCS = REPO / "docs" / "services"
-GRAPH_PAGE = REPO / "README.md"  # the page with the dependency-graph block
+GRAPH_PAGE = REPO / "docs" / "dependency-graph.md"  # the page with the dependency-graph block
 
 
 @pytest.fixture(scope="module")

@@ -102,8 +102,8 @@ def generated(clusters: Sequence[Path]) -> list[Page | Block | Folder]:
     return [
         Folder("docs/services", render_pages),
         Page("docs/tenants.md", render_tenant_page),
-        Block("README.md", GRAPH_START, GRAPH_END, graph),
-        Block("README.md", BRINGUP_START, BRINGUP_END, lambda: bringup_block(clusters)),
+        Block("docs/dependency-graph.md", GRAPH_START, GRAPH_END, graph),
+        Block("docs/bringing-up-a-cluster.md", BRINGUP_START, BRINGUP_END, lambda: bringup_block(clusters)),
     ]
 
 
