@@ -9,8 +9,8 @@ Every generated file is one entry of :func:`generated`, the registration point. 
 write a function that returns its Markdown beside the concept it documents (as
 ``tenancy/docs_page.py`` does for ``docs/tenants.md``), then add one import and one entry::
 
-    from ..alerts_page import render_alerts_page           # at the top of generated()
-    Page("docs/alerts.md", render_alerts_page),            # in its list
+    from ..alerts_page import render_alerts_page           # with the imports of this module
+    Page("docs/alerts.md", render_alerts_page),            # in the list generated() returns
 
 - :class:`Page`: a whole file, ``render() -> str``.
 - :class:`Block`: the text between two markers (``<!-- name:start -->`` ... ``<!-- name:end -->``)
@@ -31,6 +31,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..plan.readme import BRINGUP_END, BRINGUP_START, bringup_block
+from ..tenancy.docs_page import render_tenant_page
 from .graph import GRAPH_END, GRAPH_START, graph, graph_of
 from .knobs import DocsError, Knob, check_knobs
 from .service_pages import render_pages
@@ -96,9 +98,6 @@ def generated(clusters: Sequence[Path]) -> list[Page | Block | Folder]:
     Args:
         clusters: the example cluster files (``clusters/*.yaml``), for entries that show them.
     """
-    from ..plan.readme import BRINGUP_END, BRINGUP_START, bringup_block
-    from ..tenancy.docs_page import render_tenant_page
-
     return [
         Folder("docs/services", render_pages),
         Page("docs/tenants.md", render_tenant_page),
