@@ -350,9 +350,18 @@ def test_namespace_shared_with_create_namespace_false(app: App, tmp_path: Path) 
     assert not (tmp_path / "p/second/namespace.yaml").exists()
 
 
-def test_namespace_claims_are_per_tree(app: App) -> None:
-    PlatformComponent(platform(app, "one"), "a", namespace="shared")
-    PlatformComponent(platform(app, "two"), "b", namespace="shared")  # another tree: another cluster
+def test_namespace_claims_are_per_tree(app: App, tmp_path: Path) -> None:
+    one, two = platform(app, "one"), platform(app, "two")
+    a = PlatformComponent(one, "a", namespace="shared")
+    b = PlatformComponent(two, "b", namespace="shared")  # another tree: another cluster
+    assert one.namespace_owners == {"shared": a}
+    assert two.namespace_owners == {"shared": b}
+    write_tree(app, tmp_path)
+    for folder in ("one/a", "two/b"):  # each tree emits its own Namespace
+        namespace = yaml.safe_load((tmp_path / folder / "namespace.yaml").read_text())
+        assert (namespace["kind"], namespace["metadata"]["name"]) == ("Namespace", "shared"), folder
+    with pytest.raises(ValidationError, match="one/a already emits it"):  # within a tree, still one owner
+        PlatformComponent(one, "c", namespace="shared")
 
 
 def test_core_services_sharing_a_namespace(app: App) -> None:
