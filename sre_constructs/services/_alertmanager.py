@@ -274,6 +274,11 @@ def _receiver(where: str, dotted: str, raw: object) -> tuple[dict[str, Any], Cre
     return {"name": name, f"{kind}_configs": [entry]}, credential
 
 
+def _matcher(label: str, values: Sequence[str]) -> str:
+    # Values are checked names (no regex metacharacters but '-' and '.'): no escaping needed.
+    return f'{label}="{values[0]}"' if len(values) == 1 else f'{label}=~"{"|".join(values)}"'
+
+
 def _route(where: str, dotted: str, raw: object, receivers: Sequence[str]) -> dict[str, Any]:
     route = _keys(where, dotted, raw, _ROUTE_KEYS)
     receiver = route.get("receiver")
@@ -285,10 +290,10 @@ def _route(where: str, dotted: str, raw: object, receivers: Sequence[str]) -> di
     matchers = []
     if "severity" in route:
         severities = _names(where, f"{dotted}.severity", route["severity"], SEVERITIES)
-        matchers.append(f'severity=~"{"|".join(severities)}"')
+        matchers.append(_matcher("severity", severities))
     if "platform_component" in route:
         components = _names(where, f"{dotted}.platform_component", route["platform_component"], PLATFORM_COMPONENTS)
-        matchers.append(f'platform_component=~"{"|".join(components)}"')
+        matchers.append(_matcher("platform_component", components))
     if matchers:
         out["matchers"] = matchers
     for key in ("group_wait", "group_interval", "repeat_interval"):
