@@ -139,7 +139,7 @@ class Monitoring(PlatformComponent):
       ``platform_component``, grouping, a Watchdog heartbeat; inhibition is built in. Credentials come from
       OpenBao (ExternalSecret ``alertmanager-receivers`` in the ``monitoring-alerting`` companion) as files
       Alertmanager reads. Schema and design: :mod:`sre_constructs.services._alertmanager`, docs/alerting.md.
-      Default ``None``: the chart's own configuration (every alert to a ``null`` receiver).
+      Without it the chart's own configuration stays (every alert to a ``null`` receiver). Default ``None``.
     - ``secret_store``: the ClusterSecretStore receiver credentials come from (required when a receiver
       reads one; CorePlatform sets it to External Secrets' store). Default ``None``.
     - ``node_exporter_namespace``: move node-exporter to this privileged namespace (``monitoring-node-exporter``) so
@@ -151,7 +151,8 @@ class Monitoring(PlatformComponent):
     - ``release_name``: Default ``kube-prometheus-stack``.
     - ``wait``: Default ``True``; with ``False`` the health checks name the operator, Grafana and
       kube-state-metrics Deployments, the node-exporter DaemonSet and the Prometheus and
-      Alertmanager StatefulSets the operator creates (each only while enabled with replicas).
+      Alertmanager StatefulSets the operator creates (each only while enabled with replicas; Alertmanager's not
+      while it waits for receiver credentials, which come only after External Secrets).
     """
 
     def __init__(
