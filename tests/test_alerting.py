@@ -258,6 +258,11 @@ def test_plan_of_production_lists_each_credential_and_is_quiet_about_delivery() 
     commands = "\n".join(step["command"] for step in plan.manual_steps)
     for credential in parse_alerting("production", spec.alerting).credentials:
         assert f"bao kv put -mount=secret {credential.path} {credential.prop}=" in commands
+    # docs/alerting.md shows these exact commands: keep it current.
+    doc = (REPO / "docs" / "alerting.md").read_text(encoding="utf-8")
+    for step in plan.manual_steps:
+        if "platform/alertmanager/" in step["command"]:
+            assert step["command"] in doc, "docs/alerting.md: stale command, copy it from `sre-constructs plan`"
 
 
 def test_production_example_renders_a_configuration_amtool_accepts(tmp_path: Path) -> None:
