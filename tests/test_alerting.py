@@ -417,3 +417,15 @@ def test_cluster_file_alerting_must_be_a_mapping() -> None:
     with pytest.raises(ValidationError) as caught:
         parse_cluster("name: c\ngit:\n  url: https://git.example.com/x.git\nalerting: slack\n", "c.yaml")
     assert (caught.value.where, caught.value.field) == ("c.yaml:4", "alerting")
+
+
+def test_alertmanager_may_reach_mail_relays_and_webhooks_on_their_ports() -> None:
+    alerting = {
+        **EVERY_RECEIVER,
+        "heartbeat": {"url": "https://hb.example.com:8443/ping"},
+    }
+    monitoring = Monitoring(Chart(App(), "c"), "monitoring", alerting=alerting, secret_store="openbao")
+    needs = {need.name: need for _, need in monitoring.network_needs}
+    assert {p.port for p in needs["alertmanager-receiver-ports"].ports} == {587, 8443}
+    plain = Monitoring(Chart(App(), "c"), "monitoring", alerting={"heartbeat": {"url": "https://hb.example.com/x"}})
+    assert "alertmanager-receiver-ports" not in {need.name for _, need in plain.network_needs}  # 443 is open already

@@ -150,6 +150,8 @@ class Alerting:
     credentials: list[Credential] = field(default_factory=list)
     receivers: list[str] = field(default_factory=list)
     """The receivers that reach someone (not ``null``, not the heartbeat)."""
+    ports: list[int] = field(default_factory=list)
+    """TCP ports of mail relays and webhooks other than 443, for Alertmanager's egress policy."""
 
 
 def _seconds(value: str) -> float:
@@ -175,14 +177,23 @@ def _duration(where: str, dotted: str, value: object) -> str:
     return check_prometheus_duration(where, dotted, value)
 
 
+def _port(address: str) -> int:
+    """The TCP port of an ``https://`` URL or a ``host:port`` smarthost (443 when the URL names none)."""
+    host = address.removeprefix("https://").split("/", 1)[0]
+    return int(host.rsplit(":", 1)[1]) if ":" in host else 443
+
+
 def _https(where: str, dotted: str, value: object) -> str:
-    return _text(
+    url = _text(
         where,
         dotted,
         value,
         _HTTPS_URL,
         "an https:// URL without credentials in it (put a token in OpenBao: bearer_token: true)",
     )
+    if not 1 <= _port(url) <= 65535:
+        raise ValidationError(where, dotted, url, "an https:// URL with a port in 1-65535")
+    return url
 
 
 def _kv_path(where: str, dotted: str, value: object) -> str:
@@ -259,6 +270,8 @@ def _receiver(where: str, dotted: str, raw: object) -> tuple[dict[str, Any], Cre
             _SMARTHOST,
             "host:port of the mail relay, e.g. 'smtp.example.com:587'",
         )
+        if not 1 <= _port(entry["smarthost"]) <= 65535:
+            raise ValidationError(where, f"{dotted}.smarthost", entry["smarthost"], "host:port with a port in 1-65535")
         entry["require_tls"] = check_bool(where, f"{dotted}.require_tls", raw.get("require_tls", True))
         username = raw.get("username")
         if username is None:
@@ -412,7 +425,11 @@ def parse_alerting(where: str, raw: object, knob: str = "alerting") -> Alerting:
         "receivers": entries,
         "templates": ["/etc/alertmanager/config/*.tmpl"],
     }
-    return Alerting(config, credentials, names)
+    ports = sorted(
+        {_port(c["url"]) for r in entries for c in r.get("webhook_configs", ())}
+        | {_port(c["smarthost"]) for r in entries for c in r.get("email_configs", ())} - {443}
+    )
+    return Alerting(config, credentials, names, ports)
 
 
 def alertmanager_values(alerting: Alerting) -> dict[str, Any]:

@@ -134,7 +134,8 @@ class Monitoring(PlatformComponent):
     - ``loki_gateway``: Service name of Loki's gateway (follows Loki's release name). Default ``loki-gateway``.
     - ``managed_control_plane``: the control plane is not scrapeable (managed, k3s, RKE2): disable the etcd,
       controller-manager, scheduler and kube-proxy targets. Default ``False``.
-    - ``alertmanager_egress``: let Alertmanager reach receivers on TCP 443 anywhere. Default ``True``.
+    - ``alertmanager_egress``: let Alertmanager reach receivers on TCP 443 anywhere (and on the ports of the
+      ``alerting`` mail relays and webhooks). Default ``True``.
     - ``alerting``: who is told: receivers (Slack, PagerDuty, webhook, email), routes by ``severity`` and
       ``platform_component``, grouping, a Watchdog heartbeat; inhibition is built in. Credentials come from
       OpenBao (ExternalSecret ``alertmanager-receivers`` in the ``monitoring-alerting`` companion) as files
@@ -313,6 +314,13 @@ class Monitoring(PlatformComponent):
             timeout="15m",
         )
         self._declare_network(release_name, loki_datasource, managed_control_plane, alertmanager_egress)
+        if alerts is not None and alerts.ports and alertmanager_egress:
+            self.allow_egress(
+                "alertmanager-receiver-ports",
+                Peer.anywhere("mail relays and webhooks of the alerting receivers"),
+                tcp(*alerts.ports),
+                pods={"app.kubernetes.io/name": "alertmanager"},
+            )
         self.alerting: PlatformComponent | None = None
         """The ``monitoring-alerting`` companion with the receivers' ExternalSecret (when one reads a credential)."""
         if alerts is not None and alerts.credentials and secret_store is not None:
