@@ -425,10 +425,9 @@ def parse_alerting(where: str, raw: object, knob: str = "alerting") -> Alerting:
         "receivers": entries,
         "templates": ["/etc/alertmanager/config/*.tmpl"],
     }
-    ports = sorted(
-        {_port(c["url"]) for r in entries for c in r.get("webhook_configs", ())}
-        | {_port(c["smarthost"]) for r in entries for c in r.get("email_configs", ())} - {443}
-    )
+    hooks = {_port(c["url"]) for r in entries for c in r.get("webhook_configs", ())}
+    relays = {_port(c["smarthost"]) for r in entries for c in r.get("email_configs", ())}
+    ports = sorted((hooks | relays) - {443})
     return Alerting(config, credentials, names, ports)
 
 
