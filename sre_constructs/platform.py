@@ -313,6 +313,13 @@ class CorePlatform(PlatformChart):
                         False,
                         f"True while {spec.name} is enabled: {spec.name} needs {needed}",
                     )
+        if self.alerting is not None and "monitoring" not in enabled:
+            raise ValidationError(
+                self.node.path,
+                "services.monitoring.enabled",
+                False,
+                "True while alerting is given: Alertmanager is there",
+            )
         # Needs that follow a knob.
         cert_manager = settings["cert-manager"]
         if (

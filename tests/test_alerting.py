@@ -374,6 +374,12 @@ def test_credentials_need_a_secret_store() -> None:
     assert "ClusterSecretStore" in caught.value.allowed
 
 
+def test_alerting_needs_monitoring() -> None:
+    with pytest.raises(ValidationError) as caught:
+        CorePlatform(App(), "core", alerting=_with(), services={"monitoring": {"enabled": False}})
+    assert caught.value.field == "services.monitoring.enabled"
+
+
 def test_the_monitoring_knob_wins_over_the_platform_one() -> None:
     mine = {
         "receivers": [{"name": "mine", "type": "webhook", "url": "https://a.example.com"}],
