@@ -435,3 +435,11 @@ def test_alertmanager_may_reach_mail_relays_and_webhooks_on_their_ports() -> Non
     assert {p.port for p in needs["alertmanager-receiver-ports"].ports} == {587, 8443}
     plain = Monitoring(Chart(App(), "c"), "monitoring", alerting={"heartbeat": {"url": "https://hb.example.com/x"}})
     assert "alertmanager-receiver-ports" not in {need.name for _, need in plain.network_needs}  # 443 is open already
+
+
+def test_an_unauthenticated_mail_relay_reads_no_credential() -> None:
+    mail = {"name": "relay", "type": "email", "to": "ops@example.com", "from": "am@example.com", "smarthost": "mx:25"}
+    alerting = parse_alerting("t", {"receivers": [mail], "default_receiver": "relay"})
+    (entry,) = alerting.config["receivers"][1]["email_configs"]
+    assert "auth_username" not in entry and "auth_password_file" not in entry
+    assert alerting.credentials == [] and alerting.ports == [25]

@@ -233,10 +233,10 @@ def _receiver(where: str, dotted: str, raw: object) -> tuple[dict[str, Any], Cre
         )
     path = _kv_path(where, f"{dotted}.secret", raw.get("secret", f"{DEFAULT_KV_PREFIX}/{name}"))
     resolved = check_bool(where, f"{dotted}.send_resolved", raw.get("send_resolved", True))
-    credential: Credential | None = Credential(name, path, _PROPERTY[kind])
+    credential = Credential(name, path, _PROPERTY[kind])
+    reads = kind in ("slack", "pagerduty")  # webhooks and mail read one only with a token or a user
     entry: dict[str, Any] = {"send_resolved": resolved}
     if kind == "slack":
-        assert credential is not None
         entry["api_url_file"] = credential.file
         if "channel" in raw:
             entry["channel"] = _text(
@@ -247,17 +247,14 @@ def _receiver(where: str, dotted: str, raw: object) -> tuple[dict[str, Any], Cre
         )
         entry["text"] = "{{ range .Alerts }}{{ .Annotations.summary }}\n{{ .Annotations.runbook_url }}\n{{ end }}"
     elif kind == "pagerduty":
-        assert credential is not None
         entry["routing_key_file"] = credential.file
         # Our severities are PagerDuty's own (critical, warning, info); anything else is an error.
         entry["severity"] = "{{ if .CommonLabels.severity }}{{ .CommonLabels.severity }}{{ else }}error{{ end }}"
     elif kind == "webhook":
         entry["url"] = _https(where, f"{dotted}.url", raw.get("url"))
-        if check_bool(where, f"{dotted}.bearer_token", raw.get("bearer_token", False)):
-            assert credential is not None
+        reads = check_bool(where, f"{dotted}.bearer_token", raw.get("bearer_token", False))
+        if reads:
             entry["http_config"] = {"authorization": {"type": "Bearer", "credentials_file": credential.file}}
-        else:
-            credential = None
     else:
         entry["to"] = _text(where, f"{dotted}.to", raw.get("to"), _EMAIL, "an email address such as 'ops@example.com'")
         entry["from"] = _text(
@@ -274,17 +271,15 @@ def _receiver(where: str, dotted: str, raw: object) -> tuple[dict[str, Any], Cre
             raise ValidationError(where, f"{dotted}.smarthost", entry["smarthost"], "host:port with a port in 1-65535")
         entry["require_tls"] = check_bool(where, f"{dotted}.require_tls", raw.get("require_tls", True))
         username = raw.get("username")
-        if username is None:
-            credential = None  # an unauthenticated relay
-        else:
+        reads = username is not None  # without a user: an unauthenticated relay
+        if reads:
             if not isinstance(username, str) or not username.strip():
                 raise ValidationError(
                     where, f"{dotted}.username", username, "the SMTP user name, or omit it for no auth"
                 )
-            assert credential is not None
             entry["auth_username"] = username
             entry["auth_password_file"] = credential.file
-    return {"name": name, f"{kind}_configs": [entry]}, credential
+    return {"name": name, f"{kind}_configs": [entry]}, credential if reads else None
 
 
 def _matcher(label: str, values: Sequence[str]) -> str:
