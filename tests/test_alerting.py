@@ -443,3 +443,30 @@ def test_an_unauthenticated_mail_relay_reads_no_credential() -> None:
     (entry,) = alerting.config["receivers"][1]["email_configs"]
     assert "auth_username" not in entry and "auth_password_file" not in entry
     assert alerting.credentials == [] and alerting.ports == [25]
+
+
+@pytest.mark.parametrize(
+    ("values", "noted"),
+    [
+        ({"alertmanager": {"config": {"route": {"receiver": "team"}, "receivers": [{"name": "team"}]}}}, True),
+        (
+            {
+                "alertmanager": {
+                    "config": {
+                        "route": {"receiver": "team"},
+                        "receivers": [{"name": "team", "webhook_configs": [{"url": "https://a.example.com"}]}],
+                    }
+                }
+            },
+            False,
+        ),
+        ({"alertmanager": {"alertmanagerSpec": {"configSecret": "my-alertmanager"}}}, False),
+        ({"alertmanager": {"enabled": False}}, False),
+    ],
+    ids=["receiver-without-configs", "hand-written-receiver", "config-secret", "no-alertmanager"],
+)
+def test_the_note_reads_any_configuration_in_the_tree(values: dict[str, Any], noted: bool) -> None:
+    app = App()
+    CorePlatform(app, "core", services={"monitoring": {"values": values}})
+    notes = plan_app(app).notes
+    assert any("alerts reach no one" in note for note in notes) is noted, notes
