@@ -13,6 +13,9 @@ an error naming its line)::
     domain: lab.example.com            # optional DNS name: external URLs of Prometheus, Alertmanager, Grafana
     registry_mirror: registry.local:5000/platform   # optional host[:port][/prefix]: air-gapped mirror
     chart_source: helm                 # helm (default) or oci
+    alerting:                          # optional; who is told (docs/alerting.md): receivers, routes, heartbeat
+      receivers: [{name: oncall, type: pagerduty}]
+      routes: [{receiver: oncall, severity: critical}]
     services:                          # optional; per service, what CorePlatform(services=...) takes
       monitoring:
         enabled: true                  # default true
@@ -53,7 +56,17 @@ from .platform import CHART_SOURCES, SERVICES, CorePlatform
 
 __all__ = ["DEFAULT_CLUSTER", "GIT_KEYS", "TOP_LEVEL_KEYS", "ClusterSpec", "load_cluster", "parse_cluster"]
 
-TOP_LEVEL_KEYS = ("name", "path", "source_ref", "git", "domain", "registry_mirror", "chart_source", "services")
+TOP_LEVEL_KEYS = (
+    "name",
+    "path",
+    "source_ref",
+    "git",
+    "domain",
+    "registry_mirror",
+    "chart_source",
+    "alerting",
+    "services",
+)
 GIT_KEYS = ("url", "branch", "interval")
 _CHART_VALUE_KNOBS = ("values", "base_values", "gateway_values", "alloy_values")
 _GIT_URL = re.compile(r"^(http|https|ssh)://\S+$")  # what the GitRepository CRD accepts
@@ -75,6 +88,7 @@ class ClusterSpec:
         registry_mirror: the air-gap mirror, if given.
         chart_source: ``helm`` or ``oci``.
         services: per-service settings (``CorePlatform(services=...)``).
+        alerting: who is told (``CorePlatform(alerting=...)``), if given.
         file: where the spec came from (for messages).
         lines: dotted field path -> line number in ``file``.
     """
@@ -89,6 +103,7 @@ class ClusterSpec:
     registry_mirror: str | None = None
     chart_source: str = "helm"
     services: dict[str, dict[str, Any]] = field(default_factory=dict)
+    alerting: dict[str, Any] | None = None
     file: str = "<default>"
     lines: dict[str, int] = field(default_factory=dict)
 
@@ -119,6 +134,7 @@ class ClusterSpec:
                 registry_mirror=self.registry_mirror,
                 chart_source=self.chart_source,
                 domain=self.domain,
+                alerting=self.alerting,
             )
 
     @contextmanager
@@ -139,6 +155,12 @@ class ClusterSpec:
         fld = str(error.field)
         if fld.startswith("services."):
             return fld
+        if (
+            fld.startswith("alerting")
+            and self.alerting is not None
+            and "alerting" not in self.services.get("monitoring", {})
+        ):
+            return fld  # the top-level key, passed through to Monitoring
         segments = error.where.split("/")
         if len(segments) > 1:
             for spec in SERVICES:
@@ -302,6 +324,10 @@ def parse_cluster(text: str, file: str = "<string>") -> ClusterSpec:
     if chart_source not in CHART_SOURCES:
         raise ValidationError(where("chart_source"), "chart_source", chart_source, "one of " + ", ".join(CHART_SOURCES))
     spec.chart_source = chart_source
+    alerting = data.get("alerting")
+    if alerting is not None and not isinstance(alerting, dict):
+        raise ValidationError(where("alerting"), "alerting", alerting, "a mapping with receivers and routes")
+    spec.alerting = alerting
 
     services = data.get("services", {}) or {}
     if not isinstance(services, dict):

@@ -97,6 +97,10 @@ class CorePlatform(PlatformChart):
         domain: the cluster's DNS name; Monitoring announces ``https://prometheus.<domain>``,
             ``https://alertmanager.<domain>`` and ``https://grafana.<domain>`` as external URLs (a
             ``services.monitoring.domain`` knob wins). Default none.
+        alerting: who is told when an alert fires: Monitoring's ``alerting`` knob (receivers, routes,
+            heartbeat; see docs/alerting.md), given here for the platform (a
+            ``services.monitoring.alerting`` knob wins). Credentials come from External Secrets' store.
+            Default none (alerts reach no one; the plan says so).
         **chart_props: passed to ``cdk8s.Chart``.
     """
 
@@ -122,6 +126,7 @@ class CorePlatform(PlatformChart):
         registry_mirror: str | None = None,
         chart_source: str = "helm",
         domain: str | None = None,
+        alerting: Mapping[str, Any] | None = None,
         **chart_props: Any,
     ) -> None:
         super().__init__(scope, id, path=path, source_ref=source_ref, name_prefix=name_prefix, **chart_props)
@@ -131,6 +136,8 @@ class CorePlatform(PlatformChart):
             airgap.check_mirror(self.node.path, "registry_mirror", registry_mirror)
         self.domain: str | None = check_domain(self.node.path, "domain", domain) if domain is not None else None
         """The cluster's DNS name (external URLs of Prometheus, Alertmanager and Grafana)."""
+        self.alerting: Mapping[str, Any] | None = alerting
+        """Who is told (Monitoring's ``alerting`` knob), or ``None``."""
         self.registry_mirror: str | None = registry_mirror
         """The registry mirror every image and chart comes from, or ``None``."""
         self.chart_source: str = chart_source
@@ -182,6 +189,8 @@ class CorePlatform(PlatformChart):
         default("monitoring_namespace", knobs["monitoring"].get("namespace", "monitoring"))
         if spec.name == "monitoring" and self.domain is not None:
             default("domain", self.domain)
+        if spec.name == "monitoring" and self.alerting is not None:
+            default("alerting", self.alerting)
         if spec.name == "monitoring" and "logging" in enabled:
             default("loki_datasource", True)  # Grafana reads Loki when Loki is in this platform
             logging = knobs["logging"]
@@ -216,9 +225,10 @@ class CorePlatform(PlatformChart):
                 ("kv_mount", "kv_mount"),
             ):
                 default(knob, getattr(openbao, attribute))
-        if spec.name == "logging" and "external-secrets" in enabled:
-            # Loki's S3 credentials (when it has a credentials Secret) come from the platform's store;
-            # logging is built before External Secrets, so the store's name comes from its knobs.
+        if spec.name in ("logging", "monitoring") and "external-secrets" in enabled:
+            # Loki's S3 credentials (when it has a credentials Secret) and Alertmanager's receiver
+            # credentials come from the platform's store; both are built before External Secrets, so
+            # the store's name comes from its knobs.
             eso_store = knobs["external-secrets"].get("store_name", "openbao")
             if isinstance(eso_store, str):
                 default("secret_store", eso_store)
@@ -254,6 +264,9 @@ class CorePlatform(PlatformChart):
         for component in built.values():
             if eso is not None and getattr(component, "requires_external_secrets", False):
                 component.depends_on(eso_config or eso)
+        alerting = getattr(built.get("monitoring"), "alerting", None)
+        if eso is not None and isinstance(alerting, PlatformComponent):
+            alerting.depends_on(eso_config or eso)  # Alertmanager's receiver credentials
         # Kyverno's Pod Security policies exempt exactly the namespaces that run above a level.
         kyverno = built.get("kyverno")
         if isinstance(kyverno, Kyverno):
@@ -300,6 +313,13 @@ class CorePlatform(PlatformChart):
                         False,
                         f"True while {spec.name} is enabled: {spec.name} needs {needed}",
                     )
+        if self.alerting is not None and "monitoring" not in enabled:
+            raise ValidationError(
+                self.node.path,
+                "services.monitoring.enabled",
+                False,
+                "True while alerting is given: Alertmanager is there",
+            )
         # Needs that follow a knob.
         cert_manager = settings["cert-manager"]
         if (

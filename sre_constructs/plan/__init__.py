@@ -16,6 +16,7 @@ from typing import Any
 
 from ..kernel.errors import ValidationError
 from ..kernel.tree_check import infer_repo_root
+from .alerting import alert_delivery_notes
 from .engine import simulate
 from .model import Blocker
 from .report import Plan, build_plan
@@ -52,6 +53,7 @@ def plan_files(
         notes = notes + chart_notes
     outcome = simulate(units, rendered=rendered, mirror=mirror if mirror is not None else infer_mirror(units))
     outcome.notes[:0] = notes + [n for u in units for n in (f"{u.name}: {note}" for note in u.notes)]
+    outcome.notes.extend(alert_delivery_notes(units))
     return build_plan(outcome, title or ", ".join(roots))
 
 

@@ -27,6 +27,7 @@ from ..kernel.validation import (
 )
 from ..kernel.values import deep_merge, set_path
 from ..versions import CHARTS
+from ._alertmanager import Alerting, alertmanager_values, parse_alerting, receivers_external_secret
 from ._monitoring_values import (
     ALERTMANAGER_REPLICAS,
     ALERTMANAGER_STORAGE_SIZE,
@@ -133,7 +134,15 @@ class Monitoring(PlatformComponent):
     - ``loki_gateway``: Service name of Loki's gateway (follows Loki's release name). Default ``loki-gateway``.
     - ``managed_control_plane``: the control plane is not scrapeable (managed, k3s, RKE2): disable the etcd,
       controller-manager, scheduler and kube-proxy targets. Default ``False``.
-    - ``alertmanager_egress``: let Alertmanager reach receivers on TCP 443 anywhere. Default ``True``.
+    - ``alertmanager_egress``: let Alertmanager reach receivers on TCP 443 anywhere (and on the ports of the
+      ``alerting`` mail relays and webhooks). Default ``True``.
+    - ``alerting``: who is told: receivers (Slack, PagerDuty, webhook, email), routes by ``severity`` and
+      ``platform_component``, grouping, a Watchdog heartbeat; inhibition is built in. Credentials come from
+      OpenBao (ExternalSecret ``alertmanager-receivers`` in the ``monitoring-alerting`` companion) as files
+      Alertmanager reads. Schema and design: :mod:`sre_constructs.services._alertmanager`, docs/alerting.md.
+      Without it the chart's own configuration stays (every alert to a ``null`` receiver). Default ``None``.
+    - ``secret_store``: the ClusterSecretStore receiver credentials come from (required when a receiver
+      reads one; CorePlatform sets it to External Secrets' store). Default ``None``.
     - ``node_exporter_namespace``: move node-exporter to this privileged namespace (``monitoring-node-exporter``) so
       ``monitoring`` is ``restricted``. Default ``None`` (stays in ``monitoring``, which is then ``privileged``).
     - ``domain``: the cluster's DNS name: Prometheus, Alertmanager and Grafana announce
@@ -143,7 +152,8 @@ class Monitoring(PlatformComponent):
     - ``release_name``: Default ``kube-prometheus-stack``.
     - ``wait``: Default ``True``; with ``False`` the health checks name the operator, Grafana and
       kube-state-metrics Deployments, the node-exporter DaemonSet and the Prometheus and
-      Alertmanager StatefulSets the operator creates (each only while enabled with replicas).
+      Alertmanager StatefulSets the operator creates (each only while enabled with replicas; Alertmanager's not
+      while it waits for receiver credentials, which come only after External Secrets).
     """
 
     def __init__(
@@ -168,6 +178,8 @@ class Monitoring(PlatformComponent):
         alertmanager_egress: bool = True,
         node_exporter_namespace: str | None = None,
         domain: str | None = None,
+        alerting: Mapping[str, Any] | None = None,
+        secret_store: str | None = None,
         namespace: str = "monitoring",
         release_name: str = RELEASE,
         wait: bool = True,
@@ -209,6 +221,17 @@ class Monitoring(PlatformComponent):
                     node_exporter_namespace,
                     f"a namespace other than {namespace!r}, or None to keep node-exporter there",
                 )
+        alerts: Alerting | None = None if alerting is None else parse_alerting(where, alerting)
+        if secret_store is not None:
+            check_dns_label(where, "secret_store", secret_store)
+        elif alerts is not None and alerts.credentials:
+            raise ValidationError(
+                where,
+                "secret_store",
+                None,
+                "a ClusterSecretStore name (enable External Secrets in the platform): "
+                "alerting receivers read credentials from it",
+            )
         node_exporter_separate = node_exporter_namespace is not None
         # Grafana's chown init container runs as root with CHOWN/DAC_OVERRIDE: not even baseline.
         needs_privileged = not node_exporter_separate or grafana_init_chown
@@ -280,6 +303,8 @@ class Monitoring(PlatformComponent):
                 knobs[component] = {"enabled": False}
         if node_exporter_namespace is not None:
             knobs["prometheus-node-exporter"]["namespaceOverride"] = node_exporter_namespace
+        if alerts is not None:
+            knobs["alertmanager"] = deep_merge(am, alertmanager_values(alerts))
 
         self.release = self.add_helm_release(
             release_name,
@@ -289,8 +314,24 @@ class Monitoring(PlatformComponent):
             timeout="15m",
         )
         self._declare_network(release_name, loki_datasource, managed_control_plane, alertmanager_egress)
+        if alerts is not None and alerts.ports and alertmanager_egress:
+            self.allow_egress(
+                "alertmanager-receiver-ports",
+                Peer.anywhere("mail relays and webhooks of the alerting receivers"),
+                tcp(*alerts.ports),
+                pods={"app.kubernetes.io/name": "alertmanager"},
+            )
+        self.alerting: PlatformComponent | None = None
+        """The ``monitoring-alerting`` companion with the receivers' ExternalSecret (when one reads a credential)."""
+        if alerts is not None and alerts.credentials and secret_store is not None:
+            self.alerting = self.add_companion("alerting")
+            self.alerting.add_manifest(receivers_external_secret(alerts, namespace, secret_store))
         for check in self._workloads(release_name, namespace, self.node_exporter_namespace, self.release.values):
-            self.add_health_check(check)
+            # Alertmanager waits for its credentials (after External Secrets): waiting here would deadlock.
+            if not (
+                self.alerting is not None and check.kind == "StatefulSet" and check.name.startswith("alertmanager-")
+            ):
+                self.add_health_check(check)
 
     # -- companion --------------------------------------------------------------------------
 
