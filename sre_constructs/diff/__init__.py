@@ -79,7 +79,9 @@ def diff_files(
         new_rendered, new_notes = render_side(charts, after)
         result.notes += sorted(set(new_notes) | {f"old side: {n}" for n in old_notes if n not in new_notes})
         changes += rendered_changes(before, after, old_rendered, new_rendered)
-    assess(changes, _context(before, after, new_rendered))
+    context = _context(before, after, new_rendered)
+    context.pruned_namespaces = {c.name for c in changes if (c.group, c.kind, c.action) == ("", "Namespace", "removed")}
+    assess(changes, context)
     by_unit: dict[str, KustomizationDiff] = {}
     for change in changes:
         by_unit.setdefault(change.kustomization, KustomizationDiff(change.kustomization)).changes.append(change)

@@ -26,6 +26,21 @@ def _value(value: Any) -> str:
     return text if len(text) <= _WIDTH else text[: _WIDTH - 3] + "..."
 
 
+def _scalars(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, (str, int, float, bool)) for v in value)
+
+
+def _pair(old: Any, new: Any) -> str:
+    """``old -> new``; for two lists of scalars, the items removed and added."""
+    if _scalars(old) and _scalars(new):
+        gone = [v for v in old if v not in new]
+        came = [v for v in new if v not in old]
+        if gone or came:
+            parts = [f"-{_value(v)}" for v in gone] + [f"+{_value(v)}" for v in came]
+            return " ".join(parts)
+    return f"{_value(old)} -> {_value(new)}"
+
+
 def _summary(diff: TreeDiff) -> str:
     if diff.empty:
         return "no changes"
@@ -58,7 +73,7 @@ def _text(diffs: Sequence[TreeDiff]) -> str:
             for change in sorted(kust.changes, key=_order):
                 out.append(f"    {_headline(change)} [{change.level}]")
                 out.extend(f"        ! {r.level}: {r.reason}" for r in change.risks)
-                out.extend(f"        {f.path}: {_value(f.old)} -> {_value(f.new)}" for f in change.fields)
+                out.extend(f"        {f.path}: {_pair(f.old, f.new)}" for f in change.fields)
         if diff.plan:
             out.append("\n  plan")
             out.extend(f"    ! {p.level}: {p.what}: {p.reason}" for p in diff.plan)
@@ -67,6 +82,16 @@ def _text(diffs: Sequence[TreeDiff]) -> str:
             out.extend(f"    - {note}" for note in diff.notes)
         out.append("")
     return "\n".join(out)
+
+
+def _diff_lines(path: str, old: Any, new: Any) -> list[str]:
+    """A field as ``diff`` lines (lists of scalars item by item)."""
+    if _scalars(old) and _scalars(new):
+        return [f"  - {path}: {_value(v)}" for v in old if v not in new] + [
+            f"  + {path}: {_value(v)}" for v in new if v not in old
+        ]
+    lines = [f"  - {path}: {_value(old)}"] if old != ABSENT else []
+    return lines + ([f"  + {path}: {_value(new)}"] if new != ABSENT else [])
 
 
 def _cell(text: str) -> str:
@@ -98,10 +123,7 @@ def _markdown(diffs: Sequence[TreeDiff]) -> str:
                 if change.fields:
                     out += ["", "  ```diff"]
                     for f in change.fields:
-                        if f.old != ABSENT:
-                            out.append(f"  - {f.path}: {_value(f.old)}")
-                        if f.new != ABSENT:
-                            out.append(f"  + {f.path}: {_value(f.new)}")
+                        out.extend(_diff_lines(f.path, f.old, f.new))
                     out += ["  ```", ""]
             out += ["", "</details>", ""]
         if diff.plan:

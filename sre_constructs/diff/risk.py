@@ -65,12 +65,14 @@ class Context:
         old_namespaces: the Namespaces of the old side (a new allow policy there opens a path).
         policy_namespaces: namespaces with a NetworkPolicy on the new side.
         api_versions: every ``apiVersion`` the new side's objects use (a CRD version they need).
+        pruned_namespaces: Namespaces Flux prunes (what goes with them opens no path).
     """
 
     forces: Callable[[str], bool] = lambda _unit: False
     old_namespaces: set[str] = field(default_factory=set)
     policy_namespaces: set[str] = field(default_factory=set)
     api_versions: set[str] = field(default_factory=set)
+    pruned_namespaces: set[str] = field(default_factory=set)
 
 
 def _data_kind(body: dict[str, Any], group: str, kind: str) -> str | None:
@@ -88,7 +90,7 @@ def assess(changes: Iterable[ObjectChange], context: Context) -> None:
         key = (change.group, change.kind)
         old, new = change.old_body or {}, change.new_body or {}
         if change.action == "removed":
-            _removed(change, old)
+            _removed(change, old, change.namespace in context.pruned_namespaces)
         elif change.action == "orphaned":
             change.risk("change", "leaves the tree but stays on the cluster: its Kustomization has prune off")
         elif change.action == "added":
@@ -106,13 +108,16 @@ def assess(changes: Iterable[ObjectChange], context: Context) -> None:
                 _crd_versions(change, old, new, context)
 
 
-def _removed(change: ObjectChange, old: dict[str, Any]) -> None:
+def _removed(change: ObjectChange, old: dict[str, Any], with_namespace: bool) -> None:
     data = _data_kind(old, change.group, change.kind)
     if data:
         change.risk("data-loss", f"Flux prunes {change.label}: {data}")
     if (change.group, change.kind) == ("helm.toolkit.fluxcd.io", "HelmRelease"):
         change.risk("change", "helm-controller uninstalls the release: every object the chart made is deleted")
-    _security(change, old, {})
+    if with_namespace:
+        change.risk("change", f"goes with Namespace {change.namespace}")
+    else:
+        _security(change, old, {})
 
 
 def _moved(change: ObjectChange, old: dict[str, Any]) -> None:
