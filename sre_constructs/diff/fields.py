@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .model import ABSENT, FieldChange
+from .levels import ABSENT
+from .model import FieldChange
 
 __all__ = ["field_changes", "parse_quantity", "under"]
 

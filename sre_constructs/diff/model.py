@@ -6,6 +6,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from .levels import ACTIONS, FAIL_ON, LEVELS
+
 __all__ = [
     "ACTIONS",
     "FAIL_ON",
@@ -19,20 +21,6 @@ __all__ = [
     "at_or_above",
     "worst",
 ]
-
-LEVELS = ("data-loss", "blocking", "security", "upgrade", "change")
-"""Risk levels, worst first: ``data-loss`` (Flux prunes data), ``blocking`` (the API server refuses the
-update, or the tree no longer comes up), ``security`` (a control loosened), ``upgrade`` (a chart major
-version, a new manual step), ``change`` (the rest)."""
-
-FAIL_ON = ("data-loss", "blocking", "security", "any", "none")
-"""Values of ``--fail-on``: the lowest level that fails (``any``: every change, ``none``: never)."""
-
-ACTIONS = ("added", "removed", "orphaned", "changed", "moved")
-"""``removed``: Flux prunes it; ``orphaned``: it leaves the tree but stays on the cluster (``prune: false``);
-``moved``: renamed, or handed to another Kustomization (one object, not a delete plus an add)."""
-
-ABSENT = "<absent>"
 
 
 def worst(levels: Any) -> str | None:

@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from .model import ABSENT, LEVELS
+from .levels import ABSENT, LEVELS
 
 if TYPE_CHECKING:
     from .model import ObjectChange, TreeDiff

@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .fields import parse_quantity, under
-from .model import ABSENT, ObjectChange
+from .levels import ABSENT
+from .model import ObjectChange
 
 __all__ = ["Context", "assess"]
 
