@@ -125,6 +125,8 @@ def _markdown(diffs: Sequence[TreeDiff]) -> str:
                     for f in change.fields:
                         out.extend(_diff_lines(f.path, f.old, f.new))
                     out += ["  ```", ""]
+            while out and out[-1] == "":
+                out.pop()
             out += ["", "</details>", ""]
         if diff.plan:
             out += ["Plan:", ""]
