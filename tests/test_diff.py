@@ -468,3 +468,77 @@ def test_json_and_markdown_shapes(tmp_path: Path, capsys: pytest.CaptureFixture[
     row = [cell.strip() for cell in lines[header + 2].strip("|").split("|")]
     assert row == ["flux-system/app", "0", "1", "1", "0", "**data-loss**"]
     assert out.count("<details>") == out.count("</details>") >= 1
+
+
+def statefulset(claims: bool) -> dict[str, Any]:
+    body = deployment("db") | {"kind": "StatefulSet"}
+    body["spec"] = body["spec"] | {"serviceName": "db"}
+    if claims:
+        body["spec"]["volumeClaimTemplates"] = [{"metadata": {"name": "data"}, "spec": pvc()["spec"]}]
+    return body
+
+
+SCHEDULE = {
+    "apiVersion": "velero.io/v1",
+    "kind": "Schedule",
+    "metadata": {"name": "daily", "namespace": "app"},
+    "spec": {"schedule": "0 2 * * *"},
+}
+CRD = {
+    "apiVersion": "apiextensions.k8s.io/v1",
+    "kind": "CustomResourceDefinition",
+    "metadata": {"name": "widgets.demo.example.com"},
+    "spec": {"group": "demo.example.com", "names": {"kind": "Widget"}, "versions": [{"name": "v1"}]},
+}
+
+
+@pytest.mark.parametrize(
+    ("obj", "level"),
+    [
+        (SCHEDULE, "data-loss"),
+        (CRD, "data-loss"),
+        (statefulset(claims=True), "data-loss"),
+        (statefulset(claims=False), "change"),  # control: no volumes
+        (configmap("other"), "change"),  # control
+    ],
+    ids=["schedule", "crd", "statefulset-with-claims", "statefulset-without", "configmap"],
+)
+def test_pruning_what_holds_data(tmp_path: Path, obj: dict[str, Any], level: str) -> None:
+    result = diff(tmp_path, {"app": [namespace("app"), obj]}, {"app": [namespace("app")]})
+    (change,) = result.changes
+    assert (change.action, change.level) == ("removed", level)
+
+
+def test_tenant_lane_and_cluster_policy_loosened_are_security(tmp_path: Path) -> None:
+    lane = validating_policy(["Deny"])
+    lane["metadata"]["annotations"] = {"policies.kyverno.io/category": "Tenant lanes"}
+    wider = copy.deepcopy(lane)
+    wider["spec"]["validations"] = [{"expression": "true"}]
+    assert diff(tmp_path / "lane", {"p": [lane]}, {"p": [wider]}).level == "security"
+    # Control: the same edit on a policy outside the tenant lanes, still denying, is a change.
+    plain, plain_wider = validating_policy(["Deny"]), copy.deepcopy(wider)
+    del plain_wider["metadata"]["annotations"]
+    assert diff(tmp_path / "plain", {"p": [plain]}, {"p": [plain_wider]}).level == "change"
+
+    def cluster_policy(action: str) -> dict[str, Any]:
+        spec = {"validationFailureAction": action, "rules": []}
+        return {"apiVersion": "kyverno.io/v1", "kind": "ClusterPolicy", "metadata": {"name": "p"}, "spec": spec}
+
+    assert diff(tmp_path / "cp", {"p": [cluster_policy("Enforce")]}, {"p": [cluster_policy("Audit")]}).level == (
+        "security"
+    )
+    assert diff(tmp_path / "cp2", {"p": [cluster_policy("Audit")]}, {"p": [cluster_policy("Enforce")]}).level == (
+        "change"
+    )
+
+
+def test_dropped_pod_selector_opens_a_path(tmp_path: Path) -> None:
+    rule = [{"from": [{"podSelector": {}}]}]
+    old = {"app": [namespace("app"), netpol(rule)]}
+    everyone = netpol(rule)
+    everyone["spec"]["podSelector"] = {}
+    assert diff(tmp_path / "all", old, {"app": [namespace("app"), everyone]}).level == "security"
+    # Control: a narrower podSelector (one more label) selects fewer pods.
+    fewer = netpol(rule)
+    fewer["spec"]["podSelector"] = {"matchLabels": {"app": "web", "tier": "front"}}
+    assert diff(tmp_path / "fewer", old, {"app": [namespace("app"), fewer]}).level == "change"

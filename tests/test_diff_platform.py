@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from sre_constructs.cli import main
-from sre_constructs.diff import diff_clusters
+from sre_constructs.diff import diff_clusters, diff_trees
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -107,3 +107,21 @@ def test_default_platform_against_its_committed_tree(tmp_path: Path, capsys: pyt
     code = main(["diff", "--base", "HEAD", "--out", str(dist), "--fail-on", "security"])
     out = capsys.readouterr().out
     assert code == 1 and "Pod Security enforce level lowered: restricted -> privileged" in out
+
+
+def test_new_manual_step_is_upgrade(tmp_path: Path) -> None:
+    """Turning backup on adds its objects and the plan's manual step (Velero's credentials into OpenBao)."""
+    text = (REPO / "clusters" / "lab.yaml").read_text()
+    without = text.replace("  backup:\n", "  backup:\n    enabled: false\n", 1)
+    trees = {}
+    for name, body in (("without", without), ("with", text)):
+        (tmp_path / f"{name}.yaml").write_text(body)
+        assert main(["synth", str(tmp_path / f"{name}.yaml"), "--out", str(tmp_path / name)]) == 0
+        trees[name] = tmp_path / name / "clusters" / "lab" / "flux" / "platform-sync"
+    result = diff_trees(trees["without"], trees["with"])
+    steps = [p for p in result.plan if p.what == "new manual step"]
+    assert [p.level for p in steps] == ["upgrade"] and "platform/velero" in steps[0].reason
+    added = {c.label for c in result.changes if c.action == "added"}
+    assert {"Namespace velero", "HelmRelease velero/velero"} <= added, added
+    # Control: the other way round, the step goes away and is no plan change.
+    assert diff_trees(trees["with"], trees["without"]).plan == []
