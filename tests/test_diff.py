@@ -542,3 +542,18 @@ def test_dropped_pod_selector_opens_a_path(tmp_path: Path) -> None:
     fewer = netpol(rule)
     fewer["spec"]["podSelector"] = {"matchLabels": {"app": "web", "tier": "front"}}
     assert diff(tmp_path / "fewer", old, {"app": [namespace("app"), fewer]}).level == "change"
+
+
+def test_policy_exempting_an_existing_namespace_is_security(tmp_path: Path) -> None:
+    def policy(exempt: list[str]) -> dict[str, Any]:
+        body = validating_policy(["Deny"])
+        selector = {"matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": exempt}]}
+        body["spec"]["matchConstraints"]["namespaceSelector"] = selector
+        return body
+
+    old = {"app": [namespace("app")], "p": [policy(["kube-system"])]}
+    result = diff(tmp_path / "existing", old, {"app": [namespace("app")], "p": [policy(["kube-system", "app"])]})
+    assert result.level == "security" and "existing namespace(s) app" in result.changes[0].risks[0].reason
+    # Control: exempting the namespace of a service added by the same change loosens nothing that ran.
+    new = {"app": [namespace("app")], "p": [policy(["kube-system", "velero"])], "velero": [namespace("velero")]}
+    assert risks(diff(tmp_path / "new", old, new))["ValidatingPolicy require-labels"] == []

@@ -103,6 +103,7 @@ def assess(changes: Iterable[ObjectChange], context: Context) -> None:
             if key == ("", "PersistentVolumeClaim"):
                 _storage(change)
             _security(change, old, new)
+            _exempted(change, old, new, context)
             if key == ("helm.toolkit.fluxcd.io", "HelmRelease") or key == ("source.toolkit.fluxcd.io", "OCIRepository"):
                 _chart(change)
             if key == ("apiextensions.k8s.io", "CustomResourceDefinition"):
@@ -211,6 +212,27 @@ def _security(change: ObjectChange, old: dict[str, Any], new: dict[str, Any]) ->
         )
         if widened:
             change.risk("security", f"ClusterSecretStore serves more namespaces: {widened}")
+
+
+def _namespace_terms(body: dict[str, Any]) -> tuple[set[str], set[str]]:
+    """The ``In`` and ``NotIn`` values of a policy's ``matchConstraints.namespaceSelector``."""
+    selector = ((body.get("spec") or {}).get("matchConstraints") or {}).get("namespaceSelector") or {}
+    found: dict[str, set[str]] = {"In": set(), "NotIn": set()}
+    for term in selector.get("matchExpressions") or []:
+        if isinstance(term, dict) and term.get("operator") in found:
+            found[str(term["operator"])] |= {str(v) for v in term.get("values") or []}
+    return found["In"], found["NotIn"]
+
+
+def _exempted(change: ObjectChange, old: dict[str, Any], new: dict[str, Any], context: Context) -> None:
+    """An admission policy that stops covering a namespace the cluster already has."""
+    if change.group not in ("policies.kyverno.io", "admissionregistration.k8s.io") or not new:
+        return
+    old_in, old_out = _namespace_terms(old)
+    new_in, new_out = _namespace_terms(new)
+    left = ((new_out - old_out) | (old_in - new_in if old_in else set())) & context.old_namespaces
+    if left:
+        change.risk("security", f"no longer covers existing namespace(s) {', '.join(sorted(left))}")
 
 
 def _canon(value: Any) -> str:
