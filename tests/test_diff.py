@@ -403,7 +403,8 @@ def test_chart_major_bump_is_upgrade(tmp_path: Path) -> None:
 
 
 def stand_in_helm(tmp_path: Path) -> Path:
-    """A stand-in helm: renders a Deployment whose replicas come from the values file (-f)."""
+    """A stand-in helm: renders a Deployment whose replicas come from the values file (-f), annotated
+    with the chart's file name."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     helm = bin_dir / "helm"
@@ -412,8 +413,9 @@ def stand_in_helm(tmp_path: Path) -> Path:
         "import json, sys, yaml\n"
         "args = sys.argv[1:]\n"
         "values = json.load(open(args[args.index('-f') + 1]))\n"
-        "name = args[1]\n"
-        "print(yaml.safe_dump({'apiVersion': 'apps/v1', 'kind': 'Deployment', 'metadata': {'name': name},\n"
+        "name, chart = args[1], args[2].rsplit('/', 1)[-1]\n"
+        "print(yaml.safe_dump({'apiVersion': 'apps/v1', 'kind': 'Deployment',\n"
+        "    'metadata': {'name': name, 'annotations': {'chart': chart}},\n"
         "    'spec': {'replicas': values.get('replicaCount', 1), 'selector': {'matchLabels': {'app': name}},\n"
         "             'template': {'metadata': {'labels': {'app': name}}, 'spec': {'containers': [\n"
         "                 {'name': name, 'image': 'registry.example.com/demo:1'}]}}}}))\n"
@@ -557,3 +559,22 @@ def test_policy_exempting_an_existing_namespace_is_security(tmp_path: Path) -> N
     # Control: exempting the namespace of a service added by the same change loosens nothing that ran.
     new = {"app": [namespace("app")], "p": [policy(["kube-system", "velero"])], "velero": [namespace("velero")]}
     assert risks(diff(tmp_path / "new", old, new))["ValidatingPolicy require-labels"] == []
+
+
+def test_charts_missing_on_one_side_are_noted_not_shown_as_added(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    charts = tmp_path / "charts"
+    charts.mkdir()
+    (charts / "demo-2.0.0.tgz").write_bytes(b"")  # the stand-in helm does not read it
+    monkeypatch.setenv("PATH", f"{stand_in_helm(tmp_path)}:/usr/bin:/bin")
+    old = {"app": [namespace("app"), release("1.2.3")]}
+    new = {"app": [namespace("app"), release("2.0.0")]}
+    result = diff(tmp_path / "one", old, new, charts=charts)
+    assert [c.label for c in result.changes] == ["HelmRelease app/demo"]
+    assert any("old chart is not in the charts folder" in note for note in result.notes), result.notes
+    # Control: with both charts there, the rendered Deployment's change is shown.
+    (charts / "demo-1.2.3.tgz").write_bytes(b"")
+    result = diff(tmp_path / "both", old, new, charts=charts)
+    rendered = [(c.label, [f.path for f in c.fields]) for c in result.changes if c.via]
+    assert rendered == [("Deployment app/demo", ["metadata.annotations.chart"])]

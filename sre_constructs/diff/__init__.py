@@ -6,8 +6,8 @@ committed at a git revision; :func:`diff_files` compares two repositories given 
 returns a :class:`TreeDiff`: per Flux Kustomization, the objects added, pruned, changed (field
 paths, old -> new) and moved, each with its risk (:data:`LEVELS`) and the reason; and what changes
 in the bring-up plan (new blockers, new manual steps). Modules: ``read`` (both sides), ``match``
-(identities and renames), ``fields`` (field paths), ``risk``, ``charts`` (``--charts``),
-``render`` (text, Markdown, JSON), ``command`` (the CLI).
+(identities and renames), ``fields`` (field paths), ``levels`` and ``model`` (the diff as data),
+``risk``, ``charts`` (``--charts``), ``render`` (text, Markdown, JSON), ``command`` (the CLI).
 """
 
 from __future__ import annotations
@@ -78,7 +78,9 @@ def diff_files(
         old_rendered, old_notes = render_side(charts, before) if before.roots else ({}, [])
         new_rendered, new_notes = render_side(charts, after)
         result.notes += sorted(set(new_notes) | {f"old side: {n}" for n in old_notes if n not in new_notes})
-        changes += rendered_changes(before, after, old_rendered, new_rendered)
+        chart_changes, chart_notes = rendered_changes(before, after, old_rendered, new_rendered)
+        changes += chart_changes
+        result.notes += chart_notes
     context = _context(before, after, new_rendered)
     context.pruned_namespaces = {c.name for c in changes if (c.group, c.kind, c.action) == ("", "Namespace", "removed")}
     assess(changes, context)

@@ -50,17 +50,25 @@ def _side(objects: list[Obj], namespace: str, unit: str) -> dict[Identity, tuple
 
 def rendered_changes(
     old: Snapshot, new: Snapshot, old_rendered: Mapping[tuple[str, str], list[Obj]], new_rendered: Rendered
-) -> list[ObjectChange]:
-    """The changes of the rendered objects of every release whose rendered output differs."""
+) -> tuple[list[ObjectChange], list[str]]:
+    """The changes of the rendered objects of every release whose rendered output differs, and a
+    note per release on both sides rendered on one side only (its chart missing from the folder)."""
     old_releases, new_releases = _releases(old), _releases(new)
     changes: list[ObjectChange] = []
+    notes: list[str] = []
     for key in sorted(set(old_rendered) | set(new_rendered)):
         before, after = old_rendered.get(key, []), new_rendered.get(key, [])
         if [o.body for o in before] == [o.body for o in after]:
             continue
         unit, release = new_releases.get(key) or old_releases[key]
+        if key in old_releases and key in new_releases and (key not in old_rendered or key not in new_rendered):
+            side = "old" if key not in old_rendered else "new"
+            notes.append(
+                f"{release.label}: its {side} chart is not in the charts folder; rendered objects not compared"
+            )
+            continue
         old_unit = old_releases[key][0] if key in old_releases else unit
         changes += match(
             _side(before, key[0], old_unit), _side(after, key[0], unit), lambda _unit: True, via=release.label
         )
-    return changes
+    return changes, notes
