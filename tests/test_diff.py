@@ -578,3 +578,42 @@ def test_charts_missing_on_one_side_are_noted_not_shown_as_added(
     result = diff(tmp_path / "both", old, new, charts=charts)
     rendered = [(c.label, [f.path for f in c.fields]) for c in result.changes if c.via]
     assert rendered == [("Deployment app/demo", ["metadata.annotations.chart"])]
+
+
+def flux_example(root: Path, replicas: int) -> Path:
+    """A repository shaped like Flux's own examples: ``clusters/prod`` holds bootstrap's
+    ``flux-system`` (a Kustomization applying that folder itself) and the ``apps`` Kustomization,
+    whose folder has no kustomization.yaml (Flux generates it)."""
+    cluster = root / "clusters" / "prod"
+    (cluster / "flux-system").mkdir(parents=True)
+    sync = flux_ks("flux-system") | {}
+    sync["spec"] = sync["spec"] | {"path": "./clusters/prod"}
+    (cluster / "flux-system" / "gotk-sync.yaml").write_text(yaml.safe_dump(sync))
+    (cluster / "flux-system" / "kustomization.yaml").write_text(
+        yaml.safe_dump(
+            {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization", "resources": ["gotk-sync.yaml"]}
+        )
+    )
+    apps = flux_ks("apps")
+    apps["spec"] = apps["spec"] | {"path": "./apps/prod"}
+    (cluster / "apps.yaml").write_text(yaml.safe_dump(apps))
+    (root / "apps" / "prod").mkdir(parents=True)
+    (root / "apps" / "prod" / "web.yaml").write_text(
+        yaml.safe_dump_all([namespace("app"), deployment(replicas=replicas)])
+    )
+    return cluster
+
+
+def test_tree_on_a_flux_shaped_repository(tmp_path: Path) -> None:
+    old = flux_example(tmp_path / "old", 1)
+    new = flux_example(tmp_path / "new", 2)
+    result = diff_trees(old, new, old_repo_root=tmp_path / "old", new_repo_root=tmp_path / "new", plan=False)
+    (change,) = result.changes
+    assert (change.kustomization, change.label, [f.path for f in change.fields]) == (
+        "flux-system/apps",
+        "Deployment app/web",
+        ["spec.replicas"],
+    )
+    assert not any("applied by" in note for note in result.notes), result.notes
+    # Control: the same repository twice.
+    assert diff_trees(old, old, old_repo_root=tmp_path / "old", new_repo_root=tmp_path / "old").empty

@@ -51,7 +51,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     diff.add_argument("--tree", nargs=2, metavar=("OLD", "NEW"), help="compare two written trees instead")
     diff.add_argument("--out", default="dist", metavar="DIR", help="where synth writes the trees (default: dist)")
     diff.add_argument(
-        "--repo-root", metavar="DIR", help="the git repository (with --base; default: the one holding --out)"
+        "--repo-root",
+        metavar="DIR",
+        help="with --base: the git repository (default: the one holding --out); with --tree: the repository "
+        "root both trees' Flux paths are relative to (default: inferred per tree)",
     )
     diff.add_argument("--charts", metavar="DIR", help="charts (<chart>-<version>.tgz or <chart>/) to render with helm")
     diff.add_argument("--no-plan", action="store_true", help="skip the bring-up plans of both sides")

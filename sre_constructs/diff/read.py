@@ -59,9 +59,11 @@ def snapshot(files: Files, roots: Iterable[str]) -> Snapshot:
     for unit in side.units:
         for obj in unit.objects:
             key = identity(obj)
-            if key in side.objects and side.objects[key][0] != unit.name:
-                side.notes.append(f"{obj.label} is applied by {side.objects[key][0]} and {unit.name}; compared once")
+            owner = side.objects[key][0] if key in side.objects else None
+            if owner is not None and owner != unit.name and not owner.startswith("<"):
+                side.notes.append(f"{obj.label} is applied by {owner} and {unit.name}; compared once")
                 continue
+            # A root applied by hand that bootstrap's own Kustomization applies again: Flux owns it.
             side.objects[key] = (unit.name, obj)
     return side
 
