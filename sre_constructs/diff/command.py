@@ -113,6 +113,7 @@ def run(args: argparse.Namespace) -> int:
                 plan=not args.no_plan,
             )
     except ValidationError as error:
-        return usage(str(error))
+        # "diff: invalid --base 'x': ..." reads as argparse does without the repeated "diff:".
+        return usage(str(error).removeprefix(f"{error.where}: ") if error.where == "diff" else str(error))
     sys.stdout.write(render(diffs, args.format))
     return EXIT_RISKY if any(d.fails(args.fail_on) for d in diffs) else EXIT_OK
