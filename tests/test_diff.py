@@ -370,6 +370,14 @@ def test_mtls_loosened_is_security(tmp_path: Path) -> None:
     old = {"mesh": [peer_auth("STRICT")]}
     assert diff(tmp_path / "loose", old, {"mesh": [peer_auth("PERMISSIVE")]}).level == "security"
     assert diff(tmp_path / "tight", {"mesh": [peer_auth("PERMISSIVE")]}, old).level == "change"
+    # A namespace-wide PERMISSIVE policy added where the namespace already runs loosens it too;
+    # control: the same policy in a namespace the change creates.
+    existing = {"mesh": [peer_auth("STRICT")], "app": [namespace("app"), netpol([])]}
+    permissive = peer_auth("PERMISSIVE") | {"metadata": {"name": "app", "namespace": "app"}}
+    added = {"mesh": [peer_auth("STRICT")], "app": [namespace("app"), netpol([]), permissive]}
+    assert diff(tmp_path / "ns", existing, added).level == "security"
+    fresh = {"mesh": [peer_auth("STRICT")], "app": [namespace("app"), netpol([]), permissive]}
+    assert risks(diff(tmp_path / "fresh", {"mesh": [peer_auth("STRICT")]}, fresh))["PeerAuthentication app/app"] == []
 
 
 def test_secret_store_widened_is_security(tmp_path: Path) -> None:

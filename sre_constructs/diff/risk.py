@@ -148,6 +148,13 @@ def _added(change: ObjectChange, new: dict[str, Any], context: Context) -> None:
                 "security", f"new NetworkPolicy in existing namespace {change.namespace} opens {len(rules)} path(s)"
             )
 
+    if (change.group, change.kind) == ("security.istio.io", "PeerAuthentication"):
+        mode = ((new.get("spec") or {}).get("mtls") or {}).get("mode")
+        if mode in ("PERMISSIVE", "DISABLE") and change.namespace in context.old_namespaces:
+            change.risk(
+                "security", f"mTLS loosened: a new {mode} PeerAuthentication in existing namespace {change.namespace}"
+            )
+
 
 def _immutable(change: ObjectChange, context: Context) -> None:
     fields = _IMMUTABLE.get((change.group, change.kind), ())
