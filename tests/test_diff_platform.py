@@ -125,3 +125,42 @@ def test_new_manual_step_is_upgrade(tmp_path: Path) -> None:
     assert {"Namespace velero", "HelmRelease velero/velero"} <= added, added
     # Control: the other way round, the step goes away and is no plan change.
     assert diff_trees(trees["with"], trees["without"]).plan == []
+
+
+def test_docs_example_is_real_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """docs/pipelines.md shows the output of its example run; this run keeps it current."""
+    git(tmp_path, "init", "-q")
+    cluster = tmp_path / "clusters" / "production.yaml"
+    cluster.parent.mkdir()
+    shutil.copy(REPO / "clusters" / "production.yaml", cluster)
+    assert main(["synth", str(cluster), "--out", str(tmp_path)]) == 0
+    git(tmp_path, "add", "-A")
+    git(tmp_path, "commit", "-q", "-m", "production")
+    text = cluster.read_text()
+    text = text.replace("    gateway: true\n", "    gateway: true\n    mtls_mode: PERMISSIVE\n", 1)
+    cluster.write_text(text.replace("    retention: 30d\n", "    retention: 45d\n", 1))
+    capsys.readouterr()
+    assert main(["diff", str(cluster), "--base", "HEAD", "--out", str(tmp_path)]) == 0
+    plain = capsys.readouterr().out
+    assert (
+        main(
+            [
+                "diff",
+                str(cluster),
+                "--base",
+                "HEAD",
+                "--out",
+                str(tmp_path),
+                "--format",
+                "markdown",
+                "--fail-on",
+                "security",
+            ]
+        )
+        == 1
+    )
+    markdown = capsys.readouterr().out
+    page = (REPO / "docs" / "pipelines.md").read_text()
+    shown = page.split("$ sre-constructs diff clusters/production.yaml --base HEAD --out .\n", 1)[1]
+    assert shown.split("$ echo $?\n", 1)[0] == plain
+    assert page.split("as the pull request shows it:\n\n", 1)[1] == markdown
