@@ -21,6 +21,10 @@ Cases:
 - b:  ``CorePlatform(app, "core")`` + ``write_tree`` (the default tree, as ``app.py`` writes it).
 - p:  ``sre-constructs plan`` of the default platform without charts: the same build as (b), the
   tree rendered in memory, read back and simulated; "write" is the plan (plus its text file).
+- df: ``sre-constructs diff --base HEAD`` of the default platform against its committed tree (the
+  tree of (b), committed at set-up to a git repository as ``dist/core``): the same build as (b),
+  rendered in memory, the committed tree read with git, both read back, compared and both planned;
+  "write" is the diff text. The target: at most 2x (b).
 - c1, c10, c50: one App with N ``CorePlatform`` trees at ``clusters/c<i>/core``, one ``write_tree``.
 - d:  the pure-Python limit for the same output: the documents of (b), parsed once at set-up (not
   timed) and pickled; the timed process imports only ``yaml`` (plus pickle/copy), loads the pickle,
@@ -59,6 +63,7 @@ import json
 import os
 import pickle
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -71,12 +76,13 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 WORKER = HERE / "worker.py"
-CASES = ["a0", "a", "b", "p", "c1", "c10", "c50", "d"]
+CASES = ["a0", "a", "b", "p", "df", "c1", "c10", "c50", "d"]
 DESCRIPTIONS = {
     "a0": "bare cdk8s: App + Chart + 1 ApiObject, synth",
     "a": "a0 + import cdk8s_plus_28",
     "b": "CorePlatform + write_tree",
     "p": "CorePlatform + bring-up plan (no charts)",
+    "df": "CorePlatform + diff against its committed tree",
     "c1": "1 cluster tree (clusters/c0/core)",
     "c10": "10 cluster trees, one App",
     "c50": "50 cluster trees, one App",
@@ -169,6 +175,12 @@ def setup(workdir: Path, env: dict[str, str]) -> dict[str, Any]:
         == tree[rel]
         for rel, docs in parsed.items()
     )
+    # (df): the tree of (b) committed where `synth --out dist` writes it.
+    repo = workdir / "repo"
+    shutil.copytree(outdir, repo / "dist")
+    git = ["git", "-C", str(repo), "-c", "user.name=bench", "-c", "user.email=bench@example.com"]
+    for command in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "tree (b)"]):
+        subprocess.run([*git, *command], check=True, capture_output=True)
     data = workdir / "b-documents.pickle"
     with open(data, "wb") as f:
         pickle.dump(parsed, f, protocol=pickle.HIGHEST_PROTOCOL)
@@ -185,6 +197,7 @@ def setup(workdir: Path, env: dict[str, str]) -> dict[str, Any]:
             kinds[doc["kind"]] = kinds.get(doc["kind"], 0) + 1
     return {
         "data": data,
+        "repo": repo,
         "files": len(tree),
         "bytes": sum(len(c) for c in tree.values()),
         "documents": documents,
@@ -315,6 +328,13 @@ def targets(s: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
             "cpu": cpu_ratio("p", "b"),
             "limit": 1.5,
             "what": "bring-up plan over the synth of the same tree",
+        },
+        {
+            "name": "df/b",
+            "value": ratio("df", "b"),
+            "cpu": cpu_ratio("df", "b"),
+            "limit": 2.0,
+            "what": "diff against the committed tree over the synth of the same tree",
         },
         {
             "name": "c50 peak RSS GiB",
@@ -457,12 +477,14 @@ def main(argv: list[str] | None = None) -> int:
         rounds = args.warmup + args.repeat
         for r in range(rounds):
             for case in cases:
-                report = run_case(case, env, tree["data"] if case == "d" else None, outputs)
+                data = tree["data"] if case == "d" else tree["repo"] if case == "df" else None
+                report = run_case(case, env, data, outputs)
                 if r >= args.warmup:
                     runs[case].append(report)
             label = "warm-up" if r < args.warmup else f"round {r - args.warmup + 1}/{args.repeat}"
             print(f"{label} done ({time.perf_counter() - began:.0f} s)", file=sys.stderr, flush=True)
     tree.pop("data")
+    tree.pop("repo")
     summary = {c: summarize(runs[c]) for c in cases}
     result = {
         "machine": machine(),

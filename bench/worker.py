@@ -24,7 +24,7 @@ import resource
 import sys
 import time
 
-CASES = ("a0", "a", "b", "p", "c1", "c10", "c50", "d")
+CASES = ("a0", "a", "b", "p", "df", "c1", "c10", "c50", "d")
 _LIBRARY: list[str] = []  # where sre_constructs was imported from
 
 
@@ -142,6 +142,23 @@ def _plan(outdir: str) -> dict[str, float]:
     return {"import": t1 - t0, "build": t2 - t1, "write": t3 - t2}
 
 
+def _diff(outdir: str, repo: str) -> dict[str, float]:
+    """(df): `sre-constructs diff --base HEAD` of the default platform against its committed tree."""
+    t0 = time.perf_counter()
+    import sre_constructs
+
+    t1 = time.perf_counter()
+    _LIBRARY.append(os.path.dirname(sre_constructs.__file__))
+    (diff,) = sre_constructs.diff_clusters([], base="HEAD", out=os.path.join(repo, "dist"))
+    if not diff.empty:
+        raise SystemExit("the default platform differs from its committed tree:\n" + diff.render("text"))
+    t2 = time.perf_counter()
+    with open(os.path.join(outdir, "diff.txt"), "w", encoding="utf-8") as handle:
+        handle.write(diff.render("text"))
+    t3 = time.perf_counter()
+    return {"import": t1 - t0, "build": t2 - t1, "write": t3 - t2}
+
+
 def _plain(outdir: str, data: str) -> dict[str, float]:
     """(d): the documents of (b), already parsed, copied and dumped like tree.dump_yaml does."""
     t0 = time.perf_counter()
@@ -183,6 +200,8 @@ def main(argv: list[str]) -> None:
         phases = _platform(outdir, None)
     elif case == "p":
         phases = _plan(outdir)
+    elif case == "df":
+        phases = _diff(outdir, argv[2])
     elif case.startswith("c"):
         phases = _platform(outdir, int(case[1:]))
     elif case == "d":

@@ -5,6 +5,8 @@ The public API. Everything else is internal and may change.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from . import _node  # noqa: F401  (JSII_NODE where no .pth set it, see _node.py)
 from .airgap import mirror_values
 from .cluster import ClusterSpec, load_cluster, parse_cluster
@@ -26,6 +28,21 @@ from .services.openbao import OpenBao
 from .services.runtime_security import RuntimeSecurity
 from .tenancy import Tenant, TenantWorkloads
 from .versions import CHARTS, REPOSITORIES, ChartPin, ChartRepository
+
+if TYPE_CHECKING:
+    from .diff import TreeDiff, diff_clusters, diff_trees
+
+# Imported on first use: a synth never pays for the diff (and the plan it reads with).
+_DIFF = ("TreeDiff", "diff_clusters", "diff_trees")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _DIFF:
+        from . import diff
+
+        return getattr(diff, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "CHARTS",
@@ -54,9 +71,12 @@ __all__ = [
     "RuntimeSecurity",
     "Tenant",
     "TenantWorkloads",
+    "TreeDiff",
     "TreeDriftError",
     "ValidationError",
     "build_fleet",
+    "diff_clusters",
+    "diff_trees",
     "load_cluster",
     "mirror_values",
     "parse_cluster",

@@ -1,6 +1,6 @@
 """The ``sre-constructs`` command (also ``python -m sre_constructs``).
 
-Subcommands: ``synth``, ``validate``, ``plan``, ``graph``, ``versions``. Exit codes: 0 ok, 1 validation
+Subcommands: ``synth``, ``validate``, ``plan``, ``diff``, ``graph``, ``versions``. Exit codes: 0 ok, 1 validation
 failure or drift (bad input included), 2 usage error.
 """
 
@@ -126,6 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .plan.command import add_parser as add_plan
 
     add_plan(sub)
+    from .diff.command import add_parser as add_diff
+
+    add_diff(sub)
     return parser
 
 
@@ -269,9 +272,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     parser = build_parser()
     args = parser.parse_args(argv)
+    from .diff.command import run as _diff
     from .plan.command import run as _plan
 
-    handlers = {"synth": _synth, "validate": _validate, "graph": _graph, "versions": _versions, "plan": _plan}
+    handlers = {
+        "synth": _synth,
+        "validate": _validate,
+        "graph": _graph,
+        "versions": _versions,
+        "plan": _plan,
+        "diff": _diff,
+    }
     try:
         return handlers[args.command](args)
     except ValidationError as error:

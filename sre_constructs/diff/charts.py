@@ -1,0 +1,74 @@
+"""``--charts``: what each HelmRelease's rendered objects become, object by object.
+
+Every HelmRelease of both sides is rendered with ``helm template`` (:mod:`sre_constructs.plan.charts`,
+the plan's renderer: its values, its chart at its version from the folder); where the rendered
+output differs (chart, version or values moved), its objects are matched and compared like the
+tree's, so a values change shows the Deployment fields it moves. Helm deletes what a chart no longer
+renders on upgrade, so every rendered object that disappears is ``removed``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from ..plan.charts import render_charts
+from ..plan.kinds import FLUX_HELM
+from ..plan.source import CLUSTER_SCOPED, Obj
+from .match import match
+from .model import ObjectChange
+from .read import Identity, Snapshot, identity
+
+__all__ = ["Rendered", "render_side", "rendered_changes"]
+
+Rendered = dict[tuple[str, str], list[Obj]]
+
+
+def render_side(folder: str | os.PathLike[str], side: Snapshot) -> tuple[Rendered, list[str]]:
+    """Every HelmRelease of ``side`` rendered (with notes on those that could not be)."""
+    return render_charts(Path(folder), side.units)
+
+
+def _releases(side: Snapshot) -> dict[tuple[str, str], tuple[str, Obj]]:
+    found = {}
+    for unit, obj in side.objects.values():
+        if obj.is_(FLUX_HELM, "HelmRelease"):
+            key = (str(obj.spec.get("targetNamespace") or obj.namespace), str(obj.spec.get("releaseName") or obj.name))
+            found[key] = (unit, obj)
+    return found
+
+
+def _side(objects: list[Obj], namespace: str, unit: str) -> dict[Identity, tuple[str, Obj]]:
+    out: dict[Identity, tuple[str, Obj]] = {}
+    for obj in objects:
+        if not obj.namespace and (obj.group, obj.kind) not in CLUSTER_SCOPED and not obj.kind.startswith("Cluster"):
+            obj = Obj({**obj.body, "metadata": {**obj.metadata, "namespace": namespace}}, obj.file)
+        out.setdefault(identity(obj), (unit, obj))
+    return out
+
+
+def rendered_changes(
+    old: Snapshot, new: Snapshot, old_rendered: Mapping[tuple[str, str], list[Obj]], new_rendered: Rendered
+) -> tuple[list[ObjectChange], list[str]]:
+    """The changes of the rendered objects of every release whose rendered output differs, and a
+    note per release on both sides rendered on one side only (its chart missing from the folder)."""
+    old_releases, new_releases = _releases(old), _releases(new)
+    changes: list[ObjectChange] = []
+    notes: list[str] = []
+    for key in sorted(set(old_rendered) | set(new_rendered)):
+        before, after = old_rendered.get(key, []), new_rendered.get(key, [])
+        if [o.body for o in before] == [o.body for o in after]:
+            continue
+        unit, release = new_releases.get(key) or old_releases[key]
+        if key in old_releases and key in new_releases and (key not in old_rendered or key not in new_rendered):
+            side = "old" if key not in old_rendered else "new"
+            notes.append(
+                f"{release.label}: its {side} chart is not in the charts folder; rendered objects not compared"
+            )
+            continue
+        old_unit = old_releases[key][0] if key in old_releases else unit
+        changes += match(
+            _side(before, key[0], old_unit), _side(after, key[0], unit), lambda _unit: True, via=release.label
+        )
+    return changes, notes
