@@ -165,7 +165,7 @@ def runbook_url(base: str, alert: str) -> str:
 class _Braced(Template):
     """``${name}`` only: ``{{ $labels.x }}`` and ``{{ $value }}`` in annotations stay as they are."""
 
-    pattern = r"\$(?:(?P<escaped>\$)|\{(?P<braced>[_a-z][_a-z0-9]*)\}|(?P<named>(?!x)x)|(?P<invalid>(?!x)x))"
+    pattern = r"\$(?:(?P<escaped>\$)|\{(?P<braced>[_a-z][_a-z0-9]*)\}|(?P<named>(?!x)x)|(?P<invalid>(?!x)x))"  # type: ignore[assignment]  # a str, compiled by Template
 
 
 def _number(value: float) -> str:
