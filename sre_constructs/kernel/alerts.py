@@ -182,6 +182,8 @@ class RuleSet:
         alerts: the alerting rules, overrides applied.
         recording: the recording rules.
         substitutions: the values of ``${namespace}``, ``${release}``, ... in expressions and tests.
+        monitors: the ServiceMonitors and PodMonitors the rules need (emitted beside the rule, after
+            the CRD, and only where a Prometheus evaluates it).
     """
 
     component: str
@@ -189,6 +191,7 @@ class RuleSet:
     alerts: tuple[AlertRule, ...] = ()
     recording: tuple[RecordingRule, ...] = ()
     substitutions: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    monitors: tuple[Mapping[str, Any], ...] = ()
 
     def expand(self, text: str, rule: AlertRule | None = None) -> str:
         """``text`` with ``${namespace}``, ``${release}`` (and the rule's ``${threshold}``) filled in."""

@@ -257,7 +257,10 @@ class OpenBao(PlatformComponent):
         super().__init__(scope, id, name="openbao", namespace=namespace, wait=wait)
 
         fullname = helm_fullname(release_name, "openbao", override=(values or {}).get("fullnameOverride"))
-        self.add_alert_rules(alert_rules, release=release_name, fullname=fullname, replicas=str(replicas))
+        monitor = pod_monitor(fullname, namespace, release_name, f"{fullname}-tls")
+        self.add_alert_rules(
+            alert_rules, monitors=[monitor], release=release_name, fullname=fullname, replicas=str(replicas)
+        )
         internal = f"{fullname}-internal"
         self.service_url: str = f"https://{fullname}.{namespace}.svc:8200"
         """The API URL clients in the cluster use."""
@@ -417,7 +420,6 @@ class OpenBao(PlatformComponent):
             timeout="15m",
         )
         self.add_health_check(HealthCheck("StatefulSet", fullname, namespace))
-        self.add_manifest(pod_monitor(fullname, namespace, release_name, self.ca_secret))
 
         # -- Network: clients, scrapes, and the API server (TokenReview, service registration).
         self.allow_ingress(
