@@ -193,3 +193,36 @@ def test_plan_refuses_a_prometheus_rule_applied_before_its_crd(tmp_path: Path) -
         "PrometheusRule cert-manager/demo-alerts needs the CRD of monitoring.coreos.com/PrometheusRule" in b
         for b in found
     ), found
+
+
+def test_rules_apply_after_the_crd_in_the_right_folder(built: Any) -> None:
+    """Components before monitoring (and Flux's, emitted by monitoring) go to monitoring-config;
+    the ones Flux applies after monitoring carry theirs in their own folder."""
+    _, sets, emitted = built
+    folders = {key.split("/")[2]: key.split("/")[0] for key in emitted}
+    for rule_set in sets:
+        if not rule_set.alerts:
+            continue
+        before = rule_set.component in ("istio", "cert-manager", "kyverno", "flux")
+        expected = "monitoring-config" if before else rule_set.component
+        assert folders[f"{rule_set.component}-alerts"] == expected, rule_set.component
+
+
+def test_the_alerts_knob_reaches_the_emitted_rule(tmp_path: Path) -> None:
+    app = App()
+    CorePlatform(
+        app,
+        "core",
+        services={
+            "cert-manager": {"alerts": {"CertManagerCertificateExpiringSoon": {"threshold": 14, "for": "1h"}}},
+            "external-secrets": {"alerts": False},
+        },
+    )
+    emitted = emitted_rules(app, tmp_path)
+    assert not [key for key in emitted if key.endswith("/external-secrets-alerts")]
+    (cert_manager,) = [doc for key, doc in emitted.items() if key.endswith("/cert-manager-alerts")]
+    (rule,) = [
+        r for r in cert_manager["spec"]["groups"][0]["rules"] if r["alert"] == "CertManagerCertificateExpiringSoon"
+    ]
+    assert "< 14 * 86400" in rule["expr"] and rule["for"] == "1h"
+    assert "less than 14 days" in rule["annotations"]["summary"]
