@@ -3,6 +3,7 @@ reading only metrics its exporters have at their pins, labelled for routing, pla
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,8 @@ def built(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
 
 def test_one_rule_per_component_with_routing_labels_and_runbook(built: Any) -> None:
     core, sets, emitted = built
+    names = [alert.name for rule_set in sets for alert in rule_set.alerts]
+    assert len(names) == len(set(names)), "alert names are unique across the platform"
     assert sorted(doc["metadata"]["name"] for doc in emitted.values()) == sorted(f"{s.component}-alerts" for s in sets)
     for key, doc in emitted.items():
         component = doc["metadata"]["labels"]["platform_component"]
@@ -118,6 +121,20 @@ _RULES = (
     AlertRule("A", "up == ${threshold}", "10m", "warning", "s", "d", _RUNBOOK, threshold=0),
     AlertRule("B", "up == 0", "5m", "critical", "s", "d", _RUNBOOK),
 )
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "changes"),
+    [
+        ("name", "demo down", {"name": "demo down"}),
+        ("for_", "0", {"for_": "0"}),
+        ("severity", "page", {"severity": "page"}),
+    ],
+)
+def test_a_malformed_rule_is_refused_when_defined(field: str, value: str, changes: dict[str, str]) -> None:
+    with pytest.raises(ValidationError) as error:
+        dataclasses.replace(_RULES[1], **changes)
+    assert (error.value.field, error.value.value) == (field, value)
 
 
 def test_alerts_knob_turns_off_overrides_and_validates() -> None:
