@@ -11,6 +11,7 @@ an error naming its line)::
       branch: main                     # default main
       interval: 5m                     # how often Flux polls the repository; default 5m
     domain: lab.example.com            # optional DNS name: external URLs of Prometheus, Alertmanager, Grafana
+    runbook_base_url: https://git.example.com/platform/docs/alerts.md  # optional: page runbook_url points into
     registry_mirror: registry.local:5000/platform   # optional host[:port][/prefix]: air-gapped mirror
     chart_source: helm                 # helm (default) or oci
     alerting:                          # optional; who is told (docs/alerting.md): receivers, routes, heartbeat
@@ -49,6 +50,7 @@ import yaml
 from constructs import Construct
 
 from .airgap import check_mirror
+from .kernel.alerts import check_runbook_base_url
 from .kernel.errors import ValidationError
 from .kernel.platform_chart import check_tree_path
 from .kernel.validation import check_dns_label, check_domain, check_duration
@@ -65,6 +67,7 @@ TOP_LEVEL_KEYS = (
     "registry_mirror",
     "chart_source",
     "alerting",
+    "runbook_base_url",
     "services",
 )
 GIT_KEYS = ("url", "branch", "interval")
@@ -87,6 +90,7 @@ class ClusterSpec:
         domain: the cluster's DNS name, if given.
         registry_mirror: the air-gap mirror, if given.
         chart_source: ``helm`` or ``oci``.
+        runbook_base_url: the address of the alerts page the rules' ``runbook_url`` points into, if given.
         services: per-service settings (``CorePlatform(services=...)``).
         alerting: who is told (``CorePlatform(alerting=...)``), if given.
         file: where the spec came from (for messages).
@@ -102,6 +106,7 @@ class ClusterSpec:
     domain: str | None = None
     registry_mirror: str | None = None
     chart_source: str = "helm"
+    runbook_base_url: str | None = None
     services: dict[str, dict[str, Any]] = field(default_factory=dict)
     alerting: dict[str, Any] | None = None
     file: str = "<default>"
@@ -135,6 +140,7 @@ class ClusterSpec:
                 chart_source=self.chart_source,
                 domain=self.domain,
                 alerting=self.alerting,
+                **({"runbook_base_url": self.runbook_base_url} if self.runbook_base_url else {}),
             )
 
     @contextmanager
@@ -320,6 +326,10 @@ def parse_cluster(text: str, file: str = "<string>") -> ClusterSpec:
         spec.domain = check_domain(where("domain"), "domain", data["domain"])
     if data.get("registry_mirror") is not None:
         spec.registry_mirror = check_mirror(where("registry_mirror"), "registry_mirror", data["registry_mirror"])
+    if data.get("runbook_base_url") is not None:
+        spec.runbook_base_url = check_runbook_base_url(
+            where("runbook_base_url"), "runbook_base_url", data["runbook_base_url"]
+        )
     chart_source = data.get("chart_source", "helm")
     if chart_source not in CHART_SOURCES:
         raise ValidationError(where("chart_source"), "chart_source", chart_source, "one of " + ", ".join(CHART_SOURCES))

@@ -20,6 +20,7 @@ from .alerting import alert_delivery_notes
 from .engine import simulate
 from .model import Blocker
 from .report import Plan, build_plan
+from .scrapes import unscraped_rules
 from .source import FLUX_KUSTOMIZE, Files, Obj, build, load_units
 
 __all__ = ["Blocker", "Plan", "plan_app", "plan_clusters", "plan_files", "plan_tree"]
@@ -52,6 +53,7 @@ def plan_files(
         rendered, chart_notes = render_charts(Path(charts), units)
         notes = notes + chart_notes
     outcome = simulate(units, rendered=rendered, mirror=mirror if mirror is not None else infer_mirror(units))
+    outcome.blockers.extend(unscraped_rules(units))
     outcome.notes[:0] = notes + [n for u in units for n in (f"{u.name}: {note}" for note in u.notes)]
     outcome.notes.extend(alert_delivery_notes(units))
     return build_plan(outcome, title or ", ".join(roots))

@@ -8,6 +8,7 @@ from typing import Any
 
 from constructs import Construct
 
+from ..kernel.alerts import check_alerts
 from ..kernel.component import HealthCheck, PlatformComponent
 from ..kernel.errors import ValidationError
 from ..kernel.facts import ChartFacts, DriftIgnore, ObjectRef, Webhook, register_chart, webhook_ca_paths
@@ -27,7 +28,9 @@ from ..kernel.validation import (
 )
 from ..kernel.values import deep_merge, set_path
 from ..versions import CHARTS
+from . import flux
 from ._alertmanager import Alerting, alertmanager_values, parse_alerting, receivers_external_secret
+from ._monitoring_exporters import KUBE_STATE_METRICS, PROMETHEUS_SYNTHETIC
 from ._monitoring_values import (
     ALERTMANAGER_REPLICAS,
     ALERTMANAGER_STORAGE_SIZE,
@@ -46,6 +49,7 @@ from ._monitoring_values import (
 )
 
 __all__ = [
+    "ALERTS",
     "CHART_FACTS",
     "HEALTH_CHECKED_RELEASES",
     "RELEASE",
@@ -69,6 +73,7 @@ def _drift(values: Mapping[str, Any], release: str) -> tuple[DriftIgnore, ...]:
 CHART_FACTS = register_chart(
     ChartFacts(
         "kube-prometheus-stack",
+        exporters=(KUBE_STATE_METRICS, PROMETHEUS_SYNTHETIC),
         # global.imageRegistry reaches every image, subcharts and operator arguments included.
         image_keys=MappingProxyType({"global.imageRegistry": "{mirror}"}),
         # The crds subchart (prometheus-operator v0.93.1 at chart 88.5.3).
@@ -98,6 +103,9 @@ CHART_FACTS = register_chart(
     )
 )
 
+#: Monitoring's rules: Flux's (``platform_component: flux``); kube-prometheus-stack ships its own.
+ALERTS = flux.ALERTS
+
 RELEASE = "kube-prometheus-stack"
 """Default release name; the operator, Grafana, kube-state-metrics and node-exporter are named after it."""
 HEALTH_CHECKED_RELEASES = (RELEASE,)
@@ -115,6 +123,10 @@ class Monitoring(PlatformComponent):
 
     ServiceMonitors for services installed before monitoring go through :meth:`add_service_monitor`
     into the companion :attr:`config` (``monitoring-config``), created on first use.
+
+    Flux is watched from here (:mod:`.flux`): kube-state-metrics reports every Flux object's
+    readiness as ``gotk_resource_info`` (its standard collectors stay on), a PodMonitor scrapes the
+    Flux controllers, and Flux's alerts (``platform_component: flux``) are this service's ``alerts``.
 
     Knobs (all keyword arguments):
 
@@ -150,6 +162,8 @@ class Monitoring(PlatformComponent):
       as their external URLs, so links in alerts and dashboards lead somewhere. Default ``None``.
     - ``namespace``: Default ``monitoring``.
     - ``release_name``: Default ``kube-prometheus-stack``.
+    - ``alerts``: ``True`` emits the service's alerting rules (listed in docs/alerts.md), ``False`` none, or a
+      mapping alert name -> ``{threshold, for, severity, enabled}`` overriding single alerts. Default ``True``.
     - ``wait``: Default ``True``; with ``False`` the health checks name the operator, Grafana and
       kube-state-metrics Deployments, the node-exporter DaemonSet and the Prometheus and
       Alertmanager StatefulSets the operator creates (each only while enabled with replicas; Alertmanager's not
@@ -182,10 +196,12 @@ class Monitoring(PlatformComponent):
         secret_store: str | None = None,
         namespace: str = "monitoring",
         release_name: str = RELEASE,
+        alerts: bool | Mapping[str, Mapping[str, Any]] = True,
         wait: bool = True,
     ) -> None:
         # Validate every knob before anything crosses into jsii (super().__init__ creates objects).
         where = child_path(scope, id)
+        alert_rules = check_alerts(where, alerts, ALERTS)
         check_dns_label(where, "release_name", release_name)
         # Values errors name the release's path, as add_helm_release would.
         user_values = check_values(f"{where}/{release_name}", "values", values if values is not None else {})
@@ -221,10 +237,10 @@ class Monitoring(PlatformComponent):
                     node_exporter_namespace,
                     f"a namespace other than {namespace!r}, or None to keep node-exporter there",
                 )
-        alerts: Alerting | None = None if alerting is None else parse_alerting(where, alerting)
+        routing: Alerting | None = None if alerting is None else parse_alerting(where, alerting)
         if secret_store is not None:
             check_dns_label(where, "secret_store", secret_store)
-        elif alerts is not None and alerts.credentials:
+        elif routing is not None and routing.credentials:
             raise ValidationError(
                 where,
                 "secret_store",
@@ -248,6 +264,10 @@ class Monitoring(PlatformComponent):
             wait=wait,
             pod_security="privileged" if needs_privileged else "restricted",
             pod_security_reason="; ".join(reasons) or None,
+        )
+        # Flux's objects are watched through kube-state-metrics and its controllers through a PodMonitor.
+        self.add_alert_rules(
+            alert_rules, monitors=[flux.pod_monitor(namespace)], component="flux", release=release_name
         )
         self._config: PlatformComponent | None = None
         self.logging_namespace = logging_namespace
@@ -303,9 +323,10 @@ class Monitoring(PlatformComponent):
                 knobs[component] = {"enabled": False}
         if node_exporter_namespace is not None:
             knobs["prometheus-node-exporter"]["namespaceOverride"] = node_exporter_namespace
-        if alerts is not None:
-            knobs["alertmanager"] = deep_merge(am, alertmanager_values(alerts))
+        if routing is not None:
+            knobs["alertmanager"] = deep_merge(am, alertmanager_values(routing))
 
+        knobs = deep_merge(knobs, flux.kube_state_metrics_values())
         self.release = self.add_helm_release(
             release_name,
             CHARTS["monitoring/kube-prometheus-stack"],
@@ -314,18 +335,18 @@ class Monitoring(PlatformComponent):
             timeout="15m",
         )
         self._declare_network(release_name, loki_datasource, managed_control_plane, alertmanager_egress)
-        if alerts is not None and alerts.ports and alertmanager_egress:
+        if routing is not None and routing.ports and alertmanager_egress:
             self.allow_egress(
                 "alertmanager-receiver-ports",
                 Peer.anywhere("mail relays and webhooks of the alerting receivers"),
-                tcp(*alerts.ports),
+                tcp(*routing.ports),
                 pods={"app.kubernetes.io/name": "alertmanager"},
             )
         self.alerting: PlatformComponent | None = None
         """The ``monitoring-alerting`` companion with the receivers' ExternalSecret (when one reads a credential)."""
-        if alerts is not None and alerts.credentials and secret_store is not None:
+        if routing is not None and routing.credentials and secret_store is not None:
             self.alerting = self.add_companion("alerting")
-            self.alerting.add_manifest(receivers_external_secret(alerts, namespace, secret_store))
+            self.alerting.add_manifest(receivers_external_secret(routing, namespace, secret_store))
         for check in self._workloads(release_name, namespace, self.node_exporter_namespace, self.release.values):
             # Alertmanager waits for its credentials (after External Secrets): waiting here would deadlock.
             if not (
