@@ -51,7 +51,7 @@ lint: deps
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-# Regenerate docs/services/*.md and the README graph from the code (a test fails when stale).
+# Regenerate the generated docs pages and blocks from the code (a test fails when stale).
 docs: deps
 	$(BIN)/python -m sre_constructs.docs
 

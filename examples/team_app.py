@@ -6,7 +6,8 @@ Run it as ``python examples/team_app.py [outdir]`` (default ``dist``). It writes
 - ``<outdir>/apps/payments``: the team's ``payments`` service, installed from the team's own chart
   repository, waiting for the platform's secret store and monitoring before Flux applies it.
 
-Each tree needs a root Flux Kustomization (``./core`` and ``./apps/payments``); see the README.
+Each tree needs a root Flux Kustomization (``./core`` and ``./apps/payments``); see
+docs/using-the-tree-with-flux.md.
 """
 
 from __future__ import annotations

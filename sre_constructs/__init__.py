@@ -24,8 +24,7 @@ from .services.logging import Logging
 from .services.monitoring import Monitoring
 from .services.openbao import OpenBao
 from .services.runtime_security import RuntimeSecurity
-from .tenant import Tenant
-from .tenant_workloads import TenantWorkloads
+from .tenancy import Tenant, TenantWorkloads
 from .versions import CHARTS, REPOSITORIES, ChartPin, ChartRepository
 
 __all__ = [

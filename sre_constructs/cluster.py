@@ -17,7 +17,7 @@ an error naming its line)::
       monitoring:
         enabled: true                  # default true
         values: {...}                  # Helm values of the service's chart, merged last
-        retention: 15d                 # any typed knob of the service (see README)
+        retention: 15d                 # any typed knob of the service (docs/services/)
       runtime-security:
         enabled: false
 

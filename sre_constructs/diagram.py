@@ -3,7 +3,8 @@
 Edges point in install order: ``parent --> child`` means Flux applies ``child`` only after
 ``parent`` is Ready (``child`` lists ``parent`` in ``spec.dependsOn``). Nodes and edges follow
 :attr:`PlatformChart.components` (dependency order, ties by creation), so the text is stable and
-can be committed (the README's graph block is checked against :func:`default_mermaid`).
+can be committed (the graph block of ``docs/dependency-graph.md`` is checked against
+:func:`default_mermaid`).
 """
 
 from __future__ import annotations

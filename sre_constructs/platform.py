@@ -26,7 +26,7 @@ from .services.logging import Logging
 from .services.monitoring import Monitoring
 from .services.openbao import OpenBao
 from .services.runtime_security import RuntimeSecurity
-from .tenant_policies import tenant_policies
+from .tenancy.policies import tenant_policies
 
 __all__ = ["CHART_SOURCES", "SERVICES", "CorePlatform", "ServiceSpec"]
 

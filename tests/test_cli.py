@@ -177,16 +177,20 @@ def test_graph_equals_diagram() -> None:
 
 
 def test_every_pin_is_one_line_under_its_renovate_comment() -> None:
-    """The README's Renovate regex manager finds every pin (and its current version)."""
+    """The Renovate regex manager of docs/upgrading-charts.md finds every pin (and its current version)."""
+    import json
     import re
 
     from sre_constructs.versions import CHARTS
 
+    page = (REPO / "docs" / "upgrading-charts.md").read_text(encoding="utf-8")
+    (config,) = re.findall(r"^```json\n(.*?)^```$", page, re.MULTILINE | re.DOTALL)
+    (manager,) = json.loads(config)["customManagers"]
+    (file_pattern,) = manager["managerFilePatterns"]
+    assert re.search(file_pattern.strip("/"), "sre_constructs/versions.py")
+    (match_string,) = manager["matchStrings"]
+    pattern = re.compile(match_string.replace("(?<", "(?P<"))  # Renovate's (JavaScript's) named groups
     text = (REPO / "sre_constructs" / "versions.py").read_text()
-    pattern = re.compile(
-        r"# renovate: datasource=(?P<datasource>\S+) depName=(?P<depName>\S+) registryUrl=(?P<registryUrl>\S+)\n"
-        r"\s*ChartPin\(\"[^\"]+\", \"(?P<currentValue>[^\"]+)\""
-    )
     found = {(m["depName"], m["currentValue"], m["registryUrl"]) for m in pattern.finditer(text)}
     assert found == {(p.chart, p.version, p.repository.url) for p in CHARTS.values()}
 

@@ -1,4 +1,4 @@
-"""The generated docs cannot drift: service pages, README graph, knob cross-check, diagrams."""
+"""The generated docs cannot drift: every registered page and block, knob cross-check, diagrams."""
 
 from __future__ import annotations
 
@@ -14,11 +14,14 @@ from sre_constructs.diagram import default_mermaid, dot, mermaid
 from sre_constructs.docs import (
     GRAPH_END,
     GRAPH_START,
+    Block,
     DocsError,
+    Folder,
+    Page,
     check_knobs,
+    generated,
+    graph_of,
     main,
-    readme_graph,
-    readme_with_graph,
     render_pages,
 )
 from sre_constructs.platform import SERVICES
@@ -26,6 +29,7 @@ from sre_constructs.platform import SERVICES
 from .conftest import REPO
 
 DOCS = REPO / "docs" / "services"
+GRAPH_PAGE = REPO / "docs" / "dependency-graph.md"  # the page with the dependency-graph block
 
 
 @pytest.fixture(scope="module")
@@ -172,34 +176,84 @@ def test_service_docstrings_match_signatures(spec: Any) -> None:
     ]
 
 
-# --------------------------------------------------------------------------- README graph
+# --------------------------------------------------------------------------- the entry point
 
 
-def test_readme_graph_is_current() -> None:
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
-    assert readme.count(GRAPH_START) == 1 and readme.count(GRAPH_END) == 1
-    assert readme_graph(readme) == mermaid(CorePlatform(cdk8s.App(), "core")), (
-        "README graph is stale: run `python -m sre_constructs.docs`"
+def test_graph_block_is_current() -> None:
+    text = GRAPH_PAGE.read_text(encoding="utf-8")
+    assert text.count(GRAPH_START) == 1 and text.count(GRAPH_END) == 1
+    assert graph_of(text) == mermaid(CorePlatform(cdk8s.App(), "core")), (
+        f"{GRAPH_PAGE.name}: the graph is stale: run `python -m sre_constructs.docs`"
     )
-    assert readme_with_graph(readme, readme_graph(readme)) == readme
+
+
+def test_every_entry_is_in_the_repository() -> None:
+    entries = generated(sorted((REPO / "clusters").glob("*.yaml")))
+    blocks = [e for e in entries if isinstance(e, Block)]
+    assert {(e.start, e.end) for e in blocks} >= {(GRAPH_START, GRAPH_END)}
+    for entry in entries:
+        path = REPO / entry.path
+        assert path.is_dir() if isinstance(entry, Folder) else path.is_file(), entry
+        if isinstance(entry, Block):
+            text = path.read_text(encoding="utf-8")
+            assert text.count(entry.start) == 1 and text.count(entry.end) == 1, entry
+    assert [e.path for e in entries if isinstance(e, Folder)] == ["docs/services"]
+    assert "docs/tenants.md" in [e.path for e in entries if isinstance(e, Page)]
 
 
 def test_main_check_passes_on_the_repository(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["--check", "--out", str(DOCS), "--readme", str(REPO / "README.md")]) == 0
+    assert main(["--check", "--root", str(REPO)]) == 0
+
+
+def _copy_of_the_repository(tmp_path: Any) -> Any:
+    """The files the generator reads or writes, copied to ``tmp_path``."""
+    import shutil
+
+    for entry in generated([]):
+        source = REPO / entry.path
+        if isinstance(entry, Folder):
+            shutil.copytree(source, tmp_path / entry.path, dirs_exist_ok=True)
+        else:
+            (tmp_path / entry.path).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, tmp_path / entry.path)
+    shutil.copytree(REPO / "clusters", tmp_path / "clusters")
+    return tmp_path
 
 
 def test_main_check_reports_a_stale_page(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
-    out = tmp_path / "services"
-    assert main(["--out", str(out), "--readme", ""]) == 0
-    assert sorted(p.name for p in out.glob("*.md")) == sorted(f"{s.name}.md" for s in SERVICES)
+    root = _copy_of_the_repository(tmp_path)
+    out = root / "docs" / "services"
+    assert main(["--check", "--root", str(root)]) == 0
     (out / "istio.md").write_text("edited by hand\n", encoding="utf-8")
     (out / "retired.md").write_text("an old service\n", encoding="utf-8")
-    assert main(["--check", "--out", str(out), "--readme", ""]) == 1
+    assert main(["--check", "--root", str(root)]) == 1
     err = capsys.readouterr().err
     assert "istio.md" in err and "retired.md" in err
-    assert main(["--out", str(out), "--readme", ""]) == 0
+    assert main(["--root", str(root)]) == 0
     assert not (out / "retired.md").exists()
-    assert main(["--check", "--out", str(out), "--readme", ""]) == 0
+    assert (out / "istio.md").read_text(encoding="utf-8") == (DOCS / "istio.md").read_text(encoding="utf-8")
+    assert main(["--check", "--root", str(root)]) == 0
+
+
+def test_main_rewrites_a_stale_block_and_keeps_the_page_around_it(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = _copy_of_the_repository(tmp_path)
+    page = root / GRAPH_PAGE.relative_to(REPO)
+    committed = page.read_text(encoding="utf-8")
+    page.write_text(committed.replace("istio --> cert_manager", "cert_manager --> istio"), encoding="utf-8")
+    assert main(["--check", "--root", str(root)]) == 1
+    assert str(page) in capsys.readouterr().err
+    assert main(["--root", str(root)]) == 0
+    assert page.read_text(encoding="utf-8") == committed
+
+
+def test_a_block_without_its_markers_fails_loudly(tmp_path: Any) -> None:
+    root = _copy_of_the_repository(tmp_path)
+    page = root / GRAPH_PAGE.relative_to(REPO)
+    page.write_text(page.read_text(encoding="utf-8").replace(GRAPH_END, ""), encoding="utf-8")
+    with pytest.raises(DocsError, match=re.escape(f"{page}: expected {GRAPH_START} ... {GRAPH_END}")):
+        main(["--check", "--root", str(root)])
 
 
 # --------------------------------------------------------------------------- diagrams

@@ -13,7 +13,6 @@ import yaml
 from sre_constructs.kernel.facts import ChartFacts, ObjectRef, Webhook, register_chart
 from sre_constructs.plan import plan_tree
 from sre_constructs.plan.charts import load_rendered
-from sre_constructs.plan.command import run as run_command
 from sre_constructs.services._kyverno_policies import policy_bodies
 
 # A chart the tests invent: it installs the Widget CRD, serves a webhook on ConfigMaps and Widgets,
@@ -498,11 +497,20 @@ def test_command_exit_codes_and_formats(tmp_path: Path, capsys: pytest.CaptureFi
     assert main(["plan", "--tree", str(good), "--format", "markdown"]) == 0
     assert "| 1 | flux-system/demo |" in capsys.readouterr().out
     assert main(["plan", "--tree", str(tmp_path / "nowhere")]) == 2
-    assert main(["plan", "--tree", str(good), "clusters/lab.yaml"]) == 2
+    assert "an existing folder holding a Flux tree" in capsys.readouterr().err
+    # The option clashes the command finds itself: exit 2, one line naming the options, no plan.
+    for argv, message in (
+        (["--tree", str(good), "clusters/lab.yaml"], "give cluster files or --tree DIR, not both"),
+        (["--tree", str(good), "--rendered", str(tmp_path), "--charts", str(tmp_path)], "--rendered and --charts"),
+        (["--with", str(good)], "--with and --repo-root go with --tree DIR"),
+        (["--repo-root", str(good)], "--with and --repo-root go with --tree DIR"),
+    ):
+        assert main(["plan", *argv]) == 2, argv
+        out, err = capsys.readouterr()
+        assert (out, err.count("\n")) == ("", 1) and f"sre-constructs plan: {message}" in err, (argv, err)
     with pytest.raises(SystemExit) as usage:
         main(["plan", "--format", "yaml"])
     assert usage.value.code == 2
-    assert run_command is not None
 
 
 # -- a hand-written repository: read what can be read, say what cannot --------------------

@@ -1,5 +1,5 @@
 """The plan of the library's own trees: the default platform and both example clusters come up,
-the plan of a written tree agrees with the plan of the same App in memory, and the README's
+the plan of a written tree agrees with the plan of the same App in memory, and the docs'
 bring-up block is current."""
 
 from __future__ import annotations
@@ -42,11 +42,11 @@ def test_production_lists_the_s3_credentials_as_manual_steps() -> None:
     assert "bao kv put -mount=secret platform/loki" in commands
 
 
-def test_readme_bringup_block_is_current() -> None:
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
-    start, end = readme.index(BRINGUP_START) + len(BRINGUP_START) + 1, readme.index(BRINGUP_END)
-    assert readme[start:end] == bringup_block(CLUSTERS), (
-        "README bring-up block is stale: run `python -m sre_constructs.docs`"
+def test_bringup_block_is_current() -> None:
+    page = (REPO / "docs" / "bringing-up-a-cluster.md").read_text(encoding="utf-8")
+    start, end = page.index(BRINGUP_START) + len(BRINGUP_START) + 1, page.index(BRINGUP_END)
+    assert page[start:end] == bringup_block(CLUSTERS), (
+        "docs/bringing-up-a-cluster.md: the bring-up block is stale: run `python -m sre_constructs.docs`"
     )
 
 

@@ -6,7 +6,10 @@ a killed or failing write byte for byte, and check mode writes nothing.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import enum
+import json
 import os
 import signal
 import subprocess
@@ -350,9 +353,18 @@ def test_namespace_shared_with_create_namespace_false(app: App, tmp_path: Path) 
     assert not (tmp_path / "p/second/namespace.yaml").exists()
 
 
-def test_namespace_claims_are_per_tree(app: App) -> None:
-    PlatformComponent(platform(app, "one"), "a", namespace="shared")
-    PlatformComponent(platform(app, "two"), "b", namespace="shared")  # another tree: another cluster
+def test_namespace_claims_are_per_tree(app: App, tmp_path: Path) -> None:
+    one, two = platform(app, "one"), platform(app, "two")
+    a = PlatformComponent(one, "a", namespace="shared")
+    b = PlatformComponent(two, "b", namespace="shared")  # another tree: another cluster
+    assert one.namespace_owners == {"shared": a}
+    assert two.namespace_owners == {"shared": b}
+    write_tree(app, tmp_path)
+    for folder in ("one/a", "two/b"):  # each tree emits its own Namespace
+        namespace = yaml.safe_load((tmp_path / folder / "namespace.yaml").read_text())
+        assert (namespace["kind"], namespace["metadata"]["name"]) == ("Namespace", "shared"), folder
+    with pytest.raises(ValidationError, match="one/a already emits it"):  # within a tree, still one owner
+        PlatformComponent(one, "c", namespace="shared")
 
 
 def test_core_services_sharing_a_namespace(app: App) -> None:
@@ -675,7 +687,10 @@ def test_write_tree_wrong_types(app: App, kwargs: dict[str, Any], field: str) ->
 
 # The fault injection lives here, around the writer's small steps, never in the writer itself:
 # "after-files:N" kills the child right after its N-th staged file, "between-renames" right
-# after the fallback swap moved the old tree aside.
+# after the fallback swap moved the old tree aside. The "swap-" modes watch the default swap
+# through audit hooks (raised by os and shutil before each rename or removal, whichever function
+# the writer calls): "swap-observe" notes what the tree is at each step, "swap-kill" kills the
+# child at the first one.
 _CHILD = r"""
 import os, signal, sys
 import sre_constructs
@@ -709,7 +724,56 @@ if mode == "between-renames":
         os.kill(os.getpid(), signal.SIGKILL)  # right after the old tree was moved aside
 
     os.rename = rename
+if mode.startswith("swap-"):
+    import json
+    from pathlib import Path
+    from sre_constructs import render_tree
+    from sre_constructs.kernel import tree
+
+    target = Path(out) / "core"
+
+    def read(root):
+        return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+    old, new = read(target), render_tree(app.node.find_child("core"))
+
+    def state():
+        if not target.is_dir():
+            return "missing"
+        files = read(target)
+        return "old" if files == old else "new" if files == new else "other"
+
+    steps, swapping, busy = [], [False], [False]
+    changes = {"os.rename", "os.remove", "os.rmdir", "os.truncate", "shutil.rmtree", "shutil.move", "shutil.copytree"}
+
+    def hook(event, args):
+        if not swapping[0] or busy[0] or event not in changes:
+            return
+        if event in ("os.remove", "os.rmdir") and args[1] not in (None, -1):
+            return  # a file of a folder being removed, by its folder's descriptor: seen at the folder
+        if mode == "swap-kill":
+            os.kill(os.getpid(), signal.SIGKILL)
+        busy[0] = True
+        try:
+            steps.append([event, os.path.basename(os.fsdecode(args[0])), state()])
+        finally:
+            busy[0] = False
+
+    sys.addaudithook(hook)
+    real_swap_in = tree.swap_in
+
+    def swap_in(staging_dir, target_dir):
+        swapping[0] = True
+        try:
+            real_swap_in(staging_dir, target_dir)
+        finally:
+            swapping[0] = False
+        steps.append(["returned", target_dir.name, state()])
+
+    tree.swap_in = swap_in
 write_tree(app, out)
+if mode == "swap-observe":
+    print(json.dumps(steps))
 """
 
 
@@ -787,6 +851,59 @@ def test_killed_between_fallback_renames_restores_old_tree(tree_a: tuple[Path, d
     write_tree(app, out)
     assert leftovers(out) == []
     assert snapshot(out / "core") == before
+
+
+def exchange_supported(folder: Path) -> bool:
+    """Whether Linux renameat2(RENAME_EXCHANGE) swaps two folders in ``folder`` (asked of libc
+    directly, not of the writer, so a writer that stops using it cannot make the tests skip)."""
+    a, b = folder / "probe-a", folder / "probe-b"
+    a.mkdir()
+    b.mkdir()
+    try:
+        renameat2 = getattr(ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True), "renameat2", None)
+        return renameat2 is not None and renameat2(-100, os.fsencode(a), -100, os.fsencode(b), 2) == 0
+    except OSError:
+        return False
+    finally:
+        a.rmdir()
+        b.rmdir()
+
+
+@pytest.fixture
+def exchange(tmp_path: Path) -> None:
+    if not exchange_supported(tmp_path):
+        pytest.skip("renameat2(RENAME_EXCHANGE) unsupported here: the default swap cannot run (Linux >= 3.15)")
+
+
+@pytest.mark.usefixtures("exchange")
+def test_default_swap_never_shows_a_missing_or_partial_tree(tree_a: tuple[Path, dict[str, bytes]]) -> None:
+    """At every rename or removal of the default swap the tree is the whole old or the whole new one."""
+    out, _ = tree_a
+    result = run_child(out, "swap-observe")
+    assert result.returncode == 0, result.stderr
+    steps = json.loads(result.stdout.splitlines()[-1])
+    states = [state for _, _, state in steps]
+    assert len(steps) >= 2 and steps[-1][0] == "returned", steps  # the old tree's removal was seen
+    assert set(states) <= {"old", "new"}, steps  # never missing, never half old, half new
+    assert states == sorted(states, key=["old", "new"].index) and states[-1] == "new", steps
+    assert leftovers(out) == []
+    assert snapshot(out / "core") == render_tree(tree_b().node.find_child("core"))  # type: ignore[arg-type]
+
+
+@pytest.mark.usefixtures("exchange")
+def test_killed_at_the_first_step_after_the_exchange(tree_a: tuple[Path, dict[str, bytes]]) -> None:
+    """Nothing is removed before the new tree is in: killed at the first removal, the new tree is
+    already there and the old one waits whole in the staging folder, which the next run removes."""
+    out, before = tree_a
+    new = render_tree(tree_b().node.find_child("core"))  # type: ignore[arg-type]
+    result = run_child(out, "swap-kill")
+    assert result.returncode == -signal.SIGKILL, result.stderr
+    assert snapshot(out / "core") == new
+    parked = [n for n in leftovers(out) if n.startswith(".core.new-")]
+    assert len(parked) == 1 and snapshot(out / parked[0]) == before
+    write_tree(tree_b(), out)
+    assert leftovers(out) == []
+    assert snapshot(out / "core") == new
 
 
 def test_fallback_swap_without_exchange(tree_a: tuple[Path, dict[str, bytes]], monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,7 +1,8 @@
 """The CRD schemas bundled in the package and their generator, tools/gen_schemas.py.
 
 The generator's online path is tested with a fake fetcher (never the network); the drift test
-regenerates from $SRE_CONSTRUCTS_CRDS when that folder exists.
+regenerates from $SRE_CONSTRUCTS_CRDS, or when it is unset from ``../shared/crds`` beside the
+repository, wherever that folder exists.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import os
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -17,7 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
-from sre_constructs.kernel.tree_check import bundled_crds, crd_dirs_from_env
+from sre_constructs.kernel.tree_check import CRDS_ENV, bundled_crds, crd_dirs_from_env
 from sre_constructs.kernel.tree_check.crds import BUNDLE_FILE, read_bundle, strip_descriptions
 
 REPO = Path(__file__).resolve().parent.parent
@@ -212,11 +214,55 @@ def test_strip_descriptions_keeps_data() -> None:
     }
 
 
+def _main_checkout(repo: Path) -> Path:
+    """The repository's main checkout: ``repo`` itself, or for a git worktree the folder holding
+    the shared ``.git`` (read from the worktree's ``.git`` file, without running git)."""
+    dot_git = repo / ".git"
+    if not dot_git.is_file():
+        return repo
+    gitdir = Path(dot_git.read_text().removeprefix("gitdir:").strip())
+    common = gitdir / "commondir"
+    common_dir = (gitdir / common.read_text().strip()).resolve() if common.is_file() else gitdir
+    return common_dir.parent
+
+
+def crd_folders(repo: Path = REPO) -> tuple[list[Path], str]:
+    """The CRD folders the drift test reads, and where it looked (for the skip line).
+
+    ``$SRE_CONSTRUCTS_CRDS`` when set (what ``make test`` exports); else ``../shared/crds`` beside
+    the repository, as the Makefile defaults it (beside the main checkout for a git worktree).
+    """
+    if os.environ.get(CRDS_ENV, "").strip():
+        named = crd_dirs_from_env()
+        return [d for d in named if d.is_dir()], f"{CRDS_ENV}={os.pathsep.join(map(str, named))}"
+    beside = [checkout.parent / "shared" / "crds" for checkout in dict.fromkeys([repo, _main_checkout(repo)])]
+    return [d for d in beside if d.is_dir()], " or ".join(map(str, beside))
+
+
+def test_crd_folder_defaults_beside_the_repository(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(CRDS_ENV, raising=False)
+    clone = tmp_path / "clone"
+    (clone / ".git").mkdir(parents=True)
+    assert crd_folders(clone) == ([], str(tmp_path / "shared" / "crds"))  # a fresh clone: the test skips
+    (tmp_path / "shared" / "crds").mkdir(parents=True)
+    assert crd_folders(clone)[0] == [tmp_path / "shared" / "crds"]
+    # A worktree elsewhere finds the folder beside the main checkout it belongs to.
+    worktree, gitdir = tmp_path / "wt" / "feature", clone / ".git" / "worktrees" / "feature"
+    worktree.mkdir(parents=True)
+    gitdir.mkdir(parents=True)
+    (gitdir / "commondir").write_text("../..\n")
+    (worktree / ".git").write_text(f"gitdir: {gitdir}\n")
+    assert crd_folders(worktree)[0] == [tmp_path / "shared" / "crds"]
+    # The variable wins, as with `make test`.
+    monkeypatch.setenv(CRDS_ENV, str(tmp_path / "elsewhere"))
+    assert crd_folders(clone) == ([], f"{CRDS_ENV}={tmp_path / 'elsewhere'}")
+
+
 def test_bundle_matches_the_pinned_crds() -> None:
-    """Drift: regenerating from $SRE_CONSTRUCTS_CRDS gives the committed bundle (`make schemas`)."""
-    dirs = [d for d in crd_dirs_from_env() if d.is_dir()]
+    """Drift: regenerating from the CRD folder gives the committed bundle (`make schemas`)."""
+    dirs, looked = crd_folders()
     if not dirs:
-        pytest.skip("SRE_CONSTRUCTS_CRDS names no CRD folder: nothing to compare the bundle with")
+        pytest.skip(f"no CRD folder at {looked}: nothing to compare the bundle with (set {CRDS_ENV})")
     lock = gen.read_lock()
     records = gen.build_records(lock, gen.collect(lock, crds_dir=dirs[0], fetch=None))
     assert read_bundle(gen.bundle_bytes(records)) == bundled_crds(), "stale bundle: run `make schemas`"

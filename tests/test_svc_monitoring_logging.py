@@ -118,6 +118,28 @@ def test_monitoring_accepts_prometheus_durations(retention: str) -> None:
     )
 
 
+# Every spelling of zero the duration pattern lets through; the message promises a non-zero one.
+ZERO_DURATIONS = ["0", "0d", "0s0ms", "0h0m", "00d", "0y0w0d0h0m0s0ms"]
+
+
+@pytest.mark.parametrize("retention", ZERO_DURATIONS)
+@pytest.mark.parametrize("service", [Monitoring, Logging])
+def test_zero_retention_is_refused(service: type, retention: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        service(_chart(), "svc", retention=retention)
+    assert info.value.field == "retention" and info.value.value == retention
+    assert "a non-zero Prometheus duration" in str(info.value)
+
+
+@pytest.mark.parametrize("retention", ["1ms", "0d1h", "0h1m", "10d", "1y0w"])
+def test_non_zero_retention_with_zero_terms_is_accepted(retention: str) -> None:
+    """The control of the zero cases: a zero term beside a non-zero one is still a duration."""
+    mon = Monitoring(_chart(), "mon", retention=retention)
+    assert mon.release.values["prometheus"]["prometheusSpec"]["retention"] == retention
+    log = Logging(_chart(), "log", retention=retention)
+    assert log.loki.values["loki"]["limits_config"]["retention_period"] == retention
+
+
 @pytest.mark.parametrize(
     ("knob", "value"),
     [

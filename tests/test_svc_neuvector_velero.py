@@ -321,6 +321,8 @@ def test_velero_user_values_win(app: cdk8s.App) -> None:
         ("daily_schedule", "@daily"),
         ("daily_ttl", "7d"),
         ("weekly_ttl", "0h"),
+        ("weekly_ttl", "0s0ms"),
+        ("daily_ttl", "0h0m"),
         ("node_agent", 1),
         ("monitoring_namespace", "Monitoring"),
         ("values", "a: 1"),

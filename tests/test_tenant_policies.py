@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from sre_constructs.plan.cel import _eval
-from sre_constructs.tenant_policies import STORE_LABEL, TENANT_LABEL, tenant_policies
+from sre_constructs.tenancy.policies import STORE_LABEL, TENANT_LABEL, tenant_policies
 
 POLICIES = {p["metadata"]["name"]: p for p in tenant_policies()}
 TENANT_NS = {TENANT_LABEL: "payments", STORE_LABEL: "openbao"}

@@ -347,7 +347,7 @@ def test_platform_synth_does_not_load_cdk8s_plus() -> None:
 
 
 def test_docs_page_is_current() -> None:
-    from sre_constructs.tenant_docs import render_tenant_page
+    from sre_constructs.tenancy.docs_page import render_tenant_page
 
     page = REPO / "docs" / "tenants.md"
     assert page.read_text(encoding="utf-8") == render_tenant_page(), (

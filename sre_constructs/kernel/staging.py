@@ -25,13 +25,16 @@ __all__ = ["clean_leftovers", "make_durable", "stage", "stage_all", "swap_in", "
 _RENAME_EXCHANGE = 2
 
 
+@functools.cache
+def _libc() -> Any:
+    """The C library, looked up once per process (``find_library`` runs ``ldconfig -p``), or ``None``."""
+    libc_name = ctypes.util.find_library("c")
+    return ctypes.CDLL(libc_name, use_errno=True) if libc_name else None
+
+
 def _exchange(a: Path, b: Path) -> bool:
     """Atomically swap two directories (Linux renameat2); ``False`` where unsupported."""
-    libc_name = ctypes.util.find_library("c")
-    if not libc_name:
-        return False
-    libc = ctypes.CDLL(libc_name, use_errno=True)
-    renameat2 = getattr(libc, "renameat2", None)
+    renameat2 = getattr(_libc(), "renameat2", None)
     if renameat2 is None:
         return False
     at_fdcwd = -100
@@ -100,13 +103,9 @@ def clean_leftovers(target: Path) -> None:
                     shutil.rmtree(leftover)
 
 
-@functools.cache
 def _libc_syncfs() -> Any:
     """libc's ``syncfs`` (Linux), or ``None`` where there is none."""
-    libc_name = ctypes.util.find_library("c")
-    if not libc_name:
-        return None
-    return getattr(ctypes.CDLL(libc_name, use_errno=True), "syncfs", None)
+    return getattr(_libc(), "syncfs", None)
 
 
 def _syncfs(path: Path) -> bool:

@@ -235,10 +235,11 @@ def format_minutes(seconds: float) -> str:
 _PROM_DURATION = re.compile(
     r"^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$"
 )
+_NON_ZERO = re.compile(r"[1-9]")
 
 
 def check_prometheus_duration(where: str, field: str, value: object) -> str:
-    """A Prometheus/Loki duration (``15d``, ``30d``, ``12h``, ``744h``, ``1w``); Go's ``1h30m`` style too.
+    """A non-zero Prometheus/Loki duration (``15d``, ``30d``, ``12h``, ``744h``, ``1w``); Go's ``1h30m`` style too.
 
     Args:
         where: construct path for the message.
@@ -248,7 +249,8 @@ def check_prometheus_duration(where: str, field: str, value: object) -> str:
     Returns:
         The value, unchanged.
     """
-    if not isinstance(value, str) or value in ("", "0") or not _PROM_DURATION.fullmatch(value):
+    # The pattern also matches "", "0" and all-zero terms ("0d", "0s0ms"): a digit 1-9 makes it non-zero.
+    if not isinstance(value, str) or not _PROM_DURATION.fullmatch(value) or not _NON_ZERO.search(value):
         raise ValidationError(
             where,
             field,

@@ -1,4 +1,4 @@
-"""The README's "Bringing up a cluster" block, generated from the plans of the example clusters."""
+"""The bring-up block of ``docs/bringing-up-a-cluster.md``, generated from the plans of the example clusters."""
 
 from __future__ import annotations
 

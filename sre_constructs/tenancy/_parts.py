@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .tenant_policies import TENANT_LABEL
+from .policies import TENANT_LABEL
 
 __all__ = ["CA_SECRET", "SECRETS_SERVICE_ACCOUNT", "ca_carrier", "limit_range", "quota", "secret_store"]
 

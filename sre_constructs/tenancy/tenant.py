@@ -21,7 +21,7 @@ reads ``source_path`` from ``flux-system``'s GitRepository or from the team's ow
 ``--no-cross-namespace-refs``), and Flux impersonates ServiceAccount ``tenant-<name>``, which holds
 RoleBindings in the tenant's namespaces only. What the team writes at ``source_path`` (by hand or
 through :attr:`Tenant.workloads`) is therefore applied with namespaced rights only, and the
-platform's lane policies (:mod:`sre_constructs.tenant_policies`) keep the team's own Flux objects
+platform's lane policies (:mod:`sre_constructs.tenancy.policies`) keep the team's own Flux objects
 in that lane.
 
 Limits, said plainly:
@@ -46,18 +46,17 @@ from typing import Any
 
 from constructs import Construct
 
-from ._tenant_parts import SECRETS_SERVICE_ACCOUNT, ca_carrier, limit_range, quota, secret_store
-from .kernel.component import PlatformComponent
-from .kernel.errors import ValidationError
-from .kernel.manifest import Manifest
-from .kernel.network import Peer, Port
-from .kernel.paths import child_path
-from .kernel.platform_chart import PlatformChart, check_tree_path
-from .kernel.sources import FLUX_NAMESPACE
-from .kernel.validation import check_bool, check_dns_label, check_duration, check_positive_int, check_quantity
-from .platform import SERVICES
-from .tenant_policies import RECONCILER_PREFIX, STORE_LABEL, TENANT_LABEL
-from .tenant_workloads import TenantWorkloads, pod_labels
+from ..kernel.component import PlatformComponent
+from ..kernel.errors import ValidationError
+from ..kernel.manifest import Manifest
+from ..kernel.network import Peer, Port
+from ..kernel.paths import child_path
+from ..kernel.platform_chart import PlatformChart, check_tree_path
+from ..kernel.sources import FLUX_NAMESPACE
+from ..kernel.validation import check_bool, check_dns_label, check_duration, check_positive_int, check_quantity
+from ._parts import SECRETS_SERVICE_ACCOUNT, ca_carrier, limit_range, quota, secret_store
+from .policies import RECONCILER_PREFIX, STORE_LABEL, TENANT_LABEL
+from .workloads import TenantWorkloads, pod_labels
 
 __all__ = ["DEFAULT_PLATFORM_DEPENDENCIES", "SECRETS_SERVICE_ACCOUNT", "Tenant"]
 
@@ -225,7 +224,10 @@ class Tenant(PlatformChart):
         check_bool(where, "mesh_injection", mesh_injection)
         wanted = list(platform_dependencies) if platform_dependencies is not None else None
         known = {c.name: c for c in platform.registered_components}
-        # A core service (or its companion) that is disabled is skipped, not an error.
+        # A core service (or its companion) that is disabled is skipped, not an error. Imported
+        # here: the platform imports this package (its lane policies).
+        from ..platform import SERVICES
+
         services = {spec.name for spec in SERVICES}
         if wanted is not None:
             for dep in wanted:
@@ -391,7 +393,7 @@ class Tenant(PlatformChart):
         eso = getattr(platform, "external_secrets", None)
         if openbao is None or eso is None:
             return None
-        from .services._openbao_tenants import TenantGrant, register_tenant
+        from ..services._openbao_tenants import TenantGrant, register_tenant
 
         grant = TenantGrant(self.tenant, tuple(self.namespaces), SECRETS_SERVICE_ACCOUNT)
         register_tenant(openbao, grant)

@@ -15,11 +15,11 @@ from typing import Any
 
 import yaml
 
+from ..kernel.tree import render_tree
+from ..platform import CorePlatform
+from ..services import _openbao_tenants
+from . import policies as tenant_policies
 from . import tenant as tenant_module
-from . import tenant_policies
-from .kernel.tree import render_tree
-from .platform import CorePlatform
-from .services import _openbao_tenants
 from .tenant import Tenant
 
 __all__ = ["TenantDocsError", "render_tenant_page"]

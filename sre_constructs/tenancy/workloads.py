@@ -14,11 +14,11 @@ from typing import Any
 from cdk8s import ApiObject, Chart
 from constructs import Construct
 
-from .kernel.errors import ValidationError
-from .kernel.manifest import Manifest
-from .kernel.platform_chart import check_tree_path
-from .kernel.tree_render import dump_yaml
-from .kernel.validation import check_dns_label, check_kind, check_labels
+from ..kernel.errors import ValidationError
+from ..kernel.manifest import Manifest
+from ..kernel.platform_chart import check_tree_path
+from ..kernel.tree_render import dump_yaml
+from ..kernel.validation import check_dns_label, check_kind, check_labels
 
 __all__ = ["CLUSTER_SCOPED_KINDS", "TenantWorkloads", "pod_labels"]
 

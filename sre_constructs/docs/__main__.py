@@ -1,0 +1,7 @@
+"""``python -m sre_constructs.docs``: see :mod:`sre_constructs.docs`."""
+
+import sys
+
+from . import main
+
+sys.exit(main())
