@@ -10,7 +10,7 @@ from typing import Any
 from constructs import Construct
 
 from . import airgap
-from .dashboards import Scope, platform_dashboards
+from .dashboards import Dashboard, Scope, platform_dashboards
 from .kernel.component import PlatformComponent
 from .kernel.errors import ValidationError
 from .kernel.naming import helm_fullname
@@ -149,6 +149,8 @@ class CorePlatform(PlatformChart):
                     cfg[knob] = (
                         airgap.overlay_under(overlay, user) if user is None or isinstance(user, Mapping) else user
                     )
+        self.dashboards: list[Dashboard] = []
+        """The Grafana dashboards the platform ships (none without Monitoring)."""
         built: dict[str, PlatformComponent] = {}
         for spec in SERVICES:
             component = None
@@ -270,7 +272,8 @@ class CorePlatform(PlatformChart):
         # CRD does not exist yet); Monitoring's companion ships them once it does.
         monitoring = built.get("monitoring")
         if isinstance(monitoring, Monitoring):
-            for dashboard in platform_dashboards(self._dashboard_scope(built)):
+            self.dashboards = platform_dashboards(self._dashboard_scope(built))
+            for dashboard in self.dashboards:
                 monitoring.add_dashboard(dashboard)
         add_monitor = getattr(monitoring, "add_service_monitor", None)
         if add_monitor is not None:

@@ -107,7 +107,9 @@ def test_every_metric_a_panel_reads_is_exported_at_its_pin() -> None:
 
 
 def test_a_panel_reading_an_unknown_metric_is_caught() -> None:
-    made_up = Dashboard("x", "x", (Panel("sealed", (Query("vault_core_sealed == 1"),)),), component="openbao")
+    made_up = Dashboard(
+        "x", "x", (Panel("sealed", (Query("vault_core_sealed == 1"),), description="0"),), component="openbao"
+    )
     assert unknown_metrics(made_up) == [("sealed", "vault_core_sealed")]
 
 

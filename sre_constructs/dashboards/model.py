@@ -72,7 +72,8 @@ class Panel:
         title: what it shows.
         queries: its queries (refIds A, B, ... in order).
         kind: ``timeseries``, ``stat``, ``table``, ``logs`` or ``bargauge``.
-        description: the tooltip: what a healthy value looks like.
+        description: the tooltip: what a healthy value looks like (required: a panel nobody can
+            read is noise).
         unit: Grafana unit id (``s``, ``percentunit``, ``short``, ``dtdurations``, ...). Default ``short``.
         thresholds: colour steps, lowest first. Default: green.
         width: grid columns of 24. Default ``12``.
@@ -93,6 +94,8 @@ class Panel:
     def __post_init__(self) -> None:
         if self.kind not in _PANEL_KINDS:
             raise ValueError(f"panel kind {self.kind!r}: one of {', '.join(_PANEL_KINDS)}")
+        if not self.description:
+            raise ValueError(f"panel {self.title!r}: say what a healthy value looks like (description)")
         if not 1 <= self.width <= GRID_WIDTH:
             raise ValueError(f"panel width {self.width}: 1 to {GRID_WIDTH}")
 

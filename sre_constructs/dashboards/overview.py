@@ -46,6 +46,7 @@ def overview(scope: Scope) -> Dashboard:
             kind="bargauge",
             width=24,
             thresholds=(Threshold("green"), Threshold("orange", 1)),
+            description="Empty when healthy; a bar per component and severity that is alerting.",
         ),
     ]
     enabled = scope.namespaces
@@ -58,6 +59,10 @@ def overview(scope: Scope) -> Dashboard:
                 width=6,
                 unit="dtdurations",
                 thresholds=(_RED, Threshold("orange", 7 * 86400), Threshold("green", 21 * 86400)),
+                description=(
+                    "Time until the first certificate expires; cert-manager renews at two thirds of its"
+                    " life, so weeks, not days."
+                ),
             )
         )
     if "backup" in enabled:
@@ -69,6 +74,7 @@ def overview(scope: Scope) -> Dashboard:
                 width=6,
                 unit="dtdurations",
                 thresholds=(_GREEN, Threshold("orange", 86400 * 1.5), Threshold("red", 86400 * 2)),
+                description="Age of the stalest schedule's last success; under a day for daily schedules.",
             )
         )
     if "openbao" in enabled:
@@ -79,6 +85,7 @@ def overview(scope: Scope) -> Dashboard:
                 kind="stat",
                 width=6,
                 thresholds=(_GREEN, Threshold("red", 1)),
+                description="0. A sealed node serves no secrets until it is unsealed.",
             )
         )
     if "external-secrets" in enabled:
@@ -89,6 +96,7 @@ def overview(scope: Scope) -> Dashboard:
                 kind="stat",
                 width=6,
                 thresholds=(_GREEN, Threshold("red", 1)),
+                description="0. Each failing ExternalSecret keeps a stale Secret (or none).",
             )
         )
     return Dashboard(

@@ -45,7 +45,16 @@ def _errors_log(scope: Scope, component: str) -> tuple[Panel, ...]:
     if not scope.loki:
         return ()
     selector = f'{{namespace="{scope.ns(component)}"}} |~ "(?i)(error|fail|panic)"'
-    return (Panel("Error lines", (Query(selector, datasource=LOKI),), kind="logs", width=_WIDE, height=10),)
+    return (
+        Panel(
+            "Error lines",
+            (Query(selector, datasource=LOKI),),
+            kind="logs",
+            width=_WIDE,
+            height=10,
+            description="Recent log lines of the namespace matching error, fail or panic (Loki).",
+        ),
+    )
 
 
 def _workload_panels(namespace: str) -> tuple[Panel, ...]:
@@ -79,11 +88,18 @@ def _workload_panels(namespace: str) -> tuple[Panel, ...]:
 def istio(scope: Scope) -> tuple[Panel, ...]:
     ns = scope.ns("istio")
     panels = [
-        Panel("Connected proxies", (Query("sum(pilot_xds)", "proxies"),), kind="stat", width=6),
+        Panel(
+            "Connected proxies",
+            (Query("sum(pilot_xds)", "proxies"),),
+            kind="stat",
+            width=6,
+            description="Sidecars and gateways connected to istiod; drops when proxies lose the control plane.",
+        ),
         Panel(
             "xDS pushes by type (5m rate)",
             (Query('sum by (type) (rate(pilot_xds_pushes{type!~".*_senderr"}[5m]))', "{{type}}"),),
             width=18,
+            description="Configuration pushes to proxies; bursts follow deployments, a constant high rate means churn.",
         ),
         Panel(
             "Config rejected by proxies (5m)",
@@ -94,6 +110,7 @@ def istio(scope: Scope) -> tuple[Panel, ...]:
         Panel(
             "xDS send errors (5m)",
             (Query('sum by (type) (increase(pilot_xds_pushes{type=~".*_senderr"}[5m]))', "{{type}}"),),
+            description="0: istiod failed to send configuration to a proxy.",
         ),
         *_workload_panels(ns),
     ]
@@ -105,6 +122,7 @@ def istio(scope: Scope) -> tuple[Panel, ...]:
                 "Ingress gateway requests by code (5m rate)",
                 (Query(f"sum by (response_code) (rate(istio_requests_total{{{source}}}[5m]))", "{{response_code}}"),),
                 unit="reqps",
+                description="Requests through the ingress gateway by HTTP status.",
             ),
             Panel(
                 "Ingress gateway 5xx ratio",
@@ -117,6 +135,7 @@ def istio(scope: Scope) -> tuple[Panel, ...]:
                 ),
                 unit="percentunit",
                 thresholds=(_GREEN, Threshold("orange", 0.01), Threshold("red", 0.05)),
+                description="Share of gateway responses that are 5xx; below 1%.",
             ),
         ]
     return (*panels, *_errors_log(scope, "istio"))
@@ -130,6 +149,7 @@ def cert_manager(scope: Scope) -> tuple[Panel, ...]:
             kind="stat",
             width=6,
             thresholds=(_GREEN, Threshold("red", 1)),
+            description="0. A certificate that is not Ready is not served renewed.",
         ),
         Panel(
             "Soonest expiry",
@@ -138,6 +158,7 @@ def cert_manager(scope: Scope) -> tuple[Panel, ...]:
             width=6,
             unit="dtdurations",
             thresholds=(_RED, Threshold("orange", 7 * 86400), Threshold("green", 21 * 86400)),
+            description="Time until the first certificate expires; weeks, not days.",
         ),
         Panel(
             "ACME requests by status (5m rate)",
@@ -159,10 +180,12 @@ def cert_manager(scope: Scope) -> tuple[Panel, ...]:
             width=_WIDE,
             height=10,
             thresholds=(_RED, Threshold("orange", 7 * 86400), Threshold("green", 21 * 86400)),
+            description="Every certificate's remaining life; red below a week.",
         ),
         Panel(
             "Controller sync errors (5m)",
             (Query("sum by (controller) (increase(certmanager_controller_sync_error_count[5m]))", "{{controller}}"),),
+            description="0 or rare; a steady rate means issuance keeps failing.",
         ),
         *_workload_panels(scope.ns("cert-manager"))[:1],
         *_errors_log(scope, "cert-manager"),
@@ -180,6 +203,7 @@ def kyverno(scope: Scope) -> tuple[Panel, ...]:
                 ),
             ),
             unit="reqps",
+            description="allowed=false are requests Kyverno refused: policy denials, or errors.",
         ),
         Panel(
             "Admission review latency p99",
@@ -192,15 +216,18 @@ def kyverno(scope: Scope) -> tuple[Panel, ...]:
             ),
             unit="s",
             thresholds=(_GREEN, Threshold("orange", 1), Threshold("red", 5)),
+            description="Well under a second; the API server times webhooks out at 10s.",
         ),
         Panel(
             "Policy rules by readiness",
             (Query("sum by (status_ready) (kyverno_policy_rule_info_total)", "ready={{status_ready}}"),),
             kind="stat",
+            description="All rules ready=true; a rule that is not ready enforces nothing.",
         ),
         Panel(
             "ValidatingPolicy results (5m rate)",
             (Query("sum by (result) (rate(kyverno_validating_policy_results_total[5m]))", "{{result}}"),),
+            description="Results of the CEL ValidatingPolicies by outcome (pass, fail, error).",
         ),
         Panel(
             "Controller reconcile errors (5m)",
@@ -209,6 +236,7 @@ def kyverno(scope: Scope) -> tuple[Panel, ...]:
                     "sum by (controller_name) (increase(kyverno_controller_requeue_total[5m]))", "{{controller_name}}"
                 ),
             ),
+            description="0 or rare: reconcile errors requeued by Kyverno's controllers.",
         ),
         *_workload_panels(scope.ns("kyverno")),
         *_errors_log(scope, "kyverno"),
@@ -227,6 +255,7 @@ def monitoring(scope: Scope) -> tuple[Panel, ...]:
         Panel(
             "Firing alerts by severity",
             (Query('count by (severity) (ALERTS{alertstate="firing"})', "{{severity}}"),),
+            description="Only the always-firing Watchdog (severity none) when healthy.",
         ),
         Panel(
             "Prometheus and Alertmanager replicas ready",
@@ -234,6 +263,7 @@ def monitoring(scope: Scope) -> tuple[Panel, ...]:
                 Query(f'kube_statefulset_status_replicas_ready{{namespace="{ns}"}}', "{{statefulset}} ready"),
                 Query(f'kube_statefulset_replicas{{namespace="{ns}"}}', "{{statefulset}} desired"),
             ),
+            description="Ready equals desired for every StatefulSet.",
         ),
         *_workload_panels(ns),
     )
@@ -244,16 +274,19 @@ def logging(scope: Scope) -> tuple[Panel, ...]:
         Panel(
             "Lines received (5m rate)",
             (Query("sum(rate(loki_distributor_lines_received_total[5m]))", "lines/s"),),
+            description="Log lines per second Loki accepts; a drop to 0 means nothing ships logs.",
         ),
         Panel(
             "Lines rejected by reason (5m rate)",
             (Query("sum by (reason) (rate(loki_discarded_samples_total[5m]))", "{{reason}}"),),
             thresholds=(_GREEN, Threshold("red", 0.001)),
+            description="0: lines Loki refused (rate limits, too old, too long).",
         ),
         Panel(
             "Loki requests by status (5m rate)",
             (Query("sum by (status_code) (rate(loki_request_duration_seconds_count[5m]))", "{{status_code}}"),),
             unit="reqps",
+            description="Mostly 2xx; 5xx are failed pushes or queries.",
         ),
         Panel(
             "Alloy: entries sent and dropped (5m rate)",
@@ -261,11 +294,13 @@ def logging(scope: Scope) -> tuple[Panel, ...]:
                 Query("sum(rate(loki_write_sent_entries_total[5m]))", "sent"),
                 Query("sum by (reason) (rate(loki_write_dropped_entries_total[5m]))", "dropped: {{reason}}"),
             ),
+            description="Dropped is 0: Alloy gave up on those entries (Loki refused or unreachable).",
         ),
         Panel(
             "Alloy components by health",
             (Query("sum by (health_type) (alloy_component_controller_running_components)", "{{health_type}}"),),
             kind="stat",
+            description="Only healthy; an unhealthy component collects or forwards nothing.",
         ),
         *_workload_panels(scope.ns("logging")),
         *_errors_log(scope, "logging"),
@@ -281,6 +316,7 @@ def openbao(scope: Scope) -> tuple[Panel, ...]:
             width=_WIDE,
             mappings=((0, "sealed"), (1, "unsealed")),
             thresholds=(_RED, Threshold("green", 1)),
+            description="Every node unsealed. A sealed node serves no secrets.",
         ),
         Panel(
             "Active (leader) nodes",
@@ -295,6 +331,7 @@ def openbao(scope: Scope) -> tuple[Panel, ...]:
             (Query("max(vault_raft_peers)", "peers"),),
             kind="stat",
             width=6,
+            description="The number of OpenBao replicas (reported by the leader).",
         ),
         Panel(
             "Autopilot healthy",
@@ -303,6 +340,7 @@ def openbao(scope: Scope) -> tuple[Panel, ...]:
             width=6,
             mappings=((0, "unhealthy"), (1, "healthy")),
             thresholds=(_RED, Threshold("green", 1)),
+            description="healthy: every raft server is healthy in autopilot's view.",
         ),
         Panel(
             "Audit failures (5m)",
@@ -313,6 +351,7 @@ def openbao(scope: Scope) -> tuple[Panel, ...]:
             kind="stat",
             width=6,
             thresholds=(_GREEN, Threshold("red", 1)),
+            description="0. OpenBao refuses requests it cannot audit.",
         ),
         *_workload_panels(scope.ns("openbao"))[1:],
         *_errors_log(scope, "openbao"),
@@ -328,6 +367,7 @@ def external_secrets(scope: Scope) -> tuple[Panel, ...]:
             kind="stat",
             width=8,
             thresholds=(_GREEN, Threshold("red", 1)),
+            description="0. Each one keeps a stale Secret (or none).",
         ),
         Panel(
             "Stores not Ready",
@@ -340,16 +380,19 @@ def external_secrets(scope: Scope) -> tuple[Panel, ...]:
             kind="stat",
             width=8,
             thresholds=(_GREEN, Threshold("red", 1)),
+            description="0. A store that is not Ready syncs none of its ExternalSecrets.",
         ),
         Panel(
             "Backend calls by status (5m rate)",
             (Query("sum by (status) (rate(externalsecret_provider_api_calls_count[5m]))", "{{status}}"),),
             width=8,
+            description="Calls to OpenBao; errors should stay near 0.",
         ),
         Panel(
             "Not Ready ExternalSecrets",
             (Query(f"externalsecret_status_condition{not_ready}", "{{exported_namespace}}/{{name}}", instant=True),),
             kind="table",
+            description="Empty: each row is an ExternalSecret whose Ready condition is False.",
         ),
         Panel(
             "Sync errors (5m)",
@@ -359,6 +402,7 @@ def external_secrets(scope: Scope) -> tuple[Panel, ...]:
                     "{{exported_namespace}}/{{name}}",
                 ),
             ),
+            description="Empty: ExternalSecrets whose last syncs failed.",
         ),
         *_workload_panels(scope.ns("external-secrets")),
         *_errors_log(scope, "external-secrets"),
@@ -396,6 +440,7 @@ def backup(scope: Scope) -> tuple[Panel, ...]:
             unit="dtdurations",
             width=_WIDE,
             thresholds=(_GREEN, Threshold("orange", 86400 * 1.5), Threshold("red", 86400 * 2)),
+            description="Under one interval of each schedule; red past two days.",
         ),
         Panel(
             "Backups by outcome (1d)",
@@ -407,6 +452,7 @@ def backup(scope: Scope) -> tuple[Panel, ...]:
                     "{{schedule}} partially failed",
                 ),
             ),
+            description="Only completed backups; failed and partially failed ones need a look.",
         ),
         Panel(
             "Backup storage locations",
@@ -414,6 +460,7 @@ def backup(scope: Scope) -> tuple[Panel, ...]:
             kind="stat",
             mappings=((0, "unavailable"), (1, "available")),
             thresholds=(_RED, Threshold("green", 1)),
+            description="available: Velero can reach its bucket.",
         ),
         Panel(
             "Backup duration p95",
@@ -424,6 +471,7 @@ def backup(scope: Scope) -> tuple[Panel, ...]:
                 ),
             ),
             unit="s",
+            description="Stable; a sudden rise means more data or a slow bucket.",
         ),
         *_workload_panels(scope.ns("backup"))[:1],
         *_errors_log(scope, "backup"),
@@ -439,11 +487,13 @@ def flux(scope: Scope) -> tuple[Panel, ...]:
             kind="stat",
             width=_WIDE,
             thresholds=(_GREEN, Threshold("red", 1)),
+            description="0 for every kind; suspended objects are left out.",
         ),
         Panel(
             "Not Ready",
             (Query(not_ready, "{{customresource_kind}} {{exported_namespace}}/{{name}}", instant=True),),
             kind="table",
+            description="Empty: each row is a Flux object whose Ready condition is False or Unknown.",
         ),
         Panel(
             "Suspended",
@@ -455,6 +505,7 @@ def flux(scope: Scope) -> tuple[Panel, ...]:
                 ),
             ),
             kind="table",
+            description="Empty outside maintenance: a suspended object is not reconciled.",
         ),
         Panel(
             "Reconcile duration p99 by kind",
@@ -465,11 +516,13 @@ def flux(scope: Scope) -> tuple[Panel, ...]:
                 ),
             ),
             unit="s",
+            description="Seconds; a steady climb means slow sources or a chart that times out.",
         ),
         Panel(
             "Controllers up",
             (Query('up{namespace="flux-system"}', "{{pod}}"),),
             thresholds=(_RED, Threshold("green", 1)),
+            description="1 per Flux controller pod; 0 means Prometheus cannot scrape it.",
         ),
     )
 
