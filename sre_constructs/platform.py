@@ -11,6 +11,7 @@ from constructs import Construct
 
 from . import airgap
 from .alert_rules import emit_rules
+from .dashboards import Dashboard, Scope, platform_dashboards
 from .kernel.alerts import DEFAULT_RUNBOOK_BASE_URL, check_runbook_base_url
 from .kernel.component import PlatformComponent
 from .kernel.errors import ValidationError
@@ -21,7 +22,7 @@ from .kernel.validation import check_domain
 from .services.backup import Backup
 from .services.cert_manager import CertManager
 from .services.external_secrets import ExternalSecrets
-from .services.istio import Istio
+from .services.istio import GATEWAY_RELEASE, Istio
 from .services.kyverno import Kyverno
 from .services.logging import Logging
 from .services.monitoring import Monitoring
@@ -163,6 +164,8 @@ class CorePlatform(PlatformChart):
                     cfg[knob] = (
                         airgap.overlay_under(overlay, user) if user is None or isinstance(user, Mapping) else user
                     )
+        self.dashboards: list[Dashboard] = []
+        """The Grafana dashboards the platform ships (none without Monitoring)."""
         built: dict[str, PlatformComponent] = {}
         for spec in SERVICES:
             component = None
@@ -290,6 +293,10 @@ class CorePlatform(PlatformChart):
         # Services installed before Monitoring cannot ship ServiceMonitors with their charts (the
         # CRD does not exist yet); Monitoring's companion ships them once it does.
         monitoring = built.get("monitoring")
+        if isinstance(monitoring, Monitoring):
+            self.dashboards = platform_dashboards(self._dashboard_scope(built))
+            for dashboard in self.dashboards:
+                monitoring.add_dashboard(dashboard)
         add_monitor = getattr(monitoring, "add_service_monitor", None)
         if add_monitor is not None:
             for name in ("istio", "cert-manager", "kyverno"):
@@ -297,6 +304,22 @@ class CorePlatform(PlatformChart):
                 if monitors is not None:
                     for body in monitors():
                         add_monitor(body)
+
+    @staticmethod
+    def _dashboard_scope(built: Mapping[str, PlatformComponent]) -> Scope:
+        """What the dashboards watch: the enabled components' namespaces and Kustomizations, the gateway."""
+        istio = built.get("istio")
+        gateway = getattr(istio, "gateway", None)
+        return Scope(
+            namespaces={name: c.namespace for name, c in built.items() if c.namespace is not None},
+            flux_names={name: c.flux_name for name, c in built.items()},
+            gateway=(
+                (str(getattr(istio, "gateway_namespace", "")), gateway.values.get("name") or GATEWAY_RELEASE)
+                if gateway is not None
+                else None
+            ),
+            loki="logging" in built,
+        )
 
     def _settings(self, services: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
         where = path_of(self)

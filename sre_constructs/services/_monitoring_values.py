@@ -91,7 +91,11 @@ def defaults() -> dict[str, Any]:
                 "capabilities": {"drop": ["ALL"]},
                 **_SECCOMP,
             },
-            "sidecar": {"resources": {"requests": {"cpu": "10m", "memory": "64Mi"}, "limits": {"memory": "128Mi"}}},
+            "sidecar": {
+                "resources": {"requests": {"cpu": "10m", "memory": "64Mi"}, "limits": {"memory": "128Mi"}},
+                # The platform's dashboards go to the folder their ConfigMap's annotation names.
+                "dashboards": {"folderAnnotation": "grafana_folder", "provider": {"foldersFromFilesStructure": True}},
+            },
             "serviceMonitor": {"enabled": True},
             # The bats test pod pulls docker.io/bats/bats and is never run by Flux.
             "testFramework": {"enabled": False},

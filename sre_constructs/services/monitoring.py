@@ -8,6 +8,7 @@ from typing import Any
 
 from constructs import Construct
 
+from ..dashboards import Dashboard, config_map
 from ..kernel.alerts import check_alerts
 from ..kernel.component import HealthCheck, PlatformComponent
 from ..kernel.errors import ValidationError
@@ -392,6 +393,15 @@ class Monitoring(PlatformComponent):
                 where, "service monitor metadata.namespace", metadata, "the namespace of the scraped Service"
             )
         return self.config.add_manifest(body)
+
+    def add_dashboard(self, dashboard: Dashboard) -> Manifest:
+        """Put a Grafana dashboard into :attr:`config` as a sidecar ConfigMap in this namespace.
+
+        kube-prometheus-stack's Grafana sidecar loads it into the folder its annotation names.
+        """
+        if not isinstance(dashboard, Dashboard):
+            raise ValidationError(path_of(self), "dashboard", dashboard, "a sre_constructs.dashboards.Dashboard")
+        return self.config.add_manifest(config_map(dashboard, self.namespace or "monitoring"))
 
     # -- network ----------------------------------------------------------------------------
 
