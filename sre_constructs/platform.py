@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from constructs import Construct
 
 from . import airgap
+from .edge import Exposure, check_exposure
 from .kernel.component import PlatformComponent
 from .kernel.errors import ValidationError
 from .kernel.naming import helm_fullname
-from .kernel.paths import path_of
+from .kernel.paths import child_path, path_of
 from .kernel.platform_chart import PlatformChart
 from .kernel.validation import check_domain
 from .services.backup import Backup
@@ -97,6 +98,15 @@ class CorePlatform(PlatformChart):
         domain: the cluster's DNS name; Monitoring announces ``https://prometheus.<domain>``,
             ``https://alertmanager.<domain>`` and ``https://grafana.<domain>`` as external URLs (a
             ``services.monitoring.domain`` knob wins). Default none.
+        expose: UIs served at ``https://<ui>.<domain>`` through the Istio ingress gateway (turned
+            on), with a cert-manager certificate: ``grafana``, ``alertmanager``, ``prometheus``,
+            ``openbao``, ``neuvector``. Prometheus and Alertmanager have no login of their own and
+            need ``sso``. See ``docs/access.md``. Default none (nothing exposed).
+        sso: the OIDC provider the exposed UIs log in with: ``issuer`` (``https://``),
+            ``client_id``, ``admin_group`` (required); ``viewer_group``, ``groups_claim``
+            (``groups``), ``client_secret_key``/``client_secret_property`` (the client secret in
+            OpenBao: ``sso/oidc``/``client_secret``), and ``authorize_url``, ``token_url``,
+            ``userinfo_url`` (required with Grafana exposed). Default none.
         **chart_props: passed to ``cdk8s.Chart``.
     """
 
@@ -122,8 +132,12 @@ class CorePlatform(PlatformChart):
         registry_mirror: str | None = None,
         chart_source: str = "helm",
         domain: str | None = None,
+        expose: Sequence[str] = (),
+        sso: Mapping[str, Any] | None = None,
         **chart_props: Any,
     ) -> None:
+        self.exposure: Exposure | None = check_exposure(child_path(scope, id), domain, expose, sso)
+        """What the edge serves (``None``: nothing exposed)."""
         super().__init__(scope, id, path=path, source_ref=source_ref, name_prefix=name_prefix, **chart_props)
         if chart_source not in CHART_SOURCES:
             raise ValidationError(self.node.path, "chart_source", chart_source, "one of " + ", ".join(CHART_SOURCES))
@@ -140,6 +154,10 @@ class CorePlatform(PlatformChart):
         self._check_requirements(enabled, settings)
 
         knobs = {spec.name: {k: v for k, v in settings[spec.name].items() if k != "enabled"} for spec in SERVICES}
+        if self.exposure is not None:
+            from .edge.wiring import layer_knobs
+
+            layer_knobs(self.node.path, self.exposure, knobs, enabled)
         if registry_mirror is not None:
             for name, cfg in knobs.items():
                 for knob, overlay in airgap.mirror_knobs(name, registry_mirror).items():
@@ -158,6 +176,12 @@ class CorePlatform(PlatformChart):
         for name, component in built.items():
             component.depends_on(*(built[d] for d in self._effective_after(name, enabled)))
         self._wire_real_needs(built)
+        self.edge: PlatformComponent | None = None
+        """Component ``edge`` (Gateway, certificates, routes), when UIs are exposed."""
+        if self.exposure is not None:
+            from .edge.wiring import build_edge
+
+            self.edge = build_edge(self, self.exposure, built, registry_mirror)
         if registry_mirror is not None:
             airgap.rewrite_library_images(self.registered_components, registry_mirror)
 

@@ -195,6 +195,9 @@ class Istio(PlatformComponent):
     - ``gateway_resources``: gateway container requests/limits, merged over the defaults.
       Default ``100m``/``128Mi`` requests, ``1``/``512Mi`` limits.
     - ``gateway_values``: Helm values for the gateway chart, deep-merged last. Default none.
+    - ``gateway_backends_egress``: let the gateway reach pods of every namespace on any port (routes
+      you add yourself); the platform's edge (``expose``) turns it off and opens each route alone.
+      Default ``True``.
     - ``wait``: Flux waits for every object (Default ``True``); with ``False`` the health checks
       name Deployment ``istiod`` (and the gateway Deployment).
     """
@@ -219,6 +222,7 @@ class Istio(PlatformComponent):
         gateway_replicas: int = _GATEWAY_REPLICAS,
         gateway_resources: Mapping[str, Any] | None = None,
         gateway_values: Mapping[str, Any] | None = None,
+        gateway_backends_egress: bool = True,
         wait: bool = True,
     ) -> None:
         # Validate every knob before anything crosses into jsii.
@@ -236,6 +240,7 @@ class Istio(PlatformComponent):
         check_dns_label(where, "monitoring_namespace", monitoring_namespace)
         check_dns_label(where, "namespace", namespace)
         check_bool(where, "gateway", gateway)
+        check_bool(where, "gateway_backends_egress", gateway_backends_egress)
         check_dns_label(where, "gateway_namespace", gateway_namespace)
         if gateway and gateway_namespace == namespace:
             raise ValidationError(
@@ -358,8 +363,9 @@ class Istio(PlatformComponent):
                 tcp(15012),
                 namespace=gw,
             )
-            # Routes lead to workloads in any namespace, on whatever ports they serve.
-            self.allow_egress("backends", Peer.any_namespace("workloads the gateway routes to"), namespace=gw)
+            if gateway_backends_egress:
+                # Routes lead to workloads in any namespace, on whatever ports they serve.
+                self.allow_egress("backends", Peer.any_namespace("workloads the gateway routes to"), namespace=gw)
 
         self.config: PlatformComponent = self.add_companion("config")
         """Companion ``istio-config``: the mesh-wide PeerAuthentication (needs the CRDs of base)."""

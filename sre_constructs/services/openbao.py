@@ -32,6 +32,7 @@ from ._openbao_config import (
     static_or_given_seal,
     tpl_escape,
 )
+from ._openbao_oidc import OpenBaoOidc, oidc_init_block, oidc_settings, oidc_steps, served_ports
 from ._openbao_operations import kv_write_command, manual_inputs, seal_key_container
 
 __all__ = ["CHART_FACTS", "HEALTH_CHECKED_RELEASES", "RELEASE", "HclBlock", "OpenBao", "render_hcl"]
@@ -64,7 +65,8 @@ CHART_FACTS = register_chart(
         image_keys=MappingProxyType({"server.image.registry": "{mirror}"}),
         reads=_openbao_reads,
         kv_write=kv_write_command,
-        manual_inputs=manual_inputs,
+        manual_inputs=lambda values, ns, release: manual_inputs(values, ns, release) + oidc_steps(values, ns, release),
+        served_ports=served_ports,
         # The seal-key init container runs the server image, written here in full.
         library_images=(SERVER_IMAGE,),
     )
@@ -182,6 +184,9 @@ class OpenBao(PlatformComponent):
     - ``seal_config``: replace the static seal with ``{type: {attribute: value}}`` (awskms, transit, ...). Default none.
     - ``storage_size``: raft data volume size per pod. Default ``10Gi``.
     - ``monitoring_namespace``: where Prometheus runs (scrapes port 8200). Default ``monitoring``.
+    - ``oidc``: single sign-on (:class:`~sre_constructs.services._openbao_oidc.OpenBaoOidc`): the
+      self-init enables the ``oidc`` auth method and role ``platform-admin`` for the admin group; the
+      plan prints the step that gives it the client secret. Default none.
     - ``wait``: Default ``True`` (pods become Ready after auto-unseal); with ``False`` the health check names
       StatefulSet ``openbao``.
 
@@ -217,10 +222,13 @@ class OpenBao(PlatformComponent):
         seal_config: Mapping[str, Mapping[str, Any]] | None = None,
         storage_size: str = "10Gi",
         monitoring_namespace: str = "monitoring",
+        oidc: OpenBaoOidc | None = None,
         wait: bool = True,
     ) -> None:
         # Validate every knob before anything crosses into jsii.
         where = child_path(scope, id)
+        if oidc is not None and not isinstance(oidc, OpenBaoOidc):
+            raise ValidationError(where, "oidc", oidc, "an OpenBaoOidc (set through the platform's sso knob) or None")
         check_positive_int(where, "replicas", replicas)
         if replicas % 2 == 0:
             raise ValidationError(where, "replicas", replicas, "an odd number >= 1 (raft needs a majority: 1, 3, 5)")
@@ -300,7 +308,7 @@ class OpenBao(PlatformComponent):
         self.config_hcl: str = render_hcl(server_config(fullname, internal, replicas, seal_block))
         self.init_blocks: list[HclBlock] = init_blocks(
             namespace, kv_mount, eso_service_account, eso_namespace, admin_service_account
-        )
+        ) + ([oidc_init_block(oidc)] if oidc is not None else [])
         self.init_hcl: str = render_hcl(self.init_blocks)
         init_configmap = f"{fullname}-init"
         self.add_manifest(
@@ -396,7 +404,8 @@ class OpenBao(PlatformComponent):
                     "kind": "ConfigMap",
                     "metadata": {"name": init_configmap, "namespace": namespace},
                     "data": {_INIT_FILE: tpl_escape(self.init_hcl)},
-                }
+                },
+                *([oidc_settings(namespace, oidc)] if oidc is not None else []),
             ],
             "serverTelemetry": {
                 "serviceMonitor": {
