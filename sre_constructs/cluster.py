@@ -11,6 +11,11 @@ an error naming its line)::
       branch: main                     # default main
       interval: 5m                     # how often Flux polls the repository; default 5m
     domain: lab.example.com            # optional DNS name: external URLs of Prometheus, Alertmanager, Grafana
+    expose: [grafana, openbao]         # optional UIs served at https://<ui>.<domain> (needs domain; docs/access.md)
+    sso:                               # optional OIDC provider of the exposed UIs (keys: docs/access.md)
+      issuer: https://login.example.com/realms/platform
+      client_id: platform
+      admin_group: platform-admins
     registry_mirror: registry.local:5000/platform   # optional host[:port][/prefix]: air-gapped mirror
     chart_source: helm                 # helm (default) or oci
     services:                          # optional; per service, what CorePlatform(services=...) takes
@@ -46,6 +51,7 @@ import yaml
 from constructs import Construct
 
 from .airgap import check_mirror
+from .edge import check_exposure
 from .kernel.errors import ValidationError
 from .kernel.platform_chart import check_tree_path
 from .kernel.validation import check_dns_label, check_domain, check_duration
@@ -53,7 +59,18 @@ from .platform import CHART_SOURCES, SERVICES, CorePlatform
 
 __all__ = ["DEFAULT_CLUSTER", "GIT_KEYS", "TOP_LEVEL_KEYS", "ClusterSpec", "load_cluster", "parse_cluster"]
 
-TOP_LEVEL_KEYS = ("name", "path", "source_ref", "git", "domain", "registry_mirror", "chart_source", "services")
+TOP_LEVEL_KEYS = (
+    "name",
+    "path",
+    "source_ref",
+    "git",
+    "domain",
+    "expose",
+    "sso",
+    "registry_mirror",
+    "chart_source",
+    "services",
+)
 GIT_KEYS = ("url", "branch", "interval")
 _CHART_VALUE_KNOBS = ("values", "base_values", "gateway_values", "alloy_values")
 _GIT_URL = re.compile(r"^(http|https|ssh)://\S+$")  # what the GitRepository CRD accepts
@@ -72,6 +89,8 @@ class ClusterSpec:
         git_branch: the branch Flux follows.
         git_interval: how often Flux polls the repository.
         domain: the cluster's DNS name, if given.
+        expose: the UIs served under ``domain`` (``CorePlatform(expose=...)``).
+        sso: the OIDC provider of the exposed UIs (``CorePlatform(sso=...)``), if given.
         registry_mirror: the air-gap mirror, if given.
         chart_source: ``helm`` or ``oci``.
         services: per-service settings (``CorePlatform(services=...)``).
@@ -86,6 +105,8 @@ class ClusterSpec:
     git_branch: str = "main"
     git_interval: str = "5m"
     domain: str | None = None
+    expose: tuple[str, ...] = ()
+    sso: dict[str, Any] | None = None
     registry_mirror: str | None = None
     chart_source: str = "helm"
     services: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -119,6 +140,8 @@ class ClusterSpec:
                 registry_mirror=self.registry_mirror,
                 chart_source=self.chart_source,
                 domain=self.domain,
+                expose=self.expose,
+                sso=self.sso,
             )
 
     @contextmanager
@@ -296,6 +319,12 @@ def parse_cluster(text: str, file: str = "<string>") -> ClusterSpec:
 
     if data.get("domain") is not None:
         spec.domain = check_domain(where("domain"), "domain", data["domain"])
+    try:
+        exposure = check_exposure(file, spec.domain, data.get("expose"), data.get("sso"))
+    except ValidationError as error:  # at the line of the field it is about
+        raise ValidationError(where(error.field), error.field, error.value, error.allowed) from None
+    if exposure is not None:
+        spec.expose, spec.sso = exposure.uis, dict(data["sso"]) if data.get("sso") is not None else None
     if data.get("registry_mirror") is not None:
         spec.registry_mirror = check_mirror(where("registry_mirror"), "registry_mirror", data["registry_mirror"])
     chart_source = data.get("chart_source", "helm")
