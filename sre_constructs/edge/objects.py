@@ -45,10 +45,17 @@ def certificate(
         spec["dnsNames"] = list(dns_names)
     if common_name:
         spec["commonName"] = common_name
-    return {"apiVersion": CERT_API, "kind": "Certificate", "metadata": {"name": name, "namespace": namespace}, "spec": spec}
+    return {
+        "apiVersion": CERT_API,
+        "kind": "Certificate",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": spec,
+    }
 
 
-def gateway(name: str, namespace: str, pods: Mapping[str, str], hosts: Sequence[str], credential: str) -> dict[str, Any]:
+def gateway(
+    name: str, namespace: str, pods: Mapping[str, str], hosts: Sequence[str], credential: str
+) -> dict[str, Any]:
     """HTTPS on 443 for ``hosts`` with the certificate Secret ``credential``; 80 redirects to HTTPS."""
     return {
         "apiVersion": NETWORKING_API,
@@ -77,7 +84,9 @@ def service_host(port: ServedPort, namespace: str) -> str:
     return f"{port.service}.{namespace}.svc.cluster.local"
 
 
-def virtual_service(name: str, namespace: str, gateway_name: str, host: str, target: ServedPort, target_namespace: str) -> dict[str, Any]:
+def virtual_service(
+    name: str, namespace: str, gateway_name: str, host: str, target: ServedPort, target_namespace: str
+) -> dict[str, Any]:
     """Every request for ``host`` through the gateway goes to the Service port ``target``."""
     return {
         "apiVersion": NETWORKING_API,
@@ -102,7 +111,9 @@ def virtual_service(name: str, namespace: str, gateway_name: str, host: str, tar
     }
 
 
-def destination_rule(name: str, namespace: str, target: ServedPort, target_namespace: str, ca_secret: str) -> dict[str, Any]:
+def destination_rule(
+    name: str, namespace: str, target: ServedPort, target_namespace: str, ca_secret: str
+) -> dict[str, Any]:
     """The gateway originates TLS to an HTTPS-only UI, verifying it against the platform CA
     (``ca.crt`` of ``ca_secret`` in the gateway's namespace), for the gateway's namespace only."""
     return {

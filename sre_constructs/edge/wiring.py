@@ -91,7 +91,11 @@ def layer_knobs(where: str, exposure: Exposure, knobs: dict[str, dict[str, Any]]
         # The manager serves HTTPS with a platform-CA certificate the gateway can verify.
         under(
             "runtime-security",
-            {"manager": {"certificate": {"secret": "neuvector-manager-tls", "keyFile": "tls.key", "pemFile": "tls.crt"}}},
+            {
+                "manager": {
+                    "certificate": {"secret": "neuvector-manager-tls", "keyFile": "tls.key", "pemFile": "tls.crt"}
+                }
+            },
         )
     if sso is not None and "openbao" in exposure.uis:
         from ..services._openbao_oidc import OpenBaoOidc
@@ -106,7 +110,10 @@ def layer_knobs(where: str, exposure: Exposure, knobs: dict[str, dict[str, Any]]
                 secret_property=sso.client_secret_property,
                 groups_claim=sso.groups_claim,
                 admin_group=sso.admin_group,
-                redirect_uris=(f"https://{host}/ui/vault/auth/oidc/oidc/callback", "http://localhost:8250/oidc/callback"),
+                redirect_uris=(
+                    f"https://{host}/ui/vault/auth/oidc/oidc/callback",
+                    "http://localhost:8250/oidc/callback",
+                ),
             ),
         )
 
@@ -129,7 +136,9 @@ def routes_of(exposure: Exposure, built: Mapping[str, PlatformComponent]) -> lis
     return found
 
 
-def build_edge(platform: Construct, exposure: Exposure, built: Mapping[str, PlatformComponent], mirror: str | None) -> PlatformComponent:
+def build_edge(
+    platform: Construct, exposure: Exposure, built: Mapping[str, PlatformComponent], mirror: str | None
+) -> PlatformComponent:
     """Component ``edge`` (and ``oauth2-proxy`` when needed), and the network paths of each route."""
     istio, cert_manager, eso = built["istio"], built["cert-manager"], built.get("external-secrets")
     gateway_ns = str(getattr(istio, "gateway_namespace"))
@@ -147,13 +156,19 @@ def build_edge(platform: Construct, exposure: Exposure, built: Mapping[str, Plat
     gateway_peer = Peer.in_namespace(gateway_ns, "Istio ingress gateway", **GATEWAY_PODS)
     if any(r.target.tls for r in routes):
         # ca.crt of a platform-CA certificate: what the gateway verifies HTTPS-only UIs against.
-        edge.add_manifest(objects.certificate(UPSTREAM_CA, gateway_ns, [], ca_issuer, common_name="edge upstream trust"))
+        edge.add_manifest(
+            objects.certificate(UPSTREAM_CA, gateway_ns, [], ca_issuer, common_name="edge upstream trust")
+        )
     for route in routes:
         owner = built[_SERVICE_OF[route.ui][0]]
         edge.depends_on(owner)  # its namespace (the ExternalSecrets there) and its Services
-        edge.add_manifest(objects.virtual_service(route.ui, gateway_ns, GATEWAY, route.host, route.target, route.namespace))
+        edge.add_manifest(
+            objects.virtual_service(route.ui, gateway_ns, GATEWAY, route.host, route.target, route.namespace)
+        )
         if route.target.tls:
-            edge.add_manifest(objects.destination_rule(f"{route.ui}-tls", gateway_ns, route.target, route.namespace, UPSTREAM_CA))
+            edge.add_manifest(
+                objects.destination_rule(f"{route.ui}-tls", gateway_ns, route.target, route.namespace, UPSTREAM_CA)
+            )
         pods = dict(route.target.pods)
         owner.allow_ingress(f"gateway-{route.ui}", gateway_peer, tcp(route.target.target_port), pods=pods)
         istio.allow_egress(
@@ -180,7 +195,9 @@ def build_edge(platform: Construct, exposure: Exposure, built: Mapping[str, Plat
     if "grafana" in exposure.uis:
         monitoring = built["monitoring"]
         edge.add_manifest(objects.grafana_client_secret(str(monitoring.namespace), store, sso))
-        monitoring.allow_egress("grafana-oidc-issuer", issuer_peer, tcp(443), pods={"app.kubernetes.io/name": "grafana"})
+        monitoring.allow_egress(
+            "grafana-oidc-issuer", issuer_peer, tcp(443), pods={"app.kubernetes.io/name": "grafana"}
+        )
     if "openbao" in exposure.uis:
         built["openbao"].allow_egress("oidc-issuer", issuer_peer, tcp(443))
     if "neuvector" in exposure.uis:
@@ -234,4 +251,6 @@ def _add_proxy(
             "edge-sso", gateway_ns, GATEWAY_PODS, [exposure.host(ui) for ui in exposure.behind_proxy]
         )
     )
-    istio.allow_egress("route-auth", Peer.in_namespace(ns, "oauth2-proxy", **proxy.pods), tcp(4180), namespace=gateway_ns)
+    istio.allow_egress(
+        "route-auth", Peer.in_namespace(ns, "oauth2-proxy", **proxy.pods), tcp(4180), namespace=gateway_ns
+    )

@@ -17,6 +17,7 @@ from typing import Any
 from ..kernel.errors import ValidationError
 from ..kernel.tree_check import infer_repo_root
 from .engine import simulate
+from .exposure import exposure_blockers
 from .model import Blocker
 from .report import Plan, build_plan
 from .source import FLUX_KUSTOMIZE, Files, Obj, build, load_units
@@ -51,6 +52,7 @@ def plan_files(
         rendered, chart_notes = render_charts(Path(charts), units)
         notes = notes + chart_notes
     outcome = simulate(units, rendered=rendered, mirror=mirror if mirror is not None else infer_mirror(units))
+    outcome.blockers.extend(exposure_blockers(units, rendered))  # exposed hosts, end to end
     outcome.notes[:0] = notes + [n for u in units for n in (f"{u.name}: {note}" for note in u.notes)]
     return build_plan(outcome, title or ", ".join(roots))
 

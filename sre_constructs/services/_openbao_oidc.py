@@ -102,7 +102,8 @@ def oidc_steps(values: Mapping[str, Any], namespace: str, release: str) -> tuple
         (
             obj.get("data") or {}
             for obj in values.get("extraObjects") or ()
-            if isinstance(obj, Mapping) and obj.get("kind") == "ConfigMap"
+            if isinstance(obj, Mapping)
+            and obj.get("kind") == "ConfigMap"
             and (obj.get("metadata") or {}).get("name") == _SETTINGS
         ),
         None,

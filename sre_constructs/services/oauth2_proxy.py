@@ -19,7 +19,7 @@ from ..kernel.paths import child_path
 from ..kernel.validation import check_bool, check_dns_label, check_domain, check_positive_int, check_values
 from ..kernel.values import deep_merge
 from ..versions import CHARTS
-from ._credentials import EXTERNAL_SECRETS_API, checksum_values_from, credentials_external_secret
+from ._credentials import checksum_values_from, credentials_external_secret
 
 __all__ = ["CHART_FACTS", "HEALTH_CHECKED_RELEASES", "HTTP_PORT", "RELEASE", "OAuth2Proxy"]
 
@@ -29,14 +29,16 @@ HEALTH_CHECKED_RELEASES = (RELEASE,)
 HTTP_PORT = 4180  # container port `http` (chart 10.7.0, httpScheme http); Service port 80
 _SERVICE_PORT = 80
 _METRICS_PORT = 44180
-_GENERATORS_API = "generators.external-secrets.io/v1alpha1"
 _RESOURCES = {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"cpu": "200m", "memory": "128Mi"}}
 _ISSUER = re.compile(r"https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~%/-]*)?")
 _TEXT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@/-]{0,127}")
 
 
 def _pods(values: Mapping[str, Any], release: str) -> dict[str, str]:
-    return {"app.kubernetes.io/name": str(values.get("nameOverride") or "oauth2-proxy"), "app.kubernetes.io/instance": release}
+    return {
+        "app.kubernetes.io/name": str(values.get("nameOverride") or "oauth2-proxy"),
+        "app.kubernetes.io/instance": release,
+    }
 
 
 def _served_ports(values: Mapping[str, Any], namespace: str, release: str) -> tuple[ServedPort, ...]:
@@ -62,11 +64,11 @@ class OAuth2Proxy(PlatformComponent):
 
     It logs users in at the OIDC ``issuer_url`` (callback ``https://auth.<domain>/oauth2/callback``),
     sets a session cookie for ``.<domain>`` and lets in only members of ``allowed_groups``. Its
-    Secrets come from outside the tree: ``oauth2-proxy`` (client id and the client secret from
-    OpenBao key ``client_secret_key``) and ``oauth2-proxy-cookie`` (a random 32-character cookie
-    secret from ESO's ``Password`` generator, created once). The release waits for the first
-    (``valuesFrom`` its checksum), so nothing times out while the client secret is not yet in
-    OpenBao. Namespace ``restricted``, default-deny plus: the gateway in, the issuer (443) and
+    Secret comes from outside the tree: ExternalSecret ``oauth2-proxy`` renders the client id, the
+    client secret from OpenBao key ``client_secret_key`` and a 32-character cookie secret derived
+    one-way from it (sha256; ESO's ``Password`` generator once its CRD is in the bundled schemas).
+    The release waits for it (``valuesFrom`` its checksum), so nothing times out while the client
+    secret is not yet in OpenBao. Namespace ``restricted``, default-deny plus: the gateway in, the issuer (443) and
     the API server out, Prometheus scrapes 44180.
 
     Knobs (all keyword arguments):
@@ -182,18 +184,7 @@ class OAuth2Proxy(PlatformComponent):
             "podDisruptionBudget": {"enabled": replicas > 1, "minAvailable": 1},
             "resources": _RESOURCES,
             "podSecurityContext": security,
-            "config": {
-                "existingSecret": fullname,
-                # The cookie secret is its own Secret (generated once), read through extraEnv.
-                "requiredSecretKeys": ["client-id", "client-secret"],
-                "configFile": config_file,
-            },
-            "extraEnv": [
-                {
-                    "name": "OAUTH2_PROXY_COOKIE_SECRET",
-                    "valueFrom": {"secretKeyRef": {"name": f"{fullname}-cookie", "key": "cookie-secret"}},
-                }
-            ],
+            "config": {"existingSecret": fullname, "configFile": config_file},
             "metrics": {"enabled": True, "serviceMonitor": {"enabled": True}},
         }
         self.release = self.add_helm_release(
@@ -205,7 +196,7 @@ class OAuth2Proxy(PlatformComponent):
         )
         self.add_health_check(HealthCheck("Deployment", fullname, namespace))
 
-        # -- Secrets: the client secret from OpenBao, the cookie secret from ESO's generator.
+        # -- Secret: the client secret from OpenBao, the cookie secret derived from it.
         self.credentials = self.add_manifest(
             credentials_external_secret(
                 fullname,
@@ -213,52 +204,17 @@ class OAuth2Proxy(PlatformComponent):
                 secret_store,
                 client_secret_key,
                 [client_secret_property],
-                data={"client-id": client_id, "client-secret": "{{ ." + client_secret_property + " }}"},
+                data={
+                    "client-id": client_id,
+                    "client-secret": "{{ ." + client_secret_property + " }}",
+                    # 32 characters (an AES-256 key as oauth2-proxy takes it), derived one-way from
+                    # the client secret: the bundled schemas have no ESO generator CRDs yet.
+                    "cookie-secret": '{{ printf "oauth2-proxy-cookie:%s" .'
+                    + client_secret_property
+                    + " | sha256sum | trunc 32 }}",
+                },
             )
         )
-        self.add_manifest(
-            {
-                "apiVersion": _GENERATORS_API,
-                "kind": "Password",
-                "metadata": {"name": f"{fullname}-cookie", "namespace": namespace},
-                # 32 characters: an AES-256 cookie secret as oauth2-proxy takes it.
-                "spec": {"length": 32, "digits": 8, "symbols": 0, "noUpper": False, "allowRepeat": True},
-            }
-        )
-        self.add_manifest(
-            {
-                "apiVersion": EXTERNAL_SECRETS_API,
-                "kind": "ExternalSecret",
-                "metadata": {"name": f"{fullname}-cookie", "namespace": namespace},
-                "spec": {
-                    # Generated once: a new value at each refresh would end every session.
-                    "refreshPolicy": "CreatedOnce",
-                    "secretStoreRef": {"kind": "ClusterSecretStore", "name": secret_store},
-                    "target": {
-                        "name": f"{fullname}-cookie",
-                        "creationPolicy": "Owner",
-                        "template": {
-                            "engineVersion": "v2",
-                            "mergePolicy": "Replace",
-                            "type": "Opaque",
-                            "data": {"cookie-secret": "{{ .password }}"},
-                        },
-                    },
-                    "dataFrom": [
-                        {
-                            "sourceRef": {
-                                "generatorRef": {
-                                    "apiVersion": _GENERATORS_API,
-                                    "kind": "Password",
-                                    "name": f"{fullname}-cookie",
-                                }
-                            }
-                        }
-                    ],
-                },
-            }
-        )
-
         # -- Network: the gateway in (checks and the callback), Prometheus in, the issuer out.
         self.allow_ingress(
             "gateway",
