@@ -121,7 +121,7 @@ def _sso(where: str, value: Any) -> Sso:
         raise ValidationError(
             where, "sso.issuer", issuer, "an https:// issuer URL such as 'https://login.example.com/realms/platform'"
         )
-    checks = (
+    checks: tuple[tuple[str, re.Pattern[str], str], ...] = (
         ("client_id", _NAME, "letters, digits and . _ : @ - (at most 128)"),
         ("admin_group", _NAME, "a group name: letters, digits and . _ : @ -"),
         ("viewer_group", _NAME, "a group name: letters, digits and . _ : @ -, or none"),

@@ -21,6 +21,8 @@ from ..kernel.errors import ValidationError
 from ..kernel.facts import ServedPort, chart_facts
 from ..kernel.network import Peer, tcp
 from ..kernel.values import deep_merge
+from ..services.cert_manager import CertManager
+from ..services.istio import Istio
 from . import objects
 from .settings import Exposure
 
@@ -141,15 +143,16 @@ def build_edge(
 ) -> PlatformComponent:
     """Component ``edge`` (and ``oauth2-proxy`` when needed), and the network paths of each route."""
     istio, cert_manager, eso = built["istio"], built["cert-manager"], built.get("external-secrets")
-    gateway_ns = str(getattr(istio, "gateway_namespace"))
-    issuer = getattr(cert_manager, "acme_issuer_name", None) or getattr(cert_manager, "ca_issuer_name")
-    ca_issuer = str(getattr(cert_manager, "ca_issuer_name"))
+    assert isinstance(istio, Istio) and isinstance(cert_manager, CertManager)
+    gateway_ns = str(istio.gateway_namespace)
+    issuer = cert_manager.acme_issuer_name or cert_manager.ca_issuer_name
+    ca_issuer = cert_manager.ca_issuer_name
     store = str(getattr(eso, "store_name", None) or "openbao")
     sso = exposure.sso
     routes = routes_of(exposure, built)
 
     edge = PlatformComponent(platform, "edge", name="edge")
-    edge.depends_on(istio, getattr(cert_manager, "config"))
+    edge.depends_on(istio, cert_manager.config)
     hosts = [r.host for r in routes] + ([exposure.auth_host] if exposure.auth_host else [])
     edge.add_manifest(objects.certificate(TLS_SECRET, gateway_ns, hosts, str(issuer)))
     edge.add_manifest(objects.gateway(GATEWAY, gateway_ns, GATEWAY_PODS, hosts, TLS_SECRET))

@@ -134,30 +134,18 @@ class _Tree:
             for (ns, release), objs in self.rendered.items():
                 for obj in objs:
                     if obj.kind == "Service" and obj.name == service and (obj.namespace or ns) == namespace:
-                        selector = obj.spec.get("selector") or {}
-                        ports = [
-                            _Port(int(p.get("port")), p.get("targetPort") or p.get("port"), selector, False)
-                            for p in obj.spec.get("ports") or []
-                            if isinstance(p, dict) and isinstance(p.get("port"), int)
-                        ]
-                        return ports, f"release {ns}/{release} (helm template)"
-        for release in self.releases:
-            facts = chart_facts(release.chart)
-            if release.namespace != namespace or facts is None:
+                        return _ports_of(obj), f"release {ns}/{release} (helm template)"
+        for rel in self.releases:
+            facts = chart_facts(rel.chart)
+            if rel.namespace != namespace or facts is None:
                 continue
-            served: tuple[ServedPort, ...] = facts.served_ports(release.values, release.namespace, release.name)
+            served: tuple[ServedPort, ...] = facts.served_ports(rel.values, rel.namespace, rel.name)
             ports = [_Port(p.port, p.target_port, p.pods, p.tls) for p in served if p.service == service]
             if ports:
-                return ports, f"chart {release.chart} (release {namespace}/{release.name})"
+                return ports, f"chart {rel.chart} (release {namespace}/{rel.name})"
         for _, obj in self.kind("", "Service"):
             if obj.name == service and obj.namespace == namespace:
-                selector = obj.spec.get("selector") or {}
-                ports = [
-                    _Port(int(p["port"]), p.get("targetPort") or p["port"], selector, False)
-                    for p in obj.spec.get("ports") or []
-                    if isinstance(p, dict) and isinstance(p.get("port"), int)
-                ]
-                return ports, f"Service {namespace}/{service}"
+                return _ports_of(obj), f"Service {namespace}/{service}"
         return None
 
     def rendered_names(self, namespace: str) -> list[str]:
@@ -167,6 +155,15 @@ class _Tree:
             if release.namespace == namespace and facts is not None:
                 names += [f"{p.service}:{p.port}" for p in facts.served_ports(release.values, namespace, release.name)]
         return names
+
+
+def _ports_of(service: Obj) -> list[_Port]:
+    selector = service.spec.get("selector") or {}
+    return [
+        _Port(p["port"], p.get("targetPort") or p["port"], selector, False)
+        for p in service.spec.get("ports") or []
+        if isinstance(p, dict) and isinstance(p.get("port"), int)
+    ]
 
 
 def _peer_allows(peer: Mapping[str, Any], own_ns: str, other_ns: str, other_pods: Mapping[str, str]) -> bool:
@@ -302,7 +299,7 @@ def _route_blockers(
                         unit.name,
                         vs.label,
                         f"{where}: TLS to a Service that serves only HTTPS",
-                        "no DestinationRule for that host originates TLS (mode SIMPLE): the gateway would send plaintext",
+                        "no DestinationRule for that host originates TLS (mode SIMPLE): the gateway sends plaintext",
                     )
                 )
             if not _path_open(tree, "ingress", ns, port.pods, gw_ns, gw_pods, port.target):
