@@ -611,6 +611,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .tenant_docs import render_tenant_page
 
     wanted[out.parent / "tenants.md"] = render_tenant_page()  # docs/tenants.md beside docs/services/
+    from .edge.access_docs import access_pages
+
+    wanted.update({out.parent / "access" / n: t for n, t in access_pages(Path(args.clusters)).items()})
     if args.readme:
         readme = Path(args.readme)
         from .plan.readme import BRINGUP_END, BRINGUP_START, bringup_block, replace_block
@@ -630,6 +633,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     out.mkdir(parents=True, exist_ok=True)
     for path in stale:
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(wanted[path], encoding="utf-8")
         print(f"wrote {path}")
     for path in extra:

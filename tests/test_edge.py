@@ -6,6 +6,7 @@ is built; and the plan sees a broken link, naming the host."""
 from __future__ import annotations
 
 import posixpath
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from cdk8s import App
 from sre_constructs import CorePlatform, ValidationError
 from sre_constructs.cluster import parse_cluster
 from sre_constructs.edge import OWN_LOGIN, UIS
+from sre_constructs.edge.access_docs import access_pages
 from sre_constructs.kernel.facts import chart_facts
 from sre_constructs.kernel.tree import _platform_charts, _render
 from sre_constructs.plan import plan_app, plan_files
@@ -356,6 +358,22 @@ def test_cluster_files_take_expose_and_sso_with_errors_at_their_line() -> None:
     with pytest.raises(ValidationError) as raised:
         parse_cluster(bad, "x.yaml")
     assert raised.value.where == f"x.yaml:{line}" and raised.value.field == "sso.issuer"
+
+
+def test_access_pages_are_current() -> None:
+    """docs/access/<cluster>.md: one generated page per example cluster that exposes UIs."""
+    repo = Path(__file__).resolve().parent.parent
+    pages = access_pages(repo / "clusters")
+    assert "production.md" in pages
+    for name, text in pages.items():
+        assert (repo / "docs" / "access" / name).read_text(encoding="utf-8") == text, (
+            "access page is stale: run `python -m sre_constructs.docs`"
+        )
+    page = pages["production.md"]
+    for ui in UIS:
+        assert f"https://{ui}.prod.example.com" in page
+    assert "| `auth.prod.example.com` | A or CNAME |" in page
+    assert "bao kv put -mount=secret sso/oidc client_secret=<CLIENT_SECRET>" in page
 
 
 def test_without_expose_nothing_is_exposed() -> None:
