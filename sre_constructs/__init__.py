@@ -22,6 +22,7 @@ from .services.istio import Istio
 from .services.kyverno import Kyverno
 from .services.logging import Logging
 from .services.monitoring import Monitoring
+from .services.oauth2_proxy import OAuth2Proxy
 from .services.openbao import OpenBao
 from .services.runtime_security import RuntimeSecurity
 from .tenant import Tenant
@@ -47,6 +48,7 @@ __all__ = [
     "Kyverno",
     "Logging",
     "Monitoring",
+    "OAuth2Proxy",
     "OpenBao",
     "Peer",
     "PlatformChart",

@@ -384,3 +384,17 @@ def test_without_expose_nothing_is_exposed() -> None:
     assert not [d for d in docs if str(d.get("apiVersion", "")).startswith("networking.istio.io")]
     assert _one(docs, "NetworkPolicy", "allow-backends", GATEWAY_NS)["spec"]["egress"]
     assert not [d for d in docs if d["kind"] == "HelmRelease" and d["metadata"]["name"] == "oauth2-proxy"]
+
+
+def test_oauth2_proxy_alone_refuses_a_plain_http_issuer() -> None:
+    from cdk8s import Chart
+
+    from sre_constructs import OAuth2Proxy
+
+    chart = Chart(App(), "team")
+    with pytest.raises(ValidationError) as raised:
+        OAuth2Proxy(chart, "proxy", issuer_url="http://login.example.com", client_id="c", domain=DOMAIN)
+    assert raised.value.field == "issuer_url" and "https://" in str(raised.value)
+    proxy = OAuth2Proxy(chart, "sso", issuer_url=ISSUER, client_id="c", domain=DOMAIN, allowed_groups=["a"])
+    assert proxy.auth_host == f"auth.{DOMAIN}"
+    assert 'allowed_groups = ["a"]' in proxy.release.values["config"]["configFile"]

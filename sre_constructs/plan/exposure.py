@@ -126,6 +126,14 @@ class _Tree:
                 **{str(k): str(v) for k, v in (release.values.get("labels") or {}).items()},
             }
             found.append((release.namespace, labels))
+        # A gateway deployed as plain manifests (or rendered by helm with --charts).
+        plain = [(o.namespace, o) for _, o in self.objects] + [
+            (o.namespace or ns, o) for (ns, _), objs in (self.rendered or {}).items() for o in objs
+        ]
+        for namespace, obj in plain:
+            if obj.group == "apps" and obj.kind in ("Deployment", "DaemonSet"):
+                labels = ((obj.spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
+                found.append((namespace, {str(k): str(v) for k, v in labels.items()}))
         return found
 
     def service_ports(self, namespace: str, service: str) -> tuple[list[_Port], str] | None:
