@@ -398,3 +398,25 @@ def test_oauth2_proxy_alone_refuses_a_plain_http_issuer() -> None:
     proxy = OAuth2Proxy(chart, "sso", issuer_url=ISSUER, client_id="c", domain=DOMAIN, allowed_groups=["a"])
     assert proxy.auth_host == f"auth.{DOMAIN}"
     assert 'allowed_groups = ["a"]' in proxy.release.values["config"]["configFile"]
+
+
+def test_uis_with_their_own_login_need_no_sso_and_no_authorizer() -> None:
+    app = App()
+    CorePlatform(app, "core", domain=DOMAIN, expose=["grafana", "openbao", "neuvector"])
+    docs = [d for data in _files(app).values() for d in yaml.safe_load_all(data) if isinstance(d, dict)]
+    assert {v["spec"]["hosts"][0] for v in _find(docs, "VirtualService")} == {
+        f"{ui}.{DOMAIN}" for ui in ("grafana", "openbao", "neuvector")
+    }
+    assert not _find(docs, "AuthorizationPolicy") and not _find(docs, "ExternalSecret", "monitoring")
+    assert "meshConfig" not in _release(docs, "istiod")["spec"]["values"]
+    assert plan_app(app).ok
+
+
+def test_behind_a_registry_mirror_oauth2_proxy_pulls_from_it() -> None:
+    mirror = "registry.local:5000/platform"
+    app = App()
+    CorePlatform(app, "core", domain=DOMAIN, expose=["prometheus"], sso=SSO, registry_mirror=mirror)
+    docs = [d for data in _files(app).values() for d in yaml.safe_load_all(data) if isinstance(d, dict)]
+    assert _release(docs, "oauth2-proxy")["spec"]["values"]["global"]["imageRegistry"] == mirror
+    plan = plan_app(app)
+    assert plan.ok, plan.render("text")
