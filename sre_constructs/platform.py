@@ -136,9 +136,11 @@ class CorePlatform(PlatformChart):
         sso: Mapping[str, Any] | None = None,
         **chart_props: Any,
     ) -> None:
-        self.exposure: Exposure | None = check_exposure(child_path(scope, id), domain, expose, sso)
-        """What the edge serves (``None``: nothing exposed)."""
+        # Before anything is created: the edge knobs (domain, expose, sso) are checked together.
+        exposure = check_exposure(child_path(scope, id), domain, expose, sso)
         super().__init__(scope, id, path=path, source_ref=source_ref, name_prefix=name_prefix, **chart_props)
+        self.exposure: Exposure | None = exposure
+        """What the edge serves (``None``: nothing exposed)."""
         if chart_source not in CHART_SOURCES:
             raise ValidationError(self.node.path, "chart_source", chart_source, "one of " + ", ".join(CHART_SOURCES))
         if registry_mirror is not None:
