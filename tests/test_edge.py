@@ -293,6 +293,16 @@ def test_seeded_closed_path_and_undeclared_authorizer_are_blockers(exposed: Any)
         if doc["kind"] == "HelmRelease" and doc["metadata"]["name"] == "istiod":
             doc["spec"]["values"]["meshConfig"]["extensionProviders"] = []
 
+    def closed_authorizer(doc: dict[str, Any]) -> None:
+        if doc["metadata"]["name"] == "allow-route-auth":
+            doc["spec"]["egress"][0]["ports"] = [{"port": 4181, "protocol": "TCP"}]
+
+    gateway_policies = next(p for p in files if p.startswith("core/istio/") and p.endswith("networkpolicy.yaml"))
+    plan = _plan_with(files, gateway_policies, closed_authorizer)
+    (blocker,) = [b for b in plan.blockers if "external authorizer" in b.need]
+    assert "in istio-ingress letting the gateway (istio-ingress) reach oauth2-proxy.oauth2-proxy on port 4180" in (
+        blocker.need
+    )
     plan = _plan_with(files, istio, undeclared)
     (blocker,) = [b for b in plan.blockers if "external authorizer" in b.need]
     assert f"prometheus.{DOMAIN}" in blocker.need and "meshConfig.extensionProviders" in blocker.provider

@@ -427,6 +427,26 @@ def _authorizer_blockers(tree: _Tree) -> list[Blocker]:
                     "no chart or object renders that Service port",
                 )
             )
+            continue
+        # The gateway pods the policy applies to call the authorizer: their path must be open.
+        port = next(p for p in result[0] if p.port == http.get("port"))
+        selector = (policy.spec.get("selector") or {}).get("matchLabels") or {}
+        for gw_ns, gw_pods in tree.gateway_workloads():
+            if gw_ns == policy.namespace and _subset(selector, gw_pods):
+                for direction, where_ns in (("egress", gw_ns), ("ingress", ns)):
+                    pods, peer_ns, peer = (
+                        (gw_pods, ns, port.pods) if direction == "egress" else (port.pods, gw_ns, gw_pods)
+                    )
+                    if not _path_open(tree, direction, where_ns, pods, peer_ns, peer, port.target):
+                        found.append(
+                            Blocker(
+                                unit.name,
+                                policy.label,
+                                f"{label}: a NetworkPolicy in {where_ns} letting the gateway ({gw_ns}) reach "
+                                f"{svc}.{ns} on port {port.target}",
+                                "default-deny there and no policy opens that path",
+                            )
+                        )
     return found
 
 
