@@ -24,6 +24,7 @@ from .services.istio import Istio
 from .services.kyverno import Kyverno
 from .services.logging import Logging
 from .services.monitoring import Monitoring
+from .services.oauth2_proxy import OAuth2Proxy
 from .services.openbao import OpenBao
 from .services.runtime_security import RuntimeSecurity
 from .tenancy import Tenant, TenantWorkloads
@@ -63,6 +64,7 @@ __all__ = [
     "Kyverno",
     "Logging",
     "Monitoring",
+    "OAuth2Proxy",
     "OpenBao",
     "Peer",
     "PlatformChart",

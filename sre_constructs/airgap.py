@@ -48,6 +48,7 @@ from .services import (  # noqa: F401
     kyverno,
     logging,
     monitoring,
+    oauth2_proxy,
     openbao,
     runtime_security,
 )

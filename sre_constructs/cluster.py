@@ -12,6 +12,11 @@ an error naming its line)::
       interval: 5m                     # how often Flux polls the repository; default 5m
     domain: lab.example.com            # optional DNS name: external URLs of Prometheus, Alertmanager, Grafana
     runbook_base_url: https://git.example.com/platform/docs/alerts.md  # optional: page runbook_url points into
+    expose: [grafana, openbao]         # optional UIs served at https://<ui>.<domain> (needs domain; docs/access.md)
+    sso:                               # optional OIDC provider of the exposed UIs (keys: docs/access.md)
+      issuer: https://login.example.com/realms/platform
+      client_id: platform
+      admin_group: platform-admins
     registry_mirror: registry.local:5000/platform   # optional host[:port][/prefix]: air-gapped mirror
     chart_source: helm                 # helm (default) or oci
     alerting:                          # optional; who is told (docs/alerting.md): receivers, routes, heartbeat
@@ -50,6 +55,7 @@ import yaml
 from constructs import Construct
 
 from .airgap import check_mirror
+from .edge import check_exposure
 from .kernel.alerts import check_runbook_base_url
 from .kernel.errors import ValidationError
 from .kernel.platform_chart import check_tree_path
@@ -64,6 +70,8 @@ TOP_LEVEL_KEYS = (
     "source_ref",
     "git",
     "domain",
+    "expose",
+    "sso",
     "registry_mirror",
     "chart_source",
     "alerting",
@@ -88,6 +96,8 @@ class ClusterSpec:
         git_branch: the branch Flux follows.
         git_interval: how often Flux polls the repository.
         domain: the cluster's DNS name, if given.
+        expose: the UIs served under ``domain`` (``CorePlatform(expose=...)``).
+        sso: the OIDC provider of the exposed UIs (``CorePlatform(sso=...)``), if given.
         registry_mirror: the air-gap mirror, if given.
         chart_source: ``helm`` or ``oci``.
         runbook_base_url: the address of the alerts page the rules' ``runbook_url`` points into, if given.
@@ -104,6 +114,8 @@ class ClusterSpec:
     git_branch: str = "main"
     git_interval: str = "5m"
     domain: str | None = None
+    expose: tuple[str, ...] = ()
+    sso: dict[str, Any] | None = None
     registry_mirror: str | None = None
     chart_source: str = "helm"
     runbook_base_url: str | None = None
@@ -141,6 +153,8 @@ class ClusterSpec:
                 domain=self.domain,
                 alerting=self.alerting,
                 **({"runbook_base_url": self.runbook_base_url} if self.runbook_base_url else {}),
+                expose=self.expose,
+                sso=self.sso,
             )
 
     @contextmanager
@@ -324,6 +338,12 @@ def parse_cluster(text: str, file: str = "<string>") -> ClusterSpec:
 
     if data.get("domain") is not None:
         spec.domain = check_domain(where("domain"), "domain", data["domain"])
+    try:
+        exposure = check_exposure(file, spec.domain, data.get("expose"), data.get("sso"))
+    except ValidationError as error:  # at the line of the field it is about
+        raise ValidationError(where(error.field), error.field, error.value, error.allowed) from None
+    if exposure is not None:
+        spec.expose, spec.sso = exposure.uis, dict(data["sso"]) if data.get("sso") is not None else None
     if data.get("registry_mirror") is not None:
         spec.registry_mirror = check_mirror(where("registry_mirror"), "registry_mirror", data["registry_mirror"])
     if data.get("runbook_base_url") is not None:

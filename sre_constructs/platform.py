@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,11 +12,12 @@ from constructs import Construct
 from . import airgap
 from .alert_rules import emit_rules
 from .dashboards import Dashboard, Scope, platform_dashboards
+from .edge import Exposure, check_exposure
 from .kernel.alerts import DEFAULT_RUNBOOK_BASE_URL, check_runbook_base_url
 from .kernel.component import PlatformComponent
 from .kernel.errors import ValidationError
 from .kernel.naming import helm_fullname
-from .kernel.paths import path_of
+from .kernel.paths import child_path, path_of
 from .kernel.platform_chart import PlatformChart
 from .kernel.validation import check_domain
 from .services.backup import Backup
@@ -107,6 +108,15 @@ class CorePlatform(PlatformChart):
         runbook_base_url: the address of the alerts page (``docs/alerts.md``) every rule's
             ``runbook_url`` points into (``<base>#<alert name, lowercased>``): set it to your fork's
             or mirror's copy. Default :data:`~sre_constructs.kernel.alerts.DEFAULT_RUNBOOK_BASE_URL`.
+        expose: UIs served at ``https://<ui>.<domain>`` through the Istio ingress gateway (turned
+            on), with a cert-manager certificate: ``grafana``, ``alertmanager``, ``prometheus``,
+            ``openbao``, ``neuvector``. Prometheus and Alertmanager have no login of their own and
+            need ``sso``. See ``docs/access.md``. Default none (nothing exposed).
+        sso: the OIDC provider the exposed UIs log in with: ``issuer`` (``https://``),
+            ``client_id``, ``admin_group`` (required); ``viewer_group``, ``groups_claim``
+            (``groups``), ``client_secret_key``/``client_secret_property`` (the client secret in
+            OpenBao: ``sso/oidc``/``client_secret``), and ``authorize_url``, ``token_url``,
+            ``userinfo_url`` (required with Grafana exposed). Default none.
         **chart_props: passed to ``cdk8s.Chart``.
     """
 
@@ -134,9 +144,15 @@ class CorePlatform(PlatformChart):
         domain: str | None = None,
         alerting: Mapping[str, Any] | None = None,
         runbook_base_url: str = DEFAULT_RUNBOOK_BASE_URL,
+        expose: Sequence[str] = (),
+        sso: Mapping[str, Any] | None = None,
         **chart_props: Any,
     ) -> None:
+        # Before anything is created: the edge knobs (domain, expose, sso) are checked together.
+        exposure = check_exposure(child_path(scope, id), domain, expose, sso)
         super().__init__(scope, id, path=path, source_ref=source_ref, name_prefix=name_prefix, **chart_props)
+        self.exposure: Exposure | None = exposure
+        """What the edge serves (``None``: nothing exposed)."""
         if chart_source not in CHART_SOURCES:
             raise ValidationError(self.node.path, "chart_source", chart_source, "one of " + ", ".join(CHART_SOURCES))
         if registry_mirror is not None:
@@ -156,6 +172,10 @@ class CorePlatform(PlatformChart):
         self._check_requirements(enabled, settings)
 
         knobs = {spec.name: {k: v for k, v in settings[spec.name].items() if k != "enabled"} for spec in SERVICES}
+        if self.exposure is not None:
+            from .edge.wiring import layer_knobs
+
+            layer_knobs(self.node.path, self.exposure, knobs, enabled)
         if registry_mirror is not None:
             for name, cfg in knobs.items():
                 for knob, overlay in airgap.mirror_knobs(name, registry_mirror).items():
@@ -177,6 +197,12 @@ class CorePlatform(PlatformChart):
             component.depends_on(*(built[d] for d in self._effective_after(name, enabled)))
         self._wire_real_needs(built)
         emit_rules(built, self.runbook_base_url)
+        self.edge: PlatformComponent | None = None
+        """Component ``edge`` (Gateway, certificates, routes), when UIs are exposed."""
+        if self.exposure is not None:
+            from .edge.wiring import build_edge
+
+            self.edge = build_edge(self, self.exposure, built, registry_mirror)
         if registry_mirror is not None:
             airgap.rewrite_library_images(self.registered_components, registry_mirror)
 

@@ -28,6 +28,7 @@ REPOSITORIES: dict[str, ChartRepository] = {
         ChartRepository("external-secrets", "https://charts.external-secrets.io"),
         ChartRepository("neuvector", "https://neuvector.github.io/neuvector-helm/"),
         ChartRepository("vmware-tanzu", "https://vmware-tanzu.github.io/helm-charts"),
+        ChartRepository("oauth2-proxy", "https://oauth2-proxy.github.io/manifests"),
     )
 }
 
@@ -65,5 +66,7 @@ CHARTS: dict[str, ChartPin] = {
         ChartPin("core", "2.11.0", _R["neuvector"], "runtime-security"),
         # renovate: datasource=helm depName=velero registryUrl=https://vmware-tanzu.github.io/helm-charts
         ChartPin("velero", "12.1.0", _R["vmware-tanzu"], "backup"),
+        # renovate: datasource=helm depName=oauth2-proxy registryUrl=https://oauth2-proxy.github.io/manifests
+        ChartPin("oauth2-proxy", "10.7.0", _R["oauth2-proxy"], "oauth2-proxy", "oci://ghcr.io/oauth2-proxy/charts/oauth2-proxy"),
     )
 }

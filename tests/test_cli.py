@@ -51,7 +51,7 @@ def test_versions_lists_every_pin() -> None:
     assert table.returncode == 0
     lines = table.stdout.strip().splitlines()
     assert lines[0].split() == ["service", "chart", "version", "repository", "oci"]
-    assert len(lines) == 1 + len(CHARTS) == 13
+    assert len(lines) == 1 + len(CHARTS) == 14
     rows = json.loads(run("versions", "--json").stdout)
     assert [(r["service"], r["chart"], r["version"], r["repository"]) for r in rows] == [
         (p.service, p.chart, p.version, p.repository.url) for p in CHARTS.values()

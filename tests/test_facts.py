@@ -25,6 +25,7 @@ _OWNERS = {
     "external-secrets/external-secrets": "external_secrets.CHART_FACTS",
     "runtime-security/core": "runtime_security.CHART_FACTS",
     "backup/velero": "backup.CHART_FACTS",
+    "oauth2-proxy/oauth2-proxy": "oauth2_proxy.CHART_FACTS",
 }
 
 

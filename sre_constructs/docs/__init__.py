@@ -33,6 +33,7 @@ from pathlib import Path
 
 from ..alerts_doc import render_alerts_page
 from ..dashboards.docs_page import render_dashboards_page
+from ..edge.access_docs import access_pages
 from ..plan.readme import BRINGUP_END, BRINGUP_START, bringup_block
 from ..tenancy.docs_page import render_tenant_page
 from .graph import GRAPH_END, GRAPH_START, graph, graph_of
@@ -105,6 +106,7 @@ def generated(clusters: Sequence[Path]) -> list[Page | Block | Folder]:
         Page("docs/tenants.md", render_tenant_page),
         Page("docs/alerts.md", render_alerts_page),
         Page("docs/dashboards.md", render_dashboards_page),
+        Folder("docs/access", lambda: access_pages(clusters)),
         Block("docs/dependency-graph.md", GRAPH_START, GRAPH_END, graph),
         Block("docs/bringing-up-a-cluster.md", BRINGUP_START, BRINGUP_END, lambda: bringup_block(clusters)),
     ]

@@ -21,6 +21,7 @@ __all__ = [
     "DriftIgnore",
     "ManualStep",
     "ObjectRef",
+    "ServedPort",
     "Webhook",
     "chart_facts",
     "known_charts",
@@ -124,6 +125,32 @@ def webhook_ca_paths(count: int) -> tuple[str, ...]:
     return tuple(f"/webhooks/{i}/clientConfig/caBundle" for i in range(count))
 
 
+@dataclass(frozen=True)
+class ServedPort:
+    """A Service port a chart renders, and the pods and pod port behind it.
+
+    Attributes:
+        service: the Service's name (in the release namespace).
+        port: the Service port.
+        target_port: the pod port it forwards to (a number, for NetworkPolicies).
+        pods: labels selecting the pods behind it.
+        tls: the pods serve only TLS on it (a proxy in front must originate TLS).
+    """
+
+    service: str
+    port: int
+    target_port: int
+    pods: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), hash=False)
+    tls: bool = False
+
+
+def _no_ports(values: Mapping[str, Any], namespace: str, release: str) -> tuple[ServedPort, ...]:
+    return ()
+
+
+ValuesPorts = Callable[[Mapping[str, Any], str, str], tuple[ServedPort, ...]]
+"""``(release values, release namespace, release name) -> Service ports the chart renders``."""
+
 KvWrite = Callable[[Mapping[str, Any], str, str, str, str, Sequence[str]], str]
 """``(release values, namespace, release, mount, path, properties) -> command`` writing a KV secret."""
 
@@ -173,6 +200,8 @@ class ChartFacts:
         exporters: the scrape targets a release of the chart runs and the metrics each exports at
             the pin (:class:`~sre_constructs.kernel.metrics.Exporter`); alert rules and dashboards
             read only these.
+        served_ports: the Service ports the chart renders (the ones a route may lead to), derived
+            from the release's values; the plan checks routes against them without ``--charts``.
     """
 
     chart: str
@@ -188,6 +217,7 @@ class ChartFacts:
     manual_inputs: ValuesSteps = _no_steps
     drift_ignores: DriftIgnores = _no_drift_ignores
     exporters: tuple[Exporter, ...] = ()
+    served_ports: ValuesPorts = _no_ports
 
 
 _REGISTRY: dict[str, ChartFacts] = {}

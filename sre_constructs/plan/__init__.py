@@ -18,6 +18,7 @@ from ..kernel.errors import ValidationError
 from ..kernel.tree_check import infer_repo_root
 from .alerting import alert_delivery_notes
 from .engine import simulate
+from .exposure import exposure_blockers
 from .model import Blocker
 from .report import Plan, build_plan
 from .scrapes import unscraped_rules
@@ -54,6 +55,7 @@ def plan_files(
         notes = notes + chart_notes
     outcome = simulate(units, rendered=rendered, mirror=mirror if mirror is not None else infer_mirror(units))
     outcome.blockers.extend(unscraped_rules(units))
+    outcome.blockers.extend(exposure_blockers(units, rendered))  # exposed hosts, end to end
     outcome.notes[:0] = notes + [n for u in units for n in (f"{u.name}: {note}" for note in u.notes)]
     outcome.notes.extend(alert_delivery_notes(units))
     return build_plan(outcome, title or ", ".join(roots))

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
+
+from ..kernel.facts import ServedPort
+from ..kernel.naming import helm_fullname
 
 # -- defaults (the one place they live) ----------------------------------------------------------
 
@@ -122,3 +126,31 @@ def volume_claim(size: str, storage_class: str | None) -> dict[str, Any]:
     if storage_class is not None:
         spec["storageClassName"] = storage_class
     return {"volumeClaimTemplate": {"spec": spec}}
+
+
+def served_ports(values: Mapping[str, Any], namespace: str, release: str) -> tuple[ServedPort, ...]:
+    """The UI Services kube-prometheus-stack 88.5.3 renders (templates prometheus/service.yaml,
+    alertmanager/service.yaml and the grafana subchart's service.yaml), each while enabled."""
+    full = helm_fullname(release, "kube-prometheus-stack", override=values.get("fullnameOverride"), max_length=26)
+
+    def section(key: str) -> Mapping[str, Any]:
+        found = values.get(key)
+        return found if isinstance(found, Mapping) else {}
+
+    def port(key: str, default: int) -> int:
+        found = (section(key).get("service") or {}).get("port", default)
+        return found if isinstance(found, int) else default
+
+    ports: list[ServedPort] = []
+    if section("prometheus").get("enabled", True) is not False:
+        pods = {"app.kubernetes.io/name": "prometheus"}
+        ports.append(ServedPort(f"{full}-prometheus", port("prometheus", 9090), 9090, pods))
+    if section("alertmanager").get("enabled", True) is not False:
+        pods = {"app.kubernetes.io/name": "alertmanager"}
+        ports.append(ServedPort(f"{full}-alertmanager", port("alertmanager", 9093), 9093, pods))
+    grafana = section("grafana")
+    if grafana.get("enabled", True) is not False:
+        name = helm_fullname(release, "grafana", override=grafana.get("fullnameOverride"))
+        pods = {"app.kubernetes.io/name": "grafana", "app.kubernetes.io/instance": release}
+        ports.append(ServedPort(name, port("grafana", 80), 3000, pods))
+    return tuple(ports)

@@ -201,6 +201,9 @@ class Istio(PlatformComponent):
     - ``gateway_values``: Helm values for the gateway chart, deep-merged last. Default none.
     - ``alerts``: ``True`` emits the service's alerting rules (listed in docs/alerts.md), ``False`` none, or a
       mapping alert name -> ``{threshold, for, severity, enabled}`` overriding single alerts. Default ``True``.
+    - ``gateway_backends_egress``: let the gateway reach pods of every namespace on any port (routes
+      you add yourself); the platform's edge (``expose``) turns it off and opens each route alone.
+      Default ``True``.
     - ``wait``: Flux waits for every object (Default ``True``); with ``False`` the health checks
       name Deployment ``istiod`` (and the gateway Deployment).
     """
@@ -226,6 +229,7 @@ class Istio(PlatformComponent):
         gateway_resources: Mapping[str, Any] | None = None,
         gateway_values: Mapping[str, Any] | None = None,
         alerts: bool | Mapping[str, Mapping[str, Any]] = True,
+        gateway_backends_egress: bool = True,
         wait: bool = True,
     ) -> None:
         # Validate every knob before anything crosses into jsii.
@@ -244,6 +248,7 @@ class Istio(PlatformComponent):
         check_dns_label(where, "monitoring_namespace", monitoring_namespace)
         check_dns_label(where, "namespace", namespace)
         check_bool(where, "gateway", gateway)
+        check_bool(where, "gateway_backends_egress", gateway_backends_egress)
         check_dns_label(where, "gateway_namespace", gateway_namespace)
         if gateway and gateway_namespace == namespace:
             raise ValidationError(
@@ -367,8 +372,9 @@ class Istio(PlatformComponent):
                 tcp(15012),
                 namespace=gw,
             )
-            # Routes lead to workloads in any namespace, on whatever ports they serve.
-            self.allow_egress("backends", Peer.any_namespace("workloads the gateway routes to"), namespace=gw)
+            if gateway_backends_egress:
+                # Routes lead to workloads in any namespace, on whatever ports they serve.
+                self.allow_egress("backends", Peer.any_namespace("workloads the gateway routes to"), namespace=gw)
 
         self.config: PlatformComponent = self.add_companion("config")
         """Companion ``istio-config``: the mesh-wide PeerAuthentication (needs the CRDs of base)."""

@@ -46,6 +46,7 @@ from ._monitoring_values import (
     RETENTION,
     STORAGE_SIZE,
     defaults,
+    served_ports,
     volume_claim,
 )
 
@@ -101,6 +102,7 @@ CHART_FACTS = register_chart(
         ),
         creates_at_runtime=lambda values, ns, release: (ObjectRef("Secret", ns, f"{release}-admission"),),
         drift_ignores=lambda values, ns, release: _drift(values, release),
+        served_ports=served_ports,
     )
 )
 

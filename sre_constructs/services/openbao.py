@@ -34,6 +34,7 @@ from ._openbao_config import (
     static_or_given_seal,
     tpl_escape,
 )
+from ._openbao_oidc import OpenBaoOidc, oidc_init_block, oidc_settings, oidc_steps, served_ports
 from ._openbao_operations import kv_write_command, manual_inputs, seal_key_container
 
 __all__ = ["ALERTS", "CHART_FACTS", "HEALTH_CHECKED_RELEASES", "RELEASE", "HclBlock", "OpenBao", "render_hcl"]
@@ -67,7 +68,8 @@ CHART_FACTS = register_chart(
         image_keys=MappingProxyType({"server.image.registry": "{mirror}"}),
         reads=_openbao_reads,
         kv_write=kv_write_command,
-        manual_inputs=manual_inputs,
+        manual_inputs=lambda values, ns, release: manual_inputs(values, ns, release) + oidc_steps(values, ns, release),
+        served_ports=served_ports,
         # The seal-key init container runs the server image, written here in full.
         library_images=(SERVER_IMAGE,),
     )
@@ -187,6 +189,9 @@ class OpenBao(PlatformComponent):
     - ``monitoring_namespace``: where Prometheus runs (scrapes port 8200). Default ``monitoring``.
     - ``alerts``: ``True`` emits the service's alerting rules (listed in docs/alerts.md), ``False`` none, or a
       mapping alert name -> ``{threshold, for, severity, enabled}`` overriding single alerts. Default ``True``.
+    - ``oidc``: single sign-on (:class:`~sre_constructs.services._openbao_oidc.OpenBaoOidc`): the
+      self-init enables the ``oidc`` auth method and role ``platform-admin`` for the admin group; the
+      plan prints the step that gives it the client secret. Default none.
     - ``wait``: Default ``True`` (pods become Ready after auto-unseal); with ``False`` the health check names
       StatefulSet ``openbao``.
 
@@ -223,11 +228,14 @@ class OpenBao(PlatformComponent):
         storage_size: str = "10Gi",
         monitoring_namespace: str = "monitoring",
         alerts: bool | Mapping[str, Mapping[str, Any]] = True,
+        oidc: OpenBaoOidc | None = None,
         wait: bool = True,
     ) -> None:
         # Validate every knob before anything crosses into jsii.
         where = child_path(scope, id)
         alert_rules = check_alerts(where, alerts, ALERTS)
+        if oidc is not None and not isinstance(oidc, OpenBaoOidc):
+            raise ValidationError(where, "oidc", oidc, "an OpenBaoOidc (set through the platform's sso knob) or None")
         check_positive_int(where, "replicas", replicas)
         if replicas % 2 == 0:
             raise ValidationError(where, "replicas", replicas, "an odd number >= 1 (raft needs a majority: 1, 3, 5)")
@@ -311,7 +319,7 @@ class OpenBao(PlatformComponent):
         self.config_hcl: str = render_hcl(server_config(fullname, internal, replicas, seal_block))
         self.init_blocks: list[HclBlock] = init_blocks(
             namespace, kv_mount, eso_service_account, eso_namespace, admin_service_account
-        )
+        ) + ([oidc_init_block(oidc)] if oidc is not None else [])
         self.init_hcl: str = render_hcl(self.init_blocks)
         init_configmap = f"{fullname}-init"
         self.add_manifest(
@@ -407,7 +415,8 @@ class OpenBao(PlatformComponent):
                     "kind": "ConfigMap",
                     "metadata": {"name": init_configmap, "namespace": namespace},
                     "data": {_INIT_FILE: tpl_escape(self.init_hcl)},
-                }
+                },
+                *([oidc_settings(namespace, oidc)] if oidc is not None else []),
             ],
             # Every pod is scraped through the PodMonitor below, not the chart's (leader-only) ServiceMonitor.
             "serverTelemetry": {"serviceMonitor": {"enabled": False}},

@@ -11,7 +11,7 @@ from constructs import Construct
 from ..kernel.alerts import check_alerts
 from ..kernel.component import HealthCheck, PlatformComponent
 from ..kernel.errors import ValidationError
-from ..kernel.facts import ChartFacts, register_chart
+from ..kernel.facts import ChartFacts, ServedPort, register_chart
 from ..kernel.network import Peer, tcp
 from ..kernel.paths import child_path
 from ..kernel.validation import check_bool, check_dns_label, check_one_of, check_positive_int, check_values
@@ -31,6 +31,18 @@ __all__ = [
 
 # -- chart facts (read by the registry mirror and the bring-up plan) -------------------------
 
+
+def _served_ports(values: Mapping[str, Any], namespace: str, release: str) -> tuple[ServedPort, ...]:
+    """The manager UI Service ``neuvector-service-webui`` (fixed name, chart core 2.11.0): HTTPS
+    unless ``manager.env.ssl`` is false."""
+    manager = values.get("manager") or {}
+    if manager.get("enabled", True) is False:
+        return ()
+    port = (manager.get("svc") or {}).get("mgrServerPort", 8443)
+    tls = (manager.get("env") or {}).get("ssl", True) is not False
+    return (ServedPort("neuvector-service-webui", port, port, {"app": "neuvector-manager-pod"}, tls=tls),)
+
+
 CHART_FACTS = register_chart(
     ChartFacts(
         "core",
@@ -49,6 +61,7 @@ CHART_FACTS = register_chart(
             "neuvector.com/NvVulnerabilityProfile",
             "neuvector.com/NvWafSecurityRule",
         ),
+        served_ports=_served_ports,
     )
 )
 
