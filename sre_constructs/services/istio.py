@@ -303,6 +303,10 @@ class Istio(PlatformComponent):
         self.gateway = None
         self.gateway_namespace: str | None = None
         """Namespace of the ingress gateway, when enabled."""
+        self.gateway_name: str = GATEWAY_RELEASE
+        """The gateway's Deployment (and workload) name, ``source_workload`` of its requests."""
+        self.gateway_pods: dict[str, str] = {}
+        """The gateway pods' selector labels, when enabled."""
         if gateway:
             self.gateway_namespace = gateway_namespace
             # The gateway pod (image: auto) gets its proxy from the injector, so its namespace must
@@ -343,6 +347,13 @@ class Istio(PlatformComponent):
                 values=deep_merge(gateway_defaults, gateway_values or {}),
             )
             gateway_name = self.gateway.values.get("name") or GATEWAY_RELEASE
+            self.gateway_name = gateway_name
+            # The chart's selector labels (gateway.selectorLabels): app, and istio without "istio-".
+            given_labels = self.gateway.values.get("labels") or {}
+            self.gateway_pods = {
+                "app": str(given_labels.get("app") or gateway_name),
+                "istio": str(given_labels.get("istio") or gateway_name.removeprefix("istio-")),
+            }
             self.add_health_check(HealthCheck("Deployment", gateway_name, gateway_namespace))
             gw = gateway_namespace
             self.allow_ingress(
@@ -374,14 +385,17 @@ class Istio(PlatformComponent):
         )
 
     def service_monitors(self) -> list[dict[str, Any]]:
-        """ServiceMonitors for istiod (the charts ship none), for the monitoring companion.
+        """ServiceMonitors for istiod and a PodMonitor for the gateway (the charts ship none), for the
+        monitoring companion.
 
         Returns:
-            One ``monitoring.coreos.com/v1`` ServiceMonitor: Service ``istiod`` (labels
-            ``app: istiod, istio: pilot``), port ``http-monitoring`` (15014).
+            A ``monitoring.coreos.com/v1`` ServiceMonitor: Service ``istiod`` (labels
+            ``app: istiod, istio: pilot``), port ``http-monitoring`` (15014); with the gateway, a
+            PodMonitor on its pods' Envoy stats (container port ``http-envoy-prom``, 15090,
+            ``/stats/prometheus``): ``istio_requests_total`` with ``reporter="source"``.
         """
         assert self.namespace is not None
-        return [
+        monitors = [
             {
                 "apiVersion": "monitoring.coreos.com/v1",
                 "kind": "ServiceMonitor",
@@ -394,3 +408,24 @@ class Istio(PlatformComponent):
                 },
             }
         ]
+        if self.gateway is not None and self.gateway_namespace is not None:
+            monitors.append(
+                {
+                    "apiVersion": "monitoring.coreos.com/v1",
+                    "kind": "PodMonitor",
+                    "metadata": {
+                        "name": self.gateway_name,
+                        "namespace": self.gateway_namespace,
+                        "labels": {"app": self.gateway_name},
+                    },
+                    "spec": {
+                        "selector": {"matchLabels": self.gateway_pods},
+                        "namespaceSelector": {"matchNames": [self.gateway_namespace]},
+                        # The port the gateway container itself declares (chart deployment.yaml).
+                        "podMetricsEndpoints": [
+                            {"port": "http-envoy-prom", "path": "/stats/prometheus", "interval": "30s"}
+                        ],
+                    },
+                }
+            )
+        return monitors

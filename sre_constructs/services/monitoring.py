@@ -100,6 +100,8 @@ CHART_FACTS = register_chart(
 RELEASE = "kube-prometheus-stack"
 """Default release name; the operator, Grafana, kube-state-metrics and node-exporter are named after it."""
 HEALTH_CHECKED_RELEASES = (RELEASE,)
+# What services before Monitoring hand to its companion (the Istio gateway's Envoy stats are a PodMonitor).
+_MONITOR_KINDS = ("ServiceMonitor", "PodMonitor")
 
 
 class Monitoring(PlatformComponent):
@@ -305,24 +307,24 @@ class Monitoring(PlatformComponent):
         return self._config
 
     def add_service_monitor(self, body: Mapping[str, Any]) -> Manifest:
-        """Put a ServiceMonitor (e.g. from ``Istio.service_monitors()``) into :attr:`config`.
+        """Put a ServiceMonitor or PodMonitor (e.g. from ``Istio.service_monitors()``) into :attr:`config`.
 
         Args:
-            body: the whole object: ``apiVersion: monitoring.coreos.com/v1``, ``kind: ServiceMonitor``,
-                ``metadata`` with ``name`` and ``namespace``, ``spec``.
+            body: the whole object: ``apiVersion: monitoring.coreos.com/v1``, ``kind: ServiceMonitor``
+                (or ``PodMonitor``), ``metadata`` with ``name`` and ``namespace``, ``spec``.
 
         Returns:
             The emitted manifest.
         """
         where = path_of(self)
         if not isinstance(body, Mapping):
-            raise ValidationError(where, "service monitor", body, "a ServiceMonitor body (dict)")
-        if body.get("apiVersion") != "monitoring.coreos.com/v1" or body.get("kind") != "ServiceMonitor":
+            raise ValidationError(where, "service monitor", body, "a ServiceMonitor or PodMonitor body (dict)")
+        if body.get("apiVersion") != "monitoring.coreos.com/v1" or body.get("kind") not in _MONITOR_KINDS:
             raise ValidationError(
                 where,
                 "service monitor apiVersion/kind",
                 f"{body.get('apiVersion')}/{body.get('kind')}",
-                "monitoring.coreos.com/v1/ServiceMonitor",
+                "monitoring.coreos.com/v1/ServiceMonitor or monitoring.coreos.com/v1/PodMonitor",
             )
         metadata = body.get("metadata")
         if not isinstance(metadata, Mapping) or not isinstance(metadata.get("namespace"), str):
