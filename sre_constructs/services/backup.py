@@ -20,7 +20,7 @@ from ..kernel.validation import check_bool, check_dns_label, check_duration, che
 from ..kernel.values import deep_merge
 from ..versions import CHARTS
 from ._credentials import checksum_values_from, credentials_external_secret
-from ._cron import check_cron
+from ._cron import check_cron, longest_gap_seconds, schedule_intervals
 
 __all__ = [
     "AWS_PLUGIN_IMAGE",
@@ -315,6 +315,8 @@ class Backup(PlatformComponent):
             _check_ttl(where, f"{key}_ttl", ttl)
             if cron is not None:
                 schedules[key] = (check_cron(where, f"{key}_schedule", cron), ttl)
+                if longest_gap_seconds(cron) is None:
+                    raise ValidationError(where, f"{key}_schedule", cron, "a cron expression that runs at least yearly")
         check_bool(where, "node_agent", node_agent)
         check_dns_label(where, "monitoring_namespace", monitoring_namespace)
 
@@ -400,6 +402,7 @@ class Backup(PlatformComponent):
         }
         # Merge before the namespace exists: its Pod Security level follows the final values.
         final = deep_merge(knobs, check_values(where, "values", values if values is not None else {}))
+        intervals = schedule_intervals(where, final, release_name)
         if final.get("deployNodeAgent"):
             level, reason = "privileged", NODE_AGENT_REASON
         elif _restricted_ok(final):
@@ -418,6 +421,8 @@ class Backup(PlatformComponent):
         )
         self.node_agent = bool(final.get("deployNodeAgent"))
         """Whether the node-agent DaemonSet runs (file-system backups)."""
+        self.schedule_intervals: dict[str, int] = intervals
+        """Schedule name -> the longest time between two of its runs, in seconds (from its cron)."""
         # The release waits for the credentials (valuesFrom names the Secret) and its pods roll when
         # they change: chart 12.1.0 puts podAnnotations on the velero and node-agent pods alike.
         self.release = self.add_helm_release(
