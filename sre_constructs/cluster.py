@@ -11,6 +11,7 @@ an error naming its line)::
       branch: main                     # default main
       interval: 5m                     # how often Flux polls the repository; default 5m
     domain: lab.example.com            # optional DNS name: external URLs of Prometheus, Alertmanager, Grafana
+    runbook_base_url: https://git.example.com/platform/docs/alerts.md  # optional: page runbook_url points into
     registry_mirror: registry.local:5000/platform   # optional host[:port][/prefix]: air-gapped mirror
     chart_source: helm                 # helm (default) or oci
     services:                          # optional; per service, what CorePlatform(services=...) takes
@@ -46,6 +47,7 @@ import yaml
 from constructs import Construct
 
 from .airgap import check_mirror
+from .kernel.alerts import check_runbook_base_url
 from .kernel.errors import ValidationError
 from .kernel.platform_chart import check_tree_path
 from .kernel.validation import check_dns_label, check_domain, check_duration
@@ -53,7 +55,17 @@ from .platform import CHART_SOURCES, SERVICES, CorePlatform
 
 __all__ = ["DEFAULT_CLUSTER", "GIT_KEYS", "TOP_LEVEL_KEYS", "ClusterSpec", "load_cluster", "parse_cluster"]
 
-TOP_LEVEL_KEYS = ("name", "path", "source_ref", "git", "domain", "registry_mirror", "chart_source", "services")
+TOP_LEVEL_KEYS = (
+    "name",
+    "path",
+    "source_ref",
+    "git",
+    "domain",
+    "registry_mirror",
+    "chart_source",
+    "runbook_base_url",
+    "services",
+)
 GIT_KEYS = ("url", "branch", "interval")
 _CHART_VALUE_KNOBS = ("values", "base_values", "gateway_values", "alloy_values")
 _GIT_URL = re.compile(r"^(http|https|ssh)://\S+$")  # what the GitRepository CRD accepts
@@ -74,6 +86,7 @@ class ClusterSpec:
         domain: the cluster's DNS name, if given.
         registry_mirror: the air-gap mirror, if given.
         chart_source: ``helm`` or ``oci``.
+        runbook_base_url: the address of the alerts page the rules' ``runbook_url`` points into, if given.
         services: per-service settings (``CorePlatform(services=...)``).
         file: where the spec came from (for messages).
         lines: dotted field path -> line number in ``file``.
@@ -88,6 +101,7 @@ class ClusterSpec:
     domain: str | None = None
     registry_mirror: str | None = None
     chart_source: str = "helm"
+    runbook_base_url: str | None = None
     services: dict[str, dict[str, Any]] = field(default_factory=dict)
     file: str = "<default>"
     lines: dict[str, int] = field(default_factory=dict)
@@ -119,6 +133,7 @@ class ClusterSpec:
                 registry_mirror=self.registry_mirror,
                 chart_source=self.chart_source,
                 domain=self.domain,
+                **({"runbook_base_url": self.runbook_base_url} if self.runbook_base_url else {}),
             )
 
     @contextmanager
@@ -298,6 +313,10 @@ def parse_cluster(text: str, file: str = "<string>") -> ClusterSpec:
         spec.domain = check_domain(where("domain"), "domain", data["domain"])
     if data.get("registry_mirror") is not None:
         spec.registry_mirror = check_mirror(where("registry_mirror"), "registry_mirror", data["registry_mirror"])
+    if data.get("runbook_base_url") is not None:
+        spec.runbook_base_url = check_runbook_base_url(
+            where("runbook_base_url"), "runbook_base_url", data["runbook_base_url"]
+        )
     chart_source = data.get("chart_source", "helm")
     if chart_source not in CHART_SOURCES:
         raise ValidationError(where("chart_source"), "chart_source", chart_source, "one of " + ", ".join(CHART_SOURCES))

@@ -10,6 +10,8 @@ from typing import Any
 from constructs import Construct
 
 from . import airgap
+from .alert_rules import emit_rules
+from .kernel.alerts import DEFAULT_RUNBOOK_BASE_URL, check_runbook_base_url
 from .kernel.component import PlatformComponent
 from .kernel.errors import ValidationError
 from .kernel.naming import helm_fullname
@@ -97,6 +99,9 @@ class CorePlatform(PlatformChart):
         domain: the cluster's DNS name; Monitoring announces ``https://prometheus.<domain>``,
             ``https://alertmanager.<domain>`` and ``https://grafana.<domain>`` as external URLs (a
             ``services.monitoring.domain`` knob wins). Default none.
+        runbook_base_url: the address of the alerts page (``docs/alerts.md``) every rule's
+            ``runbook_url`` points into (``<base>#<alert name, lowercased>``): set it to your fork's
+            or mirror's copy. Default :data:`~sre_constructs.kernel.alerts.DEFAULT_RUNBOOK_BASE_URL`.
         **chart_props: passed to ``cdk8s.Chart``.
     """
 
@@ -122,6 +127,7 @@ class CorePlatform(PlatformChart):
         registry_mirror: str | None = None,
         chart_source: str = "helm",
         domain: str | None = None,
+        runbook_base_url: str = DEFAULT_RUNBOOK_BASE_URL,
         **chart_props: Any,
     ) -> None:
         super().__init__(scope, id, path=path, source_ref=source_ref, name_prefix=name_prefix, **chart_props)
@@ -130,6 +136,8 @@ class CorePlatform(PlatformChart):
         if registry_mirror is not None:
             airgap.check_mirror(self.node.path, "registry_mirror", registry_mirror)
         self.domain: str | None = check_domain(self.node.path, "domain", domain) if domain is not None else None
+        self.runbook_base_url: str = check_runbook_base_url(self.node.path, "runbook_base_url", runbook_base_url)
+        """Where the runbooks of the alerts live (``runbook_url`` = ``<base>#<alert>``)."""
         """The cluster's DNS name (external URLs of Prometheus, Alertmanager and Grafana)."""
         self.registry_mirror: str | None = registry_mirror
         """The registry mirror every image and chart comes from, or ``None``."""
@@ -158,6 +166,7 @@ class CorePlatform(PlatformChart):
         for name, component in built.items():
             component.depends_on(*(built[d] for d in self._effective_after(name, enabled)))
         self._wire_real_needs(built)
+        emit_rules(built, self.runbook_base_url)
         if registry_mirror is not None:
             airgap.rewrite_library_images(self.registered_components, registry_mirror)
 

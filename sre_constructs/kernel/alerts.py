@@ -11,15 +11,30 @@ from the component's actual namespace and release and the (possibly overridden) 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from string import Template
+from types import MappingProxyType
+from typing import Any
+
+from .errors import ValidationError
+from .validation import check_prometheus_duration
 
 __all__ = [
+    "DEFAULT_RUNBOOK_BASE_URL",
+    "OVERRIDE_FIELDS",
     "SEVERITIES",
     "AlertRule",
     "RecordingRule",
+    "RuleSet",
     "RuleTest",
     "Runbook",
     "Series",
+    "check_alerts",
+    "check_runbook_base_url",
+    "runbook_anchor",
+    "runbook_url",
 ]
 
 #: The severities an alert may carry; Alertmanager routes on them.
@@ -112,3 +127,168 @@ class RecordingRule:
 
     record: str
     expr: str
+
+
+#: Where ``runbook_url`` points by default: the generated ``docs/alerts.md`` of the project; a
+#: fork or a mirror sets ``runbook_base_url`` (CorePlatform knob, cluster-file key) to its own copy.
+DEFAULT_RUNBOOK_BASE_URL = "https://github.com/sre-constructs/sre-constructs/blob/main/docs/alerts.md"
+
+#: What the ``alerts`` knob may change per alert.
+OVERRIDE_FIELDS = ("threshold", "for", "severity", "enabled")
+
+
+_URL = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~%!$&'()*+,;=:@/-]*)?")
+
+
+def check_runbook_base_url(where: str, field: str, value: object) -> str:
+    """An ``http(s)://`` address of the alerts page, without a ``#fragment`` (the alert's anchor is added)."""
+    if not isinstance(value, str) or not _URL.fullmatch(value):
+        raise ValidationError(
+            where,
+            field,
+            value,
+            "an https:// address of docs/alerts.md without '#', such as " + DEFAULT_RUNBOOK_BASE_URL,
+        )
+    return value
+
+
+def runbook_anchor(alert: str) -> str:
+    """The Markdown anchor of an alert's runbook section in ``docs/alerts.md`` (its heading, lowercased)."""
+    return alert.lower()
+
+
+def runbook_url(base: str, alert: str) -> str:
+    """The address of an alert's runbook: ``<base>#<anchor>``."""
+    return f"{base}#{runbook_anchor(alert)}"
+
+
+def _number(value: float) -> str:
+    return format(value, "g")
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """The rules one platform component emits as one ``PrometheusRule`` (group ``<component>.rules``).
+
+    Attributes:
+        component: the ``platform_component`` label of every rule (``cert-manager``, ``flux``).
+        namespace: where the PrometheusRule lives.
+        alerts: the alerting rules, overrides applied.
+        recording: the recording rules.
+        substitutions: the values of ``${namespace}``, ``${release}``, ... in expressions and tests.
+    """
+
+    component: str
+    namespace: str
+    alerts: tuple[AlertRule, ...] = ()
+    recording: tuple[RecordingRule, ...] = ()
+    substitutions: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    def expand(self, text: str, rule: AlertRule | None = None) -> str:
+        """``text`` with ``${namespace}``, ``${release}`` (and the rule's ``${threshold}``) filled in."""
+        values = dict(self.substitutions)
+        if rule is not None and rule.threshold is not None:
+            values["threshold"] = _number(rule.threshold)
+        return Template(text).substitute(values)
+
+    def labels(self, rule: AlertRule) -> dict[str, str]:
+        """The labels every alert of the set carries."""
+        return {"severity": rule.severity, "platform_component": self.component}
+
+    def rules(self, runbook_base_url: str = DEFAULT_RUNBOOK_BASE_URL) -> list[dict[str, Any]]:
+        """The Prometheus rule entries: recording rules first, then the alerts."""
+        rules: list[dict[str, Any]] = [{"record": r.record, "expr": self.expand(r.expr)} for r in self.recording]
+        for alert in self.alerts:
+            rules.append(
+                {
+                    "alert": alert.name,
+                    "expr": self.expand(alert.expr, alert),
+                    "for": alert.for_,
+                    "labels": self.labels(alert),
+                    "annotations": {
+                        "summary": alert.summary,
+                        "description": alert.description,
+                        "runbook_url": runbook_url(runbook_base_url, alert.name),
+                    },
+                }
+            )
+        return rules
+
+    def group(self, runbook_base_url: str = DEFAULT_RUNBOOK_BASE_URL) -> dict[str, Any]:
+        """The rule group (``spec.groups[0]`` of the PrometheusRule, or a promtool rule file's group)."""
+        return {"name": f"{self.component}.rules", "rules": self.rules(runbook_base_url)}
+
+    def prometheus_rule(self, runbook_base_url: str = DEFAULT_RUNBOOK_BASE_URL) -> dict[str, Any]:
+        """The ``monitoring.coreos.com/v1`` PrometheusRule ``<component>-alerts``."""
+        return {
+            "apiVersion": "monitoring.coreos.com/v1",
+            "kind": "PrometheusRule",
+            "metadata": {
+                "name": f"{self.component}-alerts",
+                "namespace": self.namespace,
+                "labels": {"app.kubernetes.io/part-of": "sre-constructs", "platform_component": self.component},
+            },
+            "spec": {"groups": [self.group(runbook_base_url)]},
+        }
+
+
+def _override(where: str, rule: AlertRule, given: object) -> AlertRule | None:
+    """One alert's override applied (``None``: the alert is turned off)."""
+    field_of = f"alerts.{rule.name}"
+    if not isinstance(given, Mapping):
+        raise ValidationError(where, field_of, given, "a mapping with keys among " + ", ".join(OVERRIDE_FIELDS))
+    unknown = sorted(str(k) for k in given if k not in OVERRIDE_FIELDS)
+    if unknown:
+        raise ValidationError(
+            where, f"{field_of}.{unknown[0]}", given[unknown[0]], "one of " + ", ".join(OVERRIDE_FIELDS)
+        )
+    enabled = given.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise ValidationError(where, f"{field_of}.enabled", enabled, "True or False")
+    changes: dict[str, Any] = {}
+    if "for" in given:
+        changes["for_"] = check_prometheus_duration(where, f"{field_of}.for", given["for"])
+    if "severity" in given:
+        if given["severity"] not in SEVERITIES:
+            raise ValidationError(where, f"{field_of}.severity", given["severity"], "one of " + ", ".join(SEVERITIES))
+        changes["severity"] = given["severity"]
+    if "threshold" in given:
+        value = given["threshold"]
+        if rule.threshold is None:
+            raise ValidationError(where, f"{field_of}.threshold", value, "nothing: this alert has no threshold")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+            raise ValidationError(
+                where, f"{field_of}.threshold", value, f"a number (default {_number(rule.threshold)})"
+            )
+        changes["threshold"] = float(value)
+    return replace(rule, **changes) if enabled else None
+
+
+def check_alerts(where: str, alerts: object, rules: tuple[AlertRule, ...]) -> tuple[AlertRule, ...]:
+    """The rules a service emits under its ``alerts`` knob, validated before anything is created.
+
+    Args:
+        where: construct path for the message.
+        alerts: ``True`` (every rule as defined), ``False`` (none), or a mapping alert name ->
+            ``{threshold, for, severity, enabled}`` (each optional).
+        rules: the service's rules as defined.
+
+    Returns:
+        The rules, overrides applied and disabled ones left out.
+    """
+    if isinstance(alerts, bool):
+        return rules if alerts else ()
+    names = [rule.name for rule in rules]
+    if not isinstance(alerts, Mapping):
+        raise ValidationError(where, "alerts", alerts, "True, False or a mapping alert name -> overrides")
+    for name in alerts:
+        if name not in names:
+            raise ValidationError(
+                where, "alerts", name, "an alert of this service: " + (", ".join(names) or "(it has none)")
+            )
+    result = []
+    for rule in rules:
+        changed = _override(where, rule, alerts[rule.name]) if rule.name in alerts else rule
+        if changed is not None:
+            result.append(changed)
+    return tuple(result)

@@ -19,6 +19,7 @@ from constructs import Construct
 from sre_constructs._imports.sre_constructs_flux.io.fluxcd.toolkit import kustomize as flux_kustomize
 
 from . import flux_structs
+from .alerts import AlertRule, RecordingRule, RuleSet
 from .charts import ChartPin, ChartRepository
 from .errors import ValidationError
 from .flux_kustomization import ComponentKustomization, FluxDependency, HealthCheck, derived_timeout
@@ -144,6 +145,8 @@ class PlatformComponent(Construct):
         self._external_dependencies: list[FluxDependency] = []
         self._releases: list[HelmReleaseHandle] = []
         self._health_checks: list[HealthCheck] = []
+        self.rule_sets: list[RuleSet] = []
+        """Alerting and recording rules by ``platform_component`` (see :meth:`add_alert_rules`)."""
 
         if self.platform is not None:
             self.platform._register(self)
@@ -397,6 +400,20 @@ class PlatformComponent(Construct):
     def remove_dependency(self, component: PlatformComponent) -> None:
         """Drop a direct dependency (used when a platform disables a service)."""
         self._dependencies = [ref for ref in self._dependencies if ref() is not component]
+
+    def add_alert_rules(
+        self, alerts: Sequence[AlertRule], *, recording: Sequence[RecordingRule] = (), **where: str
+    ) -> RuleSet:
+        """Rules (through :func:`~.alerts.check_alerts`) the platform emits for this component.
+
+        ``where``: ``component`` (the ``platform_component`` label, default the name), ``namespace``
+        of the PrometheusRule (default the component's) and ``${release}``-like substitutions.
+        """
+        name, home = where.pop("component", self.name), where.pop("namespace", self.namespace or "default")
+        rules = RuleSet(name, home, tuple(alerts), tuple(recording), {"namespace": home, **where})
+        if rules.alerts or rules.recording:
+            self.rule_sets.append(rules)
+        return rules
 
     def add_health_check(self, check: HealthCheck) -> None:
         """Name a workload Flux must see Ready when ``wait`` is off."""

@@ -18,11 +18,44 @@ from types import MappingProxyType
 
 __all__ = [
     "Exporter",
+    "ScrapeTarget",
     "exporter_of",
     "known_metrics",
     "metric_names",
     "register_exporter",
 ]
+
+
+@dataclass(frozen=True)
+class ScrapeTarget:
+    """One way a tree gets an exporter scraped, as a written tree shows it (read by ``plan``).
+
+    Either a monitor object the tree emits (``kind`` + ``labels``), a chart whose release renders
+    its own monitor (``chart`` + ``values_path``), or Prometheus itself (``builtin``).
+
+    Attributes:
+        kind: ``ServiceMonitor`` or ``PodMonitor`` the tree emits.
+        labels: labels of the scraped Service (ServiceMonitor) or pods (PodMonitor); a monitor
+            scrapes the exporter when its selector, on the keys it shares with these, selects them.
+        chart: a chart whose HelmRelease renders the monitor itself.
+        values_path: dotted path in that release's values that turns the chart's monitor on.
+        default: the chart's own default at ``values_path`` (and for a missing parent key).
+        builtin: series Prometheus makes itself (``up``, ``ALERTS``): always there.
+    """
+
+    kind: str = ""
+    labels: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    chart: str = ""
+    values_path: str = ""
+    default: bool = False
+    builtin: bool = False
+
+    def __str__(self) -> str:
+        if self.builtin:
+            return "Prometheus itself"
+        if self.chart:
+            return f"the {self.chart} chart's own monitor ({self.values_path}: true)"
+        return f"a {self.kind} selecting " + ", ".join(f"{k}={v}" for k, v in sorted(self.labels.items()))
 
 
 @dataclass(frozen=True)
@@ -35,11 +68,13 @@ class Exporter:
             (``pkg/metrics/metrics.go@v1.21.1:112``). Histograms and summaries are listed by family
             name; their ``_bucket``, ``_sum`` and ``_count`` series are known through it.
         scraped_by: how the tree gets them scraped (the ServiceMonitor or PodMonitor and who emits it).
+        targets: the same, machine-checkable: any one of them present in a tree scrapes the exporter.
     """
 
     name: str
     metrics: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     scraped_by: str = ""
+    targets: tuple[ScrapeTarget, ...] = ()
 
 
 _EXTRA: dict[str, Exporter] = {}

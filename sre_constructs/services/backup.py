@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from constructs import Construct
 
+from ..kernel.alerts import check_alerts
 from ..kernel.component import HealthCheck, PlatformComponent
 from ..kernel.errors import ValidationError
 from ..kernel.facts import ChartFacts, ObjectRef, register_chart
@@ -19,10 +20,12 @@ from ..kernel.paths import child_path
 from ..kernel.validation import check_bool, check_dns_label, check_duration, check_values, duration_seconds
 from ..kernel.values import deep_merge
 from ..versions import CHARTS
+from ._backup_alerts import ALERTS, EXPORTERS
 from ._credentials import checksum_values_from, credentials_external_secret
 from ._cron import check_cron, longest_gap_seconds, schedule_intervals
 
 __all__ = [
+    "ALERTS",
     "AWS_PLUGIN_IMAGE",
     "CHART_FACTS",
     "CREDENTIALS_SECRET",
@@ -71,6 +74,7 @@ def _velero_reads(values: Mapping[str, Any], namespace: str, release: str) -> tu
 CHART_FACTS = register_chart(
     ChartFacts(
         "velero",
+        exporters=EXPORTERS,
         # The velero image (Deployment, node-agent, upgrade-CRDs Job) and kubectl (optional Jobs).
         image_keys=MappingProxyType(
             {"image.repository": "{mirror}/velero/velero", "kubectl.image.repository": "{mirror}/kubectl"}
@@ -266,6 +270,8 @@ class Backup(PlatformComponent):
     - ``monitoring_namespace``: where Prometheus runs (metrics ingress on 8085). Default ``monitoring``.
     - ``namespace``: Default ``velero``.
     - ``release_name``: Default ``velero``.
+    - ``alerts``: ``True`` emits the service's alerting rules (listed in docs/alerts.md), ``False`` none, or a
+      mapping alert name -> ``{threshold, for, severity, enabled}`` overriding single alerts. Default ``True``.
     - ``wait``: Default ``True``; with ``False`` the health checks name Deployment ``velero`` and
       (with the node agent) DaemonSet ``node-agent`` (fixed names in this chart).
     """
@@ -296,10 +302,12 @@ class Backup(PlatformComponent):
         monitoring_namespace: str = DEFAULT_PROMETHEUS_NAMESPACE,
         namespace: str = DEFAULT_NAMESPACE,
         release_name: str = DEFAULT_RELEASE,
+        alerts: bool | Mapping[str, Mapping[str, Any]] = True,
         wait: bool = True,
     ) -> None:
         # Validate every knob before anything crosses into jsii.
         where = child_path(scope, id)
+        alert_rules = check_alerts(where, alerts, ALERTS)
         _check_bucket(where, bucket)
         _check_text(where, "prefix", prefix, optional=True)
         if prefix is not None and (prefix.startswith("/") or prefix.endswith("/")):
@@ -419,6 +427,7 @@ class Backup(PlatformComponent):
             pod_security=level,
             pod_security_reason=reason,
         )
+        self.add_alert_rules(alert_rules, release=release_name)
         self.node_agent = bool(final.get("deployNodeAgent"))
         """Whether the node-agent DaemonSet runs (file-system backups)."""
         self.schedule_intervals: dict[str, int] = intervals

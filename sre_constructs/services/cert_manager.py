@@ -9,6 +9,7 @@ from typing import Any
 
 from constructs import Construct
 
+from ..kernel.alerts import check_alerts
 from ..kernel.component import HealthCheck, PlatformComponent
 from ..kernel.errors import ValidationError
 from ..kernel.facts import ChartFacts, DriftIgnore, ObjectRef, Webhook, register_chart, webhook_ca_paths
@@ -23,8 +24,10 @@ from ..kernel.validation import (
 )
 from ..kernel.values import deep_merge
 from ..versions import CHARTS
+from ._cert_manager_alerts import ALERTS, EXPORTER
 
 __all__ = [
+    "ALERTS",
     "CHART_FACTS",
     "HEALTH_CHECKED_RELEASES",
     "LETSENCRYPT_PRODUCTION",
@@ -47,6 +50,7 @@ def _drift(values: Mapping[str, Any], release: str) -> tuple[DriftIgnore, ...]:
 CHART_FACTS = register_chart(
     ChartFacts(
         "cert-manager",
+        exporters=(EXPORTER,),
         # imageRegistry replaces quay.io for all five images (controller, webhook, cainjector,
         # startupapicheck, acmesolver); imageNamespace (jetstack) is kept.
         image_keys=MappingProxyType({"imageRegistry": "{mirror}"}),
@@ -133,6 +137,8 @@ class CertManager(PlatformComponent):
     - ``monitoring_namespace``: namespace of the Prometheus that scrapes cert-manager. Default ``monitoring``.
     - ``namespace``: Default ``cert-manager``.
     - ``release_name``: Default ``cert-manager``.
+    - ``alerts``: ``True`` emits the service's alerting rules (listed in docs/alerts.md), ``False`` none, or a
+      mapping alert name -> ``{threshold, for, severity, enabled}`` overriding single alerts. Default ``True``.
     - ``wait``: Default ``True``; with ``False`` the health checks name the three Deployments.
     """
 
@@ -151,10 +157,12 @@ class CertManager(PlatformComponent):
         monitoring_namespace: str = "monitoring",
         namespace: str = "cert-manager",
         release_name: str = RELEASE,
+        alerts: bool | Mapping[str, Mapping[str, Any]] = True,
         wait: bool = True,
     ) -> None:
         # Validate every knob before anything crosses into jsii.
         where = child_path(scope, id)
+        alert_rules = check_alerts(where, alerts, ALERTS)
         replicas = check_positive_int(where, "replicas", replicas)
         given = resources or {}
         if not isinstance(given, Mapping) or not set(given) <= set(_COMPONENTS):
@@ -179,6 +187,7 @@ class CertManager(PlatformComponent):
             check_values(where, "values", values)
 
         super().__init__(scope, id, name="cert-manager", namespace=namespace, wait=wait, pod_security="restricted")
+        self.add_alert_rules(alert_rules, release=release_name)
 
         defaults: dict[str, Any] = {
             # The chart ships its CRDs as templates, off by default; keep them on uninstall.

@@ -10,6 +10,7 @@ from typing import Any
 
 from constructs import Construct
 
+from ..kernel.alerts import check_alerts
 from ..kernel.component import HealthCheck, PlatformComponent
 from ..kernel.errors import ValidationError
 from ..kernel.facts import ChartFacts, DriftIgnore, Webhook, register_chart, webhook_ca_paths
@@ -20,8 +21,10 @@ from ..kernel.paths import child_path
 from ..kernel.validation import check_bool, check_dns_label, check_positive_int, check_values
 from ..kernel.values import deep_merge
 from ..versions import CHARTS
+from ._external_secrets_alerts import ALERTS, EXPORTER
 
 __all__ = [
+    "ALERTS",
     "CHART_FACTS",
     "HEALTH_CHECKED_RELEASES",
     "RELEASE",
@@ -54,6 +57,7 @@ def _drift(values: Mapping[str, Any], namespace: str, release: str) -> tuple[Dri
 CHART_FACTS = register_chart(
     ChartFacts(
         "external-secrets",
+        exporters=(EXPORTER,),
         # global.repository replaces the whole repository of the controller, webhook and cert controller.
         image_keys=MappingProxyType({"global.repository": "{mirror}/external-secrets/external-secrets"}),
         # installCRDs: the chart's copy of config/crds/bases/ (external-secrets v2.9.0).
@@ -158,6 +162,8 @@ class ExternalSecrets(PlatformComponent):
       (:class:`~sre_constructs.Tenant`); the platform's ``tenant-secret-stores`` policy refuses
       an ExternalSecret in a tenant namespace that names a ClusterSecretStore.
     - ``monitoring_namespace``: where Prometheus runs (scrapes port 8080). Default ``monitoring``.
+    - ``alerts``: ``True`` emits the service's alerting rules (listed in docs/alerts.md), ``False`` none, or a
+      mapping alert name -> ``{threshold, for, severity, enabled}`` overriding single alerts. Default ``True``.
     - ``wait``: Default ``True``; with ``False`` the health checks name the three Deployments.
 
     Attributes:
@@ -186,9 +192,11 @@ class ExternalSecrets(PlatformComponent):
         kv_mount: str = "secret",
         store_name: str | None = "openbao",
         monitoring_namespace: str = "monitoring",
+        alerts: bool | Mapping[str, Mapping[str, Any]] = True,
         wait: bool = True,
     ) -> None:
         where = child_path(scope, id)
+        alert_rules = check_alerts(where, alerts, ALERTS)
         for name, count in (
             ("replicas", replicas),
             ("webhook_replicas", webhook_replicas),
@@ -217,6 +225,7 @@ class ExternalSecrets(PlatformComponent):
         values = check_values(where, "values", values or {})
 
         super().__init__(scope, id, name="external-secrets", namespace=namespace, wait=wait)
+        self.add_alert_rules(alert_rules, release=release_name)
         fullname = helm_fullname(release_name, "external-secrets", override=(values or {}).get("fullnameOverride"))
         self.service_account: str = fullname
         """The controller's ServiceAccount (the chart names it after the fullname)."""

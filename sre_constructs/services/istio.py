@@ -8,6 +8,7 @@ from typing import Any
 
 from constructs import Construct
 
+from ..kernel.alerts import check_alerts
 from ..kernel.component import HealthCheck, PlatformComponent
 from ..kernel.errors import ValidationError
 from ..kernel.facts import ChartFacts, DriftIgnore, ObjectRef, Webhook, register_chart, webhook_ca_paths
@@ -23,8 +24,10 @@ from ..kernel.validation import (
 )
 from ..kernel.values import deep_merge
 from ..versions import CHARTS
+from ._istio_alerts import ALERTS, ISTIOD_EXPORTER
 
 __all__ = [
+    "ALERTS",
     "BASE_FACTS",
     "BASE_RELEASE",
     "GATEWAY_FACTS",
@@ -108,6 +111,7 @@ BASE_FACTS = register_chart(
 ISTIOD_FACTS = register_chart(
     ChartFacts(
         "istiod",
+        exporters=(ISTIOD_EXPORTER,),
         # global.hub is the registry of pilot and of proxyv2 (every injected sidecar and gateway).
         image_keys=MappingProxyType({"global.hub": "{mirror}/istio"}),
         # The sidecar injector (failurePolicy Fail) mutates pods in namespaces labelled for injection;
@@ -195,6 +199,8 @@ class Istio(PlatformComponent):
     - ``gateway_resources``: gateway container requests/limits, merged over the defaults.
       Default ``100m``/``128Mi`` requests, ``1``/``512Mi`` limits.
     - ``gateway_values``: Helm values for the gateway chart, deep-merged last. Default none.
+    - ``alerts``: ``True`` emits the service's alerting rules (listed in docs/alerts.md), ``False`` none, or a
+      mapping alert name -> ``{threshold, for, severity, enabled}`` overriding single alerts. Default ``True``.
     - ``wait``: Flux waits for every object (Default ``True``); with ``False`` the health checks
       name Deployment ``istiod`` (and the gateway Deployment).
     """
@@ -219,10 +225,12 @@ class Istio(PlatformComponent):
         gateway_replicas: int = _GATEWAY_REPLICAS,
         gateway_resources: Mapping[str, Any] | None = None,
         gateway_values: Mapping[str, Any] | None = None,
+        alerts: bool | Mapping[str, Mapping[str, Any]] = True,
         wait: bool = True,
     ) -> None:
         # Validate every knob before anything crosses into jsii.
         where = child_path(scope, id)
+        alert_rules = check_alerts(where, alerts, ALERTS)
         replicas = check_positive_int(where, "replicas", replicas)
         max_replicas = check_positive_int(where, "max_replicas", max_replicas)
         if max_replicas < replicas:
@@ -250,6 +258,7 @@ class Istio(PlatformComponent):
                 check_values(where, name, given)
 
         super().__init__(scope, id, name="istio", namespace=namespace, wait=wait, pod_security="restricted")
+        self.add_alert_rules(alert_rules)
 
         base = self.add_helm_release(
             BASE_RELEASE,

@@ -8,6 +8,7 @@ from typing import Any
 
 from constructs import Construct
 
+from ..kernel.alerts import check_alerts
 from ..kernel.component import HealthCheck, PlatformComponent
 from ..kernel.errors import ValidationError
 from ..kernel.facts import ChartFacts, ObjectRef, Webhook, register_chart
@@ -24,6 +25,7 @@ from ..kernel.validation import (
 )
 from ..kernel.values import deep_merge
 from ..versions import CHARTS
+from ._kyverno_alerts import ALERTS, EXPORTER
 from ._kyverno_policies import (
     DISALLOW_LATEST,
     PSS_BASELINE,
@@ -34,6 +36,7 @@ from ._kyverno_policies import (
 )
 
 __all__ = [
+    "ALERTS",
     "CHART_FACTS",
     "HEALTH_CHECKED_RELEASES",
     "POLICIES",
@@ -65,6 +68,7 @@ def _runtime_secrets(values: Mapping[str, Any], namespace: str, release: str) ->
 CHART_FACTS = register_chart(
     ChartFacts(
         "kyverno",
+        exporters=(EXPORTER,),
         # global.image.registry covers reg.kyverno.io; test and webhooksCleanup pin ghcr.io themselves.
         image_keys=MappingProxyType(
             {
@@ -229,6 +233,8 @@ class Kyverno(PlatformComponent):
     - ``monitoring_namespace``: namespace of the Prometheus that scrapes Kyverno. Default ``monitoring``.
     - ``namespace``: Default ``kyverno``.
     - ``release_name``: Default ``kyverno``.
+    - ``alerts``: ``True`` emits the service's alerting rules (listed in docs/alerts.md), ``False`` none, or a
+      mapping alert name -> ``{threshold, for, severity, enabled}`` overriding single alerts. Default ``True``.
     - ``wait``: Default ``True``; with ``False`` the health checks name the four controller
       Deployments ``kyverno-<controller>`` (fixed names: they follow ``nameOverride`` only).
     """
@@ -252,10 +258,12 @@ class Kyverno(PlatformComponent):
         monitoring_namespace: str = "monitoring",
         namespace: str = "kyverno",
         release_name: str = RELEASE,
+        alerts: bool | Mapping[str, Mapping[str, Any]] = True,
         wait: bool = True,
     ) -> None:
         # Validate every knob before anything crosses into jsii.
         where = child_path(scope, id)
+        alert_rules = check_alerts(where, alerts, ALERTS)
         admission_replicas = check_positive_int(where, "admission_replicas", admission_replicas)
         controller_replicas = check_positive_int(where, "controller_replicas", controller_replicas)
         given = resources or {}
@@ -291,6 +299,7 @@ class Kyverno(PlatformComponent):
             check_values(where, "values", values)
 
         super().__init__(scope, id, name="kyverno", namespace=namespace, wait=wait, pod_security="restricted")
+        self.add_alert_rules(alert_rules, release=release_name)
 
         def controller(replicas: int, resources: dict[str, Any] | None) -> dict[str, Any]:
             block: dict[str, Any] = {

@@ -9,6 +9,7 @@ from typing import Any
 
 from constructs import Construct
 
+from ..kernel.alerts import check_alerts
 from ..kernel.component import HealthCheck, PlatformComponent
 from ..kernel.errors import ValidationError
 from ..kernel.facts import ChartFacts, ObjectRef, register_chart
@@ -29,8 +30,10 @@ from ..kernel.values import deep_merge
 from ..versions import CHARTS
 from ._alloy import alloy_config, alloy_defaults
 from ._credentials import checksum_values_from, credentials_external_secret
+from ._logging_alerts import ALERTS, ALLOY_EXPORTER, LOKI_EXPORTER
 
 __all__ = [
+    "ALERTS",
     "ALLOY_FACTS",
     "ALLOY_RELEASE",
     "HEALTH_CHECKED_RELEASES",
@@ -59,6 +62,7 @@ def _loki_reads(values: Mapping[str, Any], namespace: str, release: str) -> tupl
 LOKI_FACTS = register_chart(
     ChartFacts(
         "loki",
+        exporters=(LOKI_EXPORTER,),
         # global.imageRegistry wins over every component registry in loki.baseImage.
         image_keys=MappingProxyType({"global.imageRegistry": "{mirror}"}),
         reads=_loki_reads,
@@ -67,6 +71,7 @@ LOKI_FACTS = register_chart(
 ALLOY_FACTS = register_chart(
     ChartFacts(
         "alloy",
+        exporters=(ALLOY_EXPORTER,),
         values_knob="alloy_values",
         # Alloy and its config reloader.
         image_keys=MappingProxyType({"global.image.registry": "{mirror}"}),
@@ -197,6 +202,8 @@ class Logging(PlatformComponent):
     - ``namespace``: Default ``logging``.
     - ``release_name``: Loki release name. Default ``loki``.
     - ``alloy_release_name``: Alloy release name. Default ``alloy``.
+    - ``alerts``: ``True`` emits the service's alerting rules (listed in docs/alerts.md), ``False`` none, or a
+      mapping alert name -> ``{threshold, for, severity, enabled}`` overriding single alerts. Default ``True``.
     - ``wait``: Default ``True``; with ``False`` the health checks name StatefulSet ``loki``,
       Deployment ``loki-gateway``, the cache StatefulSets and the canary DaemonSet while enabled,
       and DaemonSet ``alloy``.
@@ -230,9 +237,11 @@ class Logging(PlatformComponent):
         namespace: str = "logging",
         release_name: str = LOKI_RELEASE,
         alloy_release_name: str = ALLOY_RELEASE,
+        alerts: bool | Mapping[str, Mapping[str, Any]] = True,
         wait: bool = True,
     ) -> None:
         where = child_path(scope, id)
+        alert_rules = check_alerts(where, alerts, ALERTS)
         check_dns_label(where, "release_name", release_name)
         check_dns_label(where, "alloy_release_name", alloy_release_name)
         # Values errors name the release's path, as add_helm_release would.
@@ -295,6 +304,7 @@ class Logging(PlatformComponent):
                     raise ValidationError(where, knob, given, "None unless s3_bucket_chunks is set (S3 storage)")
 
         super().__init__(scope, id, name="logging", namespace=namespace, wait=wait)
+        self.add_alert_rules(alert_rules, release=release_name)
         self.mode = mode
         self.requires_external_secrets: bool = s3_credentials_secret is not None and secret_store is not None
         """The S3 credentials come through External Secrets: its CRDs and the store must be Ready first."""

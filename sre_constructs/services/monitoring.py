@@ -8,6 +8,7 @@ from typing import Any
 
 from constructs import Construct
 
+from ..kernel.alerts import check_alerts
 from ..kernel.component import HealthCheck, PlatformComponent
 from ..kernel.errors import ValidationError
 from ..kernel.facts import ChartFacts, DriftIgnore, ObjectRef, Webhook, register_chart, webhook_ca_paths
@@ -27,6 +28,8 @@ from ..kernel.validation import (
 )
 from ..kernel.values import deep_merge, set_path
 from ..versions import CHARTS
+from . import flux
+from ._monitoring_exporters import KUBE_STATE_METRICS, PROMETHEUS_SYNTHETIC
 from ._monitoring_values import (
     ALERTMANAGER_REPLICAS,
     ALERTMANAGER_STORAGE_SIZE,
@@ -45,6 +48,7 @@ from ._monitoring_values import (
 )
 
 __all__ = [
+    "ALERTS",
     "CHART_FACTS",
     "HEALTH_CHECKED_RELEASES",
     "RELEASE",
@@ -68,6 +72,7 @@ def _drift(values: Mapping[str, Any], release: str) -> tuple[DriftIgnore, ...]:
 CHART_FACTS = register_chart(
     ChartFacts(
         "kube-prometheus-stack",
+        exporters=(KUBE_STATE_METRICS, PROMETHEUS_SYNTHETIC),
         # global.imageRegistry reaches every image, subcharts and operator arguments included.
         image_keys=MappingProxyType({"global.imageRegistry": "{mirror}"}),
         # The crds subchart (prometheus-operator v0.93.1 at chart 88.5.3).
@@ -96,6 +101,9 @@ CHART_FACTS = register_chart(
         drift_ignores=lambda values, ns, release: _drift(values, release),
     )
 )
+
+#: Monitoring's rules: Flux's (``platform_component: flux``); kube-prometheus-stack ships its own.
+ALERTS = flux.ALERTS
 
 RELEASE = "kube-prometheus-stack"
 """Default release name; the operator, Grafana, kube-state-metrics and node-exporter are named after it."""
@@ -143,6 +151,8 @@ class Monitoring(PlatformComponent):
       as their external URLs, so links in alerts and dashboards lead somewhere. Default ``None``.
     - ``namespace``: Default ``monitoring``.
     - ``release_name``: Default ``kube-prometheus-stack``.
+    - ``alerts``: ``True`` emits the service's alerting rules (listed in docs/alerts.md), ``False`` none, or a
+      mapping alert name -> ``{threshold, for, severity, enabled}`` overriding single alerts. Default ``True``.
     - ``wait``: Default ``True``; with ``False`` the health checks name the operator, Grafana and
       kube-state-metrics Deployments, the node-exporter DaemonSet and the Prometheus and
       Alertmanager StatefulSets the operator creates (each only while enabled with replicas).
@@ -172,10 +182,12 @@ class Monitoring(PlatformComponent):
         domain: str | None = None,
         namespace: str = "monitoring",
         release_name: str = RELEASE,
+        alerts: bool | Mapping[str, Mapping[str, Any]] = True,
         wait: bool = True,
     ) -> None:
         # Validate every knob before anything crosses into jsii (super().__init__ creates objects).
         where = child_path(scope, id)
+        alert_rules = check_alerts(where, alerts, ALERTS)
         check_dns_label(where, "release_name", release_name)
         # Values errors name the release's path, as add_helm_release would.
         user_values = check_values(f"{where}/{release_name}", "values", values if values is not None else {})
@@ -228,6 +240,8 @@ class Monitoring(PlatformComponent):
             pod_security="privileged" if needs_privileged else "restricted",
             pod_security_reason="; ".join(reasons) or None,
         )
+        # Flux's objects are watched through kube-state-metrics and its controllers through a PodMonitor.
+        self.add_alert_rules(alert_rules, component="flux", release=release_name)
         self._config: PlatformComponent | None = None
         self.logging_namespace = logging_namespace
         self.node_exporter_namespace: str = node_exporter_namespace or namespace
@@ -283,6 +297,7 @@ class Monitoring(PlatformComponent):
         if node_exporter_namespace is not None:
             knobs["prometheus-node-exporter"]["namespaceOverride"] = node_exporter_namespace
 
+        knobs = deep_merge(knobs, flux.kube_state_metrics_values())
         self.release = self.add_helm_release(
             release_name,
             CHARTS["monitoring/kube-prometheus-stack"],
@@ -293,6 +308,8 @@ class Monitoring(PlatformComponent):
         self._declare_network(release_name, loki_datasource, managed_control_plane, alertmanager_egress)
         for check in self._workloads(release_name, namespace, self.node_exporter_namespace, self.release.values):
             self.add_health_check(check)
+        if self.rule_sets:
+            self.config.add_manifest(flux.pod_monitor(namespace))
 
     # -- companion --------------------------------------------------------------------------
 

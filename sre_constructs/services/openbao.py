@@ -9,6 +9,7 @@ from typing import Any
 
 from constructs import Construct
 
+from ..kernel.alerts import check_alerts
 from ..kernel.component import HealthCheck, PlatformComponent
 from ..kernel.errors import ValidationError
 from ..kernel.facts import ChartFacts, ObjectRef, register_chart
@@ -19,6 +20,7 @@ from ..kernel.validation import check_bool, check_dns_label, check_positive_int,
 from ..kernel.values import deep_merge
 from ..versions import CHARTS
 from ._hcl import HclBlock, render_hcl
+from ._openbao_alerts import ALERTS, EXPORTER
 from ._openbao_config import (
     ADMIN_POLICY,
     CONTAINER_SECURITY,
@@ -34,7 +36,7 @@ from ._openbao_config import (
 )
 from ._openbao_operations import kv_write_command, manual_inputs, seal_key_container
 
-__all__ = ["CHART_FACTS", "HEALTH_CHECKED_RELEASES", "RELEASE", "HclBlock", "OpenBao", "render_hcl"]
+__all__ = ["ALERTS", "CHART_FACTS", "HEALTH_CHECKED_RELEASES", "RELEASE", "HclBlock", "OpenBao", "render_hcl"]
 
 
 def _openbao_reads(values: Mapping[str, Any], namespace: str, release: str) -> tuple[ObjectRef, ...]:
@@ -60,6 +62,7 @@ def _openbao_reads(values: Mapping[str, Any], namespace: str, release: str) -> t
 CHART_FACTS = register_chart(
     ChartFacts(
         "openbao",
+        exporters=(EXPORTER,),
         # The server image is the only one enabled (injector and CSI are off); no global key exists.
         image_keys=MappingProxyType({"server.image.registry": "{mirror}"}),
         reads=_openbao_reads,
@@ -182,6 +185,8 @@ class OpenBao(PlatformComponent):
     - ``seal_config``: replace the static seal with ``{type: {attribute: value}}`` (awskms, transit, ...). Default none.
     - ``storage_size``: raft data volume size per pod. Default ``10Gi``.
     - ``monitoring_namespace``: where Prometheus runs (scrapes port 8200). Default ``monitoring``.
+    - ``alerts``: ``True`` emits the service's alerting rules (listed in docs/alerts.md), ``False`` none, or a
+      mapping alert name -> ``{threshold, for, severity, enabled}`` overriding single alerts. Default ``True``.
     - ``wait``: Default ``True`` (pods become Ready after auto-unseal); with ``False`` the health check names
       StatefulSet ``openbao``.
 
@@ -217,10 +222,12 @@ class OpenBao(PlatformComponent):
         seal_config: Mapping[str, Mapping[str, Any]] | None = None,
         storage_size: str = "10Gi",
         monitoring_namespace: str = "monitoring",
+        alerts: bool | Mapping[str, Mapping[str, Any]] = True,
         wait: bool = True,
     ) -> None:
         # Validate every knob before anything crosses into jsii.
         where = child_path(scope, id)
+        alert_rules = check_alerts(where, alerts, ALERTS)
         check_positive_int(where, "replicas", replicas)
         if replicas % 2 == 0:
             raise ValidationError(where, "replicas", replicas, "an odd number >= 1 (raft needs a majority: 1, 3, 5)")
@@ -248,6 +255,7 @@ class OpenBao(PlatformComponent):
         seal_block = static_or_given_seal(where, seal_config, seal_key_id)
 
         super().__init__(scope, id, name="openbao", namespace=namespace, wait=wait)
+        self.add_alert_rules(alert_rules, release=release_name)
 
         fullname = helm_fullname(release_name, "openbao", override=(values or {}).get("fullnameOverride"))
         internal = f"{fullname}-internal"

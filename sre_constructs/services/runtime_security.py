@@ -8,6 +8,7 @@ from typing import Any
 
 from constructs import Construct
 
+from ..kernel.alerts import check_alerts
 from ..kernel.component import HealthCheck, PlatformComponent
 from ..kernel.errors import ValidationError
 from ..kernel.facts import ChartFacts, register_chart
@@ -16,8 +17,10 @@ from ..kernel.paths import child_path
 from ..kernel.validation import check_bool, check_dns_label, check_one_of, check_positive_int, check_values
 from ..kernel.values import deep_merge
 from ..versions import CHARTS
+from ._runtime_security_alerts import ALERTS
 
 __all__ = [
+    "ALERTS",
     "CHART_FACTS",
     "CRIO_SOCKET",
     "HEALTH_CHECKED_RELEASES",
@@ -162,6 +165,8 @@ class RuntimeSecurity(PlatformComponent):
       updater only talks to the API server (it restarts the scanner). Default ``True``.
     - ``namespace``: Default ``neuvector``.
     - ``release_name``: Default ``neuvector``.
+    - ``alerts``: ``True`` emits the service's alerting rules (listed in docs/alerts.md), ``False`` none, or a
+      mapping alert name -> ``{threshold, for, severity, enabled}`` overriding single alerts. Default ``True``.
     - ``wait``: Default ``True``; with ``False`` the health checks name the controller and scanner
       Deployments, the enforcer DaemonSet and (with ``manager``) the manager Deployment (fixed
       names in this chart).
@@ -182,11 +187,13 @@ class RuntimeSecurity(PlatformComponent):
         registry_egress: bool = True,
         namespace: str = DEFAULT_NAMESPACE,
         release_name: str = DEFAULT_RELEASE,
+        alerts: bool | Mapping[str, Mapping[str, Any]] = True,
         wait: bool = True,
     ) -> None:
         # Validate before anything crosses into jsii; the construct path is not known yet, so
         # errors name the scope's path plus the id.
         where = child_path(scope, id)
+        alert_rules = check_alerts(where, alerts, ALERTS)
         check_positive_int(where, "controller_replicas", controller_replicas)
         check_positive_int(where, "scanner_replicas", scanner_replicas)
         check_one_of(where, "runtime", runtime, tuple(RUNTIMES))
@@ -212,6 +219,7 @@ class RuntimeSecurity(PlatformComponent):
             pod_security="privileged",
             pod_security_reason=POD_SECURITY_REASON,
         )
+        self.add_alert_rules(alert_rules, release=release_name)
         self.runtime = runtime
         """The container runtime the enforcer is set up for."""
 
