@@ -20,7 +20,7 @@ from ..kernel.paths import child_path
 from ..kernel.validation import check_bool, check_dns_label, check_duration, check_values, duration_seconds
 from ..kernel.values import deep_merge
 from ..versions import CHARTS
-from ._backup_alerts import ALERTS, EXPORTERS
+from ._backup_alerts import ALERTS, EXPORTERS, NO_RECENT_BACKUP, schedule_budgets
 from ._credentials import checksum_values_from, credentials_external_secret
 from ._cron import check_cron, longest_gap_seconds, schedule_intervals
 
@@ -427,7 +427,12 @@ class Backup(PlatformComponent):
             pod_security=level,
             pod_security_reason=reason,
         )
-        self.add_alert_rules(alert_rules, release=release_name)
+        # The missing-backup alert gives each Schedule twice its own interval (none without Schedules).
+        if intervals:
+            budgets = {"schedule_budgets": schedule_budgets(intervals), "schedule": min(intervals)}
+        else:
+            budgets, alert_rules = {}, tuple(rule for rule in alert_rules if rule.name != NO_RECENT_BACKUP)
+        self.add_alert_rules(alert_rules, release=release_name, **budgets)
         self.node_agent = bool(final.get("deployNodeAgent"))
         """Whether the node-agent DaemonSet runs (file-system backups)."""
         self.schedule_intervals: dict[str, int] = intervals
