@@ -24,7 +24,7 @@ from ..kernel.validation import (
 )
 from ..kernel.values import deep_merge
 from ..versions import CHARTS
-from ._istio_alerts import ALERTS, ISTIOD_EXPORTER
+from ._istio_alerts import ALERTS, GATEWAY_ALERTS, ISTIOD_EXPORTER, PROXY_EXPORTER
 
 __all__ = [
     "ALERTS",
@@ -130,7 +130,9 @@ ISTIOD_FACTS = register_chart(
     )
 )
 # The gateway runs `image: auto`: istiod's injector fills it in from global.hub above.
-GATEWAY_FACTS = register_chart(ChartFacts("gateway", values_knob="gateway_values", drift_ignores=_gateway_drift))
+GATEWAY_FACTS = register_chart(
+    ChartFacts("gateway", values_knob="gateway_values", exporters=(PROXY_EXPORTER,), drift_ignores=_gateway_drift)
+)
 
 BASE_RELEASE = "istio-base"
 ISTIOD_RELEASE = "istiod"
@@ -258,7 +260,6 @@ class Istio(PlatformComponent):
                 check_values(where, name, given)
 
         super().__init__(scope, id, name="istio", namespace=namespace, wait=wait, pod_security="restricted")
-        self.add_alert_rules(alert_rules)
 
         base = self.add_helm_release(
             BASE_RELEASE,
@@ -380,6 +381,13 @@ class Istio(PlatformComponent):
             )
             # Routes lead to workloads in any namespace, on whatever ports they serve.
             self.allow_egress("backends", Peer.any_namespace("workloads the gateway routes to"), namespace=gw)
+
+        # The gateway's 5xx ratio reads its own Envoy stats: only with a gateway (and its PodMonitor).
+        if self.gateway is None:
+            alert_rules = tuple(rule for rule in alert_rules if rule.name not in GATEWAY_ALERTS)
+        self.add_alert_rules(
+            alert_rules, gateway=self.gateway_name, gateway_namespace=self.gateway_namespace or gateway_namespace
+        )
 
         self.config: PlatformComponent = self.add_companion("config")
         """Companion ``istio-config``: the mesh-wide PeerAuthentication (needs the CRDs of base)."""
