@@ -162,6 +162,12 @@ def runbook_url(base: str, alert: str) -> str:
     return f"{base}#{runbook_anchor(alert)}"
 
 
+class _Braced(Template):
+    """``${name}`` only: ``{{ $labels.x }}`` and ``{{ $value }}`` in annotations stay as they are."""
+
+    pattern = r"\$(?:(?P<escaped>\$)|\{(?P<braced>[_a-z][_a-z0-9]*)\}|(?P<named>(?!x)x)|(?P<invalid>(?!x)x))"
+
+
 def _number(value: float) -> str:
     return format(value, "g")
 
@@ -189,7 +195,7 @@ class RuleSet:
         values = dict(self.substitutions)
         if rule is not None and rule.threshold is not None:
             values["threshold"] = _number(rule.threshold)
-        return Template(text).substitute(values)
+        return _Braced(text).substitute(values)
 
     def labels(self, rule: AlertRule) -> dict[str, str]:
         """The labels every alert of the set carries."""
@@ -206,8 +212,8 @@ class RuleSet:
                     "for": alert.for_,
                     "labels": self.labels(alert),
                     "annotations": {
-                        "summary": alert.summary,
-                        "description": alert.description,
+                        "summary": self.expand(alert.summary, alert),
+                        "description": self.expand(alert.description, alert),
                         "runbook_url": runbook_url(runbook_base_url, alert.name),
                     },
                 }

@@ -19,7 +19,7 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import Any
 
-from ..kernel.alerts import AlertRule
+from ..kernel.alerts import AlertRule, RuleTest, Runbook, Series
 from ..kernel.metrics import Exporter, ScrapeTarget, register_exporter
 from ..kernel.sources import FLUX_NAMESPACE
 
@@ -174,4 +174,156 @@ def pod_monitor(namespace: str) -> dict[str, Any]:
     }
 
 
-ALERTS: tuple[AlertRule, ...] = ()
+# -- alerting rules ----------------------------------------------------------------------------
+
+_KINDS = "|".join(KIND_LABELS)
+_DEPLOYMENTS = "|".join(CONTROLLERS)
+_RESOURCE = 'gotk_resource_info{{customresource_kind=~"{kinds}",{match}}}'
+
+
+def _info(ready: str, suspended: str, kind: str = "Kustomization", name: str = "apps") -> str:
+    return (
+        f'gotk_resource_info{{customresource_kind="{kind}",exported_namespace="flux-system",name="{name}",'
+        f'ready="{ready}",suspended="{suspended}",namespace="monitoring"}}'
+    )
+
+
+_WHICH = (("customresource_kind", "Kustomization"), ("exported_namespace", "flux-system"), ("name", "apps"))
+
+ALERTS: tuple[AlertRule, ...] = (
+    AlertRule(
+        "FluxResourceNotReady",
+        "max by (customresource_kind, exported_namespace, name) ("
+        + _RESOURCE.format(kinds=_KINDS, match='ready!="True",suspended!="true"')
+        + ") == 1",
+        "30m",
+        "warning",
+        "Flux {{ $labels.customresource_kind }} {{ $labels.exported_namespace }}/{{ $labels.name }} is not Ready",
+        "Flux {{ $labels.customresource_kind }} {{ $labels.exported_namespace }}/{{ $labels.name }} has not been "
+        "Ready for 30 minutes: what it applies or fetches is stale, and everything that depends on it waits.",
+        Runbook(
+            "A Kustomization, HelmRelease or source (GitRepository, OCIRepository, HelmRepository, HelmChart, "
+            "Bucket) failed its last reconciliation and stayed failed. Changes in git do not reach the cluster; "
+            "Kustomizations that dependOn it do not apply either.",
+            (
+                "flux get all -A --status-selector ready=false",
+                "kubectl -n <namespace> describe <kind> <name>",
+                "flux events -n <namespace> --for <Kind>/<name>",
+            ),
+            (
+                "Read the Ready condition's message: it names the failing object, chart or fetch.",
+                "For a Kustomization: flux logs --kind=Kustomization --name=<name> -n <namespace>; fix the manifest in "
+                "git, then flux reconcile kustomization <name> -n <namespace> --with-source",
+                "For a HelmRelease: helm history <release> -n <target namespace>; after fixing values or the chart, "
+                "flux reconcile helmrelease <name> -n <namespace> --force",
+                "For a source: check the URL and its credentials Secret, then flux reconcile source <git|oci|helm> "
+                "<name> -n <namespace>",
+            ),
+        ),
+        tests=(
+            RuleTest((Series(_info("False", "false"), "1x40"),), "35m", True, _WHICH),
+            RuleTest((Series(_info("Unknown", ""), "1x40"),), "35m", True, _WHICH),
+            RuleTest((Series(_info("True", "false"), "1x40"),), "35m", False),
+            # Suspended objects are the other alert's; a short failure is not an alert.
+            RuleTest((Series(_info("False", "true"), "1x40"),), "35m", False),
+            RuleTest(
+                (Series(_info("False", "false"), "1x20"), Series(_info("True", "false"), "_x20 1x20")), "35m", False
+            ),
+        ),
+    ),
+    AlertRule(
+        "FluxResourceSuspended",
+        "max by (customresource_kind, exported_namespace, name) ("
+        + _RESOURCE.format(kinds=_KINDS, match='suspended="true"')
+        + ") == 1",
+        "24h",
+        "warning",
+        "Flux {{ $labels.customresource_kind }} {{ $labels.exported_namespace }}/{{ $labels.name }} has been "
+        "suspended for a day",
+        "Flux {{ $labels.customresource_kind }} {{ $labels.exported_namespace }}/{{ $labels.name }} has been "
+        "suspended for more than 24 hours: git is no longer the truth for what it manages.",
+        Runbook(
+            "Someone ran flux suspend (or set spec.suspend) and did not resume it. While suspended, Flux neither "
+            "applies changes nor repairs drift, so the cluster and git diverge silently.",
+            (
+                "flux get all -A | grep -i 'true.*suspended\\|suspended.*true'",
+                "kubectl -n <namespace> get <kind> <name> -o jsonpath='{.spec.suspend}'",
+            ),
+            (
+                "Ask who suspended it and why (kubectl -n <namespace> get events --field-selector "
+                "involvedObject.name=<name>).",
+                "Resume it: flux resume <kustomization|helmrelease|source git|...> <name> -n <namespace>",
+                "If it must stay suspended, silence this alert in Alertmanager with the reason and an end date.",
+            ),
+        ),
+        tests=(
+            RuleTest((Series(_info("True", "true"), "1x400"),), "25h", True, _WHICH, interval="4m"),
+            RuleTest((Series(_info("True", "true"), "1x300"),), "16h", False, interval="4m"),
+            RuleTest((Series(_info("True", "false"), "1x400"),), "25h", False, interval="4m"),
+        ),
+    ),
+    AlertRule(
+        "FluxControllerDown",
+        f'kube_deployment_status_replicas_available{{namespace="flux-system",deployment=~"{_DEPLOYMENTS}"}} == 0'
+        ' or up{job="${namespace}/flux-system"} == 0',
+        "10m",
+        "critical",
+        "Flux controller {{ $labels.deployment }}{{ $labels.pod }} is down",
+        "Flux controller {{ $labels.deployment }}{{ $labels.pod }} in flux-system has no available replica or does "
+        "not answer its metrics endpoint for 10 minutes: nothing it reconciles changes any more.",
+        Runbook(
+            "One of Flux's controllers (source, kustomize, helm, notification) is not running or not answering. "
+            "Without source-controller nothing is fetched; without kustomize- or helm-controller nothing is applied "
+            "or upgraded; without notification-controller no event leaves the cluster.",
+            (
+                "flux check",
+                "kubectl -n flux-system get deploy,pods -o wide",
+                "kubectl -n flux-system describe pod -l app=<controller>",
+                "kubectl -n flux-system logs deploy/<controller> --previous",
+            ),
+            (
+                "Fix what the pod events say (image pull, OOMKilled: raise the limit in the flux-system "
+                "kustomization, node pressure).",
+                "kubectl -n flux-system rollout restart deploy/<controller>",
+                "If the controllers themselves are broken, re-run the bootstrap: flux bootstrap git --url=<url> "
+                "--branch=<branch> --path=clusters/<cluster>/flux",
+            ),
+        ),
+        tests=(
+            RuleTest(
+                (
+                    Series(
+                        'kube_deployment_status_replicas_available{namespace="flux-system",deployment="helm-controller"}',
+                        "0x20",
+                    ),
+                ),
+                "15m",
+                True,
+                (("namespace", "flux-system"), ("deployment", "helm-controller")),
+            ),
+            RuleTest(
+                (
+                    Series(
+                        'up{job="${namespace}/flux-system",namespace="flux-system",pod="source-controller-1"}', "0x20"
+                    ),
+                ),
+                "15m",
+                True,
+                (("job", "${namespace}/flux-system"), ("namespace", "flux-system"), ("pod", "source-controller-1")),
+            ),
+            RuleTest(
+                (
+                    Series(
+                        'kube_deployment_status_replicas_available{namespace="flux-system",deployment="helm-controller"}',
+                        "1x20",
+                    ),
+                    Series(
+                        'up{job="${namespace}/flux-system",namespace="flux-system",pod="source-controller-1"}', "1x20"
+                    ),
+                ),
+                "15m",
+                False,
+            ),
+        ),
+    ),
+)
