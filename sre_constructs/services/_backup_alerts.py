@@ -150,8 +150,8 @@ ALERTS: tuple[AlertRule, ...] = (
         "15m",
         "critical",
         "Schedule '{{ $labels.schedule }}' has had no successful backup for {{ $value | humanizeDuration }}",
-        "The last successful backup of Velero schedule '{{ $labels.schedule }}' is older than the threshold "
-        "(default 2) times the longest gap between two runs of its cron expression. Restores would lose "
+        "The last successful backup of Velero schedule '{{ $labels.schedule }}' is older than ${threshold} "
+        "times the longest gap between two runs of its cron expression. Restores would lose "
         "everything since.",
         Runbook(
             "Scheduled backups have stopped succeeding (each run fails or no run starts: the schedule is paused, "

@@ -126,7 +126,7 @@ ALERTS: tuple[AlertRule, ...] = (
         "warning",
         "Proxies reject istiod's {{ $labels.type }} configuration",
         "Envoy proxies have been NACKing {{ $labels.type }} configuration pushed by istiod for 10 minutes (more "
-        "rejects than the threshold, default 0, per 10 minutes): those proxies keep running their previous "
+        "than ${threshold} rejects per 10 minutes): those proxies keep running their previous "
         "configuration, so recent VirtualService, DestinationRule or Gateway changes do not take effect.",
         Runbook(
             "An Istio resource produces Envoy configuration the proxies refuse (an invalid EnvoyFilter, a "
@@ -201,7 +201,7 @@ ALERTS: tuple[AlertRule, ...] = (
         "10m",
         "warning",
         "The ingress gateway answers {{ $value | humanize }}% of requests with a 5xx",
-        "More than the threshold (default 5%) of the requests through ingress gateway "
+        "More than ${threshold}% of the requests through ingress gateway "
         "{{ $labels.source_workload_namespace }}/{{ $labels.source_workload }} have ended in a 5xx for 10 "
         "minutes: failing backends (their own 5xx), no healthy endpoint (503 with response flag UH), or "
         "timeouts (504).",

@@ -155,7 +155,7 @@ ALERTS: tuple[AlertRule, ...] = (
         "warning",
         "Kyverno takes {{ $value | humanizeDuration }} at p99 to review admission requests",
         "The 99th percentile of Kyverno's end-to-end admission review time ({{ $labels.request_webhook }}) has "
-        "been above the threshold (default 2 s) for 15 minutes. The API server gives Kyverno's webhooks "
+        "been above ${threshold} s for 15 minutes. The API server gives Kyverno's webhooks "
         "10 seconds; beyond that requests fail (failurePolicy Fail) and every apply through the webhooks is slow.",
         Runbook(
             "Admission reviews are slow: a policy with a costly CEL expression or API call, or an overloaded "
@@ -192,7 +192,7 @@ ALERTS: tuple[AlertRule, ...] = (
         "15m",
         "warning",
         "Kyverno refuses {{ $value | humanizePercentage }} of the admission requests it reviews",
-        "Over 10 minutes more than the threshold share (default 25%) of the requests Kyverno reviewed were refused "
+        "Over 10 minutes more than ${threshold} (a share) of the requests Kyverno reviewed were refused "
         "(request_allowed=false), for 15 minutes. The metric counts every refusal alike: a violation of a "
         "policy in Enforce mode and a policy that could not be evaluated (see KyvernoPolicyErrors). A "
         "sustained high share usually means a controller retrying an object a policy rejects.",

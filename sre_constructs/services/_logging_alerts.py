@@ -115,7 +115,7 @@ ALERTS: tuple[AlertRule, ...] = (
         "warning",
         "Loki rejects log lines: {{ $labels.reason }}",
         "Loki has been discarding lines for 15 minutes with reason '{{ $labels.reason }}' ({{ $value }} lines/s, "
-        "above the threshold, default 0): they are not stored. rate_limited, per_stream_rate_limit and "
+        "above ${threshold}): they are not stored. rate_limited, per_stream_rate_limit and "
         "stream_limit are limits; line_too_long, too_far_behind, greater_than_max_sample_age are bad input.",
         Runbook(
             "Loki refuses part of what Alloy pushes (limits_config limits, or lines too old, too long, or with "
@@ -142,7 +142,7 @@ ALERTS: tuple[AlertRule, ...] = (
         "warning",
         "Alloy pod {{ $labels.pod }} drops log lines: {{ $labels.reason }}",
         "loki.write in {{ $labels.pod }} has been giving up on lines for 15 minutes (reason "
-        "'{{ $labels.reason }}', {{ $value }} lines/s, above the threshold, default 0): Loki refused them or "
+        "'{{ $labels.reason }}', {{ $value }} lines/s, above ${threshold}): Loki refused them or "
         "they could not be sent after retries. Those lines are lost.",
         Runbook(
             "Alloy cannot deliver logs to Loki (Loki down or rate limiting, the gateway unreachable, or the "
@@ -201,7 +201,7 @@ ALERTS: tuple[AlertRule, ...] = (
         "15m",
         "critical",
         "Loki answers {{ $value | humanize }}% of {{ $labels.route }} requests with a 5xx",
-        "More than the threshold (default 10%) of Loki's {{ $labels.route }} requests have failed with a server "
+        "More than ${threshold}% of Loki's {{ $labels.route }} requests have failed with a server "
         "error for 15 minutes: pushes (loki_api_v1_push) lose lines, queries fail in Grafana.",
         Runbook(
             "Loki fails requests: storage (disk full, S3 errors), memory pressure, or a crashing component.",
