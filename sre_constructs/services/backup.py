@@ -429,10 +429,14 @@ class Backup(PlatformComponent):
         )
         # The missing-backup alert gives each Schedule twice its own interval (none without Schedules).
         if intervals:
-            budgets = {"schedule_budgets": schedule_budgets(intervals), "schedule": min(intervals)}
+            self.add_alert_rules(
+                alert_rules,
+                release=release_name,
+                schedule_budgets=schedule_budgets(intervals),
+                schedule=min(intervals),
+            )
         else:
-            budgets, alert_rules = {}, tuple(rule for rule in alert_rules if rule.name != NO_RECENT_BACKUP)
-        self.add_alert_rules(alert_rules, release=release_name, **budgets)
+            self.add_alert_rules(tuple(r for r in alert_rules if r.name != NO_RECENT_BACKUP), release=release_name)
         self.node_agent = bool(final.get("deployNodeAgent"))
         """Whether the node-agent DaemonSet runs (file-system backups)."""
         self.schedule_intervals: dict[str, int] = intervals
