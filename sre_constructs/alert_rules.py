@@ -11,6 +11,9 @@ The CRD comes with kube-prometheus-stack (Monitoring), in the middle of the chai
   rules) put theirs into Monitoring's ``monitoring-config`` companion, like their ServiceMonitors;
   those namespaces exist by then.
 
+The ServiceMonitors and PodMonitors a rule set brings (``RuleSet.monitors``: OpenBao's, Flux's) go
+the same way, so a platform without Monitoring gets no monitor whose CRD it lacks.
+
 Without Monitoring nothing evaluates rules, so none are emitted. ``sre-constructs plan`` checks the
 placement like any custom resource: a PrometheusRule in a step that does not wait for the CRD's
 release is a blocker.
@@ -53,9 +56,12 @@ def emit_rules(built: Mapping[str, PlatformComponent], runbook_base_url: str = D
         return
     config = getattr(monitoring, "config", None)
     for component in built.values():
+        after = component is not monitoring and waits_for(component, monitoring)
+        home = component if after else config
+        if not isinstance(home, PlatformComponent):
+            continue
         for rule_set in component.rule_sets:
-            body = rule_set.prometheus_rule(runbook_base_url)
-            if component is not monitoring and waits_for(component, monitoring):
-                component.add_manifest(body)
-            elif isinstance(config, PlatformComponent):
-                config.add_manifest(body)
+            for monitor in rule_set.monitors:
+                home.add_manifest(monitor)
+            if rule_set.alerts or rule_set.recording:
+                home.add_manifest(rule_set.prometheus_rule(runbook_base_url))

@@ -608,9 +608,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     out = Path(args.out)
     wanted: dict[Path, str] = {out / name: text for name, text in render_pages().items()}
+    from .alerts_doc import render_alerts_page
     from .tenant_docs import render_tenant_page
 
     wanted[out.parent / "tenants.md"] = render_tenant_page()  # docs/tenants.md beside docs/services/
+    wanted[out.parent / "alerts.md"] = render_alerts_page()
     if args.readme:
         readme = Path(args.readme)
         from .plan.readme import BRINGUP_END, BRINGUP_START, bringup_block, replace_block

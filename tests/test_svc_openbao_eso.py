@@ -91,7 +91,14 @@ def test_openbao_defaults_ha_raft_tls(chart: Chart) -> None:
     assert server["statefulSet"]["securityContext"]["container"]["capabilities"] == {"drop": ["ALL"]}
     assert server["statefulSet"]["securityContext"]["container"]["allowPrivilegeEscalation"] is False
     assert server["resources"]["requests"] and server["resources"]["limits"]
-    assert values["serverTelemetry"]["serviceMonitor"]["enabled"] is True
+    # Every pod is scraped (sealed and standby ones too): a PodMonitor, not the chart's leader-only ServiceMonitor.
+    assert values["serverTelemetry"]["serviceMonitor"]["enabled"] is False
+    (monitor,) = bao.rule_sets[0].monitors  # emitted where a Prometheus runs (alert_rules.emit_rules)
+    endpoint = monitor["spec"]["podMetricsEndpoints"][0]
+    assert (endpoint["portNumber"], endpoint["scheme"], endpoint["path"]) == (8200, "https", "/v1/sys/metrics")
+    assert endpoint["params"] == {"format": ["prometheus"]}
+    assert endpoint["tlsConfig"]["ca"]["secret"] == {"name": "openbao-tls", "key": "ca.crt"}
+    assert monitor["spec"]["selector"]["matchLabels"]["component"] == "server"
     config = server["ha"]["raft"]["config"]
     assert config == bao.config_hcl
     assert 'tls_cert_file = "/openbao/tls/tls.crt"' in config

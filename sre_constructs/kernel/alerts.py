@@ -165,7 +165,7 @@ def runbook_url(base: str, alert: str) -> str:
 class _Braced(Template):
     """``${name}`` only: ``{{ $labels.x }}`` and ``{{ $value }}`` in annotations stay as they are."""
 
-    pattern = r"\$(?:(?P<escaped>\$)|\{(?P<braced>[_a-z][_a-z0-9]*)\}|(?P<named>(?!x)x)|(?P<invalid>(?!x)x))"
+    pattern = r"\$(?:(?P<escaped>\$)|\{(?P<braced>[_a-z][_a-z0-9]*)\}|(?P<named>(?!x)x)|(?P<invalid>(?!x)x))"  # type: ignore[assignment]  # a str, compiled by Template
 
 
 def _number(value: float) -> str:
@@ -182,6 +182,8 @@ class RuleSet:
         alerts: the alerting rules, overrides applied.
         recording: the recording rules.
         substitutions: the values of ``${namespace}``, ``${release}``, ... in expressions and tests.
+        monitors: the ServiceMonitors and PodMonitors the rules need (emitted beside the rule, after
+            the CRD, and only where a Prometheus evaluates it).
     """
 
     component: str
@@ -189,6 +191,7 @@ class RuleSet:
     alerts: tuple[AlertRule, ...] = ()
     recording: tuple[RecordingRule, ...] = ()
     substitutions: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    monitors: tuple[Mapping[str, Any], ...] = ()
 
     def expand(self, text: str, rule: AlertRule | None = None) -> str:
         """``text`` with ``${namespace}``, ``${release}`` (and the rule's ``${threshold}``) filled in."""

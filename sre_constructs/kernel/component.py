@@ -402,16 +402,21 @@ class PlatformComponent(Construct):
         self._dependencies = [ref for ref in self._dependencies if ref() is not component]
 
     def add_alert_rules(
-        self, alerts: Sequence[AlertRule], *, recording: Sequence[RecordingRule] = (), **where: str
+        self,
+        alerts: Sequence[AlertRule],
+        *,
+        recording: Sequence[RecordingRule] = (),
+        monitors: Sequence[Mapping[str, Any]] = (),
+        **where: str,
     ) -> RuleSet:
-        """Rules (through :func:`~.alerts.check_alerts`) the platform emits for this component.
+        """Rules (through :func:`~.alerts.check_alerts`) and the monitors they need, for the platform to emit.
 
         ``where``: ``component`` (the ``platform_component`` label, default the name), ``namespace``
         of the PrometheusRule (default the component's) and ``${release}``-like substitutions.
         """
         name, home = where.pop("component", self.name), where.pop("namespace", self.namespace or "default")
-        rules = RuleSet(name, home, tuple(alerts), tuple(recording), {"namespace": home, **where})
-        if rules.alerts or rules.recording:
+        rules = RuleSet(name, home, tuple(alerts), tuple(recording), {"namespace": home, **where}, tuple(monitors))
+        if rules.alerts or rules.recording or rules.monitors:
             self.rule_sets.append(rules)
         return rules
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from types import MappingProxyType
+from typing import Any
 
-from ..kernel.alerts import AlertRule
+from ..kernel.alerts import AlertRule, RuleTest, Runbook, Series
 from ..kernel.metrics import Exporter, ScrapeTarget
 
-__all__ = ["ALERTS", "EXPORTER"]
+__all__ = ["ALERTS", "EXPORTER", "pod_monitor"]
 
 _RAFT = "hashicorp/raft@v1.7.3 raft.go"
 _AUTOPILOT = "physical/raft/raft_autopilot_delegate.go@v2.6.2"
@@ -40,4 +41,234 @@ EXPORTER = Exporter(
     targets=(ScrapeTarget(kind="PodMonitor", labels=MappingProxyType({"app.kubernetes.io/name": "openbao"})),),
 )
 
-ALERTS: tuple[AlertRule, ...] = ()
+
+def pod_monitor(fullname: str, namespace: str, release: str, ca_secret: str) -> dict[str, Any]:
+    """The PodMonitor ``<fullname>`` scraping every server pod (sealed and standby ones too).
+
+    The chart's ServiceMonitor selects the ``-active`` Service in HA mode: only the leader would be
+    scraped, and a sealed pod (not Ready, so out of every Service) never. All pods serve the one
+    certificate of ``ca_secret``, whose names include ``<fullname>.<namespace>.svc``.
+    """
+    return {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "PodMonitor",
+        "metadata": {"name": fullname, "namespace": namespace, "labels": {"app.kubernetes.io/name": "openbao"}},
+        "spec": {
+            "selector": {
+                "matchLabels": {
+                    "app.kubernetes.io/name": "openbao",
+                    "app.kubernetes.io/instance": release,
+                    "component": "server",
+                }
+            },
+            "namespaceSelector": {"matchNames": [namespace]},
+            "podMetricsEndpoints": [
+                {
+                    "portNumber": 8200,
+                    "scheme": "https",
+                    "path": "/v1/sys/metrics",
+                    "params": {"format": ["prometheus"]},
+                    "interval": "30s",
+                    "scrapeTimeout": "10s",
+                    "tlsConfig": {
+                        "serverName": f"{fullname}.{namespace}.svc",
+                        "ca": {"secret": {"name": ca_secret, "key": "ca.crt"}},
+                    },
+                }
+            ],
+        },
+    }
+
+
+_JOB = 'job="${namespace}/${fullname}"'
+_POD = 'namespace="${namespace}",pod="${fullname}-1"'
+_WHERE = (("namespace", "${namespace}"), ("pod", "${fullname}-1"))
+_STATUS = (
+    "kubectl -n ${namespace} get pods -l app.kubernetes.io/instance=${release} -L openbao-sealed,openbao-active",
+    "kubectl -n ${namespace} exec ${fullname}-0 -- bao status",
+)
+_LOGIN = (
+    "export BAO_ADDR=https://${fullname}.${namespace}.svc:8200 BAO_TOKEN=$(bao write -field=token "
+    "auth/kubernetes/login role=platform-admin jwt=$(kubectl -n ${namespace} create token openbao-admin))"
+)
+
+ALERTS: tuple[AlertRule, ...] = (
+    AlertRule(
+        "OpenBaoSealed",
+        f"max by (namespace, pod) (up{{{_JOB}}}) == 1"
+        ' unless on (namespace, pod) max by (namespace, pod) (vault_core_unsealed{namespace="${namespace}"}) == 1',
+        "5m",
+        "critical",
+        "OpenBao {{ $labels.pod }} is sealed",
+        "OpenBao pod {{ $labels.pod }} answers but has not reported itself unsealed for 5 minutes: it serves no "
+        "secret and does not count towards the raft quorum.",
+        Runbook(
+            "The pod runs but is sealed: after a restart the auto-unseal (static seal key or KMS) did not work, or "
+            "the node was sealed by an operator. A sealed node reports vault_core_unsealed 0 or, restarted sealed, "
+            "nothing at all, so the alert also fires when the pod answers without the gauge.",
+            (*_STATUS, "kubectl -n ${namespace} logs ${fullname}-0 | grep -i -E 'seal|unseal'"),
+            (
+                "Check the seal key is mounted and unchanged: kubectl -n ${namespace} get secret openbao-seal-key "
+                "(or the KMS's reachability and permissions for a seal_config).",
+                "Restart the pod so it unseals at start: kubectl -n ${namespace} delete pod <pod>",
+                "If it was sealed on purpose (bao operator seal), it stays sealed until restarted.",
+            ),
+        ),
+        tests=(
+            RuleTest(
+                (Series(f"up{{{_JOB},{_POD}}}", "1x20"), Series(f"vault_core_unsealed{{{_POD}}}", "0x20")),
+                "10m",
+                True,
+                _WHERE,
+            ),
+            # Restarted sealed: the gauge was never set.
+            RuleTest((Series(f"up{{{_JOB},{_POD}}}", "1x20"),), "10m", True, _WHERE),
+            RuleTest(
+                (Series(f"up{{{_JOB},{_POD}}}", "1x20"), Series(f"vault_core_unsealed{{{_POD}}}", "1x20")),
+                "10m",
+                False,
+            ),
+        ),
+    ),
+    AlertRule(
+        "OpenBaoDown",
+        f"max by (namespace, pod) (up{{{_JOB}}}) == 0 or absent(up{{{_JOB}}})",
+        "5m",
+        "critical",
+        "OpenBao {{ $labels.pod }} does not answer",
+        "OpenBao {{ $labels.pod }} in ${namespace} (or every pod: no scrape target) has not answered its metrics "
+        "endpoint for 5 minutes.",
+        Runbook(
+            "Prometheus cannot reach OpenBao's /v1/sys/metrics on the pod (or finds no pod at all): the pod is down, "
+            "crash-looping, or its listener or TLS is broken. Its seal state is then unknown.",
+            (
+                *_STATUS,
+                "kubectl -n ${namespace} describe pod ${fullname}-0",
+                "kubectl -n ${namespace} get podmonitor ${fullname} -o yaml",
+            ),
+            (
+                "Fix what the pod events and logs say: kubectl -n ${namespace} logs <pod> --previous",
+                "A certificate problem shows as a TLS error on the target in Prometheus' /targets page: check "
+                "kubectl -n ${namespace} get certificate",
+                "flux reconcile helmrelease ${release} -n ${namespace} --force",
+            ),
+        ),
+        tests=(
+            RuleTest((Series(f"up{{{_JOB},{_POD}}}", "0x20"),), "10m", True, _WHERE),
+            RuleTest((), "10m", True, (("job", "${namespace}/${fullname}"),)),
+            RuleTest((Series(f"up{{{_JOB},{_POD}}}", "1x20"),), "10m", False),
+        ),
+    ),
+    AlertRule(
+        "OpenBaoNoLeader",
+        'absent(vault_core_active{namespace="${namespace}"} == 1)',
+        "5m",
+        "critical",
+        "OpenBao has no active node",
+        "No OpenBao node in ${namespace} has reported itself active for 5 minutes: every request fails.",
+        Runbook(
+            "No node holds HA leadership: the raft cluster lost quorum, or every node is sealed or down. External "
+            "Secrets cannot sync and nothing can log in.",
+            (*_STATUS, "kubectl -n ${namespace} exec ${fullname}-0 -- bao operator raft list-peers"),
+            (
+                "Bring sealed or down pods back first (see OpenBaoSealed, OpenBaoDown).",
+                "With quorum lost for good (more than half of the voters gone), recover from the surviving node: "
+                "https://openbao.org/docs/concepts/integrated-storage/#manual-recovery-using-peersjson",
+                "Restore the latest snapshot when the data is lost: bao operator raft snapshot restore <file>",
+            ),
+        ),
+        tests=(
+            RuleTest((Series('vault_core_active{namespace="${namespace}",pod="a"}', "0x20"),), "10m", True),
+            RuleTest((), "10m", True),
+            RuleTest(
+                (
+                    Series('vault_core_active{namespace="${namespace}",pod="a"}', "0x20"),
+                    Series('vault_core_active{namespace="${namespace}",pod="b"}', "1x20"),
+                ),
+                "10m",
+                False,
+            ),
+        ),
+    ),
+    AlertRule(
+        "OpenBaoRaftUnhealthy",
+        'max(vault_autopilot_healthy{namespace="${namespace}"}) == 0'
+        ' or max(vault_raft_peers{namespace="${namespace}"}) < ${replicas}',
+        "10m",
+        "warning",
+        "OpenBao's raft cluster is unhealthy or missing a peer",
+        "OpenBao's autopilot reports the raft cluster unhealthy, or it has fewer than ${replicas} peers, for 10 "
+        "minutes: one more failure may cost the quorum.",
+        Runbook(
+            "A raft voter is missing or lagging: a pod lost its volume and did not rejoin, a node is partitioned, "
+            "or a peer was removed. The cluster still serves while it has quorum, with less failure tolerance.",
+            (
+                *_STATUS,
+                _LOGIN,
+                "bao operator raft list-peers",
+                "bao operator raft autopilot state",
+            ),
+            (
+                "A pod that lost its data rejoins through retry_join after a restart: kubectl -n ${namespace} delete "
+                "pod <pod>",
+                "Remove a peer that is gone for good, then let the new pod join: bao operator raft remove-peer <id>",
+            ),
+        ),
+        tests=(
+            RuleTest((Series('vault_autopilot_healthy{namespace="${namespace}",pod="a"}', "0x30"),), "15m", True),
+            RuleTest((Series('vault_raft_peers{namespace="${namespace}",pod="a"}', "0x30"),), "15m", True),
+            RuleTest(
+                (
+                    Series('vault_autopilot_healthy{namespace="${namespace}",pod="a"}', "1x30"),
+                    Series('vault_raft_peers{namespace="${namespace}",pod="a"}', "9x30"),
+                ),
+                "15m",
+                False,
+            ),
+        ),
+    ),
+    AlertRule(
+        "OpenBaoAuditFailures",
+        'sum by (namespace, pod) (increase(vault_audit_log_request_failure{namespace="${namespace}"}[5m]))'
+        ' + sum by (namespace, pod) (increase(vault_audit_log_response_failure{namespace="${namespace}"}[5m])) > 0',
+        "1m",
+        "critical",
+        "OpenBao {{ $labels.pod }} fails to write its audit log",
+        "OpenBao {{ $labels.pod }} failed to audit requests or responses in the last 5 minutes: a request that no "
+        "audit device can log is refused.",
+        Runbook(
+            "Every audit device failed for some requests. OpenBao refuses a request it cannot audit, so clients "
+            "(External Secrets among them) get errors. The platform's device writes to stdout; a blocked or full "
+            "log pipeline is the usual cause.",
+            (
+                "kubectl -n ${namespace} logs ${fullname}-0 | grep -i audit",
+                _LOGIN,
+                "bao audit list -detailed",
+            ),
+            (
+                "Fix the device's sink (node disk pressure, container log rotation).",
+                "Add a second device so one failure does not block requests: bao audit enable -path=file2 file "
+                "file_path=/openbao/audit/audit.log (needs a writable volume)",
+            ),
+        ),
+        tests=(
+            RuleTest(
+                (
+                    Series(f"vault_audit_log_request_failure{{{_POD}}}", "0+1x20"),
+                    Series(f"vault_audit_log_response_failure{{{_POD}}}", "0x20"),
+                ),
+                "10m",
+                True,
+                _WHERE,
+            ),
+            RuleTest(
+                (
+                    Series(f"vault_audit_log_request_failure{{{_POD}}}", "3x20"),
+                    Series(f"vault_audit_log_response_failure{{{_POD}}}", "0x20"),
+                ),
+                "10m",
+                False,
+            ),
+        ),
+    ),
+)

@@ -225,8 +225,8 @@ class ExternalSecrets(PlatformComponent):
         values = check_values(where, "values", values or {})
 
         super().__init__(scope, id, name="external-secrets", namespace=namespace, wait=wait)
-        self.add_alert_rules(alert_rules, release=release_name)
         fullname = helm_fullname(release_name, "external-secrets", override=(values or {}).get("fullnameOverride"))
+        self.add_alert_rules(alert_rules, release=release_name, fullname=fullname)
         self.service_account: str = fullname
         """The controller's ServiceAccount (the chart names it after the fullname)."""
         self._extra_served: list[str] = []

@@ -241,7 +241,9 @@ class Monitoring(PlatformComponent):
             pod_security_reason="; ".join(reasons) or None,
         )
         # Flux's objects are watched through kube-state-metrics and its controllers through a PodMonitor.
-        self.add_alert_rules(alert_rules, component="flux", release=release_name)
+        self.add_alert_rules(
+            alert_rules, monitors=[flux.pod_monitor(namespace)], component="flux", release=release_name
+        )
         self._config: PlatformComponent | None = None
         self.logging_namespace = logging_namespace
         self.node_exporter_namespace: str = node_exporter_namespace or namespace
@@ -308,8 +310,6 @@ class Monitoring(PlatformComponent):
         self._declare_network(release_name, loki_datasource, managed_control_plane, alertmanager_egress)
         for check in self._workloads(release_name, namespace, self.node_exporter_namespace, self.release.values):
             self.add_health_check(check)
-        if self.rule_sets:
-            self.config.add_manifest(flux.pod_monitor(namespace))
 
     # -- companion --------------------------------------------------------------------------
 

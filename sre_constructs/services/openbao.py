@@ -20,7 +20,7 @@ from ..kernel.validation import check_bool, check_dns_label, check_positive_int,
 from ..kernel.values import deep_merge
 from ..versions import CHARTS
 from ._hcl import HclBlock, render_hcl
-from ._openbao_alerts import ALERTS, EXPORTER
+from ._openbao_alerts import ALERTS, EXPORTER, pod_monitor
 from ._openbao_config import (
     ADMIN_POLICY,
     CONTAINER_SECURITY,
@@ -255,9 +255,12 @@ class OpenBao(PlatformComponent):
         seal_block = static_or_given_seal(where, seal_config, seal_key_id)
 
         super().__init__(scope, id, name="openbao", namespace=namespace, wait=wait)
-        self.add_alert_rules(alert_rules, release=release_name)
 
         fullname = helm_fullname(release_name, "openbao", override=(values or {}).get("fullnameOverride"))
+        monitor = pod_monitor(fullname, namespace, release_name, f"{fullname}-tls")
+        self.add_alert_rules(
+            alert_rules, monitors=[monitor], release=release_name, fullname=fullname, replicas=str(replicas)
+        )
         internal = f"{fullname}-internal"
         self.service_url: str = f"https://{fullname}.{namespace}.svc:8200"
         """The API URL clients in the cluster use."""
@@ -406,18 +409,8 @@ class OpenBao(PlatformComponent):
                     "data": {_INIT_FILE: tpl_escape(self.init_hcl)},
                 }
             ],
-            "serverTelemetry": {
-                "serviceMonitor": {
-                    "enabled": True,
-                    "selectors": {"release": "kube-prometheus-stack"},
-                    "interval": "30s",
-                    "scrapeTimeout": "10s",
-                    "tlsConfig": {
-                        "serverName": f"{fullname}-active.{namespace}.svc",
-                        "ca": {"secret": {"name": self.ca_secret, "key": "ca.crt"}},
-                    },
-                }
-            },
+            # Every pod is scraped through the PodMonitor below, not the chart's (leader-only) ServiceMonitor.
+            "serverTelemetry": {"serviceMonitor": {"enabled": False}},
         }
         self.release = self.add_helm_release(
             release_name,
