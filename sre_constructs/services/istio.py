@@ -178,7 +178,8 @@ class Istio(PlatformComponent):
     restricted by the chart; it has no pod securityContext key). Sidecars and gateways injected by
     this istiod get ``proxy_resources`` and RuntimeDefault seccomp too. The companion
     ``istio-config`` (attribute ``config``) holds the mesh-wide PeerAuthentication ``default`` in
-    the root namespace. Prometheus scrapes istiod through :meth:`service_monitors`.
+    the root namespace. Prometheus scrapes istiod (and the gateway's Envoy stats, with
+    ``istio_requests_total``) through :meth:`service_monitors`.
 
     Knobs (all keyword arguments):
 
