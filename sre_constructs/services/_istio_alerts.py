@@ -208,7 +208,7 @@ ALERTS: tuple[AlertRule, ...] = (
         Runbook(
             "Clients coming through the ingress gateway get server errors.",
             (
-                "Prometheus: sum by (destination_service, response_code, response_flags) "
+                "# in Prometheus: sum by (destination_service, response_code, response_flags) "
                 '(rate(istio_requests_total{reporter="source", source_workload="istio-ingressgateway", '
                 'response_code=~"5.."}[5m]))',
                 "kubectl -n istio-ingress logs deploy/istio-ingressgateway --tail=100",

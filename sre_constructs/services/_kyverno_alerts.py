@@ -163,7 +163,7 @@ ALERTS: tuple[AlertRule, ...] = (
             (
                 "kubectl -n kyverno top pods -l app.kubernetes.io/component=admission-controller",
                 "kubectl get validatingpolicies,clusterpolicies",
-                "Prometheus: topk(5, sum by (policy_name) "
+                "# in Prometheus: topk(5, sum by (policy_name) "
                 "(rate(kyverno_validating_policy_execution_duration_seconds_sum[5m])))",
                 _LOGS + " | grep -i -e timeout -e slow",
             ),
@@ -201,7 +201,7 @@ ALERTS: tuple[AlertRule, ...] = (
             (
                 "kubectl get events -A --field-selector reason=PolicyViolation --sort-by=.lastTimestamp | tail -20",
                 "kubectl get policyreports -A",
-                "Prometheus: sum by (resource_kind, resource_request_operation) "
+                "# in Prometheus: sum by (resource_kind, resource_request_operation) "
                 '(rate(kyverno_admission_requests_total{request_allowed="false"}[10m]))',
                 "flux get kustomizations -A --status-selector ready=false",
             ),

@@ -121,7 +121,7 @@ ALERTS: tuple[AlertRule, ...] = (
             "Loki refuses part of what Alloy pushes (limits_config limits, or lines too old, too long, or with "
             "invalid labels).",
             (
-                "Prometheus: sum by (reason, tenant) (rate(loki_discarded_samples_total[5m]))",
+                "# in Prometheus: sum by (reason, tenant) (rate(loki_discarded_samples_total[5m]))",
                 _LOKI_LOGS + " | grep -i -e discard -e 'rate limit' -e 'too far behind'",
             ),
             (
