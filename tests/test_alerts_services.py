@@ -10,7 +10,7 @@ from typing import Any
 import cdk8s
 import pytest
 
-from sre_constructs import Backup, Istio, Kyverno, Logging, PlatformChart, RuntimeSecurity
+from sre_constructs import Backup, Istio, Kyverno, Logging, Monitoring, PlatformChart, RuntimeSecurity
 from sre_constructs.kernel.alerts import AlertRule, RuleSet, RuleTest, Series
 from sre_constructs.kernel.component import PlatformComponent
 from sre_constructs.kernel.metrics import metric_names
@@ -24,6 +24,9 @@ SERVICES: dict[str, tuple[type[PlatformComponent], dict[str, Any]]] = {
     "istio": (Istio, {"gateway": True}),
     "runtime-security": (RuntimeSecurity, {}),
 }
+
+
+CLUSTER_SCOPED = {"KyvernoCELPolicyNotReady"}
 
 
 def build(kind: type[PlatformComponent], **knobs: Any) -> PlatformComponent:
@@ -53,15 +56,16 @@ def test_every_alert_reads_known_metrics_and_has_cases_and_a_runbook(service: st
     assert missing_cases(rule_set) == []
     for rule in rule_set.alerts:
         assert rule.runbook.confirm and rule.runbook.fix, rule.name
-        # Scoped to the component's own namespace: another cluster's or tenant's series never match.
-        assert 'namespace="' in expr(rule_set, rule.name), rule.name
+        # Scoped to the component's own namespace (cluster-scoped policies aside): another
+        # namespace's series never match.
+        assert 'namespace="' in expr(rule_set, rule.name) or rule.name in CLUSTER_SCOPED, rule.name
 
 
 @pytest.mark.parametrize("service", SERVICES)
 def test_rules_follow_a_renamed_namespace(service: str) -> None:
     kind, knobs = SERVICES[service]
     rule_set = only_set(build(kind, namespace="elsewhere", **knobs))
-    own = [r.name for r in rule_set.alerts if r.name != "IstioGatewayErrorRatioHigh"]
+    own = [r.name for r in rule_set.alerts if r.name not in {"IstioGatewayErrorRatioHigh", *CLUSTER_SCOPED}]
     assert own and all('namespace="elsewhere"' in expr(rule_set, name) for name in own)
 
 
@@ -133,3 +137,23 @@ def test_neuvector_rules_read_kube_state_metrics_of_the_charts_workloads() -> No
     assert 'deployment="neuvector-controller-pod"' in expr(rule_set, "NeuVectorControllerDown")
     assert 'daemonset="neuvector-enforcer-pod"' in expr(rule_set, "NeuVectorEnforcerNotRunning")
     assert rule_set.alerts and not [a for a in rule_set.alerts if "nv_" in a.expr]  # no exporter is installed
+
+
+# -- Kyverno: the CEL policies' readiness through kube-state-metrics -------------------------------
+
+
+def test_kube_state_metrics_reports_kyverno_cel_policies_beside_flux() -> None:
+    monitoring = build(Monitoring)
+    assert isinstance(monitoring, Monitoring)
+    ksm = monitoring.release.values["kube-state-metrics"]
+    resources = ksm["customResourceState"]["config"]["spec"]["resources"]
+    kinds = {(r["groupVersionKind"]["group"], r["groupVersionKind"]["kind"]) for r in resources}
+    assert ("kustomize.toolkit.fluxcd.io", "Kustomization") in kinds  # Flux's stay
+    assert ("policies.kyverno.io", "ValidatingPolicy") in kinds
+    (policy,) = [r for r in resources if r["groupVersionKind"]["kind"] == "ValidatingPolicy"]
+    (metric,) = policy["metrics"]
+    # The alert reads <metricNamePrefix>_<name> from status.conditionStatus.ready (the CRD's READY column).
+    assert f"{policy['metricNamePrefix']}_{metric['name']}" == "kyverno_cel_policy_ready"
+    assert metric["each"]["gauge"]["path"] == ["status", "conditionStatus", "ready"]
+    granted = [r for r in ksm["rbac"]["extraRules"] if r["apiGroups"] == ["policies.kyverno.io"]]
+    assert granted and "validatingpolicies" in granted[0]["resources"] and granted[0]["verbs"] == ["list", "watch"]

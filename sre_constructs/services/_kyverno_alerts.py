@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from copy import deepcopy
 from types import MappingProxyType
+from typing import Any
 
 from ..kernel.alerts import AlertRule, RuleTest, Runbook, Series
 from ..kernel.metrics import Exporter, ScrapeTarget
 
-__all__ = ["ALERTS", "EXPORTER"]
+__all__ = ["ALERTS", "EXPORTER", "POLICY_STATE", "with_policy_state"]
 
 _P = "pkg/metrics"
 
@@ -55,9 +57,77 @@ EXPORTER = Exporter(
     ),
 )
 
+# Kyverno's CEL policies (policies.kyverno.io/v1) report readiness only in their status
+# (status.conditionStatus.ready; kyverno_policy_rule_info_total covers the kyverno.io kinds only,
+# pkg/controllers/metrics/policy/controller.go@v1.19.0): kube-state-metrics reads it for them.
+_CEL_KINDS = {
+    "ValidatingPolicy": "validatingpolicies",
+    "NamespacedValidatingPolicy": "namespacedvalidatingpolicies",
+    "ImageValidatingPolicy": "imagevalidatingpolicies",
+    "MutatingPolicy": "mutatingpolicies",
+}
+
+POLICY_STATE = Exporter(
+    "kube-state-metrics (Kyverno CEL policies)",
+    MappingProxyType(
+        {
+            # metricNamePrefix kyverno_cel_policy + metric ready (with_policy_state below).
+            "kyverno_cel_policy_ready": "config/crds/policies.kyverno.io/policies.kyverno.io_validatingpolicies.yaml"
+            "@v1.19.0:25 (status.conditionStatus.ready); kube-state-metrics pkg/customresourcestate@v2.20.0",
+        }
+    ),
+    scraped_by="kube-prometheus-stack's kube-state-metrics ServiceMonitor (customResourceState from Monitoring)",
+    targets=(
+        ScrapeTarget(
+            chart="kube-prometheus-stack", values_path="kube-state-metrics.prometheus.monitor.enabled", default=True
+        ),
+    ),
+)
+
+
+def with_policy_state(values: dict[str, Any]) -> dict[str, Any]:
+    """kube-prometheus-stack values with kube-state-metrics also reporting ``kyverno_cel_policy_ready``
+    (1 ready, 0 not) per CEL policy; appended to the custom resources (and RBAC) already configured.
+
+    kube-state-metrics skips a kind whose CRD is absent, so this holds with Kyverno off too.
+    """
+    result = deepcopy(values)
+    ksm = result.setdefault("kube-state-metrics", {})
+    state = ksm.setdefault("customResourceState", {"enabled": True})
+    state["enabled"] = True
+    resources = state.setdefault("config", {}).setdefault("spec", {}).setdefault("resources", [])
+    for kind in _CEL_KINDS:
+        resources.append(
+            {
+                "groupVersionKind": {"group": "policies.kyverno.io", "version": "v1", "kind": kind},
+                "metricNamePrefix": "kyverno_cel_policy",
+                "metrics": [
+                    {
+                        "name": "ready",
+                        "help": f"Whether a Kyverno {kind} is ready (status.conditionStatus.ready).",
+                        "each": {"type": "Gauge", "gauge": {"path": ["status", "conditionStatus", "ready"]}},
+                        "labelsFromPath": {
+                            "name": ["metadata", "name"],
+                            "exported_namespace": ["metadata", "namespace"],
+                        },
+                    }
+                ],
+            }
+        )
+    rules = ksm.setdefault("rbac", {}).setdefault("extraRules", [])
+    rules.append(
+        {"apiGroups": ["policies.kyverno.io"], "resources": sorted(_CEL_KINDS.values()), "verbs": ["list", "watch"]}
+    )
+    return result
+
+
 # Kyverno's own namespace is the target label `namespace` of every series below (its metrics carry
 # `resource_namespace`/`policy_namespace`, never `namespace`); kube-state-metrics keeps the object's.
 _AVAILABLE = 'kube_deployment_status_replicas_available{namespace="${namespace}", deployment=~"%s"}'
+_CEL_READY = (
+    'kyverno_cel_policy_ready{customresource_kind="ValidatingPolicy",job="kube-state-metrics",'
+    'name="disallow-latest-tag",namespace="monitoring"}'
+)
 _KSM_SERIES = 'kube_deployment_status_replicas_available{namespace="${namespace}",deployment="%s"}'
 _LOGS = "kubectl -n kyverno logs deploy/kyverno-admission-controller --tail=200"
 _WEBHOOKS = "kubectl get validatingwebhookconfigurations,mutatingwebhookconfigurations | grep kyverno"
@@ -284,9 +354,9 @@ ALERTS: tuple[AlertRule, ...] = (
         "warning",
         "Kyverno policy {{ $labels.policy_name }} is not ready",
         "ClusterPolicy or Policy {{ $labels.policy_name }} (namespace {{ $labels.policy_namespace }}, - for "
-        "cluster-wide) has not been ready for 15 minutes: Kyverno does not enforce it. This metric covers the "
-        "kyverno.io ClusterPolicy/Policy kinds only; the platform's own CEL ValidatingPolicies have no readiness "
-        "metric at v1.19.0 (check them with kubectl, below).",
+        "cluster-wide) has not been ready for 15 minutes: Kyverno does not enforce it. Kyverno's metric covers the "
+        "kyverno.io ClusterPolicy/Policy kinds only; CEL policies (the platform's own ValidatingPolicies) are "
+        "watched by KyvernoCELPolicyNotReady.",
         Runbook(
             "A policy Kyverno cannot load (invalid rule, missing permissions for a generate/mutate target) is "
             "not applied, so what it should prevent is admitted.",
@@ -323,6 +393,38 @@ ALERTS: tuple[AlertRule, ...] = (
                 "20m",
                 False,
             ),
+        ),
+    ),
+    AlertRule(
+        "KyvernoCELPolicyNotReady",
+        "max by (customresource_kind, exported_namespace, name) (kyverno_cel_policy_ready) == 0",
+        "15m",
+        "warning",
+        "Kyverno {{ $labels.customresource_kind }} {{ $labels.name }} is not ready",
+        "{{ $labels.customresource_kind }} {{ $labels.name }} has reported status.conditionStatus.ready false "
+        "for 15 minutes: Kyverno has not configured its webhook (or lacks the permissions it needs), so the "
+        "policy is not enforced. The platform's baseline policies are ValidatingPolicies.",
+        Runbook(
+            "A CEL policy Kyverno could not set up is not applied, so what it should prevent is admitted.",
+            (
+                "kubectl get validatingpolicies,imagevalidatingpolicies,mutatingpolicies",
+                "kubectl get validatingpolicy <name> -o jsonpath='{.status.conditionStatus.conditions}'",
+                _LOGS + " | grep <name>",
+            ),
+            (
+                "Fix what the failing condition names (a CEL compile error in the message: correct the expression; "
+                "RBACPermissionsGranted false: grant the admission controller the missing permission), then "
+                "`flux reconcile kustomization kyverno-policies --with-source` for the platform's policies.",
+            ),
+        ),
+        (
+            RuleTest(
+                (Series(_CEL_READY, "0x30"),),
+                "20m",
+                True,
+                (("customresource_kind", "ValidatingPolicy"), ("name", "disallow-latest-tag")),
+            ),
+            RuleTest((Series(_CEL_READY, "1x30"),), "20m", False),
         ),
     ),
 )

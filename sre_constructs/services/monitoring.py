@@ -29,6 +29,7 @@ from ..kernel.validation import (
 from ..kernel.values import deep_merge, set_path
 from ..versions import CHARTS
 from . import flux
+from ._kyverno_alerts import with_policy_state
 from ._monitoring_exporters import KUBE_STATE_METRICS, PROMETHEUS_SYNTHETIC
 from ._monitoring_values import (
     ALERTMANAGER_REPLICAS,
@@ -299,7 +300,7 @@ class Monitoring(PlatformComponent):
         if node_exporter_namespace is not None:
             knobs["prometheus-node-exporter"]["namespaceOverride"] = node_exporter_namespace
 
-        knobs = deep_merge(knobs, flux.kube_state_metrics_values())
+        knobs = with_policy_state(deep_merge(knobs, flux.kube_state_metrics_values()))
         self.release = self.add_helm_release(
             release_name,
             CHARTS["monitoring/kube-prometheus-stack"],
