@@ -73,7 +73,8 @@ POLICY_STATE = Exporter(
         {
             # metricNamePrefix kyverno_cel_policy + metric ready (with_policy_state below).
             "kyverno_cel_policy_ready": "config/crds/policies.kyverno.io/policies.kyverno.io_validatingpolicies.yaml"
-            "@v1.19.0:25 (status.conditionStatus.ready); kube-state-metrics pkg/customresourcestate@v2.20.0",
+            "@v1.19.0:25 (status.conditionStatus.ready); kube-state-metrics "
+            "pkg/customresourcestate/registry_factory.go@v2.20.0:755 (a bool gauge: 1 true, 0 false)",
         }
     ),
     scraped_by="kube-prometheus-stack's kube-state-metrics ServiceMonitor (customResourceState from Monitoring)",
