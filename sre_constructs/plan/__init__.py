@@ -19,6 +19,7 @@ from ..kernel.tree_check import infer_repo_root
 from .engine import simulate
 from .model import Blocker
 from .report import Plan, build_plan
+from .scrapes import unscraped_rules
 from .source import FLUX_KUSTOMIZE, Files, Obj, build, load_units
 
 __all__ = ["Blocker", "Plan", "plan_app", "plan_clusters", "plan_files", "plan_tree"]
@@ -51,6 +52,7 @@ def plan_files(
         rendered, chart_notes = render_charts(Path(charts), units)
         notes = notes + chart_notes
     outcome = simulate(units, rendered=rendered, mirror=mirror if mirror is not None else infer_mirror(units))
+    outcome.blockers.extend(unscraped_rules(units))
     outcome.notes[:0] = notes + [n for u in units for n in (f"{u.name}: {note}" for note in u.notes)]
     return build_plan(outcome, title or ", ".join(roots))
 

@@ -1,0 +1,129 @@
+"""Every metric a library rule reads has a scrape target in the tree.
+
+A rule whose metrics nothing scrapes never fires: an OpenBao "sealed" alert with no monitor on the
+pods is silence that looks like health. For each PrometheusRule the library emitted (label
+``app.kubernetes.io/part-of: sre-constructs``), each metric a rule reads is mapped to its
+:class:`~sre_constructs.kernel.metrics.Exporter`, and one of the exporter's
+:class:`~sre_constructs.kernel.metrics.ScrapeTarget` must be in the trees: a ServiceMonitor or
+PodMonitor whose selector selects the exporter's labels, or a HelmRelease of the chart whose values
+turn the chart's own monitor on. A rule reading a metric no known exporter has is reported too.
+
+Both are blockers (kind ``scrape``): precise (the rule, the metric, the exporter and what would
+scrape it are named) and about the tree's own objects, so fixing them is always in the tree. Rules
+of other origins (a team's) are not checked: their exporters are not known here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from ..kernel.metrics import Exporter, ScrapeTarget, exporter_of, metric_names
+from .kinds import release_chart
+from .model import Blocker
+from .source import Obj, Unit
+
+__all__ = ["LIBRARY_LABEL", "unscraped_rules"]
+
+#: The label the library's PrometheusRules carry (``kernel.alerts.RuleSet.prometheus_rule``).
+LIBRARY_LABEL = ("app.kubernetes.io/part-of", "sre-constructs")
+
+_MONITORING = "monitoring.coreos.com"
+
+
+def _requirement_holds(requirement: Mapping[str, Any], labels: Mapping[str, str]) -> bool | None:
+    """Whether a matchExpressions entry selects ``labels`` (``None``: it is about a key they lack)."""
+    key, operator = str(requirement.get("key")), requirement.get("operator")
+    values = [str(v) for v in requirement.get("values") or []]
+    if operator == "DoesNotExist":
+        return key not in labels
+    if key not in labels:
+        return None
+    return {"In": labels[key] in values, "NotIn": labels[key] not in values, "Exists": True}.get(str(operator), False)
+
+
+def selects(selector: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
+    """Whether a label selector selects objects carrying ``labels``, judged on the keys they share.
+
+    Requirements on keys the exporter's labels do not name (a release's instance) are left out;
+    at least one requirement must be about a shared key.
+    """
+    results: list[bool | None] = [
+        (labels[key] == str(value)) if key in labels else None
+        for key, value in (selector.get("matchLabels") or {}).items()
+    ]
+    results += [_requirement_holds(r, labels) for r in selector.get("matchExpressions") or [] if isinstance(r, dict)]
+    judged = [r for r in results if r is not None]
+    return bool(judged) and all(judged)
+
+
+def _value(values: Mapping[str, Any], path: str, default: bool) -> bool:
+    node: Any = values
+    for key in path.split("."):
+        if not isinstance(node, Mapping) or key not in node:
+            return default
+        node = node[key]
+    return bool(node)
+
+
+def _scraped(target: ScrapeTarget, objects: Sequence[Obj]) -> bool:
+    if target.builtin:
+        return True
+    if target.chart:
+        return any(
+            obj.is_("helm.toolkit.fluxcd.io", "HelmRelease")
+            and release_chart(obj) == target.chart
+            and _value(obj.spec.get("values") or {}, target.values_path, target.default)
+            for obj in objects
+        )
+    return any(
+        obj.is_(_MONITORING, target.kind) and selects(obj.spec.get("selector") or {}, target.labels) for obj in objects
+    )
+
+
+def _library_rules(units: Iterable[Unit]) -> list[tuple[Unit, Obj]]:
+    key, value = LIBRARY_LABEL
+    return [
+        (unit, obj)
+        for unit in units
+        for obj in unit.objects
+        if obj.is_(_MONITORING, "PrometheusRule") and (obj.metadata.get("labels") or {}).get(key) == value
+    ]
+
+
+def unscraped_rules(units: Sequence[Unit]) -> list[Blocker]:
+    """A blocker per (library rule, metric) that no scrape target in ``units`` provides."""
+    objects = [obj for unit in units for obj in unit.objects]
+    scraped: dict[str, bool] = {}
+    blockers: list[Blocker] = []
+
+    def is_scraped(exporter: Exporter) -> bool:
+        if exporter.name not in scraped:
+            scraped[exporter.name] = any(_scraped(t, objects) for t in exporter.targets)
+        return scraped[exporter.name]
+
+    for unit, obj in _library_rules(units):
+        for group in obj.spec.get("groups") or []:
+            for rule in group.get("rules") or []:
+                name = rule.get("alert") or rule.get("record")
+                for metric in sorted(metric_names(str(rule.get("expr") or ""))):
+                    exporter = exporter_of(metric)
+                    where = f"{obj.label} rule {name}"
+                    if exporter is None:
+                        blockers.append(
+                            Blocker(
+                                unit.name, where, f"metric {metric}", "no known exporter has it at its pin", "scrape"
+                            )
+                        )
+                    elif not is_scraped(exporter):
+                        wanted = " or ".join(str(t) for t in exporter.targets) or "a scrape target"
+                        blockers.append(
+                            Blocker(
+                                unit.name,
+                                where,
+                                f"metric {metric} scraped",
+                                f"its exporter {exporter.name} is scraped by nothing in the tree (wants {wanted})",
+                                "scrape",
+                            )
+                        )
+    return blockers
