@@ -9,11 +9,23 @@ from typing import Any
 
 import cdk8s
 import pytest
+import yaml
 
-from sre_constructs import Backup, Istio, Kyverno, Logging, Monitoring, PlatformChart, RuntimeSecurity
+from sre_constructs import (
+    Backup,
+    CorePlatform,
+    Istio,
+    Kyverno,
+    Logging,
+    Monitoring,
+    PlatformChart,
+    RuntimeSecurity,
+    write_tree,
+)
 from sre_constructs.kernel.alerts import AlertRule, RuleSet, RuleTest, Series
 from sre_constructs.kernel.component import PlatformComponent
 from sre_constructs.kernel.metrics import metric_names
+from sre_constructs.plan import plan_tree
 
 from .alert_harness import missing_cases, requires_promtool, run_unit_tests, unknown_metrics
 
@@ -83,6 +95,20 @@ def test_istio_gateway_alert_only_with_the_gateway() -> None:
     text = expr(rule_set, "IstioGatewayErrorRatioHigh")
     assert 'source_workload="istio-edge"' in text and 'source_workload_namespace="edge"' in text
     assert metric_names(text) == {"istio_requests_total"}
+
+
+def test_plan_needs_the_gateway_pod_monitor_for_the_gateway_alert(tmp_path: Path) -> None:
+    app = cdk8s.App()
+    CorePlatform(app, "core", services={"istio": {"gateway": True}})
+    write_tree(app, tmp_path)
+    tree = tmp_path / "core"
+    assert not [b for b in plan_tree(tree).blockers if "IstioGateway" in str(b)]
+    monitors = tree / "monitoring-config" / "podmonitor.yaml"
+    kept = [
+        d for d in yaml.safe_load_all(monitors.read_text()) if d and d["metadata"]["name"] != "istio-ingressgateway"
+    ]
+    monitors.write_text(yaml.safe_dump_all(kept), encoding="utf-8")
+    assert any("IstioGatewayErrorRatioHigh" in str(b) for b in plan_tree(tree).blockers)
 
 
 def test_istio_gateway_alert_can_be_tuned_and_the_knob_knows_it_without_a_gateway() -> None:
