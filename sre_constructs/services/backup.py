@@ -239,6 +239,8 @@ class Backup(PlatformComponent):
     agent (which must run as uid 0), requests and limits everywhere, ServiceMonitor ``velero`` and
     (with the node agent) PodMonitor ``node-agent`` from the chart. Volume snapshots are off
     (``snapshotsEnabled: false``): S3-compatible stores have no snapshot API, volumes go through kopia.
+    The alert on a missing backup gives each Schedule twice the longest gap between two runs of its
+    cron expression (:attr:`schedule_intervals`).
 
     The BackupStorageLocation and the Schedules are chart values, not companion CRs: the chart
     ships Velero's CRDs in its ``crds/`` folder, which Helm applies before the templates, so one

@@ -179,7 +179,8 @@ class Istio(PlatformComponent):
     this istiod get ``proxy_resources`` and RuntimeDefault seccomp too. The companion
     ``istio-config`` (attribute ``config``) holds the mesh-wide PeerAuthentication ``default`` in
     the root namespace. Prometheus scrapes istiod (and the gateway's Envoy stats, with
-    ``istio_requests_total``) through :meth:`service_monitors`.
+    ``istio_requests_total``) through :meth:`service_monitors`; the gateway's 5xx alert exists only
+    with the gateway.
 
     Knobs (all keyword arguments):
 

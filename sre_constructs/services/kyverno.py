@@ -204,6 +204,8 @@ class Kyverno(PlatformComponent):
     without labels, or relabelled, by a team); and Kyverno's background scans report existing
     violations in PolicyReports. They do not replace the labels: Kyverno skips its own namespace
     and ``kube-system``. Prometheus scrapes the controllers through :meth:`service_monitors`.
+    The CEL policies' readiness (their status only) reaches Prometheus through kube-state-metrics,
+    which Monitoring configures for it.
 
     Knobs (all keyword arguments):
 
