@@ -3,6 +3,7 @@ reading only metrics its exporters have at their pins, labelled for routing, pla
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,8 @@ def built(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
 
 def test_one_rule_per_component_with_routing_labels_and_runbook(built: Any) -> None:
     core, sets, emitted = built
+    names = [alert.name for rule_set in sets for alert in rule_set.alerts]
+    assert len(names) == len(set(names)), "alert names are unique across the platform"
     assert sorted(doc["metadata"]["name"] for doc in emitted.values()) == sorted(f"{s.component}-alerts" for s in sets)
     for key, doc in emitted.items():
         component = doc["metadata"]["labels"]["platform_component"]
@@ -120,6 +123,20 @@ _RULES = (
 )
 
 
+@pytest.mark.parametrize(
+    ("field", "value", "changes"),
+    [
+        ("name", "demo down", {"name": "demo down"}),
+        ("for_", "0", {"for_": "0"}),
+        ("severity", "page", {"severity": "page"}),
+    ],
+)
+def test_a_malformed_rule_is_refused_when_defined(field: str, value: str, changes: dict[str, str]) -> None:
+    with pytest.raises(ValidationError) as error:
+        dataclasses.replace(_RULES[1], **changes)
+    assert (error.value.field, error.value.value) == (field, value)
+
+
 def test_alerts_knob_turns_off_overrides_and_validates() -> None:
     assert check_alerts("x", True, _RULES) == _RULES
     assert check_alerts("x", False, _RULES) == ()
@@ -193,3 +210,36 @@ def test_plan_refuses_a_prometheus_rule_applied_before_its_crd(tmp_path: Path) -
         "PrometheusRule cert-manager/demo-alerts needs the CRD of monitoring.coreos.com/PrometheusRule" in b
         for b in found
     ), found
+
+
+def test_rules_apply_after_the_crd_in_the_right_folder(built: Any) -> None:
+    """Components before monitoring (and Flux's, emitted by monitoring) go to monitoring-config;
+    the ones Flux applies after monitoring carry theirs in their own folder."""
+    _, sets, emitted = built
+    folders = {key.split("/")[2]: key.split("/")[0] for key in emitted}
+    for rule_set in sets:
+        if not rule_set.alerts:
+            continue
+        before = rule_set.component in ("istio", "cert-manager", "kyverno", "flux")
+        expected = "monitoring-config" if before else rule_set.component
+        assert folders[f"{rule_set.component}-alerts"] == expected, rule_set.component
+
+
+def test_the_alerts_knob_reaches_the_emitted_rule(tmp_path: Path) -> None:
+    app = App()
+    CorePlatform(
+        app,
+        "core",
+        services={
+            "cert-manager": {"alerts": {"CertManagerCertificateExpiringSoon": {"threshold": 14, "for": "1h"}}},
+            "external-secrets": {"alerts": False},
+        },
+    )
+    emitted = emitted_rules(app, tmp_path)
+    assert not [key for key in emitted if key.endswith("/external-secrets-alerts")]
+    (cert_manager,) = [doc for key, doc in emitted.items() if key.endswith("/cert-manager-alerts")]
+    (rule,) = [
+        r for r in cert_manager["spec"]["groups"][0]["rules"] if r["alert"] == "CertManagerCertificateExpiringSoon"
+    ]
+    assert "< 14 * 86400" in rule["expr"] and rule["for"] == "1h"
+    assert "less than 14 days" in rule["annotations"]["summary"]

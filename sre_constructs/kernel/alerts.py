@@ -40,6 +40,8 @@ __all__ = [
 #: The severities an alert may carry; Alertmanager routes on them.
 SEVERITIES = ("critical", "warning", "info")
 
+_ALERT_NAME = re.compile(r"[A-Z][A-Za-z0-9]*")
+
 
 @dataclass(frozen=True)
 class Runbook:
@@ -114,6 +116,15 @@ class AlertRule:
     runbook: Runbook
     tests: tuple[RuleTest, ...] = ()
     threshold: float | None = None
+
+    def __post_init__(self) -> None:
+        # A rule is library data: a mistake in it is caught when its module is imported.
+        where = f"AlertRule({self.name!r})"
+        if not _ALERT_NAME.fullmatch(self.name):
+            raise ValidationError(where, "name", self.name, "an UpperCamelCase alert name such as 'OpenBaoSealed'")
+        check_prometheus_duration(where, "for_", self.for_)
+        if self.severity not in SEVERITIES:
+            raise ValidationError(where, "severity", self.severity, "one of " + ", ".join(SEVERITIES))
 
 
 @dataclass(frozen=True)

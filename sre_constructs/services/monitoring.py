@@ -126,6 +126,10 @@ class Monitoring(PlatformComponent):
     ServiceMonitors for services installed before monitoring go through :meth:`add_service_monitor`
     into the companion :attr:`config` (``monitoring-config``), created on first use.
 
+    Flux is watched from here (:mod:`.flux`): kube-state-metrics reports every Flux object's
+    readiness as ``gotk_resource_info`` (its standard collectors stay on), a PodMonitor scrapes the
+    Flux controllers, and Flux's alerts (``platform_component: flux``) are this service's ``alerts``.
+
     Knobs (all keyword arguments):
 
     - ``version``: chart version. Default ``88.5.3``.
