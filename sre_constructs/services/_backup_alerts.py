@@ -97,6 +97,7 @@ def _failures(metric: str) -> tuple[RuleTest, ...]:
 
 
 _LAST_SUCCESS = 'velero_backup_last_successful_timestamp{namespace="${namespace}",schedule="${schedule}"}'
+_FAILED = 'velero_backup_failure_total{namespace="${namespace}",schedule="${schedule}"}'
 _LOCATION = 'velero_backup_location_status_gauge{backup_location_name="default",namespace="${namespace}"}'
 
 ALERTS: tuple[AlertRule, ...] = (
@@ -146,13 +147,18 @@ ALERTS: tuple[AlertRule, ...] = (
         NO_RECENT_BACKUP,
         "(time() - max by (namespace, schedule) "
         '(velero_backup_last_successful_timestamp{namespace="${namespace}", schedule!=""})) '
-        "> on (schedule) group_left () (${threshold} * ${schedule_budgets})",
+        "> on (schedule) group_left () (${threshold} * ${schedule_budgets}) "
+        # A schedule that failed and has no successful backup at all has no timestamp to age.
+        'or ((max by (namespace, schedule) (velero_backup_failure_total{namespace="${namespace}", schedule!=""}) > 0 '
+        "or max by (namespace, schedule) "
+        '(velero_backup_partial_failure_total{namespace="${namespace}", schedule!=""}) > 0) '
+        'unless on (schedule) velero_backup_last_successful_timestamp{namespace="${namespace}"})',
         "15m",
         "critical",
-        "Schedule '{{ $labels.schedule }}' has had no successful backup for {{ $value | humanizeDuration }}",
+        "Schedule '{{ $labels.schedule }}' has no recent successful backup",
         "The last successful backup of Velero schedule '{{ $labels.schedule }}' is older than ${threshold} "
-        "times the longest gap between two runs of its cron expression. Restores would lose "
-        "everything since.",
+        "times the longest gap between two runs of its cron expression, or its backups have failed and none "
+        "of it has ever succeeded (that Velero knows of). Restores would lose everything since.",
         Runbook(
             "Scheduled backups have stopped succeeding (each run fails or no run starts: the schedule is paused, "
             "Velero is down, or the storage location is unavailable).",
@@ -176,7 +182,14 @@ ALERTS: tuple[AlertRule, ...] = (
                 True,
                 (("namespace", "${namespace}"), ("schedule", "${schedule}")),
             ),
+            RuleTest(
+                (Series(_FAILED, "0x5 1x25"),),
+                "25m",
+                True,
+                (("namespace", "${namespace}"), ("schedule", "${schedule}")),
+            ),
             RuleTest((Series(_LAST_SUCCESS, "0+60x30"),), "20m", False),
+            RuleTest((Series(_LAST_SUCCESS, "0+60x30"), Series(_FAILED, "0x5 1x25")), "25m", False),
         ),
         threshold=2,
     ),
