@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import date, timedelta
+from functools import cache
 from itertools import pairwise
 from typing import Any
 
@@ -98,6 +99,7 @@ def _field(part: str, low: int, high: int, names: Mapping[str, int]) -> tuple[se
     return values, star
 
 
+@cache
 def longest_gap_seconds(expression: str) -> int | None:
     """The longest time between two consecutive runs of a cron expression (UTC), in seconds.
 
@@ -122,6 +124,12 @@ def longest_gap_seconds(expression: str) -> int | None:
     (minutes, _), (hours, _), (dom, dom_star), (months, _), (dow, dow_star) = fields
     weekdays = {d % 7 for d in dow}
     times = sorted(h * 60 + m for h in hours for m in minutes)
+    if times and dom_star and len(months) == 12:
+        # Every month, any day of month: the runs repeat weekly (daily when the weekday is a wildcard).
+        days = sorted(weekdays) if not dow_star else list(range(7))
+        between = [(b - a) % 7 or 7 for a, b in zip(days, days[1:] + days[:1], strict=True)]
+        gaps = [later - earlier for earlier, later in pairwise(times)]
+        return max([*gaps, *(d * 1440 + times[0] - times[-1] for d in between)]) * 60
     runs_on = []
     for offset in range(_HORIZON_DAYS):
         day = _EPOCH + timedelta(days=offset)
