@@ -132,6 +132,41 @@ def test_istio_service_monitor(chart: Chart) -> None:
     assert sm["spec"]["endpoints"][0]["port"] == "http-monitoring"
 
 
+@pytest.mark.parametrize(
+    ("gateway_values", "name", "pods"),
+    [
+        ({}, "istio-ingressgateway", {"app": "istio-ingressgateway", "istio": "ingressgateway"}),
+        ({"name": "istio-edge"}, "istio-edge", {"app": "istio-edge", "istio": "edge"}),
+        ({"labels": {"app": "gw", "istio": "in"}}, "istio-ingressgateway", {"app": "gw", "istio": "in"}),
+    ],
+)
+def test_istio_gateway_pod_monitor(
+    chart: Chart, gateway_values: dict[str, Any], name: str, pods: dict[str, str]
+) -> None:
+    istio = Istio(chart, "istio", gateway=True, gateway_namespace="edge", gateway_values=gateway_values)
+    istiod, gateway = istio.service_monitors()
+    assert istiod["kind"] == "ServiceMonitor"
+    assert gateway["kind"] == "PodMonitor"
+    assert gateway["metadata"]["namespace"] == "edge" and gateway["metadata"]["name"] == name
+    # The gateway chart's selector labels: the monitor selects exactly the gateway's pods.
+    assert gateway["spec"]["selector"]["matchLabels"] == pods
+    (endpoint,) = gateway["spec"]["podMetricsEndpoints"]
+    assert (endpoint["port"], endpoint["path"]) == ("http-envoy-prom", "/stats/prometheus")
+    # Prometheus may reach the Envoy stats port in the gateway namespace.
+    policies = [m for m in synth(istio) if m["kind"] == "NetworkPolicy" and m["metadata"]["namespace"] == "edge"]
+    admitted = {
+        port["port"]
+        for policy in policies
+        for rule in policy["spec"].get("ingress", [])
+        if any(
+            (peer.get("podSelector") or {}).get("matchLabels") == {"app.kubernetes.io/name": "prometheus"}
+            for peer in rule.get("from", [])
+        )
+        for port in rule.get("ports", [])
+    }
+    assert 15090 in admitted
+
+
 def test_istio_health_checks_follow_gateway(chart: Chart) -> None:
     istio = Istio(chart, "istio", gateway=True, wait=False, gateway_values={"name": "edge-gw"})
     names = {(c.name, c.namespace) for c in istio.health_checks}

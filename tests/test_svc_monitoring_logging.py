@@ -245,6 +245,9 @@ def test_monitoring_service_monitors_go_to_the_companion() -> None:
     assert not [m for m in cdk8s.Testing.synth(chart) if m["kind"] == "ServiceMonitor"]
     monitors = [m for m in cdk8s.Chart.of(mon.config).to_json() if m["kind"] == "ServiceMonitor"]
     assert [m["metadata"]["name"] for m in monitors] == ["istiod"]
+    pod_monitor = {**body, "kind": "PodMonitor", "metadata": {"name": "gw", "namespace": "istio-ingress"}}
+    mon.add_service_monitor(pod_monitor)
+    assert [m["metadata"]["name"] for m in cdk8s.Chart.of(mon.config).to_json() if m["kind"] == "PodMonitor"] == ["gw"]
     with pytest.raises(ValidationError) as info:
         mon.add_service_monitor({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}})
     assert "ServiceMonitor" in str(info.value)

@@ -12,6 +12,7 @@ import yaml
 
 from sre_constructs import Backup, PlatformChart, RuntimeSecurity, ValidationError, write_tree
 from sre_constructs.kernel.component import PlatformComponent
+from sre_constructs.services._cron import longest_gap_seconds
 from sre_constructs.services.backup import check_cron
 from sre_constructs.services.runtime_security import K3S_SOCKET, controller_disruption_budget
 
@@ -338,6 +339,55 @@ def test_velero_bad_knob_names_field_and_value(app: cdk8s.App, knob: str, value:
 @pytest.mark.parametrize("cron", ["0 2 * * *", "*/15 * * * *", "0 0 1,15 * *", "0 3 * JAN-JUN SUN", "5 4 * * 7"])
 def test_cron_accepts_standard_expressions(cron: str) -> None:
     assert check_cron("x", "cron", cron) == cron
+
+
+_HOUR, _DAY = 3600, 86400
+
+
+@pytest.mark.parametrize(
+    ("cron", "gap"),
+    [
+        ("0 2 * * *", _DAY),
+        ("0 3 * * 0", 7 * _DAY),
+        ("0 3 * * 7", 7 * _DAY),  # 7 is Sunday too
+        ("*/15 * * * *", 900),
+        ("0 */6 * * *", 6 * _HOUR),
+        ("0 1,23 * * *", 22 * _HOUR),  # uneven: the longest gap counts
+        ("30 1 * * 1-5", 3 * _DAY),  # Friday to Monday
+        ("0 0 1 * *", 31 * _DAY),
+        ("0 0 13 * 5", 7 * _DAY),  # both day fields restricted: the 13th OR a Friday
+        ("0 0 */2 * 5", 2 * _DAY),  # a stepped day of month is no wildcard: odd days OR Fridays
+        ("0 0 * * */1", _DAY),  # */1 is a wildcard: every day
+        ("0 0 29 2 *", 4 * 365 * _DAY + _DAY),
+    ],
+)
+def test_cron_longest_gap(cron: str, gap: int) -> None:
+    assert longest_gap_seconds(cron) == gap
+
+
+def test_schedule_intervals_follow_the_schedules(app: cdk8s.App) -> None:
+    assert velero(app).schedule_intervals == {"velero-daily": _DAY, "velero-weekly": 7 * _DAY}
+    other = velero(
+        cdk8s.App(),
+        release_name="bk",
+        daily_schedule="0 */4 * * *",
+        weekly_schedule=None,
+        values={"schedules": {"monthly": {"schedule": "0 0 1 * *"}}},
+    )
+    assert other.schedule_intervals == {"bk-velero-daily": 4 * _HOUR, "bk-velero-monthly": 31 * _DAY}
+
+
+@pytest.mark.parametrize(
+    ("knobs", "field"),
+    [
+        ({"daily_schedule": "0 0 31 2 *"}, "daily_schedule"),
+        ({"values": {"schedules": {"extra": {"schedule": "every day"}}}}, "values.schedules.extra.schedule"),
+    ],
+)
+def test_schedules_that_never_run_are_refused(app: cdk8s.App, knobs: dict[str, Any], field: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        velero(app, **knobs)
+    assert caught.value.field == field
 
 
 def test_external_secret_from_openbao(app: cdk8s.App) -> None:

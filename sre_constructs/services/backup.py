@@ -20,9 +20,9 @@ from ..kernel.paths import child_path
 from ..kernel.validation import check_bool, check_dns_label, check_duration, check_values, duration_seconds
 from ..kernel.values import deep_merge
 from ..versions import CHARTS
-from ._backup_alerts import ALERTS, EXPORTERS
+from ._backup_alerts import ALERTS, EXPORTERS, NO_RECENT_BACKUP, schedule_budgets
 from ._credentials import checksum_values_from, credentials_external_secret
-from ._cron import check_cron
+from ._cron import check_cron, longest_gap_seconds, schedule_intervals
 
 __all__ = [
     "ALERTS",
@@ -239,6 +239,8 @@ class Backup(PlatformComponent):
     agent (which must run as uid 0), requests and limits everywhere, ServiceMonitor ``velero`` and
     (with the node agent) PodMonitor ``node-agent`` from the chart. Volume snapshots are off
     (``snapshotsEnabled: false``): S3-compatible stores have no snapshot API, volumes go through kopia.
+    The alert on a missing backup gives each Schedule twice the longest gap between two runs of its
+    cron expression (:attr:`schedule_intervals`).
 
     The BackupStorageLocation and the Schedules are chart values, not companion CRs: the chart
     ships Velero's CRDs in its ``crds/`` folder, which Helm applies before the templates, so one
@@ -323,6 +325,8 @@ class Backup(PlatformComponent):
             _check_ttl(where, f"{key}_ttl", ttl)
             if cron is not None:
                 schedules[key] = (check_cron(where, f"{key}_schedule", cron), ttl)
+                if longest_gap_seconds(cron) is None:
+                    raise ValidationError(where, f"{key}_schedule", cron, "a cron expression that runs at least yearly")
         check_bool(where, "node_agent", node_agent)
         check_dns_label(where, "monitoring_namespace", monitoring_namespace)
 
@@ -408,6 +412,7 @@ class Backup(PlatformComponent):
         }
         # Merge before the namespace exists: its Pod Security level follows the final values.
         final = deep_merge(knobs, check_values(where, "values", values if values is not None else {}))
+        intervals = schedule_intervals(where, final, release_name)
         if final.get("deployNodeAgent"):
             level, reason = "privileged", NODE_AGENT_REASON
         elif _restricted_ok(final):
@@ -424,9 +429,20 @@ class Backup(PlatformComponent):
             pod_security=level,
             pod_security_reason=reason,
         )
-        self.add_alert_rules(alert_rules, release=release_name)
+        # The missing-backup alert gives each Schedule twice its own interval (none without Schedules).
+        if intervals:
+            self.add_alert_rules(
+                alert_rules,
+                release=release_name,
+                schedule_budgets=schedule_budgets(intervals),
+                schedule=min(intervals),
+            )
+        else:
+            self.add_alert_rules(tuple(r for r in alert_rules if r.name != NO_RECENT_BACKUP), release=release_name)
         self.node_agent = bool(final.get("deployNodeAgent"))
         """Whether the node-agent DaemonSet runs (file-system backups)."""
+        self.schedule_intervals: dict[str, int] = intervals
+        """Schedule name -> the longest time between two of its runs, in seconds (from its cron)."""
         # The release waits for the credentials (valuesFrom names the Secret) and its pods roll when
         # they change: chart 12.1.0 puts podAnnotations on the velero and node-agent pods alike.
         self.release = self.add_helm_release(

@@ -24,7 +24,7 @@ from ..kernel.validation import (
 )
 from ..kernel.values import deep_merge
 from ..versions import CHARTS
-from ._istio_alerts import ALERTS, ISTIOD_EXPORTER
+from ._istio_alerts import ALERTS, GATEWAY_ALERTS, ISTIOD_EXPORTER, PROXY_EXPORTER
 
 __all__ = [
     "ALERTS",
@@ -130,7 +130,9 @@ ISTIOD_FACTS = register_chart(
     )
 )
 # The gateway runs `image: auto`: istiod's injector fills it in from global.hub above.
-GATEWAY_FACTS = register_chart(ChartFacts("gateway", values_knob="gateway_values", drift_ignores=_gateway_drift))
+GATEWAY_FACTS = register_chart(
+    ChartFacts("gateway", values_knob="gateway_values", exporters=(PROXY_EXPORTER,), drift_ignores=_gateway_drift)
+)
 
 BASE_RELEASE = "istio-base"
 ISTIOD_RELEASE = "istiod"
@@ -176,7 +178,9 @@ class Istio(PlatformComponent):
     restricted by the chart; it has no pod securityContext key). Sidecars and gateways injected by
     this istiod get ``proxy_resources`` and RuntimeDefault seccomp too. The companion
     ``istio-config`` (attribute ``config``) holds the mesh-wide PeerAuthentication ``default`` in
-    the root namespace. Prometheus scrapes istiod through :meth:`service_monitors`.
+    the root namespace. Prometheus scrapes istiod (and the gateway's Envoy stats, with
+    ``istio_requests_total``) through :meth:`service_monitors`; the gateway's 5xx alert exists only
+    with the gateway.
 
     Knobs (all keyword arguments):
 
@@ -263,7 +267,6 @@ class Istio(PlatformComponent):
                 check_values(where, name, given)
 
         super().__init__(scope, id, name="istio", namespace=namespace, wait=wait, pod_security="restricted")
-        self.add_alert_rules(alert_rules)
 
         base = self.add_helm_release(
             BASE_RELEASE,
@@ -317,6 +320,10 @@ class Istio(PlatformComponent):
         self.gateway = None
         self.gateway_namespace: str | None = None
         """Namespace of the ingress gateway, when enabled."""
+        self.gateway_name: str = GATEWAY_RELEASE
+        """The gateway's Deployment (and workload) name, ``source_workload`` of its requests."""
+        self.gateway_pods: dict[str, str] = {}
+        """The gateway pods' selector labels, when enabled."""
         if gateway:
             self.gateway_namespace = gateway_namespace
             # The gateway pod (image: auto) gets its proxy from the injector, so its namespace must
@@ -357,6 +364,13 @@ class Istio(PlatformComponent):
                 values=deep_merge(gateway_defaults, gateway_values or {}),
             )
             gateway_name = self.gateway.values.get("name") or GATEWAY_RELEASE
+            self.gateway_name = gateway_name
+            # The chart's selector labels (gateway.selectorLabels): app, and istio without "istio-".
+            given_labels = self.gateway.values.get("labels") or {}
+            self.gateway_pods = {
+                "app": str(given_labels.get("app") or gateway_name),
+                "istio": str(given_labels.get("istio") or gateway_name.removeprefix("istio-")),
+            }
             self.add_health_check(HealthCheck("Deployment", gateway_name, gateway_namespace))
             gw = gateway_namespace
             self.allow_ingress(
@@ -376,6 +390,13 @@ class Istio(PlatformComponent):
                 # Routes lead to workloads in any namespace, on whatever ports they serve.
                 self.allow_egress("backends", Peer.any_namespace("workloads the gateway routes to"), namespace=gw)
 
+        # The gateway's 5xx ratio reads its own Envoy stats: only with a gateway (and its PodMonitor).
+        if self.gateway is None:
+            alert_rules = tuple(rule for rule in alert_rules if rule.name not in GATEWAY_ALERTS)
+        self.add_alert_rules(
+            alert_rules, gateway=self.gateway_name, gateway_namespace=self.gateway_namespace or gateway_namespace
+        )
+
         self.config: PlatformComponent = self.add_companion("config")
         """Companion ``istio-config``: the mesh-wide PeerAuthentication (needs the CRDs of base)."""
         self.config.add_manifest(
@@ -389,14 +410,17 @@ class Istio(PlatformComponent):
         )
 
     def service_monitors(self) -> list[dict[str, Any]]:
-        """ServiceMonitors for istiod (the charts ship none), for the monitoring companion.
+        """ServiceMonitors for istiod and a PodMonitor for the gateway (the charts ship none), for the
+        monitoring companion.
 
         Returns:
-            One ``monitoring.coreos.com/v1`` ServiceMonitor: Service ``istiod`` (labels
-            ``app: istiod, istio: pilot``), port ``http-monitoring`` (15014).
+            A ``monitoring.coreos.com/v1`` ServiceMonitor: Service ``istiod`` (labels
+            ``app: istiod, istio: pilot``), port ``http-monitoring`` (15014); with the gateway, a
+            PodMonitor on its pods' Envoy stats (container port ``http-envoy-prom``, 15090,
+            ``/stats/prometheus``): ``istio_requests_total`` with ``reporter="source"``.
         """
         assert self.namespace is not None
-        return [
+        monitors = [
             {
                 "apiVersion": "monitoring.coreos.com/v1",
                 "kind": "ServiceMonitor",
@@ -409,3 +433,24 @@ class Istio(PlatformComponent):
                 },
             }
         ]
+        if self.gateway is not None and self.gateway_namespace is not None:
+            monitors.append(
+                {
+                    "apiVersion": "monitoring.coreos.com/v1",
+                    "kind": "PodMonitor",
+                    "metadata": {
+                        "name": self.gateway_name,
+                        "namespace": self.gateway_namespace,
+                        "labels": {"app": self.gateway_name},
+                    },
+                    "spec": {
+                        "selector": {"matchLabels": self.gateway_pods},
+                        "namespaceSelector": {"matchNames": [self.gateway_namespace]},
+                        # The port the gateway container itself declares (chart deployment.yaml).
+                        "podMetricsEndpoints": [
+                            {"port": "http-envoy-prom", "path": "/stats/prometheus", "interval": "30s"}
+                        ],
+                    },
+                }
+            )
+        return monitors

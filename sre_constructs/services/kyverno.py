@@ -25,7 +25,7 @@ from ..kernel.validation import (
 )
 from ..kernel.values import deep_merge
 from ..versions import CHARTS
-from ._kyverno_alerts import ALERTS, EXPORTER
+from ._kyverno_alerts import ALERTS, EXPORTER, POLICY_STATE
 from ._kyverno_policies import (
     DISALLOW_LATEST,
     PSS_BASELINE,
@@ -68,7 +68,7 @@ def _runtime_secrets(values: Mapping[str, Any], namespace: str, release: str) ->
 CHART_FACTS = register_chart(
     ChartFacts(
         "kyverno",
-        exporters=(EXPORTER,),
+        exporters=(EXPORTER, POLICY_STATE),
         # global.image.registry covers reg.kyverno.io; test and webhooksCleanup pin ghcr.io themselves.
         image_keys=MappingProxyType(
             {
@@ -204,6 +204,8 @@ class Kyverno(PlatformComponent):
     without labels, or relabelled, by a team); and Kyverno's background scans report existing
     violations in PolicyReports. They do not replace the labels: Kyverno skips its own namespace
     and ``kube-system``. Prometheus scrapes the controllers through :meth:`service_monitors`.
+    The CEL policies' readiness (their status only) reaches Prometheus through kube-state-metrics,
+    which Monitoring configures for it.
 
     Knobs (all keyword arguments):
 

@@ -304,12 +304,13 @@ class Logging(PlatformComponent):
                     raise ValidationError(where, knob, given, "None unless s3_bucket_chunks is set (S3 storage)")
 
         super().__init__(scope, id, name="logging", namespace=namespace, wait=wait)
-        self.add_alert_rules(alert_rules, release=release_name)
         self.mode = mode
         self.requires_external_secrets: bool = s3_credentials_secret is not None and secret_store is not None
         """The S3 credentials come through External Secrets: its CRDs and the store must be Ready first."""
 
         loki_full = helm_fullname(release_name, "loki", override=user_values.get("fullnameOverride"))
+        # ${loki}: the StatefulSet (and Service) the chart names after Loki's fullname.
+        self.add_alert_rules(alert_rules, release=release_name, loki=loki_full)
         self.gateway_url: str = f"http://{loki_full}-gateway.{namespace}.svc:80"
         """Loki's gateway Service URL (Grafana datasource, push clients)."""
 

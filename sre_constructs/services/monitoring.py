@@ -31,6 +31,7 @@ from ..kernel.values import deep_merge, set_path
 from ..versions import CHARTS
 from . import flux
 from ._alertmanager import Alerting, alertmanager_values, parse_alerting, receivers_external_secret
+from ._kyverno_alerts import with_policy_state
 from ._monitoring_exporters import KUBE_STATE_METRICS, PROMETHEUS_SYNTHETIC
 from ._monitoring_values import (
     ALERTMANAGER_REPLICAS,
@@ -112,6 +113,8 @@ ALERTS = flux.ALERTS
 RELEASE = "kube-prometheus-stack"
 """Default release name; the operator, Grafana, kube-state-metrics and node-exporter are named after it."""
 HEALTH_CHECKED_RELEASES = (RELEASE,)
+# What services before Monitoring hand to its companion (the Istio gateway's Envoy stats are a PodMonitor).
+_MONITOR_KINDS = ("ServiceMonitor", "PodMonitor")
 
 
 class Monitoring(PlatformComponent):
@@ -329,7 +332,7 @@ class Monitoring(PlatformComponent):
         if routing is not None:
             knobs["alertmanager"] = deep_merge(am, alertmanager_values(routing))
 
-        knobs = deep_merge(knobs, flux.kube_state_metrics_values())
+        knobs = with_policy_state(deep_merge(knobs, flux.kube_state_metrics_values()))
         self.release = self.add_helm_release(
             release_name,
             CHARTS["monitoring/kube-prometheus-stack"],
@@ -370,24 +373,24 @@ class Monitoring(PlatformComponent):
         return self._config
 
     def add_service_monitor(self, body: Mapping[str, Any]) -> Manifest:
-        """Put a ServiceMonitor (e.g. from ``Istio.service_monitors()``) into :attr:`config`.
+        """Put a ServiceMonitor or PodMonitor (e.g. from ``Istio.service_monitors()``) into :attr:`config`.
 
         Args:
-            body: the whole object: ``apiVersion: monitoring.coreos.com/v1``, ``kind: ServiceMonitor``,
-                ``metadata`` with ``name`` and ``namespace``, ``spec``.
+            body: the whole object: ``apiVersion: monitoring.coreos.com/v1``, ``kind: ServiceMonitor``
+                (or ``PodMonitor``), ``metadata`` with ``name`` and ``namespace``, ``spec``.
 
         Returns:
             The emitted manifest.
         """
         where = path_of(self)
         if not isinstance(body, Mapping):
-            raise ValidationError(where, "service monitor", body, "a ServiceMonitor body (dict)")
-        if body.get("apiVersion") != "monitoring.coreos.com/v1" or body.get("kind") != "ServiceMonitor":
+            raise ValidationError(where, "service monitor", body, "a ServiceMonitor or PodMonitor body (dict)")
+        if body.get("apiVersion") != "monitoring.coreos.com/v1" or body.get("kind") not in _MONITOR_KINDS:
             raise ValidationError(
                 where,
                 "service monitor apiVersion/kind",
                 f"{body.get('apiVersion')}/{body.get('kind')}",
-                "monitoring.coreos.com/v1/ServiceMonitor",
+                "monitoring.coreos.com/v1/ServiceMonitor or monitoring.coreos.com/v1/PodMonitor",
             )
         metadata = body.get("metadata")
         if not isinstance(metadata, Mapping) or not isinstance(metadata.get("namespace"), str):
