@@ -321,8 +321,7 @@ class CorePlatform(PlatformChart):
         monitoring = built.get("monitoring")
         if isinstance(monitoring, Monitoring):
             self.dashboards = platform_dashboards(self._dashboard_scope(built))
-            for dashboard in self.dashboards:
-                monitoring.add_dashboard(dashboard)
+            monitoring.add_dashboards(self.dashboards)
         add_monitor = getattr(monitoring, "add_service_monitor", None)
         if add_monitor is not None:
             for name in ("istio", "cert-manager", "kyverno"):

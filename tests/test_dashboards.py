@@ -45,10 +45,10 @@ def _dashboards(tree: Path) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
         for doc in load_docs(path):
             labels = (doc.get("metadata") or {}).get("labels") or {}
             if doc.get("kind") == "ConfigMap" and labels.get(SIDECAR_LABEL[0]) == SIDECAR_LABEL[1]:
-                (text,) = doc["data"].values()
-                board = json.loads(text)
-                assert board["uid"] not in found, f"uid {board['uid']} twice"
-                found[board["uid"]] = (doc, board)
+                for key, text in doc["data"].items():
+                    board = json.loads(text)
+                    assert key == f"{board['uid']}.json" and board["uid"] not in found, f"uid {board['uid']} twice"
+                    found[board["uid"]] = (doc, board)
     return found
 
 

@@ -7,6 +7,7 @@ kube-prometheus-stack's Grafana sidecar loads every ConfigMap labelled ``grafana
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from .model import LOKI, PROMETHEUS, Dashboard, Panel, Query, Threshold
@@ -14,6 +15,7 @@ from .overview import overview
 from .services import DASHBOARDS, Scope, dashboard_for
 
 __all__ = [
+    "CONFIG_MAP_NAME",
     "FOLDER",
     "FOLDER_ANNOTATION",
     "LOKI",
@@ -36,18 +38,29 @@ FOLDER_ANNOTATION = "grafana_folder"
 FOLDER = "Platform"
 
 
-def config_map(dashboard: Dashboard, namespace: str) -> dict[str, Any]:
-    """The sidecar ConfigMap carrying one dashboard."""
+#: The ConfigMap holding every platform dashboard.
+CONFIG_MAP_NAME = "platform-dashboards"
+
+
+def config_map(dashboards: Sequence[Dashboard], namespace: str) -> dict[str, Any]:
+    """The sidecar ConfigMap carrying the dashboards, one ``<uid>.json`` key each.
+
+    One object for all of them: the sidecar writes every key as a file of the folder, and one
+    object instead of a dozen keeps the synth's jsii round-trips flat (a tree's creations are bounded).
+    """
+    uids = [d.uid for d in dashboards]
+    if len(set(uids)) != len(uids):
+        raise ValueError(f"dashboard uids must be unique: {uids}")
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": {
-            "name": f"dashboard-{dashboard.uid}",
+            "name": CONFIG_MAP_NAME,
             "namespace": namespace,
             "labels": {SIDECAR_LABEL[0]: SIDECAR_LABEL[1], "app.kubernetes.io/part-of": "sre-constructs"},
             "annotations": {FOLDER_ANNOTATION: FOLDER},
         },
-        "data": {f"{dashboard.uid}.json": dashboard.to_json()},
+        "data": {f"{d.uid}.json": d.to_json() for d in dashboards},
     }
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
@@ -399,14 +399,15 @@ class Monitoring(PlatformComponent):
             )
         return self.config.add_manifest(body)
 
-    def add_dashboard(self, dashboard: Dashboard) -> Manifest:
-        """Put a Grafana dashboard into :attr:`config` as a sidecar ConfigMap in this namespace.
+    def add_dashboards(self, dashboards: Sequence[Dashboard]) -> Manifest:
+        """Put Grafana dashboards into :attr:`config` as one sidecar ConfigMap in this namespace.
 
-        kube-prometheus-stack's Grafana sidecar loads it into the folder its annotation names.
+        kube-prometheus-stack's Grafana sidecar loads each into the folder the ConfigMap's annotation names.
         """
-        if not isinstance(dashboard, Dashboard):
-            raise ValidationError(path_of(self), "dashboard", dashboard, "a sre_constructs.dashboards.Dashboard")
-        return self.config.add_manifest(config_map(dashboard, self.namespace or "monitoring"))
+        for dashboard in dashboards:
+            if not isinstance(dashboard, Dashboard):
+                raise ValidationError(path_of(self), "dashboard", dashboard, "a sre_constructs.dashboards.Dashboard")
+        return self.config.add_manifest(config_map(dashboards, self.namespace or "monitoring"))
 
     # -- network ----------------------------------------------------------------------------
 
