@@ -167,6 +167,9 @@ class ChartFacts:
         drift_ignores: the fields of the release's objects that a controller owns once running
             (:class:`DriftIgnore`), derived from the release's values; every HelmRelease runs
             with drift detection enabled, and these are its only exceptions.
+        workloads: the Deployments, StatefulSets and DaemonSets a release of the chart renders,
+            derived from the release's values; ``None`` when not declared (the bring-up plan then
+            cannot tell a misspelled health check from a real one without ``--charts``).
     """
 
     chart: str
@@ -181,6 +184,7 @@ class ChartFacts:
     aggregated_roles: tuple[tuple[str, str, str], ...] = ()
     manual_inputs: ValuesSteps = _no_steps
     drift_ignores: DriftIgnores = _no_drift_ignores
+    workloads: ValuesRefs | None = None
 
 
 _REGISTRY: dict[str, ChartFacts] = {}

@@ -19,7 +19,7 @@ from ..kernel.tree_check import infer_repo_root
 from .engine import simulate
 from .model import Blocker
 from .report import Plan, build_plan
-from .source import FLUX_KUSTOMIZE, Files, Obj, build, load_units
+from .source import BOOTSTRAP_SOURCES, FLUX_KUSTOMIZE, Files, Obj, build, load_units
 
 __all__ = ["Blocker", "Plan", "plan_app", "plan_clusters", "plan_files", "plan_tree"]
 
@@ -32,6 +32,7 @@ def plan_files(
     charts: str | os.PathLike[str] | None = None,
     mirror: str | None = None,
     title: str = "",
+    bootstrap: Sequence[str] = BOOTSTRAP_SOURCES,
 ) -> Plan:
     """Plan the trees at ``roots`` (repository-relative folders) of one repository.
 
@@ -43,14 +44,21 @@ def plan_files(
         charts: a folder of charts to render with ``helm`` instead (see :mod:`.charts`).
         mirror: the registry every image must come from. Default: inferred from the tree.
         title: what the plan is of, for its heading.
+        bootstrap: the sources ``flux bootstrap`` made, ``NAME`` or ``NAMESPACE/NAME`` (namespace
+            ``flux-system`` by default). Default: ``flux-system`` only.
     """
-    units, notes = load_units(files, list(roots))
+    units, notes = load_units(files, list(roots), bootstrap)
     if charts is not None:
         from .charts import render_charts
 
         rendered, chart_notes = render_charts(Path(charts), units)
         notes = notes + chart_notes
-    outcome = simulate(units, rendered=rendered, mirror=mirror if mirror is not None else infer_mirror(units))
+    outcome = simulate(
+        units,
+        rendered=rendered,
+        mirror=mirror if mirror is not None else infer_mirror(units),
+        bootstrap=bootstrap,
+    )
     outcome.notes[:0] = notes + [n for u in units for n in (f"{u.name}: {note}" for note in u.notes)]
     return build_plan(outcome, title or ", ".join(roots))
 
@@ -74,6 +82,7 @@ def plan_tree(
     rendered: Mapping[tuple[str, str], list[Obj]] | None = None,
     charts: str | os.PathLike[str] | None = None,
     mirror: str | None = None,
+    bootstrap: Sequence[str] = BOOTSTRAP_SOURCES,
 ) -> Plan:
     """Plan a written tree (and the trees given with it, applied to the same cluster).
 
@@ -86,6 +95,7 @@ def plan_tree(
         rendered: helm template output per release (see :func:`~sre_constructs.plan.charts.load_rendered`).
         charts: a folder of charts to render with ``helm`` (see :mod:`sre_constructs.plan.charts`).
         mirror: the registry every image must come from. Default: inferred from the tree.
+        bootstrap: the sources ``flux bootstrap`` made (see :func:`plan_files`). Default: ``flux-system``.
 
     Raises:
         ValidationError: a folder does not exist.
@@ -110,6 +120,7 @@ def plan_tree(
         charts=charts,
         mirror=mirror,
         title=str(root),
+        bootstrap=bootstrap,
     )
 
 

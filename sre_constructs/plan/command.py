@@ -55,6 +55,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     plan.add_argument("--repo-root", metavar="DIR", help="repository root Flux paths are relative to (with --tree)")
     plan.add_argument("--rendered", metavar="DIR", help="helm template output: DIR/<namespace>/<release>.yaml")
     plan.add_argument("--charts", metavar="DIR", help="charts (<chart>-<version>.tgz or <chart>/) to render with helm")
+    plan.add_argument(
+        "--bootstrap-source",
+        dest="bootstrap",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a source flux bootstrap made besides flux-system ([NAMESPACE/]NAME; repeatable; with --tree)",
+    )
     plan.add_argument("--mirror", metavar="REGISTRY", help="every image must come from here (default: the tree's)")
     plan.add_argument("--format", choices=FORMATS, default="text", help="output format (default: text)")
 
@@ -71,8 +79,8 @@ def run(args: argparse.Namespace) -> int:
     if args.tree and args.clusters:
         print("sre-constructs plan: give cluster files or --tree DIR, not both", file=sys.stderr)
         return EXIT_USAGE
-    if not args.tree and (args.known or args.repo_root):
-        print("sre-constructs plan: --with and --repo-root go with --tree DIR", file=sys.stderr)
+    if not args.tree and (args.known or args.repo_root or args.bootstrap):
+        print("sre-constructs plan: --with, --repo-root and --bootstrap-source go with --tree DIR", file=sys.stderr)
         return EXIT_USAGE
     try:
         rendered = load_rendered(args.rendered) if args.rendered else None
@@ -85,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
                     rendered=rendered,
                     charts=args.charts,
                     mirror=args.mirror,
+                    bootstrap=["flux-system", *args.bootstrap],
                 )
             ]
         else:

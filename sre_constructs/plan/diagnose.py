@@ -9,7 +9,7 @@ from .kinds import Key, Need, describe
 from .model import STAGES, Blocker, UnitOutcome, stage_of
 from .source import Obj, Unit
 from .state import ClusterState
-from .world import CLUSTER, MANUAL, World
+from .world import CLUSTER, MANUAL, World, source_hint
 
 __all__ = ["diagnose"]
 
@@ -151,6 +151,22 @@ def diagnose(
             outcome.failure = f"dry-run of stage '{_stage_name(index, outcome.stages)}' fails: {obj.label}"
             blockers.append(Blocker(unit.name, obj.label, f"{describe(need.key)} ({need.why})", text))
             continue
+        source = world.sources.get(unit.name)
+        if source is not None and not state.satisfied(source):
+            defined = _providers(world, source)
+            flux_ks = unit.kustomization
+            if flux_ks is not None and (not defined or id(flux_ks) in state.applied):
+                outcome.failure = f"its source {describe(source)[: -len(' Ready')]} is never Ready"
+                text = _provider_text(world, source, unit.name, flux_ks, [], ready) if defined else ""
+                blockers.append(
+                    Blocker(
+                        unit.name,
+                        f"Kustomization {unit.name}",
+                        f"{describe(source)} (spec.sourceRef)",
+                        text or source_hint(world, source),
+                    )
+                )
+            continue
         if done_stages[unit.name] < len(outcome.stages):
             continue  # waiting for a dependency or for its parent: reported there
         for obj in unit.objects:
@@ -163,6 +179,17 @@ def diagnose(
                         continue
                     text = _provider_text(world, need.key, unit.name, obj, [], ready)
                     blockers.append(Blocker(unit.name, obj.label, f"{describe(need.key)} ({need.why})", text))
+        unknown = [
+            (check, why)
+            for check in ([] if unit.wait else unit.health_checks)
+            for target, why in [world.health[(unit.name, check)]]
+            if target is None
+        ]
+        for (kind, namespace, name), why in unknown:
+            outcome.failure = "not Ready"
+            blockers.append(
+                Blocker(unit.name, f"Kustomization {unit.name}", f"health check {kind} {namespace}/{name} Ready", why)
+            )
         if not any(b.unit == unit.name for b in blockers):
             waiting = [f"{k} {ns}/{n}" for k, ns, n in unit.health_checks if not state.check_ready(unit, (k, ns, n))]
             outcome.failure = "not Ready"

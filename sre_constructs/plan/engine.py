@@ -25,7 +25,7 @@ the rounds apply stages and settle releases on a :class:`~.state.ClusterState`, 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .diagnose import diagnose
@@ -33,7 +33,7 @@ from .kinds import Need
 from .model import STAGES, Blocker, Outcome, UnitOutcome, stage_of
 from .source import Obj, Unit
 from .state import ClusterState
-from .world import MANUAL, World, build_world
+from .world import BOOTSTRAP_SOURCES, MANUAL, World, build_world
 
 __all__ = ["STAGES", "Blocker", "Outcome", "simulate", "stage_of"]
 
@@ -46,6 +46,7 @@ def simulate(
     rendered: Mapping[tuple[str, str], list[Obj]] | None = None,
     mirror: str | None = None,
     known: Mapping[str, Any] | None = None,
+    bootstrap: Sequence[str] = BOOTSTRAP_SOURCES,
 ) -> Outcome:
     """Run Flux on an empty cluster over ``units``; see the module doc.
 
@@ -55,9 +56,12 @@ def simulate(
             skips the pod checks.
         mirror: the registry every image must come from, if any.
         known: Flux Kustomizations of other trees already Ready on the cluster (``--with``).
+        bootstrap: the sources ``flux bootstrap`` made (``NAME`` or ``NAMESPACE/NAME``). Default:
+            ``flux-system``; a Kustomization's source that neither these nor the tree define never
+            becomes Ready.
     """
     known = known or {}
-    world = build_world(units, rendered, mirror)
+    world = build_world(units, rendered, mirror, bootstrap)
     state = ClusterState(world)
     waves = _waves(units, world.parent, known)
     outcomes: dict[str, UnitOutcome] = {}
@@ -69,17 +73,27 @@ def simulate(
     unit_ready: set[str] = set(known)
     done_stages = {u.name: 0 for u in units}
     failures: dict[str, tuple[Obj, Need, int]] = {}
+    started: set[str] = set()
     for rnd in range(1, _MAX_ROUNDS):
         changed = False
         for unit in units:
             if unit.name in unit_ready or unit.errors:
                 continue  # a failing kustomize build: Flux applies nothing of it, at every retry
-            started = unit.kustomization is None or id(unit.kustomization) in state.applied
-            if started and all(dep in unit_ready for dep in unit.depends_on):
-                changed |= _apply_stages(state, unit, outcomes[unit.name].stages, done_stages, failures)
+            if not _may_start(state, unit, unit_ready):
+                continue
+            started.add(unit.name)
+            if unit.unreadable is not None:
+                # What it applies is unknown: its dependents are planned as if it came up.
+                unit_ready.add(unit.name)
+                outcomes[unit.name].ready_round = rnd
+                changed = True
+                continue
+            changed |= _apply_stages(state, unit, outcomes[unit.name].stages, done_stages, failures)
         changed |= _settle(world, state)
         for unit in units:
-            if unit.name in unit_ready or done_stages[unit.name] < len(outcomes[unit.name].stages):
+            if unit.name in unit_ready or unit.name not in started:
+                continue
+            if done_stages[unit.name] < len(outcomes[unit.name].stages):
                 continue
             if state.unit_ready(unit):
                 unit_ready.add(unit.name)
@@ -90,6 +104,15 @@ def simulate(
     blockers = diagnose(world, state, outcomes, unit_ready, failures, done_stages, known)
     manual = [(step, state.have.get(key, "")) for step, _, key in world.manual]
     return Outcome(list(outcomes.values()), blockers, manual, world.notes, world.rendered is not None)
+
+
+def _may_start(state: ClusterState, unit: Unit, unit_ready: set[str]) -> bool:
+    """Applied by its parent, its source Ready, every ``dependsOn`` Ready (a root: at once)."""
+    if unit.kustomization is None:
+        return True
+    if id(unit.kustomization) not in state.applied or not state.satisfied(state.world.sources[unit.name]):
+        return False
+    return all(dep in unit_ready for dep in unit.depends_on)
 
 
 def _apply_stages(

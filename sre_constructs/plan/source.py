@@ -11,7 +11,7 @@ reported as a note rather than guessed at.
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,11 +21,13 @@ import yaml
 # One YAML reading and one group rule for the validator and the plan.
 from ..kernel.tree_check.model import Loader, group_of
 
-__all__ = ["Files", "Loader", "Obj", "Unit", "build", "group_of", "load_units"]
+__all__ = ["BOOTSTRAP_SOURCES", "Files", "Loader", "Obj", "Unit", "build", "group_of", "load_units"]
 
 _KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 _MANIFEST_SUFFIXES = (".yaml", ".yml")  # what Flux's generated kustomization takes
 FLUX_KUSTOMIZE = "kustomize.toolkit.fluxcd.io"
+BOOTSTRAP_SOURCES = ("flux-system",)
+"""The sources ``flux bootstrap`` creates (in ``flux-system``): they serve the repository being planned."""
 
 
 class Files:
@@ -128,6 +130,8 @@ class Unit:
         notes: what the reader could not follow.
         errors: why ``kustomize build`` (or Flux's generated kustomization) fails for this path:
             the Kustomization then never applies anything.
+        unreadable: why the plan cannot read what it applies (its source is another repository);
+            such a unit is reported as unknown, never as coming up.
     """
 
     name: str
@@ -136,6 +140,7 @@ class Unit:
     objects: list[Obj] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    unreadable: str | None = None
 
     @property
     def depends_on(self) -> list[str]:
@@ -319,8 +324,14 @@ def _repo_path(path: str) -> str:
     return cleaned or "."
 
 
-def load_units(files: Files, roots: list[str]) -> tuple[list[Unit], list[str]]:
+def load_units(
+    files: Files, roots: list[str], bootstrap: Iterable[str] = BOOTSTRAP_SOURCES
+) -> tuple[list[Unit], list[str]]:
     """Every unit reachable from the roots: each root folder, then each Flux Kustomization found.
+
+    A Kustomization's path is read from ``files`` when its source is one of ``bootstrap``
+    (``NAME`` or ``NAMESPACE/NAME``: the sources that serve this repository); any other source is
+    another repository, and the unit is marked unreadable.
 
     Returns:
         The units (roots first, then Flux Kustomizations in discovery order) and reader notes.
@@ -329,6 +340,7 @@ def load_units(files: Files, roots: list[str]) -> tuple[list[Unit], list[str]]:
     notes: list[str] = []
     by_name: dict[str, Unit] = {}
     queue: list[Unit] = []
+    mine = {name if "/" in name else f"flux-system/{name}" for name in bootstrap}
     for root in roots:
         unit = Unit(f"<{root}>", None, root)
         unit.objects = build(files, root, unit.notes, unit.errors)
@@ -351,8 +363,14 @@ def load_units(files: Files, roots: list[str]) -> tuple[list[Unit], list[str]]:
             source = obj.spec.get("sourceRef") or {}
             child = Unit(name, obj, _repo_path(str(obj.spec.get("path") or ".")))
             by_name[name] = child
+            source_ns = str(source.get("namespace") or obj.namespace or "flux-system")
             if source.get("kind") not in (None, "GitRepository", "OCIRepository", "Bucket"):
-                child.notes.append(f"source {source.get('kind')} is not read")
+                child.unreadable = f"its source {source.get('kind')} {source_ns}/{source.get('name')} is not read"
+            elif f"{source_ns}/{source.get('name')}" not in mine:
+                child.unreadable = (
+                    f"its source {source.get('kind') or 'GitRepository'} {source_ns}/{source.get('name')} is "
+                    "another repository than the one planned (name it with --bootstrap-source if it serves this one)"
+                )
             elif not files.is_dir(child.path):
                 child.errors.append(f"spec.path {obj.spec.get('path')!r} is not a folder of this repository")
             else:

@@ -74,15 +74,9 @@ class ClusterState:
         return all(self.check_ready(unit, check) for check in unit.health_checks)
 
     def check_ready(self, unit: Unit, check: tuple[str, str, str]) -> bool:
-        """A health check target: an object of the tree, else a workload a release in its namespace
-        makes (Ready with that release; the release's own Helm wait covers its workloads)."""
-        kind, namespace, name = check
-        for obj in self.world.objects():
-            if (obj.kind, obj.namespace, obj.name) == (kind, namespace, name):
-                return id(obj) in self.ready
-        releases = [r for r in self.world.releases.values() if r.target == namespace]
-        mine = [r for r in releases if r.unit == unit.name] or releases
-        return any(id(r.obj) in self.ready for r in mine) if mine else True
+        """A health check is Ready with what produces its target (:func:`~.world.build_world`)."""
+        target, _ = self.world.health[(unit.name, check)]
+        return target is not None and target in self.ready
 
     def _rbac(self, key: Key) -> bool:
         """Whether the RBAC objects in the cluster let a service account do ``verb`` on ``resource``."""

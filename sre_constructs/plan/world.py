@@ -7,16 +7,18 @@ release's chart facts, the pod checks, the manual steps and the cluster Flux was
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import difflib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 from ..kernel.facts import ManualStep, Webhook, chart_facts
 from .kinds import BUILTIN_GROUPS, FLUX_HELM, Key, Need, Prov, needs_of, provisions_of, release_chart, release_values
 from .manual import manual_steps_for
 from .pods import PodCheck, check_pods
-from .source import CLUSTER_SCOPED, FLUX_KUSTOMIZE, Obj, Unit
+from .source import BOOTSTRAP_SOURCES, CLUSTER_SCOPED, FLUX_KUSTOMIZE, Obj, Unit
 
-__all__ = ["CLUSTER", "MANUAL", "PRE_EXISTING_NAMESPACES", "Release", "World", "build_world"]
+__all__ = ["BOOTSTRAP_SOURCES", "CLUSTER", "MANUAL", "PRE_EXISTING_NAMESPACES", "Release", "World", "build_world"]
+
 
 PRE_EXISTING_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease", "flux-system")
 CLUSTER = "<cluster>"
@@ -56,6 +58,9 @@ class World:
         parent: per Flux Kustomization, the unit that applies it.
         manual: each manual step, the keys it waits for, the key it provides.
         preexisting: what the cluster has before any tree: its namespaces, the bootstrap sources.
+        sources: per Flux Kustomization, the key of its ``sourceRef`` being Ready.
+        health: per ``(unit, health check)``, the object (by ``id``: one of the tree's, or the
+            release rendering it) whose readiness is the check's, or ``None`` with why nothing is.
         notes: what the preparation could not model.
     """
 
@@ -75,6 +80,8 @@ class World:
     manual: list[tuple[ManualStep, tuple[Key, ...], Key]] = field(default_factory=list)
     preexisting: dict[Key, str] = field(default_factory=dict)
     namespace_labels: dict[str, dict[str, str]] = field(default_factory=dict)
+    sources: dict[str, Key] = field(default_factory=dict)
+    health: dict[tuple[str, tuple[str, str, str]], tuple[int | None, str]] = field(default_factory=dict)
 
     def objects(self) -> list[Obj]:
         return [obj for unit in self.units for obj in unit.objects]
@@ -87,8 +94,17 @@ class World:
         return keys
 
 
-def build_world(units: list[Unit], rendered: Mapping[tuple[str, str], list[Obj]] | None, mirror: str | None) -> World:
-    """Read the units once: needs, provisions, releases, pods, manual steps, the bootstrapped cluster."""
+def build_world(
+    units: list[Unit],
+    rendered: Mapping[tuple[str, str], list[Obj]] | None,
+    mirror: str | None,
+    bootstrap: Iterable[str] = BOOTSTRAP_SOURCES,
+) -> World:
+    """Read the units once: needs, provisions, releases, pods, manual steps, the bootstrapped cluster.
+
+    ``bootstrap``: the sources the cluster has before any tree (``NAME`` or ``NAMESPACE/NAME``;
+    the namespace defaults to ``flux-system``).
+    """
     world = World(units, rendered)
     for unit in units:
         for obj in unit.objects:
@@ -112,13 +128,80 @@ def build_world(units: list[Unit], rendered: Mapping[tuple[str, str], list[Obj]]
     world.manual = manual_steps_for(units, provided) + _chart_manual_steps(world)
     for ns in PRE_EXISTING_NAMESPACES:
         world.preexisting[("ns", ns)] = CLUSTER
-    for unit in units:  # the repositories Flux itself was bootstrapped with
-        if unit.kustomization is not None:
-            ref = unit.kustomization.spec.get("sourceRef") or {}
-            key = ("ready", str(ref.get("kind")), str(ref.get("namespace") or "flux-system"), str(ref.get("name")))
-            if key not in provided:
-                world.preexisting.setdefault(key, CLUSTER)
+    given = {name if "/" in name else f"flux-system/{name}" for name in bootstrap}
+    for unit in units:
+        if unit.kustomization is None:
+            continue
+        ref = unit.kustomization.spec.get("sourceRef") or {}
+        namespace = str(ref.get("namespace") or unit.kustomization.namespace or "flux-system")
+        key = ("ready", str(ref.get("kind") or "GitRepository"), namespace, str(ref.get("name")))
+        world.sources[unit.name] = key
+        if f"{namespace}/{ref.get('name')}" in given:  # the repositories Flux was bootstrapped with
+            world.preexisting[key] = CLUSTER
+        for check in unit.health_checks:
+            world.health[(unit.name, check)] = _health_target(world, unit, check)
     return world
+
+
+def source_hint(world: World, key: Key) -> str:
+    """Why a source nothing in the tree defines is missing, with the closest name that exists."""
+    kind, namespace, name = key[1], key[2], key[3]
+    names = [o.name for o in world.objects() if o.kind == kind and o.namespace == namespace]
+    names += [
+        k[3] for k, by in world.preexisting.items() if by == CLUSTER and k[0] == "ready" and k[1:3] == (kind, namespace)
+    ]
+    close = difflib.get_close_matches(name, sorted(set(names)), n=1)
+    hint = f"; did you mean {kind} {namespace}/{close[0]}?" if close else ""
+    return (
+        f"nothing in the tree defines it, and Flux's bootstrap provides flux-system only (name another "
+        f"with --bootstrap-source){hint}"
+    )
+
+
+def _produced(world: World, release: Release) -> set[tuple[str, str, str]] | None:
+    """``(kind, namespace, name)`` of the workloads a release renders: exactly with rendered charts,
+    else as its chart's facts declare them; ``None`` when neither tells."""
+    docs = None if world.rendered is None else world.rendered.get((release.target, release.name))
+    if docs is not None:
+        return {(d.kind, d.namespace or release.target, d.name) for d in docs}
+    facts = chart_facts(release_chart(release.obj))
+    if facts is None or facts.workloads is None:
+        return None
+    made = facts.workloads(release_values(release.obj), release.target, release.name)
+    return {(ref.kind, ref.namespace, ref.name) for ref in made}
+
+
+def _health_target(world: World, unit: Unit, check: tuple[str, str, str]) -> tuple[int | None, str]:
+    """What a health check waits for: the tree's object, else the release that renders it.
+
+    A release whose workloads the plan cannot know (an unknown chart, not rendered) is taken at its
+    word, with a note; a check nothing produces is ``None`` with the likely target of a typo.
+    """
+    kind, namespace, name = check
+    for obj in world.objects():
+        if (obj.kind, obj.namespace, obj.name) == check:
+            return id(obj), ""
+    releases = sorted(world.releases.values(), key=lambda r: r.unit != unit.name)  # its own first
+    candidates = [o.name for o in world.objects() if o.kind == kind and o.namespace == namespace]
+    unverified = None
+    for release in releases:
+        produced = _produced(world, release)
+        if produced is None:
+            if release.target == namespace and unverified is None:
+                unverified = release
+            continue
+        if check in produced:
+            return id(release.obj), ""
+        candidates += [n for k, ns, n in produced if (k, ns) == (kind, namespace)]
+    if unverified is not None:
+        world.notes.append(
+            f"Kustomization {unit.name}: health check {kind} {namespace}/{name} is taken as a workload of "
+            f"{unverified.obj.label}, whose chart's workloads the plan does not know (pass --charts to check it)"
+        )
+        return id(unverified.obj), ""
+    close = difflib.get_close_matches(name, sorted(set(candidates)), n=1)
+    hint = f"; did you mean {kind} {namespace}/{close[0]}?" if close else ""
+    return None, f"nothing in the tree or its charts produces {kind} {namespace}/{name}{hint}"
 
 
 def _read_context(world: World) -> None:
