@@ -8,8 +8,24 @@ from typing import Any
 
 from sre_constructs.kernel.facts import ChartFacts, ObjectRef, register_chart
 from sre_constructs.plan import plan_tree
+from sre_constructs.plan.charts import load_rendered
+from sre_constructs.plan.mutation import injectors_of, mutate
+from sre_constructs.plan.pods import pss_violations
 from sre_constructs.plan.source import Obj
-from tests.test_plan_faults import blockers, flux_ks, ns, release, write
+from sre_constructs.tenant_policies import namespaced_only
+from tests.test_plan_faults import (
+    GOOD_CONTAINER,
+    KYVERNO_CRD,
+    VPOL_CRD,
+    blockers,
+    deployment,
+    flux_ks,
+    library_policies,
+    ns,
+    release,
+    rendered_tree,
+    write,
+)
 
 # A chart whose facts name the workload each release renders: a Deployment named like the release.
 register_chart(
@@ -112,3 +128,117 @@ def test_health_check_is_matched_exactly_against_rendered_charts(tmp_path: Path)
 def test_health_check_on_an_object_nothing_produces_is_a_blocker(tmp_path: Path) -> None:
     tree = write(tmp_path, {"demo": [ns("demo")]}, [_checked("anything")])
     assert any("nothing in the tree or its charts produces Deployment demo/anything" in b for b in blockers(tree))
+
+
+# -- ValidatingPolicies judge only what they match -----------------------------------------
+
+
+def _vpol(name: str, rule: dict[str, Any], validation: str, **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "policies.kyverno.io/v1",
+        "kind": "ValidatingPolicy",
+        "metadata": {"name": name},
+        "spec": {
+            "validationActions": ["Deny"],
+            "matchConstraints": {"resourceRules": [rule]},
+            "validations": [{"expression": validation, "message": f"{name} refuses it"}],
+            **spec,
+        },
+    }
+
+
+_PODS = {"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"], "resources": ["pods"]}
+
+
+def _plan_rendered(tmp_path: Path, docs: list[dict[str, Any]], policies: list[dict[str, Any]]) -> Any:
+    tree, rendered = rendered_tree(tmp_path, docs, policies)
+    return plan_tree(tree, rendered=load_rendered(rendered), mirror="mirror.example.com")
+
+
+def test_cluster_scope_only_policy_says_nothing_about_namespaced_pods(tmp_path: Path) -> None:
+    plan = _plan_rendered(tmp_path, [deployment(GOOD_CONTAINER)], [namespaced_only()])
+    assert plan.ok, [str(b) for b in plan.blockers]
+    assert not [n for n in plan.notes if "tenant-namespaced-only" in n], plan.notes
+    # The control: the same unevaluable CEL on a rule that does match pods is still noted.
+    matching = _vpol("quantities", _PODS, "quantity('1Gi').isInteger()")
+    plan = _plan_rendered(tmp_path / "matching", [deployment(GOOD_CONTAINER)], [matching])
+    assert plan.ok
+    assert any("ValidatingPolicy quantities could not be evaluated" in n for n in plan.notes), plan.notes
+
+
+def test_object_selector_and_match_conditions_choose_the_pods_judged(tmp_path: Path) -> None:
+    selected = _vpol("no-demo", _PODS, "false", matchConstraints={
+        "resourceRules": [_PODS], "objectSelector": {"matchLabels": {"app": "demo"}}
+    })  # fmt: skip
+    labelled = deployment(GOOD_CONTAINER)
+    labelled["spec"]["template"]["metadata"] = {"labels": {"app": "demo"}}
+    assert any("no-demo refuses it" in str(b) for b in _plan_rendered(tmp_path / "a", [labelled], [selected]).blockers)
+    assert _plan_rendered(tmp_path / "b", [deployment(GOOD_CONTAINER)], [selected]).ok
+    # A Deployment's pods are created by the ReplicaSet controller, not by Flux: a condition on
+    # Flux's account does not match them; one on the controller's does.
+    by_flux = _vpol("by-flux", _PODS, "false", matchConditions=[
+        {"name": "flux", "expression": "request.userInfo.username.endsWith(':helm-controller')"}
+    ])  # fmt: skip
+    assert _plan_rendered(tmp_path / "c", [deployment(GOOD_CONTAINER)], [by_flux]).ok
+    by_controller = _vpol("by-controller", _PODS, "false", matchConditions=[
+        {"name": "rs", "expression": "request.userInfo.username.endsWith(':replicaset-controller')"}
+    ])  # fmt: skip
+    plan = _plan_rendered(tmp_path / "d", [deployment(GOOD_CONTAINER)], [by_controller])
+    assert any("by-controller refuses it" in str(b) for b in plan.blockers)
+
+
+# -- pods judged after the mutating webhooks (Istio's injector) ----------------------------
+
+
+def _gateway_pod() -> dict[str, Any]:
+    """What the istio/gateway chart renders: `image: auto`, filled in by istiod's injector."""
+    pod = deployment({**GOOD_CONTAINER, "name": "istio-proxy", "image": "auto"})
+    pod["metadata"]["name"] = "demo-operator"
+    pod["spec"]["template"]["metadata"] = {
+        "labels": {"sidecar.istio.io/inject": "true", "app": "gateway"},
+        "annotations": {"inject.istio.io/templates": "gateway"},
+    }
+    return pod
+
+
+def _mesh_tree(tmp_path: Path, injection: str) -> Path:
+    istiod = release("istiod", "istio-system", chart="istiod", values={"global": {"hub": "mirror.example.com/istio"}})
+    demo_ns = ns("demo")
+    demo_ns["metadata"]["labels"]["istio-injection"] = injection
+    return write(
+        tmp_path,
+        {
+            "kyverno": [KYVERNO_CRD, VPOL_CRD, *library_policies("disallow-latest-tag")],
+            "mesh": [ns("istio-system", "privileged"), istiod],
+            "demo": [demo_ns, release("demo-operator", "demo")],
+        },
+        [
+            flux_ks("kyverno", "./platform/kyverno"),
+            flux_ks("mesh", "./platform/mesh", ("kyverno",)),
+            flux_ks("demo", "./platform/demo", ("mesh",)),
+        ],
+    )
+
+
+def test_gateway_pod_is_judged_with_the_image_istio_injects(tmp_path: Path) -> None:
+    rendered = {("demo", "demo-operator"): [Obj(_gateway_pod(), "rendered")]}
+    plan = plan_tree(_mesh_tree(tmp_path, "enabled"), rendered=rendered, mirror="mirror.example.com")
+    assert plan.ok, [str(b) for b in plan.blockers]
+    # The control: where nothing injects, `image: auto` is what the policy sees, and refuses.
+    plan = plan_tree(_mesh_tree(tmp_path / "off", "disabled"), rendered=rendered, mirror="mirror.example.com")
+    refused = [str(b) for b in plan.blockers if b.kind == "admission"]
+    assert any("disallow-latest-tag refuses it" in b and "containers: istio-proxy" in b for b in refused), refused
+
+
+def test_sidecar_injection_adds_the_proxy_and_its_privileged_init_without_cni() -> None:
+    istiod = Obj(release("istiod", "istio-system", chart="istiod", values={"global": {"hub": "m.example/istio"}}), "x")
+    (injector,) = injectors_of([istiod])
+    assert injector.proxy_image == "m.example/istio/proxyv2:1.0.0"
+    spec = mutate([injector], {"istio-injection": "enabled"}, {}, {"containers": [GOOD_CONTAINER]})
+    assert [c["name"] for c in spec["containers"]] == ["manager", "istio-proxy"]
+    assert spec["initContainers"][0]["securityContext"]["capabilities"]["add"] == ["NET_ADMIN", "NET_RAW"]
+    assert pss_violations(spec, "restricted"), "istio-init needs NET_ADMIN: restricted refuses it"
+    # Opted out by the pod's label, or in a namespace not selected: untouched.
+    assert mutate([injector], {"istio-injection": "enabled"}, {"labels": {"sidecar.istio.io/inject": "false"}},
+                  {"containers": [GOOD_CONTAINER]}) == {"containers": [GOOD_CONTAINER]}  # fmt: skip
+    assert mutate([injector], {}, {}, {"containers": [GOOD_CONTAINER]}) == {"containers": [GOOD_CONTAINER]}

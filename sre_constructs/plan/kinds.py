@@ -297,16 +297,57 @@ def _ready(obj: Obj) -> Key:
     return ("ready", obj.kind, obj.namespace, obj.name)
 
 
-def pod_specs(obj: Obj) -> Iterable[tuple[str, dict[str, Any]]]:
-    """``(where, pod spec)`` of a workload object (Pod, Deployment, StatefulSet, DaemonSet, Job, CronJob)."""
+# Who creates a workload's pods: the kube-controller-manager controller of its kind.
+_CREATORS = {
+    "Deployment": "replicaset-controller",
+    "ReplicaSet": "replicaset-controller",
+    "StatefulSet": "statefulset-controller",
+    "DaemonSet": "daemonset-controller",
+    "Job": "job-controller",
+    "CronJob": "job-controller",
+}
+
+
+@dataclass(frozen=True)
+class PodTemplate:
+    """A pod as a workload object makes it.
+
+    Attributes:
+        where: the workload, for messages.
+        metadata: the pod's metadata (labels, annotations) from the template.
+        spec: the pod spec.
+        creator: the user whose request creates the pod: the controller of the workload's kind
+            (``system:serviceaccount:kube-system:<kind>-controller``), or ``""`` for a bare Pod
+            (created by whoever applies it).
+    """
+
+    where: str
+    metadata: dict[str, Any]
+    spec: dict[str, Any]
+    creator: str
+
+
+def pod_templates(obj: Obj) -> Iterable[PodTemplate]:
+    """The pod template of a workload object (Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob)."""
     spec = obj.spec
     templated = (obj.group == "apps" and obj.kind in ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet")) or (
         obj.group == "batch" and obj.kind == "Job"
     )
+    template: Any = None
     if obj.group == "" and obj.kind == "Pod":
-        yield obj.label, spec
-    elif templated:
-        yield obj.label, ((spec.get("template") or {}).get("spec") or {})
+        yield PodTemplate(obj.label, obj.metadata, spec, "")
+        return
+    if templated:
+        template = spec.get("template") or {}
     elif obj.group == "batch" and obj.kind == "CronJob":
-        job = (spec.get("jobTemplate") or {}).get("spec") or {}
-        yield obj.label, ((job.get("template") or {}).get("spec") or {})
+        template = ((spec.get("jobTemplate") or {}).get("spec") or {}).get("template") or {}
+    if isinstance(template, dict):
+        creator = f"system:serviceaccount:kube-system:{_CREATORS[obj.kind]}"
+        metadata = template.get("metadata") if isinstance(template.get("metadata"), dict) else {}
+        yield PodTemplate(obj.label, metadata or {}, template.get("spec") or {}, creator)
+
+
+def pod_specs(obj: Obj) -> Iterable[tuple[str, dict[str, Any]]]:
+    """``(where, pod spec)`` of a workload object (see :func:`pod_templates`)."""
+    for template in pod_templates(obj):
+        yield template.where, template.spec

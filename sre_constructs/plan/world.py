@@ -14,7 +14,8 @@ from dataclasses import dataclass, field, replace
 from ..kernel.facts import ManualStep, Webhook, chart_facts
 from .kinds import BUILTIN_GROUPS, FLUX_HELM, Key, Need, Prov, needs_of, provisions_of, release_chart, release_values
 from .manual import manual_steps_for
-from .pods import PodCheck, check_pods
+from .mutation import injectors_of
+from .pods import FLUX_APPLIER, HELM_APPLIER, PodCheck, check_pods
 from .source import BOOTSTRAP_SOURCES, CLUSTER_SCOPED, FLUX_KUSTOMIZE, Obj, Unit
 
 __all__ = ["BOOTSTRAP_SOURCES", "CLUSTER", "MANUAL", "PRE_EXISTING_NAMESPACES", "Release", "World", "build_world"]
@@ -257,21 +258,36 @@ def _release(world: World, obj: Obj, unit: str) -> Release:
     return Release(obj, unit, install, ready, webhooks)
 
 
+def _applier(obj: Obj | None, default: str) -> str:
+    """Who Flux sends a Kustomization's or HelmRelease's objects as: its service account, if named."""
+    account = obj.spec.get("serviceAccountName") if obj is not None else None
+    return f"system:serviceaccount:{obj.namespace or 'flux-system'}:{account}" if obj and account else default
+
+
 def _check_pods(world: World, mirror: str | None) -> None:
     """Rendered pods of each release (with charts) and the tree's own workloads."""
     kyverno_groups = ("kyverno.io", "policies.kyverno.io")
     objects = world.objects()
     policies = [obj for obj in objects if obj.group in kyverno_groups]
     namespaces = {obj.name: obj for obj in objects if obj.group == "" and obj.kind == "Namespace"}
+    injectors = injectors_of(objects)
     for key, release in world.releases.items():
         docs = None if world.rendered is None else world.rendered.get((release.target, release.name))
         if docs is None:
             continue
         obj = release.obj
         own = {("exists", d.kind, d.namespace or release.target, d.name) for d in docs}
-        tests = bool((obj.spec.get("test") or {}).get("enable"))
         for check in check_pods(
-            docs, release.target, namespaces, policies, mirror, obj.label, unpoliced=world.unpoliced, tests=tests
+            docs,
+            release.target,
+            namespaces,
+            policies,
+            mirror,
+            obj.label,
+            unpoliced=world.unpoliced,
+            tests=bool((obj.spec.get("test") or {}).get("enable")),
+            applier=_applier(obj, HELM_APPLIER),
+            injectors=injectors,
         ):
             world.pod_checks.append(check)
             world.notes.extend(check.notes)
@@ -283,15 +299,25 @@ def _check_pods(world: World, mirror: str | None) -> None:
         for doc in docs:
             if doc.group not in BUILTIN_GROUPS and not doc.is_("apiextensions.k8s.io", "CustomResourceDefinition"):
                 world.needs[key].append(Need(("crd", doc.group, doc.kind), "ready", f"{obj.label} renders {doc.label}"))
-    for obj in objects:
-        for check in check_pods(
-            [obj], obj.namespace, namespaces, policies, mirror, obj.label, unpoliced=world.unpoliced
-        ):
-            world.pod_checks.append(check)
-            world.notes.extend(check.notes)
-            world.needs[id(obj)].extend(check.needs)
-            for problem in check.refusals:
-                world.needs[id(obj)].append(Need(("admitted", check.where), "ready", problem))
+    for unit in world.units:
+        applier = _applier(unit.kustomization, FLUX_APPLIER)
+        for obj in unit.objects:
+            for check in check_pods(
+                [obj],
+                obj.namespace,
+                namespaces,
+                policies,
+                mirror,
+                obj.label,
+                unpoliced=world.unpoliced,
+                applier=applier,
+                injectors=injectors,
+            ):
+                world.pod_checks.append(check)
+                world.notes.extend(check.notes)
+                world.needs[id(obj)].extend(check.needs)
+                for problem in check.refusals:
+                    world.needs[id(obj)].append(Need(("admitted", check.where), "ready", problem))
 
 
 def _chart_manual_steps(world: World) -> list[tuple[ManualStep, tuple[Key, ...], Key]]:
