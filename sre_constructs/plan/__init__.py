@@ -17,9 +17,11 @@ from typing import Any
 from ..kernel.errors import ValidationError
 from ..kernel.tree_check import infer_repo_root
 from .engine import simulate
+from .kinds import OPTIONAL_FLUX_CRDS
 from .model import Blocker
 from .report import Plan, build_plan
-from .source import BOOTSTRAP_SOURCES, FLUX_KUSTOMIZE, Files, Obj, build, load_units
+from .source import BOOTSTRAP_SOURCES, FLUX_KUSTOMIZE, Files, Obj, build
+from .units import load_units
 
 __all__ = ["Blocker", "Plan", "plan_app", "plan_clusters", "plan_files", "plan_tree"]
 
@@ -33,6 +35,7 @@ def plan_files(
     mirror: str | None = None,
     title: str = "",
     bootstrap: Sequence[str] = BOOTSTRAP_SOURCES,
+    flux_crds: Sequence[str] = (),
 ) -> Plan:
     """Plan the trees at ``roots`` (repository-relative folders) of one repository.
 
@@ -46,7 +49,15 @@ def plan_files(
         title: what the plan is of, for its heading.
         bootstrap: the sources ``flux bootstrap`` made, ``NAME`` or ``NAMESPACE/NAME`` (namespace
             ``flux-system`` by default). Default: ``flux-system`` only.
+        flux_crds: optional Flux controllers installed with Flux, whose CRDs the cluster has from
+            the start (``artifactgenerator``: source-watcher). Default: none.
+
+    Raises:
+        ValidationError: ``flux_crds`` names a controller the plan does not know.
     """
+    for name in flux_crds:
+        if name not in OPTIONAL_FLUX_CRDS:
+            raise ValidationError("plan", "flux_crds", name, f"one of {', '.join(sorted(OPTIONAL_FLUX_CRDS))}")
     units, notes = load_units(files, list(roots), bootstrap)
     if charts is not None:
         from .charts import render_charts
@@ -58,6 +69,7 @@ def plan_files(
         rendered=rendered,
         mirror=mirror if mirror is not None else infer_mirror(units),
         bootstrap=bootstrap,
+        flux_crds=flux_crds,
     )
     outcome.notes[:0] = notes + [n for u in units for n in (f"{u.name}: {note}" for note in u.notes)]
     return build_plan(outcome, title or ", ".join(roots))
@@ -83,6 +95,7 @@ def plan_tree(
     charts: str | os.PathLike[str] | None = None,
     mirror: str | None = None,
     bootstrap: Sequence[str] = BOOTSTRAP_SOURCES,
+    flux_crds: Sequence[str] = (),
 ) -> Plan:
     """Plan a written tree (and the trees given with it, applied to the same cluster).
 
@@ -96,6 +109,7 @@ def plan_tree(
         charts: a folder of charts to render with ``helm`` (see :mod:`sre_constructs.plan.charts`).
         mirror: the registry every image must come from. Default: inferred from the tree.
         bootstrap: the sources ``flux bootstrap`` made (see :func:`plan_files`). Default: ``flux-system``.
+        flux_crds: optional Flux controllers installed with Flux (see :func:`plan_files`). Default: none.
 
     Raises:
         ValidationError: a folder does not exist.
@@ -121,6 +135,7 @@ def plan_tree(
         mirror=mirror,
         title=str(root),
         bootstrap=bootstrap,
+        flux_crds=flux_crds,
     )
 
 

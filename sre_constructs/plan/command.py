@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .kinds import OPTIONAL_FLUX_CRDS
 from .report import FORMATS
 
 __all__ = ["add_parser", "run"]
@@ -63,6 +64,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         metavar="NAME",
         help="a source flux bootstrap made besides flux-system ([NAMESPACE/]NAME; repeatable; with --tree)",
     )
+    plan.add_argument(
+        "--flux-crds",
+        dest="flux_crds",
+        action="append",
+        default=[],
+        choices=sorted(OPTIONAL_FLUX_CRDS),
+        help="an optional Flux controller installed with Flux, whose CRDs the cluster has (repeatable; with --tree)",
+    )
     plan.add_argument("--mirror", metavar="REGISTRY", help="every image must come from here (default: the tree's)")
     plan.add_argument("--format", choices=FORMATS, default="text", help="output format (default: text)")
 
@@ -79,8 +88,11 @@ def run(args: argparse.Namespace) -> int:
     if args.tree and args.clusters:
         print("sre-constructs plan: give cluster files or --tree DIR, not both", file=sys.stderr)
         return EXIT_USAGE
-    if not args.tree and (args.known or args.repo_root or args.bootstrap):
-        print("sre-constructs plan: --with, --repo-root and --bootstrap-source go with --tree DIR", file=sys.stderr)
+    if not args.tree and (args.known or args.repo_root or args.bootstrap or args.flux_crds):
+        print(
+            "sre-constructs plan: --with, --repo-root, --bootstrap-source and --flux-crds go with --tree DIR",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     try:
         rendered = load_rendered(args.rendered) if args.rendered else None
@@ -94,6 +106,7 @@ def run(args: argparse.Namespace) -> int:
                     charts=args.charts,
                     mirror=args.mirror,
                     bootstrap=["flux-system", *args.bootstrap],
+                    flux_crds=args.flux_crds,
                 )
             ]
         else:

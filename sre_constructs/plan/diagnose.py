@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .kinds import Key, Need, describe
+from .kinds import OPTIONAL_FLUX_CRDS, Key, Need, describe
 from .model import STAGES, Blocker, UnitOutcome, stage_of
 from .source import Obj, Unit
 from .state import ClusterState
@@ -82,6 +82,12 @@ def _provider_text(world: World, key: Key, unit: str, obj: Obj, same_stage: list
         return "nothing in the cluster grants it before the policy's dry-run; Kyverno refuses the policy"
     providers = list(_providers(world, key))
     if not providers:
+        optional = [name for name, crds in OPTIONAL_FLUX_CRDS.items() if key[0] == "crd" and tuple(key[1:]) in crds]
+        if optional:
+            return (
+                "nothing in the tree provides it: it is the CRD of an optional Flux controller, on the cluster "
+                f"only when Flux is installed with it (--flux-crds {optional[0]})"
+            )
         return "nothing in the tree provides it"
     texts = []
     same_labels = {o.label for o in same_stage}

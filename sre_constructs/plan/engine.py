@@ -47,6 +47,7 @@ def simulate(
     mirror: str | None = None,
     known: Mapping[str, Any] | None = None,
     bootstrap: Sequence[str] = BOOTSTRAP_SOURCES,
+    flux_crds: Sequence[str] = (),
 ) -> Outcome:
     """Run Flux on an empty cluster over ``units``; see the module doc.
 
@@ -59,9 +60,11 @@ def simulate(
         bootstrap: the sources ``flux bootstrap`` made (``NAME`` or ``NAMESPACE/NAME``). Default:
             ``flux-system``; a Kustomization's source that neither these nor the tree define never
             becomes Ready.
+        flux_crds: optional Flux controllers installed with Flux (``artifactgenerator``): their
+            CRDs are on the cluster from the start. Default: none.
     """
     known = known or {}
-    world = build_world(units, rendered, mirror, bootstrap)
+    world = build_world(units, rendered, mirror, bootstrap, flux_crds)
     state = ClusterState(world)
     waves = _waves(units, world.parent, known)
     outcomes: dict[str, UnitOutcome] = {}

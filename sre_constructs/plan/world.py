@@ -12,7 +12,18 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 from ..kernel.facts import ManualStep, Webhook, chart_facts
-from .kinds import BUILTIN_GROUPS, FLUX_HELM, Key, Need, Prov, needs_of, provisions_of, release_chart, release_values
+from .kinds import (
+    BUILTIN_GROUPS,
+    FLUX_HELM,
+    OPTIONAL_FLUX_CRDS,
+    Key,
+    Need,
+    Prov,
+    needs_of,
+    provisions_of,
+    release_chart,
+    release_values,
+)
 from .manual import manual_steps_for
 from .mutation import injectors_of
 from .pods import FLUX_APPLIER, HELM_APPLIER, PodCheck, check_pods
@@ -100,11 +111,13 @@ def build_world(
     rendered: Mapping[tuple[str, str], list[Obj]] | None,
     mirror: str | None,
     bootstrap: Iterable[str] = BOOTSTRAP_SOURCES,
+    flux_crds: Iterable[str] = (),
 ) -> World:
     """Read the units once: needs, provisions, releases, pods, manual steps, the bootstrapped cluster.
 
     ``bootstrap``: the sources the cluster has before any tree (``NAME`` or ``NAMESPACE/NAME``;
-    the namespace defaults to ``flux-system``).
+    the namespace defaults to ``flux-system``). ``flux_crds``: the optional Flux controllers
+    installed with Flux (keys of :data:`~.kinds.OPTIONAL_FLUX_CRDS`), whose CRDs are there too.
     """
     world = World(units, rendered)
     for unit in units:
@@ -129,6 +142,9 @@ def build_world(
     world.manual = manual_steps_for(units, provided) + _chart_manual_steps(world)
     for ns in PRE_EXISTING_NAMESPACES:
         world.preexisting[("ns", ns)] = CLUSTER
+    for name in flux_crds:
+        for group, kind in OPTIONAL_FLUX_CRDS[name]:
+            world.preexisting[("crd", group, kind)] = CLUSTER
     given = {name if "/" in name else f"flux-system/{name}" for name in bootstrap}
     for unit in units:
         if unit.kustomization is None:
@@ -148,9 +164,9 @@ def source_hint(world: World, key: Key) -> str:
     """Why a source nothing in the tree defines is missing, with the closest name that exists."""
     kind, namespace, name = key[1], key[2], key[3]
     names = [o.name for o in world.objects() if o.kind == kind and o.namespace == namespace]
-    names += [
-        k[3] for k, by in world.preexisting.items() if by == CLUSTER and k[0] == "ready" and k[1:3] == (kind, namespace)
-    ]
+    # Sources made by the tree (an ArtifactGenerator's ExternalArtifacts) or by bootstrap.
+    made = world.provided_keys() | set(world.preexisting)
+    names += [k[3] for k in made if k[0] == "ready" and tuple(k[1:3]) == (kind, namespace)]
     close = difflib.get_close_matches(name, sorted(set(names)), n=1)
     hint = f"; did you mean {kind} {namespace}/{close[0]}?" if close else ""
     return (
