@@ -4,7 +4,7 @@ objects it applies (read by :func:`~.source.build` from the files of its source)
 A Kustomization's source is read when it serves the repository being planned: one of the
 bootstrap sources, or an ``ExternalArtifact`` an ArtifactGenerator in the tree makes from them
 (:mod:`.artifacts`). Any other source is another repository: the unit is ``unreadable`` and the
-plan reports it as unknown. The bootstrap Kustomization that syncs a root folder itself (``flux
+plan reports it as unknown. The bootstrap Kustomization found in the root folder it syncs (``flux
 bootstrap``'s ``flux-system``, its path the cluster folder) is that root, not a second unit.
 """
 
@@ -75,8 +75,8 @@ def load_units(
             child = Unit(name, obj, _repo_path(str(obj.spec.get("path") or ".")))
             source = obj.spec.get("sourceRef") or {}
             source_ns = str(source.get("namespace") or obj.namespace or "flux-system")
-            if child.path in roots and f"{source_ns}/{source.get('name')}" in mine:
-                continue  # flux bootstrap's own Kustomization, syncing the root folder: the root unit
+            if unit.kustomization is None and child.path == unit.path and f"{source_ns}/{source.get('name')}" in mine:
+                continue  # flux bootstrap's own Kustomization, in the root folder it syncs: the root unit
             by_name[name] = child
             units.append(child)
             if source.get("kind") == "ExternalArtifact":

@@ -79,7 +79,6 @@ class World:
     units: list[Unit]
     rendered: Mapping[tuple[str, str], list[Obj]] | None
     notes: list[str] = field(default_factory=list)
-    owner: dict[int, str] = field(default_factory=dict)
     parent: dict[str, str] = field(default_factory=dict)
     cluster_scoped: set[tuple[str, str]] = field(default_factory=lambda: set(CLUSTER_SCOPED))
     unpoliced: frozenset[str] = frozenset({"kube-system"})
@@ -122,7 +121,6 @@ def build_world(
     world = World(units, rendered)
     for unit in units:
         for obj in unit.objects:
-            world.owner[id(obj)] = unit.name
             if obj.is_(FLUX_KUSTOMIZE, "Kustomization"):
                 world.parent[f"{obj.namespace or 'flux-system'}/{obj.name}"] = unit.name
             if obj.is_("apiextensions.k8s.io", "CustomResourceDefinition") and obj.spec.get("scope") == "Cluster":
