@@ -242,3 +242,20 @@ def test_sidecar_injection_adds_the_proxy_and_its_privileged_init_without_cni() 
     assert mutate([injector], {"istio-injection": "enabled"}, {"labels": {"sidecar.istio.io/inject": "false"}},
                   {"containers": [GOOD_CONTAINER]}) == {"containers": [GOOD_CONTAINER]}  # fmt: skip
     assert mutate([injector], {}, {}, {"containers": [GOOD_CONTAINER]}) == {"containers": [GOOD_CONTAINER]}
+
+
+def test_wait_off_services_health_checks_match_their_charts_facts() -> None:
+    """OpenBao and Velero declare the workloads they render: their health checks are verified
+    without charts (no 'taken as a workload' note), and a misspelled one would be a blocker."""
+    from cdk8s import App
+
+    from sre_constructs import CorePlatform
+    from sre_constructs.plan import plan_app
+
+    app = App()
+    CorePlatform(app, "core", services={"openbao": {"wait": False}, "backup": {"wait": False}})
+    plan = plan_app(app)
+    assert plan.ok, plan.render("text")
+    assert not [n for n in plan.notes if "taken as a workload" in n], plan.notes
+    openbao = next(s for s in plan.steps if s.name == "flux-system/openbao")
+    assert openbao.gate == "healthChecks: StatefulSet openbao/openbao"

@@ -94,6 +94,11 @@ CHART_FACTS = register_chart(
             "velero.io/VolumeSnapshotLocation",
         ),
         reads=_velero_reads,
+        # Fixed names: the server Deployment, and the node agent when enabled (the health checks).
+        workloads=lambda values, ns, release: (
+            ObjectRef("Deployment", ns, "velero"),
+            *((ObjectRef("DaemonSet", ns, "node-agent"),) if values.get("deployNodeAgent") else ()),
+        ),
     )
 )
 METRICS_PORT = 8085

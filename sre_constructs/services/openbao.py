@@ -67,6 +67,10 @@ CHART_FACTS = register_chart(
         manual_inputs=manual_inputs,
         # The seal-key init container runs the server image, written here in full.
         library_images=(SERVER_IMAGE,),
+        # The server StatefulSet, named after the release (what the health check names).
+        workloads=lambda values, ns, release: (
+            ObjectRef("StatefulSet", ns, helm_fullname(release, "openbao", override=values.get("fullnameOverride"))),
+        ),
     )
 )
 
