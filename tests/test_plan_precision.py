@@ -259,3 +259,19 @@ def test_wait_off_services_health_checks_match_their_charts_facts() -> None:
     assert not [n for n in plan.notes if "taken as a workload" in n], plan.notes
     openbao = next(s for s in plan.steps if s.name == "flux-system/openbao")
     assert openbao.gate == "healthChecks: StatefulSet openbao/openbao"
+
+
+def test_health_check_on_a_library_chart_is_checked_against_its_facts(tmp_path: Path) -> None:
+    """A hand-written tree installing cert-manager: its workloads come from the library's facts."""
+    folder = [ns("cert-manager"), release("cert-manager", "cert-manager", chart="cert-manager")]
+
+    def tree(name: str) -> Path:
+        component = flux_ks("cert-manager", "./platform/cert-manager", wait=False)
+        component["spec"]["healthChecks"] = [
+            {"apiVersion": "apps/v1", "kind": "Deployment", "name": name, "namespace": "cert-manager"}
+        ]
+        return write(tmp_path / name, {"cert-manager": folder}, [component])
+
+    assert blockers(tree("cert-manager-webhook")) == []
+    found = blockers(tree("cert-manager-webhok"))
+    assert any("did you mean Deployment cert-manager/cert-manager-webhook?" in b for b in found), found

@@ -57,6 +57,12 @@ def _openbao_reads(values: Mapping[str, Any], namespace: str, release: str) -> t
 
 # -- chart facts (read by the registry mirror and the bring-up plan) -------------------------
 
+
+def _fullname(values: Mapping[str, Any], release: str) -> str:
+    """The chart's fullname: its server StatefulSet, Services and ServiceAccount are named after it."""
+    return helm_fullname(release, "openbao", override=values.get("fullnameOverride"))
+
+
 CHART_FACTS = register_chart(
     ChartFacts(
         "openbao",
@@ -67,10 +73,7 @@ CHART_FACTS = register_chart(
         manual_inputs=manual_inputs,
         # The seal-key init container runs the server image, written here in full.
         library_images=(SERVER_IMAGE,),
-        # The server StatefulSet, named after the release (what the health check names).
-        workloads=lambda values, ns, release: (
-            ObjectRef("StatefulSet", ns, helm_fullname(release, "openbao", override=values.get("fullnameOverride"))),
-        ),
+        workloads=lambda values, ns, release: (ObjectRef("StatefulSet", ns, _fullname(values, release)),),
     )
 )
 
@@ -253,7 +256,7 @@ class OpenBao(PlatformComponent):
 
         super().__init__(scope, id, name="openbao", namespace=namespace, wait=wait)
 
-        fullname = helm_fullname(release_name, "openbao", override=(values or {}).get("fullnameOverride"))
+        fullname = _fullname(values or {}, release_name)
         internal = f"{fullname}-internal"
         self.service_url: str = f"https://{fullname}.{namespace}.svc:8200"
         """The API URL clients in the cluster use."""
