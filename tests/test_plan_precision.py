@@ -275,3 +275,24 @@ def test_health_check_on_a_library_chart_is_checked_against_its_facts(tmp_path: 
     assert blockers(tree("cert-manager-webhook")) == []
     found = blockers(tree("cert-manager-webhok"))
     assert any("did you mean Deployment cert-manager/cert-manager-webhook?" in b for b in found), found
+
+
+def test_every_library_chart_declares_the_workloads_its_health_checks_name() -> None:
+    """With every service's wait off (node-exporter in its own namespace, the gateway on), each
+    health check is matched against its chart's declared workloads: no note, no blocker."""
+    from cdk8s import App
+
+    from sre_constructs import CorePlatform
+    from sre_constructs.plan import plan_app
+
+    names = ("istio", "cert-manager", "kyverno", "monitoring", "logging", "openbao", "external-secrets",
+             "runtime-security", "backup")  # fmt: skip
+    extra = {"monitoring": {"node_exporter_namespace": "monitoring-node-exporter"}, "istio": {"gateway": True}}
+    app = App()
+    CorePlatform(app, "core", services={n: {"wait": False, **extra.get(n, {})} for n in names})
+    plan = plan_app(app)
+    assert plan.ok, [str(b) for b in plan.blockers]
+    assert not [n for n in plan.notes if "taken as a workload" in n], plan.notes
+    gates = [s.gate for s in plan.steps if s.gate.startswith("healthChecks")]
+    assert len(gates) == len(names)
+    assert any("DaemonSet monitoring-node-exporter/" in g for g in gates), gates
