@@ -58,6 +58,9 @@ def test_without_the_generator_crd_the_plan_names_it(cluster: Path, capsys: pyte
     assert main(["plan", "--tree", str(cluster)]) == 1
     assert main(["plan", "--tree", str(cluster), "--flux-crds", "artifactgenerator"]) == 0
     capsys.readouterr()
+    # Given the repository, the plan finds its cluster folder.
+    assert main(["plan", "--tree", str(cluster.parent.parent), "--flux-crds", "artifactgenerator"]) == 0
+    assert capsys.readouterr().out.startswith(f"plan for {cluster}: comes up")
 
 
 def test_an_artifact_nothing_generates_is_a_blocker(tmp_path: Path) -> None:

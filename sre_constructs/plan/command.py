@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from .kinds import OPTIONAL_FLUX_CRDS
 from .report import FORMATS
@@ -23,6 +24,8 @@ object, the need and what would provide it.
   sre-constructs plan                         the default platform
   sre-constructs plan clusters/lab.yaml ...   each cluster file, on its own cluster
   sre-constructs plan --tree dist/core        any written Flux tree (ours or hand-written YAML)
+  sre-constructs plan --tree .                every tree root of a repository (clusters/<name> beside
+                                              flux-system/, ...), each on its own cluster
 
 With --rendered DIR (helm template output, DIR/<namespace>/<release>.yaml) or --charts DIR
 (charts to render with helm from PATH), every rendered pod is checked too: Pod Security level of
@@ -79,6 +82,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 def run(args: argparse.Namespace) -> int:
     """Run ``plan``; 0 when every plan comes up, 1 when any does not, 2 for usage errors."""
     from ..kernel.errors import ValidationError
+    from ..kernel.tree_check.roots import find_tree_roots
     from . import plan_clusters, plan_tree
     from .charts import load_rendered
 
@@ -97,9 +101,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         rendered = load_rendered(args.rendered) if args.rendered else None
         if args.tree:
+            # A repository of cluster folders: each tree root below it, each on its own cluster.
+            roots = find_tree_roots(args.tree) if Path(args.tree).is_dir() and not args.known else []
             plans = [
                 plan_tree(
-                    args.tree,
+                    root,
                     with_trees=args.known,
                     repo_root=args.repo_root,
                     rendered=rendered,
@@ -108,6 +114,7 @@ def run(args: argparse.Namespace) -> int:
                     bootstrap=["flux-system", *args.bootstrap],
                     flux_crds=args.flux_crds,
                 )
+                for root in roots or [args.tree]
             ]
         else:
             plans = plan_clusters(args.clusters, rendered=rendered, charts=args.charts)
