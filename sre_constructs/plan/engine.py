@@ -52,7 +52,7 @@ def simulate(
     """Run Flux on an empty cluster over ``units``; see the module doc.
 
     Args:
-        units: what each Flux Kustomization applies (:func:`~sre_constructs.plan.source.load_units`).
+        units: what each Flux Kustomization applies (:func:`~sre_constructs.plan.units.load_units`).
         rendered: helm template output per release, by ``(namespace, release name)``; ``None``
             skips the pod checks.
         mirror: the registry every image must come from, if any.
