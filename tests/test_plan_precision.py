@@ -296,3 +296,27 @@ def test_every_library_chart_declares_the_workloads_its_health_checks_name() -> 
     gates = [s.gate for s in plan.steps if s.gate.startswith("healthChecks")]
     assert len(gates) == len(names)
     assert any("DaemonSet monitoring-node-exporter/" in g for g in gates), gates
+
+
+def test_a_bare_pod_is_sent_by_the_account_its_kustomization_names(tmp_path: Path) -> None:
+    """A tenant's Kustomization applies as its own ServiceAccount: a policy conditioned on that
+    account judges the tenant's bare Pod, and not the same Pod applied by Flux's own account."""
+    policy = _vpol("tenant-pods", _PODS, "false", matchConditions=[
+        {"name": "tenant", "expression": "request.userInfo.username == 'system:serviceaccount:flux-system:tenant-a'"}
+    ])  # fmt: skip
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "demo"},
+           "spec": {"containers": [GOOD_CONTAINER]}}  # fmt: skip
+
+    def plan(account: str | None) -> Any:
+        component = flux_ks("demo", "./platform/demo", ("kyverno",))
+        if account:
+            component["spec"]["serviceAccountName"] = account
+        tree = write(
+            tmp_path / str(account),
+            {"kyverno": [KYVERNO_CRD, VPOL_CRD, policy], "demo": [ns("demo"), pod]},
+            [flux_ks("kyverno", "./platform/kyverno"), component],
+        )
+        return plan_tree(tree)
+
+    assert any("tenant-pods refuses it" in str(b) for b in plan("tenant-a").blockers)
+    assert plan(None).ok
