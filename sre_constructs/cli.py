@@ -178,31 +178,19 @@ def _synth(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _tree_roots(directory: Path) -> list[Path]:
-    """``directory`` itself if it is a tree root, else every outermost tree root below it."""
-    if (directory / "kustomization.yaml").is_file():
-        return [directory]
-    roots: list[Path] = []
-    for kust in sorted(directory.rglob("kustomization.yaml")):
-        folder = kust.parent
-        if any(folder.is_relative_to(r) for r in roots):
-            continue
-        if (folder / "components").is_dir():
-            roots.append(folder)
-    return roots
-
-
 def _validate(args: argparse.Namespace) -> int:
     from .kernel.tree_check import check_tree
+    from .kernel.tree_check.roots import find_tree_roots
 
     directory = Path(args.dir)
     if not directory.is_dir():
         print(f"sre-constructs validate: {directory}: not a directory", file=sys.stderr)
         return EXIT_INVALID
-    roots = _tree_roots(directory)
+    roots = find_tree_roots(directory)
     if not roots:
         print(
-            f"sre-constructs validate: {directory}: no tree found (no kustomization.yaml with a components/ folder)",
+            f"sre-constructs validate: {directory}: no tree found (no kustomization.yaml with a components/ folder, "
+            "no cluster folder beside a flux-system/ folder, no folder of Flux Kustomizations)",
             file=sys.stderr,
         )
         return EXIT_INVALID

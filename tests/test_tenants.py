@@ -248,6 +248,10 @@ def test_trees_validate_and_come_up(out: Path, kubectl: str) -> None:
         plan = plan_tree(root, with_trees=[out / "core"])
         assert plan.ok, (tenant, [str(b) for b in plan.blockers])
         assert len([step for step in plan.steps if "tenant-" in step.name]) == 4, tenant
+        # search's workloads live in its own Git repository: unknown to the plan, never "ok".
+        assert [s.name for s in plan.steps if s.unknown] == (
+            ["flux-system/tenant-search"] if tenant == "search" else []
+        )
 
 
 def test_plan_app_of_the_snippet_comes_up(app: App) -> None:

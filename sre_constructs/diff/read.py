@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from ..kernel.errors import ValidationError
-from ..plan.source import FLUX_KUSTOMIZE, Files, Obj, Unit, build, load_units
+from ..plan.source import FLUX_KUSTOMIZE, Files, Obj, Unit, build
+from ..plan.units import load_units
 
 __all__ = ["Identity", "Snapshot", "app_trees", "git_files", "git_toplevel", "roots_of", "snapshot"]
 

@@ -202,6 +202,9 @@ class ChartFacts:
             read only these.
         served_ports: the Service ports the chart renders (the ones a route may lead to), derived
             from the release's values; the plan checks routes against them without ``--charts``.
+        workloads: the Deployments, StatefulSets and DaemonSets a release of the chart renders,
+            derived from the release's values; ``None`` when not declared (the bring-up plan then
+            cannot tell a misspelled health check from a real one without ``--charts``).
     """
 
     chart: str
@@ -218,6 +221,7 @@ class ChartFacts:
     drift_ignores: DriftIgnores = _no_drift_ignores
     exporters: tuple[Exporter, ...] = ()
     served_ports: ValuesPorts = _no_ports
+    workloads: ValuesRefs | None = None
 
 
 _REGISTRY: dict[str, ChartFacts] = {}

@@ -19,10 +19,12 @@ from ..kernel.tree_check import infer_repo_root
 from .alerting import alert_delivery_notes
 from .engine import simulate
 from .exposure import exposure_blockers
+from .kinds import OPTIONAL_FLUX_CRDS
 from .model import Blocker
 from .report import Plan, build_plan
 from .scrapes import unscraped_rules
-from .source import FLUX_KUSTOMIZE, Files, Obj, build, load_units
+from .source import BOOTSTRAP_SOURCES, FLUX_KUSTOMIZE, Files, Obj, build
+from .units import load_units
 
 __all__ = ["Blocker", "Plan", "plan_app", "plan_clusters", "plan_files", "plan_tree"]
 
@@ -35,6 +37,8 @@ def plan_files(
     charts: str | os.PathLike[str] | None = None,
     mirror: str | None = None,
     title: str = "",
+    bootstrap: Sequence[str] = BOOTSTRAP_SOURCES,
+    flux_crds: Sequence[str] = (),
 ) -> Plan:
     """Plan the trees at ``roots`` (repository-relative folders) of one repository.
 
@@ -46,14 +50,30 @@ def plan_files(
         charts: a folder of charts to render with ``helm`` instead (see :mod:`.charts`).
         mirror: the registry every image must come from. Default: inferred from the tree.
         title: what the plan is of, for its heading.
+        bootstrap: the sources ``flux bootstrap`` made, ``NAME`` or ``NAMESPACE/NAME`` (namespace
+            ``flux-system`` by default). Default: ``flux-system`` only.
+        flux_crds: optional Flux controllers installed with Flux, whose CRDs the cluster has from
+            the start (``artifactgenerator``: source-watcher). Default: none.
+
+    Raises:
+        ValidationError: ``flux_crds`` names a controller the plan does not know.
     """
-    units, notes = load_units(files, list(roots))
+    for name in flux_crds:
+        if name not in OPTIONAL_FLUX_CRDS:
+            raise ValidationError("plan", "flux_crds", name, f"one of {', '.join(sorted(OPTIONAL_FLUX_CRDS))}")
+    units, notes = load_units(files, list(roots), bootstrap)
     if charts is not None:
         from .charts import render_charts
 
         rendered, chart_notes = render_charts(Path(charts), units)
         notes = notes + chart_notes
-    outcome = simulate(units, rendered=rendered, mirror=mirror if mirror is not None else infer_mirror(units))
+    outcome = simulate(
+        units,
+        rendered=rendered,
+        mirror=mirror if mirror is not None else infer_mirror(units),
+        bootstrap=bootstrap,
+        flux_crds=flux_crds,
+    )
     outcome.blockers.extend(unscraped_rules(units))
     outcome.blockers.extend(exposure_blockers(units, rendered))  # exposed hosts, end to end
     outcome.notes[:0] = notes + [n for u in units for n in (f"{u.name}: {note}" for note in u.notes)]
@@ -80,6 +100,8 @@ def plan_tree(
     rendered: Mapping[tuple[str, str], list[Obj]] | None = None,
     charts: str | os.PathLike[str] | None = None,
     mirror: str | None = None,
+    bootstrap: Sequence[str] = BOOTSTRAP_SOURCES,
+    flux_crds: Sequence[str] = (),
 ) -> Plan:
     """Plan a written tree (and the trees given with it, applied to the same cluster).
 
@@ -92,6 +114,8 @@ def plan_tree(
         rendered: helm template output per release (see :func:`~sre_constructs.plan.charts.load_rendered`).
         charts: a folder of charts to render with ``helm`` (see :mod:`sre_constructs.plan.charts`).
         mirror: the registry every image must come from. Default: inferred from the tree.
+        bootstrap: the sources ``flux bootstrap`` made (see :func:`plan_files`). Default: ``flux-system``.
+        flux_crds: optional Flux controllers installed with Flux (see :func:`plan_files`). Default: none.
 
     Raises:
         ValidationError: a folder does not exist.
@@ -116,6 +140,8 @@ def plan_tree(
         charts=charts,
         mirror=mirror,
         title=str(root),
+        bootstrap=bootstrap,
+        flux_crds=flux_crds,
     )
 
 

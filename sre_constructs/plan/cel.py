@@ -7,11 +7,13 @@ runtime offers too: optional values (``?.``, ``orValue``, ``hasValue``) and stri
 and Kyverno's (``resource``, ``image``, ``http``, ...) are not there: an expression that uses them
 does not compile, and the plan notes that it could not evaluate the policy rather than guess.
 
-What is honoured: ``matchConstraints`` (``resourceRules`` on pods for CREATE, ``namespaceSelector``
-on the namespace's labels, ``excludeResourceRules``), ``matchConditions``, ``variables``,
-``validations`` (``expression``, ``message``, ``messageExpression``) and ``validationActions``
-(only ``Deny`` refuses). An ``objectSelector`` is not evaluated (pod templates' labels are not
-read here): such a policy is noted, not applied.
+What is honoured: ``matchConstraints`` (``resourceRules`` with their ``scope`` and ``operations``
+on the pod's CREATE, ``namespaceSelector`` on the namespace's labels, ``objectSelector`` on the
+pod's labels, ``excludeResourceRules``), ``matchConditions`` on the request as its sender makes
+it (``request.userInfo``: the controller that creates the pod, or Flux's applier for a bare Pod),
+``variables``, ``validations`` (``expression``, ``message``, ``messageExpression``) and
+``validationActions`` (only ``Deny`` refuses). A policy that does not match the request is not
+evaluated at all, so its CEL is never noted as unevaluable.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-__all__ = ["KINDS", "Verdict", "evaluate"]
+__all__ = ["KINDS", "Verdict", "evaluate", "user_info"]
 
 KINDS = ("ValidatingPolicy", "NamespacedValidatingPolicy")
 """The ``policies.kyverno.io`` kinds evaluated on pods."""
@@ -89,41 +91,61 @@ def _selects(selector: Mapping[str, Any] | None, labels: Mapping[str, str]) -> b
     return True
 
 
-def _rule_has_pods(rule: Mapping[str, Any]) -> bool:
+def _rule_matches(rule: Mapping[str, Any]) -> bool:
+    """Whether a ``resourceRules`` entry covers CREATE of ``pods`` (core group, ``v1``) in a namespace."""
+
     def has(key: str, value: str) -> bool:
         items = rule.get(key) or []
         return value in items or "*" in items
 
+    if str(rule.get("scope") or "*") not in ("*", "Namespaced"):
+        return False  # a Pod is namespaced: a Cluster-scope rule never sees it
     return (
         has("apiGroups", "") and has("apiVersions", "v1") and has("resources", "pods") and has("operations", "CREATE")
     )
 
 
-def evaluate(policy: Mapping[str, Any], label: str, pod: Mapping[str, Any], namespace: Mapping[str, Any]) -> Verdict:
-    """Whether ``policy`` (a ValidatingPolicy body) admits ``pod`` (a Pod object) created in
-    ``namespace`` (a Namespace object, labels included)."""
+def user_info(username: str) -> dict[str, Any]:
+    """``request.userInfo`` of a request sent as ``username`` (a service account's groups with it)."""
+    groups = ["system:authenticated"]
+    if username.startswith("system:serviceaccount:"):
+        namespace = username.split(":")[2]
+        groups = ["system:serviceaccounts", f"system:serviceaccounts:{namespace}", *groups]
+    return {"username": username, "groups": groups}
+
+
+def evaluate(
+    policy: Mapping[str, Any],
+    label: str,
+    pod: Mapping[str, Any],
+    namespace: Mapping[str, Any],
+    username: str = "system:serviceaccount:kube-system:replicaset-controller",
+) -> Verdict:
+    """Whether ``policy`` (a ValidatingPolicy body) admits ``pod`` (a Pod object, its labels
+    included) created in ``namespace`` (a Namespace object, labels included) by ``username``
+    (default: the ReplicaSet controller, which creates a Deployment's pods)."""
     verdict = Verdict()
     spec = policy.get("spec") or {}
     match = spec.get("matchConstraints") or {}
     labels = {**((namespace.get("metadata") or {}).get("labels") or {})}
     ns_name = str((namespace.get("metadata") or {}).get("name") or "")
     labels.setdefault("kubernetes.io/metadata.name", ns_name)
-    if not any(_rule_has_pods(r) for r in match.get("resourceRules") or []):
+    if not any(_rule_matches(r) for r in match.get("resourceRules") or []):
         return verdict
-    if any(_rule_has_pods(r) for r in match.get("excludeResourceRules") or []):
+    if any(_rule_matches(r) for r in match.get("excludeResourceRules") or []):
         return verdict
     if not _selects(match.get("namespaceSelector"), labels):
         return verdict
-    if "Deny" not in (spec.get("validationActions") or []):
+    if not _selects(match.get("objectSelector"), (pod.get("metadata") or {}).get("labels") or {}):
         return verdict
-    if match.get("objectSelector"):
-        verdict.notes.append(f"{label}: its objectSelector is not evaluated on pod templates; not applied here")
+    if "Deny" not in (spec.get("validationActions") or []):
         return verdict
     request = {
         "operation": "CREATE",
         "namespace": ns_name,
         "kind": {"group": "", "version": "v1", "kind": "Pod"},
         "resource": {"group": "", "version": "v1", "resource": "pods"},
+        "userInfo": user_info(username),
     }
     data: dict[str, Any] = {"object": pod, "oldObject": None, "request": request, "namespaceObject": namespace}
     try:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
+from .kinds import OPTIONAL_FLUX_CRDS
 from .report import FORMATS
 
 __all__ = ["add_parser", "run"]
@@ -22,6 +24,8 @@ object, the need and what would provide it.
   sre-constructs plan                         the default platform
   sre-constructs plan clusters/lab.yaml ...   each cluster file, on its own cluster
   sre-constructs plan --tree dist/core        any written Flux tree (ours or hand-written YAML)
+  sre-constructs plan --tree .                every tree root of a repository (clusters/<name> beside
+                                              flux-system/, ...), each on its own cluster
 
 With --rendered DIR (helm template output, DIR/<namespace>/<release>.yaml) or --charts DIR
 (charts to render with helm from PATH), every rendered pod is checked too: Pod Security level of
@@ -55,6 +59,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     plan.add_argument("--repo-root", metavar="DIR", help="repository root Flux paths are relative to (with --tree)")
     plan.add_argument("--rendered", metavar="DIR", help="helm template output: DIR/<namespace>/<release>.yaml")
     plan.add_argument("--charts", metavar="DIR", help="charts (<chart>-<version>.tgz or <chart>/) to render with helm")
+    plan.add_argument(
+        "--bootstrap-source",
+        dest="bootstrap",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a source flux bootstrap made besides flux-system ([NAMESPACE/]NAME; repeatable; with --tree)",
+    )
+    plan.add_argument(
+        "--flux-crds",
+        dest="flux_crds",
+        action="append",
+        default=[],
+        choices=sorted(OPTIONAL_FLUX_CRDS),
+        help="an optional Flux controller installed with Flux, whose CRDs the cluster has (repeatable; with --tree)",
+    )
     plan.add_argument("--mirror", metavar="REGISTRY", help="every image must come from here (default: the tree's)")
     plan.add_argument("--format", choices=FORMATS, default="text", help="output format (default: text)")
 
@@ -62,6 +82,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 def run(args: argparse.Namespace) -> int:
     """Run ``plan``; 0 when every plan comes up, 1 when any does not, 2 for usage errors."""
     from ..kernel.errors import ValidationError
+    from ..kernel.tree_check.roots import find_tree_roots
     from . import plan_clusters, plan_tree
     from .charts import load_rendered
 
@@ -71,21 +92,29 @@ def run(args: argparse.Namespace) -> int:
     if args.tree and args.clusters:
         print("sre-constructs plan: give cluster files or --tree DIR, not both", file=sys.stderr)
         return EXIT_USAGE
-    if not args.tree and (args.known or args.repo_root):
-        print("sre-constructs plan: --with and --repo-root go with --tree DIR", file=sys.stderr)
+    if not args.tree and (args.known or args.repo_root or args.bootstrap or args.flux_crds):
+        print(
+            "sre-constructs plan: --with, --repo-root, --bootstrap-source and --flux-crds go with --tree DIR",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     try:
         rendered = load_rendered(args.rendered) if args.rendered else None
         if args.tree:
+            # A repository of cluster folders: each tree root below it, each on its own cluster.
+            roots = find_tree_roots(args.tree) if Path(args.tree).is_dir() and not args.known else []
             plans = [
                 plan_tree(
-                    args.tree,
+                    root,
                     with_trees=args.known,
                     repo_root=args.repo_root,
                     rendered=rendered,
                     charts=args.charts,
                     mirror=args.mirror,
+                    bootstrap=["flux-system", *args.bootstrap],
+                    flux_crds=args.flux_crds,
                 )
+                for root in roots or [args.tree]
             ]
         else:
             plans = plan_clusters(args.clusters, rendered=rendered, charts=args.charts)

@@ -17,276 +17,27 @@ Flux retries failed applies, so the simulation runs in rounds until nothing chan
 not Ready then would block forever. Separately, every need must be met by the Kustomization itself
 (an earlier stage, or its own objects for readiness), by what it depends on, or by what applied it:
 a need met only by an unrelated Kustomization works by the luck of a retry, and is reported too.
+
+:func:`simulate` owns the run, top to bottom: :func:`~.world.build_world` reads the units once,
+the rounds apply stages and settle releases on a :class:`~.state.ClusterState`, and
+:func:`~.diagnose.diagnose` says what did not come up; the report reads the :class:`Outcome`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..kernel.facts import ManualStep, Webhook, chart_facts
-from .kinds import BUILTIN_GROUPS, FLUX_HELM, Key, Need, Prov, needs_of, provisions_of, release_chart, release_values
-from .manual import manual_steps_for
-from .model import STAGES, Blocker, Outcome, stage_of
-from .pods import PodCheck, check_pods
-from .run import run
-from .source import CLUSTER_SCOPED, Obj, Unit
+from .diagnose import diagnose
+from .kinds import Need
+from .model import STAGES, Blocker, Outcome, UnitOutcome, stage_of
+from .source import Obj, Unit
+from .state import ClusterState
+from .world import BOOTSTRAP_SOURCES, MANUAL, World, build_world
 
 __all__ = ["STAGES", "Blocker", "Outcome", "simulate", "stage_of"]
 
-PRE_EXISTING_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease", "flux-system")
-_CLUSTER = "<cluster>"
-
-
-@dataclass
-class _Release:
-    obj: Obj
-    unit: str
-    install: list[Prov]
-    ready: list[Prov]
-    webhooks: list[tuple[Webhook, Key]]
-    rendered_needs: list[Need]
-
-
-class _Sim:
-    def __init__(self, units: list[Unit], rendered: Mapping[tuple[str, str], list[Obj]] | None, mirror: str | None):
-        self.units = units
-        self.by_name = {u.name: u for u in units}
-        self.rendered = rendered
-        self.mirror = mirror
-        self.notes: list[str] = []
-        self.blockers: list[Blocker] = []
-        self.have: dict[Key, str] = {}
-        self.applied: set[int] = set()
-        self.ready: set[int] = set()
-        self.owner: dict[int, str] = {}
-        self.parent: dict[str, str] = {}
-        self.cluster_scoped = set(CLUSTER_SCOPED)
-        for unit in units:
-            for obj in unit.objects:
-                self.owner[id(obj)] = unit.name
-                if obj.is_("kustomize.toolkit.fluxcd.io", "Kustomization"):
-                    self.parent[f"{obj.namespace or 'flux-system'}/{obj.name}"] = unit.name
-                if obj.is_("apiextensions.k8s.io", "CustomResourceDefinition") and obj.spec.get("scope") == "Cluster":
-                    self.cluster_scoped.add(
-                        (str(obj.spec.get("group")), str((obj.spec.get("names") or {}).get("kind")))
-                    )
-        self.unpoliced: frozenset[str] = frozenset({"kube-system"})
-        self.aggregations: list[tuple[str, str, str]] = []  # (label key, value, "namespace/service account")
-        self.context = self._context()
-        self.needs: dict[int, list[Need]] = {}
-        self.provs: dict[int, list[Prov]] = {}
-        self.releases: dict[int, _Release] = {}
-        self.pod_checks: list[PodCheck] = []
-        for unit in units:
-            for obj in unit.objects:
-                scoped = (obj.group, obj.kind) in self.cluster_scoped or not obj.namespace
-                self.needs[id(obj)] = needs_of(obj, scoped, self.context)
-                self.provs[id(obj)] = provisions_of(obj)
-                if obj.is_(FLUX_HELM, "HelmRelease"):
-                    self.releases[id(obj)] = self._release(obj, unit.name)
-        self._pods()
-        self.manual = manual_steps_for(units, self._provided_keys()) + self._chart_manual_steps()
-        for ns in PRE_EXISTING_NAMESPACES:
-            self.have[("ns", ns)] = _CLUSTER
-        for unit in units:  # the repositories Flux itself was bootstrapped with
-            if unit.kustomization is not None:
-                ref = unit.kustomization.spec.get("sourceRef") or {}
-                key = ("ready", str(ref.get("kind")), str(ref.get("namespace") or "flux-system"), str(ref.get("name")))
-                if key not in self._provided_keys():
-                    self.have.setdefault(key, _CLUSTER)
-
-    # -- preparation -------------------------------------------------------------------------
-
-    def _context(self) -> dict[str, str]:
-        context: dict[str, str] = {}
-        for unit in self.units:
-            for obj in unit.objects:
-                if obj.is_(FLUX_HELM, "HelmRelease"):
-                    chart = release_chart(obj)
-                    target = str(obj.spec.get("targetNamespace") or obj.namespace)
-                    facts = chart_facts(chart)
-                    for key, value, account in facts.aggregated_roles if facts else ():
-                        self.aggregations.append((key, value, f"{target}/{account}"))
-                    if chart == "kyverno":
-                        context["kyverno-background-sa"] = f"{target}/kyverno-background-controller"
-                        # Kyverno's resource webhooks skip its own namespace and kube-system.
-                        self.unpoliced = frozenset({target, "kube-system"})
-                    elif chart == "cert-manager":
-                        context["cert-manager"] = target
-        return context
-
-    def _release(self, obj: Obj, unit: str) -> _Release:
-        target = str(obj.spec.get("targetNamespace") or obj.namespace)
-        release = str(obj.spec.get("releaseName") or obj.name)
-        values = release_values(obj)
-        install: list[Prov] = []
-        ready = [Prov(("serving", target), "ready")]
-        webhooks: list[tuple[Webhook, Key]] = []
-        facts = chart_facts(release_chart(obj))
-        rendered = None if self.rendered is None else self.rendered.get((target, release))
-        if facts is None and rendered is None:
-            self.notes.append(
-                f"{obj.label}: chart {release_chart(obj)!r} is not one the library knows; its CRDs, webhooks "
-                "and the Secrets its pods read are not modelled (pass --rendered or --charts)"
-            )
-        if facts is not None:
-            for crd in facts.crds:
-                group, _, kind = crd.partition("/")
-                install.append(Prov(("crd", group, kind), "install"))
-                ready.append(Prov(("controller", group), "ready"))
-            for hook in facts.webhooks:
-                webhooks.append((hook, ("served", f"{obj.namespace}/{obj.name}", hook.name)))
-            # Controllers (and hook Jobs) make these while the release installs, before its pods are Ready.
-            for made in facts.creates_at_runtime(values, target, release):
-                install.append(Prov(("exists", made.kind, made.namespace, made.name), "install"))
-        for doc in rendered or ():
-            namespace = doc.namespace or ("" if (doc.group, doc.kind) in self.cluster_scoped else target)
-            install.append(Prov(("exists", doc.kind, namespace, doc.name), "install"))
-            if doc.is_("apiextensions.k8s.io", "CustomResourceDefinition"):
-                names = doc.spec.get("names") or {}
-                install.append(Prov(("crd", str(doc.spec.get("group")), str(names.get("kind"))), "install"))
-                ready.append(Prov(("controller", str(doc.spec.get("group"))), "ready"))
-        ready.extend(Prov(hook_key, "ready") for _, hook_key in webhooks)
-        return _Release(obj, unit, install, ready, webhooks, [])
-
-    def _pods(self) -> None:
-        """Rendered pods of each release (with charts) and the tree's own workloads."""
-        kyverno_groups = ("kyverno.io", "policies.kyverno.io")
-        policies = [obj for unit in self.units for obj in unit.objects if obj.group in kyverno_groups]
-        namespaces = {
-            obj.name: obj for unit in self.units for obj in unit.objects if obj.group == "" and obj.kind == "Namespace"
-        }
-        for key, release in self.releases.items():
-            obj = release.obj
-            target = str(obj.spec.get("targetNamespace") or obj.namespace)
-            docs = (
-                None
-                if self.rendered is None
-                else self.rendered.get((target, str(obj.spec.get("releaseName") or obj.name)))
-            )
-            if docs is None:
-                continue
-            own = {("exists", d.kind, d.namespace or target, d.name) for d in docs}
-            tests = bool((obj.spec.get("test") or {}).get("enable"))
-            for check in check_pods(
-                docs, target, namespaces, policies, self.mirror, obj.label, unpoliced=self.unpoliced, tests=tests
-            ):
-                self.pod_checks.append(check)
-                self.notes.extend(check.notes)
-                for need in check.needs:
-                    if need.key not in own:
-                        self.needs[key].append(need)
-                for problem in check.refusals:
-                    self.needs[key].append(Need(("admitted", check.where), "ready", problem))
-            for doc in docs:
-                if doc.group not in BUILTIN_GROUPS and not doc.is_("apiextensions.k8s.io", "CustomResourceDefinition"):
-                    self.needs[key].append(
-                        Need(("crd", doc.group, doc.kind), "ready", f"{obj.label} renders {doc.label}")
-                    )
-        for unit in self.units:
-            for obj in unit.objects:
-                for check in check_pods(
-                    [obj], obj.namespace, namespaces, policies, self.mirror, obj.label, unpoliced=self.unpoliced
-                ):
-                    self.pod_checks.append(check)
-                    self.notes.extend(check.notes)
-                    self.needs[id(obj)].extend(check.needs)
-                    for problem in check.refusals:
-                        self.needs[id(obj)].append(Need(("admitted", check.where), "ready", problem))
-
-    def _chart_manual_steps(self) -> list[tuple[ManualStep, tuple[Key, ...], Key]]:
-        """Inputs the charts' facts name (a seal key Secret, a KMS key): given once the namespace exists."""
-        steps: list[tuple[ManualStep, tuple[Key, ...], Key]] = []
-        for release in self.releases.values():
-            facts = chart_facts(release_chart(release.obj))
-            if facts is None:
-                continue
-            target = str(release.obj.spec.get("targetNamespace") or release.obj.namespace)
-            name = str(release.obj.spec.get("releaseName") or release.obj.name)
-            for step in facts.manual_inputs(release_values(release.obj), target, name):
-                provided = [("exists", ref.kind, ref.namespace, ref.name) for ref in step.provides]
-                key: Key = provided[0] if provided else ("manual", step.command)
-                after = step.after or f"namespace {target} exists"
-                steps.append((replace(step, after=after), (("ns", target),), key))
-        return steps
-
-    def _provided_keys(self) -> set[Key]:
-        keys = {p.key for provs in self.provs.values() for p in provs}
-        for release in self.releases.values():
-            keys |= {p.key for p in release.install + release.ready}
-        return keys
-
-    # -- the cluster's state -----------------------------------------------------------------
-
-    def satisfied(self, key: Key) -> bool:
-        if key[0] == "crd" and key[1] in BUILTIN_GROUPS:
-            return True
-        if key[0] == "rbac":
-            return self._rbac(key)
-        return key in self.have
-
-    def _rbac(self, key: Key) -> bool:
-        """Whether the RBAC objects in the cluster let a service account do ``verb`` on ``resource``."""
-        sa, verb, resource, ns = key[1], key[2], key[3], key[4]
-        sa_ns, _, sa_name = sa.partition("/")
-        group, _, plural = resource.partition("/")
-        roles = {}
-        for obj in self._applied_objects():
-            if obj.group == "rbac.authorization.k8s.io" and obj.kind in ("Role", "ClusterRole"):
-                roles[(obj.kind, obj.namespace if obj.kind == "Role" else "", obj.name)] = obj
-                labels = obj.metadata.get("labels") or {}
-                aggregated = any(labels.get(k) == v and account == sa for k, v, account in self.aggregations)
-                if obj.kind == "ClusterRole" and aggregated and _allows(obj, verb, group, plural):
-                    return True  # aggregated into a ClusterRole the chart binds to the account
-        for binding in self._applied_objects():
-            if binding.group != "rbac.authorization.k8s.io" or binding.kind not in (
-                "RoleBinding",
-                "ClusterRoleBinding",
-            ):
-                continue
-            if binding.kind == "RoleBinding" and binding.namespace != ns:
-                continue
-            subjects = binding.body.get("subjects") or []
-            if not any(
-                s.get("kind") == "ServiceAccount"
-                and s.get("name") == sa_name
-                and s.get("namespace", binding.namespace) == sa_ns
-                for s in subjects
-            ):
-                continue
-            ref = binding.body.get("roleRef") or {}
-            role_ns = binding.namespace if ref.get("kind") == "Role" else ""
-            role = roles.get((str(ref.get("kind")), role_ns, str(ref.get("name"))))
-            if role is not None and _allows(role, verb, group, plural):
-                return True
-        return False
-
-    def _applied_objects(self) -> list[Obj]:
-        return [obj for unit in self.units for obj in unit.objects if id(obj) in self.applied]
-
-    def provide(self, provs: list[Prov], phases: tuple[str, ...], by: str) -> bool:
-        changed = False
-        for prov in provs:
-            if prov.phase in phases and prov.key not in self.have:
-                self.have[prov.key] = by
-                changed = True
-        return changed
-
-
-def _allows(role: Obj, verb: str, group: str, plural: str) -> bool:
-    for rule in role.body.get("rules") or []:
-        if not isinstance(rule, dict):
-            continue
-        groups, resources, verbs = rule.get("apiGroups") or [], rule.get("resources") or [], rule.get("verbs") or []
-        if (
-            (group in groups or "*" in groups)
-            and (plural in resources or "*" in resources)
-            and (verb in verbs or "*" in verbs)
-        ):
-            return True
-    return False
+_MAX_ROUNDS = 200
 
 
 def simulate(
@@ -295,14 +46,161 @@ def simulate(
     rendered: Mapping[tuple[str, str], list[Obj]] | None = None,
     mirror: str | None = None,
     known: Mapping[str, Any] | None = None,
+    bootstrap: Sequence[str] = BOOTSTRAP_SOURCES,
+    flux_crds: Sequence[str] = (),
 ) -> Outcome:
     """Run Flux on an empty cluster over ``units``; see the module doc.
 
     Args:
-        units: what each Flux Kustomization applies (:func:`~sre_constructs.plan.source.load_units`).
+        units: what each Flux Kustomization applies (:func:`~sre_constructs.plan.units.load_units`).
         rendered: helm template output per release, by ``(namespace, release name)``; ``None``
             skips the pod checks.
         mirror: the registry every image must come from, if any.
         known: Flux Kustomizations of other trees already Ready on the cluster (``--with``).
+        bootstrap: the sources ``flux bootstrap`` made (``NAME`` or ``NAMESPACE/NAME``). Default:
+            ``flux-system``; a Kustomization's source that neither these nor the tree define never
+            becomes Ready.
+        flux_crds: optional Flux controllers installed with Flux (``artifactgenerator``): their
+            CRDs are on the cluster from the start. Default: none.
     """
-    return run(_Sim(units, rendered, mirror), known or {})
+    known = known or {}
+    world = build_world(units, rendered, mirror, bootstrap, flux_crds)
+    state = ClusterState(world)
+    waves = _waves(units, world.parent, known)
+    outcomes: dict[str, UnitOutcome] = {}
+    for unit in units:
+        by_stage: dict[int, list[Obj]] = {}
+        for obj in unit.objects:
+            by_stage.setdefault(stage_of(obj), []).append(obj)
+        outcomes[unit.name] = UnitOutcome(unit, waves[unit.name], [by_stage[s] for s in sorted(by_stage)])
+    unit_ready: set[str] = set(known)
+    done_stages = {u.name: 0 for u in units}
+    failures: dict[str, tuple[Obj, Need, int]] = {}
+    started: set[str] = set()
+    for rnd in range(1, _MAX_ROUNDS):
+        changed = False
+        for unit in units:
+            if unit.name in unit_ready or unit.errors:
+                continue  # a failing kustomize build: Flux applies nothing of it, at every retry
+            if not _may_start(state, unit, unit_ready):
+                continue
+            started.add(unit.name)
+            if unit.unreadable is not None:
+                # What it applies is unknown: its dependents are planned as if it came up.
+                unit_ready.add(unit.name)
+                outcomes[unit.name].ready_round = rnd
+                changed = True
+                continue
+            changed |= _apply_stages(state, unit, outcomes[unit.name].stages, done_stages, failures)
+        changed |= _settle(world, state)
+        for unit in units:
+            if unit.name in unit_ready or unit.name not in started:
+                continue
+            if done_stages[unit.name] < len(outcomes[unit.name].stages):
+                continue
+            if state.unit_ready(unit):
+                unit_ready.add(unit.name)
+                outcomes[unit.name].ready_round = rnd
+                changed = True
+        if not changed:
+            break
+    blockers = diagnose(world, state, outcomes, unit_ready, failures, done_stages, known)
+    manual = [(step, state.have.get(key, "")) for step, _, key in world.manual]
+    return Outcome(list(outcomes.values()), blockers, manual, world.notes, world.rendered is not None)
+
+
+def _may_start(state: ClusterState, unit: Unit, unit_ready: set[str]) -> bool:
+    """Applied by its parent, its source Ready, every ``dependsOn`` Ready (a root: at once)."""
+    if unit.kustomization is None:
+        return True
+    if id(unit.kustomization) not in state.applied or not state.satisfied(state.world.sources[unit.name]):
+        return False
+    return all(dep in unit_ready for dep in unit.depends_on)
+
+
+def _apply_stages(
+    state: ClusterState,
+    unit: Unit,
+    stages: list[list[Obj]],
+    done_stages: dict[str, int],
+    failures: dict[str, tuple[Obj, Need, int]],
+) -> bool:
+    """Dry-run and apply the unit's stages in order, up to the first whose dry-run fails."""
+    changed = False
+    while done_stages[unit.name] < len(stages):
+        index = done_stages[unit.name]
+        failed = _dry_run(state, stages[index], index)
+        if failed:
+            failures[unit.name] = failed
+            break
+        failures.pop(unit.name, None)
+        for obj in stages[index]:
+            state.applied.add(id(obj))
+            state.provide(state.world.provs[id(obj)], ("apply",), unit.name)
+        done_stages[unit.name] += 1
+        changed = True
+    return changed
+
+
+def _dry_run(state: ClusterState, stage: list[Obj], index: int) -> tuple[Obj, Need, int] | None:
+    """The first object of the stage the server-side dry-run refuses, with the need it lacks."""
+    for obj in stage:
+        for need in state.world.needs[id(obj)]:
+            if need.phase == "dry-run" and not state.satisfied(need.key):
+                return obj, need, index
+        for hook, served, _ in state.intercepted(obj):
+            if hook.failure_policy == "Fail" and served not in state.have:
+                return obj, Need(served, "dry-run", f"{obj.label} is intercepted by webhook {hook.name}"), index
+    return None
+
+
+def _settle(world: World, state: ClusterState) -> bool:
+    """Install releases, mark objects Ready and take manual steps until nothing more happens."""
+    changed = False
+    progress = True
+    while progress:
+        progress = False
+        for unit in world.units:
+            for obj in unit.objects:
+                if id(obj) not in state.applied or id(obj) in state.ready:
+                    continue
+                needs = world.needs[id(obj)]
+                release = world.releases.get(id(obj))
+                if release is not None and id(obj) not in state.installed:
+                    if not all(state.satisfied(n.key) for n in needs if n.phase == "install"):
+                        continue
+                    state.installed.add(id(obj))
+                    state.provide(release.install, ("install",), unit.name)
+                    state.hooks.extend((hook, key, unit.name) for hook, key in release.webhooks)
+                    progress = True
+                if all(state.satisfied(n.key) for n in needs if n.phase in ("install", "ready")):
+                    state.ready.add(id(obj))
+                    state.provide(world.provs[id(obj)], ("ready",), unit.name)
+                    if release is not None:
+                        state.provide(release.ready, ("ready",), unit.name)
+                    progress = True
+        for index, (_, pre, key) in enumerate(world.manual):
+            if index not in state.manual_done and all(state.satisfied(k) for k in pre):
+                state.manual_done.add(index)
+                state.have.setdefault(key, MANUAL)
+                progress = True
+        changed |= progress
+    return changed
+
+
+def _waves(units: list[Unit], parent: Mapping[str, str], known: Mapping[str, Any]) -> dict[str, int]:
+    """Each unit's ``dependsOn`` depth (its parent counts as a dependency)."""
+    names = {u.name: u for u in units}
+    memo: dict[str, int] = {}
+
+    def wave(name: str, path: frozenset[str]) -> int:
+        if name in memo:
+            return memo[name]
+        if name in path or name not in names:
+            return 0 if name in known or name not in names else len(path)
+        unit = names[name]
+        before = [*unit.depends_on, *([parent[name]] if name in parent else [])]
+        memo[name] = 0 if unit.kustomization is None else 1 + max((wave(d, path | {name}) for d in before), default=0)
+        return memo[name]
+
+    return {u.name: wave(u.name, frozenset()) for u in units}

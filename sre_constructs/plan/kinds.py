@@ -29,7 +29,8 @@ __all__ = ["BUILTIN_GROUPS", "Need", "Prov", "needs_of", "provisions_of", "relea
 
 Key = tuple[str, ...]
 
-# Groups the API server serves without any CRD (and Flux's own, installed before any tree).
+# Groups the API server serves without any CRD (and Flux's own controllers', installed by bootstrap
+# before any tree; the optional controllers' are in OPTIONAL_FLUX_CRDS).
 BUILTIN_GROUPS = frozenset(
     {
         "",
@@ -63,6 +64,9 @@ FLUX_SOURCE = "source.toolkit.fluxcd.io"
 KYVERNO = "kyverno.io"
 ESO = "external-secrets.io"
 CERT_MANAGER = "cert-manager.io"
+SOURCE_EXTENSIONS = "source.extensions.fluxcd.io"
+OPTIONAL_FLUX_CRDS = {"artifactgenerator": ((SOURCE_EXTENSIONS, "ArtifactGenerator"),)}
+"""CRDs of Flux's optional controllers, by the name ``--flux-crds`` takes: there only when named."""
 
 
 @dataclass(frozen=True)
@@ -147,6 +151,12 @@ def needs_of(obj: Obj, cluster_scoped: bool, facts_ns: dict[str, str]) -> list[N
             )
     elif obj.group == ESO and obj.kind == "ExternalSecret":
         needs.extend(_external_secret_needs(obj))
+    elif obj.group == SOURCE_EXTENSIONS and obj.kind == "ArtifactGenerator":
+        for source in spec.get("sources") or []:
+            if isinstance(source, dict) and source.get("name"):
+                ns = str(source.get("namespace") or obj.namespace or "flux-system")
+                key = ("ready", str(source.get("kind")), ns, str(source["name"]))
+                needs.append(Need(key, "ready", f"{obj.label} source {source.get('alias')!r}"))
     elif obj.group == ESO and obj.kind in ("ClusterSecretStore", "SecretStore"):
         needs.extend(_store_needs(obj))
     elif obj.group == KYVERNO and obj.kind in ("ClusterPolicy", "Policy"):
@@ -284,6 +294,11 @@ def provisions_of(obj: Obj) -> list[Prov]:
     elif obj.group == ESO and obj.kind == "ExternalSecret":
         target = str((spec.get("target") or {}).get("name") or obj.name)
         provs.append(Prov(("exists", "Secret", obj.namespace, target), "ready"))
+    elif obj.group == SOURCE_EXTENSIONS and obj.kind == "ArtifactGenerator":
+        for artifact in spec.get("artifacts") or []:
+            if isinstance(artifact, dict) and artifact.get("name"):
+                key = ("ready", "ExternalArtifact", obj.namespace or "flux-system", str(artifact["name"]))
+                provs.append(Prov(key, "ready"))
     elif obj.group == KYVERNO and obj.kind in ("ClusterPolicy", "Policy"):
         for rule in spec.get("rules") or []:
             generate = rule.get("generate") if isinstance(rule, dict) else None
@@ -297,16 +312,57 @@ def _ready(obj: Obj) -> Key:
     return ("ready", obj.kind, obj.namespace, obj.name)
 
 
-def pod_specs(obj: Obj) -> Iterable[tuple[str, dict[str, Any]]]:
-    """``(where, pod spec)`` of a workload object (Pod, Deployment, StatefulSet, DaemonSet, Job, CronJob)."""
+# Who creates a workload's pods: the kube-controller-manager controller of its kind.
+_CREATORS = {
+    "Deployment": "replicaset-controller",
+    "ReplicaSet": "replicaset-controller",
+    "StatefulSet": "statefulset-controller",
+    "DaemonSet": "daemonset-controller",
+    "Job": "job-controller",
+    "CronJob": "job-controller",
+}
+
+
+@dataclass(frozen=True)
+class PodTemplate:
+    """A pod as a workload object makes it.
+
+    Attributes:
+        where: the workload, for messages.
+        metadata: the pod's metadata (labels, annotations) from the template.
+        spec: the pod spec.
+        creator: the user whose request creates the pod: the controller of the workload's kind
+            (``system:serviceaccount:kube-system:<kind>-controller``), or ``""`` for a bare Pod
+            (created by whoever applies it).
+    """
+
+    where: str
+    metadata: dict[str, Any]
+    spec: dict[str, Any]
+    creator: str
+
+
+def pod_templates(obj: Obj) -> Iterable[PodTemplate]:
+    """The pod template of a workload object (Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob)."""
     spec = obj.spec
     templated = (obj.group == "apps" and obj.kind in ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet")) or (
         obj.group == "batch" and obj.kind == "Job"
     )
+    template: Any = None
     if obj.group == "" and obj.kind == "Pod":
-        yield obj.label, spec
-    elif templated:
-        yield obj.label, ((spec.get("template") or {}).get("spec") or {})
+        yield PodTemplate(obj.label, obj.metadata, spec, "")
+        return
+    if templated:
+        template = spec.get("template") or {}
     elif obj.group == "batch" and obj.kind == "CronJob":
-        job = (spec.get("jobTemplate") or {}).get("spec") or {}
-        yield obj.label, ((job.get("template") or {}).get("spec") or {})
+        template = ((spec.get("jobTemplate") or {}).get("spec") or {}).get("template") or {}
+    if isinstance(template, dict):
+        creator = f"system:serviceaccount:kube-system:{_CREATORS[obj.kind]}"
+        metadata = template.get("metadata") if isinstance(template.get("metadata"), dict) else {}
+        yield PodTemplate(obj.label, metadata or {}, template.get("spec") or {}, creator)
+
+
+def pod_specs(obj: Obj) -> Iterable[tuple[str, dict[str, Any]]]:
+    """``(where, pod spec)`` of a workload object (see :func:`pod_templates`)."""
+    for template in pod_templates(obj):
+        yield template.where, template.spec

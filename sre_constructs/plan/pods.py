@@ -4,22 +4,28 @@ For every pod template (a chart's rendered workloads, or the tree's own): the Se
 and ServiceAccount it reads by name; the Pod Security Standard its namespace enforces
 (``pod-security.kubernetes.io/enforce``, the ``latest`` version of the standard); the tree's own
 Kyverno ``validate`` rules on Pods (``podSecurity`` and ``pattern``) and ``policies.kyverno.io``
-ValidatingPolicies (their CEL, :mod:`.cel`); and, with a mirror, that every image comes from it.
+ValidatingPolicies (their CEL, :mod:`.cel`, on the request as its sender makes it); and, with a
+mirror, that every image comes from it. Each pod is judged as the mutating webhooks of the tree
+leave it (:mod:`.mutation`: Istio's sidecar injector), since those run before any validation.
 """
 
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..kernel.pod_security import BASELINE_CAPABILITIES, LEVELS, RESTRICTED_VOLUMES, SAFE_SYSCTLS
 from . import cel
-from .kinds import Need, pod_specs
+from .kinds import Need, pod_templates
+from .mutation import SidecarInjector, mutate
 from .source import Obj
 
-__all__ = ["PodCheck", "check_pods", "pss_violations"]
+__all__ = ["FLUX_APPLIER", "HELM_APPLIER", "PodCheck", "check_pods", "pss_violations"]
+
+FLUX_APPLIER = "system:serviceaccount:flux-system:kustomize-controller"
+HELM_APPLIER = "system:serviceaccount:flux-system:helm-controller"
 
 _BASELINE_CAPS = frozenset(BASELINE_CAPABILITIES)
 _SAFE_SYSCTLS = frozenset(SAFE_SYSCTLS)
@@ -264,12 +270,18 @@ def check_pods(
     *,
     unpoliced: frozenset[str] = frozenset(),
     tests: bool = False,
+    applier: str = FLUX_APPLIER,
+    injectors: Sequence[SidecarInjector] = (),
 ) -> list[PodCheck]:
-    """Check every pod template in ``docs``; needs are ``ready`` needs of ``owner``.
+    """Check every pod template in ``docs``, as admission sees it after the mutating webhooks;
+    needs are ``ready`` needs of ``owner``.
 
     Args:
         unpoliced: namespaces Kyverno's webhooks never see (its own and kube-system).
         tests: also check Helm test hooks (Flux runs them only when a HelmRelease enables tests).
+        applier: who sends a bare Pod (a workload's pods come from its controller): Flux's
+            kustomize-controller by default, helm-controller for a release, or a tenant's account.
+        injectors: the sidecar injectors the tree runs (:func:`~.mutation.injectors_of`).
     """
     policies = [
         p
@@ -282,27 +294,27 @@ def check_pods(
         hooks = str((doc.metadata.get("annotations") or {}).get("helm.sh/hook", ""))
         if not tests and "test" in hooks.split(","):
             continue
-        for where, spec in pod_specs(doc):
+        for template in pod_templates(doc):
+            where = template.where
             namespace = doc.namespace or default_namespace
+            ns_obj = namespaces.get(namespace)
+            ns_labels = (ns_obj.metadata.get("labels") or {}) if ns_obj else {}
+            spec = mutate(injectors, ns_labels, template.metadata, template.spec)
             label = f"{owner}: {where}" if owner != where else where
             check = PodCheck(label)
             for kind, name, how in _references(spec):
                 check.needs.append(
                     Need(("exists", kind, namespace, name), "ready", f"{label} reads {kind} {name} ({how})")
                 )
-            ns_obj = namespaces.get(namespace)
-            level = (
-                str((ns_obj.metadata.get("labels") or {}).get("pod-security.kubernetes.io/enforce", ""))
-                if ns_obj
-                else ""
-            )
+            level = str(ns_labels.get("pod-security.kubernetes.io/enforce", ""))
             if level in _LEVELS:
                 for violation in pss_violations(spec, level)[:1]:
                     check.refusals.append(
                         f"namespace {namespace} enforces Pod Security '{level}' and {where} fails "
                         f"'{violation.control}': {violation.detail}"
                     )
-            pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"namespace": namespace}, "spec": spec}
+            metadata = {**template.metadata, "namespace": namespace}
+            pod = {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": spec}
             ns_body = (
                 ns_obj.body if ns_obj else {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
             )
@@ -312,7 +324,9 @@ def check_pods(
                 if policy.group == "kyverno.io":
                     check.refusals.extend(_kyverno_refusals(policy, pod, namespace))
                     continue
-                verdict = cel.evaluate(policy.body, f"Kyverno {policy.label}", pod, ns_body)
+                verdict = cel.evaluate(
+                    policy.body, f"Kyverno {policy.label}", pod, ns_body, template.creator or applier
+                )
                 check.refusals.extend(f"Kyverno {policy.label} refuses it: {message}" for message in verdict.refusals)
                 check.notes.extend(f"{label}: {note}" for note in verdict.notes)
             if mirror:

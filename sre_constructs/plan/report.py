@@ -30,6 +30,8 @@ class StepPlan:
         gate: what makes it Ready: ``wait`` (every object Ready), its health checks, or ``applied``.
         ready: whether it comes up.
         failure: why not, in one line.
+        unknown: why the plan cannot tell (its source is not read); then ``ready`` is false and
+            the step is no blocker: its dependents are planned as if it came up.
     """
 
     name: str
@@ -39,11 +41,13 @@ class StepPlan:
     gate: str
     ready: bool
     failure: str | None = None
+    unknown: str | None = None
 
 
 @dataclass
 class Plan:
-    """A bring-up plan. ``ok`` is true when every Kustomization comes up and nothing depends on luck."""
+    """A bring-up plan. ``ok`` is true when no blocker is found: every Kustomization comes up
+    (or, for one whose source the plan cannot read, is ``unknown``) and nothing depends on luck."""
 
     title: str
     steps: list[StepPlan]
@@ -54,7 +58,7 @@ class Plan:
     ok: bool = field(init=False)
 
     def __post_init__(self) -> None:
-        self.ok = not self.blockers and all(step.ready for step in self.steps)
+        self.ok = not self.blockers and all(step.ready or step.unknown for step in self.steps)
 
     @property
     def waves(self) -> list[list[StepPlan]]:
@@ -134,8 +138,9 @@ def _step(outcome: UnitOutcome) -> StepPlan:
         applies={STAGES[stage_of(stage[0])]: [obj.label for obj in stage] for stage in outcome.stages},
         waits_for=unit.depends_on,
         gate=gate,
-        ready=outcome.ready_round is not None,
+        ready=outcome.ready_round is not None and unit.unreadable is None,
         failure=outcome.failure,
+        unknown=unit.unreadable,
     )
 
 
@@ -148,18 +153,25 @@ def build_plan(outcome: Outcome, title: str) -> Plan:
     return Plan(title, steps, outcome.blockers, manual, sorted(set(outcome.notes)), outcome.checked_pods)
 
 
+def _unknown_count(plan: Plan) -> str:
+    count = sum(1 for step in plan.steps if step.unknown)
+    return f" ({count} Kustomization{'s' if count > 1 else ''} unknown: source not read)" if count else ""
+
+
 def _text(plan: Plan) -> str:
-    out = [f"plan for {plan.title}: " + ("comes up" if plan.ok else "DOES NOT COME UP")]
+    out = [f"plan for {plan.title}: " + ("comes up" if plan.ok else "DOES NOT COME UP") + _unknown_count(plan)]
     for wave in plan.waves:
         out.append(f"\nwave {wave[0].wave}")
         for step in wave:
-            mark = "ok " if step.ready else "!! "
+            mark = "ok " if step.ready else "?? " if step.unknown else "!! "
             waits = f"; after {', '.join(step.waits_for)}" if step.waits_for else ""
             out.append(f"  {mark}{step.name} (ready when {step.gate}{waits})")
             for stage, objects in step.applies.items():
                 out.append(f"       {stage}: {_summary(objects)}")
             if step.failure:
                 out.append(f"       {step.failure}")
+            if step.unknown:
+                out.append(f"       unknown: {step.unknown}")
     if plan.manual_steps:
         out.append("\nmanual steps")
         for number, manual in enumerate(plan.manual_steps, 1):
@@ -176,12 +188,13 @@ def _text(plan: Plan) -> str:
 
 
 def _markdown(plan: Plan) -> str:
-    out = [f"### Plan: {plan.title} — {'comes up' if plan.ok else '**does not come up**'}", ""]
+    headline = "comes up" if plan.ok else "**does not come up**"
+    out = [f"### Plan: {plan.title} — {headline}{_unknown_count(plan)}", ""]
     out.append("| wave | Kustomization | applies | ready when | after |")
     out.append("|---:|---|---|---|---|")
     for step in plan.steps:
         applies = "; ".join(f"{stage}: {_summary(objs)}" for stage, objs in step.applies.items()) or "-"
-        name = step.name if step.ready else f"**{step.name}** (not Ready)"
+        name = step.name if step.ready else f"{step.name} (unknown)" if step.unknown else f"**{step.name}** (not Ready)"
         out.append(f"| {step.wave} | {name} | {applies} | {step.gate} | {', '.join(step.waits_for) or '-'} |")
     if plan.manual_steps:
         out += ["", "Manual steps:", ""]

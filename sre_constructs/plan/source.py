@@ -21,11 +21,13 @@ import yaml
 # One YAML reading and one group rule for the validator and the plan.
 from ..kernel.tree_check.model import Loader, group_of
 
-__all__ = ["Files", "Loader", "Obj", "Unit", "build", "group_of", "load_units"]
+__all__ = ["BOOTSTRAP_SOURCES", "Files", "Loader", "Obj", "Unit", "build", "cluster_scoped_guess", "group_of"]
 
 _KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 _MANIFEST_SUFFIXES = (".yaml", ".yml")  # what Flux's generated kustomization takes
 FLUX_KUSTOMIZE = "kustomize.toolkit.fluxcd.io"
+BOOTSTRAP_SOURCES = ("flux-system",)
+"""The sources ``flux bootstrap`` creates (in ``flux-system``): they serve the repository being planned."""
 
 
 class Files:
@@ -128,6 +130,8 @@ class Unit:
         notes: what the reader could not follow.
         errors: why ``kustomize build`` (or Flux's generated kustomization) fails for this path:
             the Kustomization then never applies anything.
+        unreadable: why the plan cannot read what it applies (its source is another repository);
+            such a unit is reported as unknown, never as coming up.
     """
 
     name: str
@@ -136,6 +140,7 @@ class Unit:
     objects: list[Obj] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    unreadable: str | None = None
 
     @property
     def depends_on(self) -> list[str]:
@@ -243,7 +248,7 @@ def build(
     namespace = spec.get("namespace")
     if isinstance(namespace, str) and namespace:
         for obj in objects:
-            if obj.metadata and not _cluster_scoped_guess(obj):
+            if obj.metadata and not cluster_scoped_guess(obj):
                 obj.body = {**obj.body, "metadata": {**obj.metadata, "namespace": namespace}}
     return objects
 
@@ -309,62 +314,9 @@ CLUSTER_SCOPED = frozenset(
 )
 
 
-def _cluster_scoped_guess(obj: Obj) -> bool:
+def cluster_scoped_guess(obj: Obj) -> bool:
+    """Whether kustomize leaves ``obj`` without a namespace (its built-in list, ``Cluster*`` kinds)."""
     return (obj.group, obj.kind) in CLUSTER_SCOPED or (obj.kind.startswith("Cluster") and not obj.namespace)
-
-
-def _repo_path(path: str) -> str:
-    """A Flux ``spec.path`` as a repository-relative folder (``./core/x`` -> ``core/x``)."""
-    cleaned = posixpath.normpath("/" + path.strip()).lstrip("/")
-    return cleaned or "."
-
-
-def load_units(files: Files, roots: list[str]) -> tuple[list[Unit], list[str]]:
-    """Every unit reachable from the roots: each root folder, then each Flux Kustomization found.
-
-    Returns:
-        The units (roots first, then Flux Kustomizations in discovery order) and reader notes.
-    """
-    units: list[Unit] = []
-    notes: list[str] = []
-    by_name: dict[str, Unit] = {}
-    queue: list[Unit] = []
-    for root in roots:
-        unit = Unit(f"<{root}>", None, root)
-        unit.objects = build(files, root, unit.notes, unit.errors)
-        units.append(unit)
-        queue.append(unit)
-    while queue:
-        unit = queue.pop(0)
-        for obj in unit.objects:
-            if not obj.is_(FLUX_KUSTOMIZE, "Kustomization"):
-                continue
-            name = f"{obj.namespace or 'flux-system'}/{obj.name}"
-            if name in by_name:
-                other = by_name[name]
-                notes.append(
-                    f"Flux Kustomization {name} is defined twice: in "
-                    f"{other.kustomization.file if other.kustomization else '?'} and {obj.file}; "
-                    "the later apply replaces the earlier one"
-                )
-                continue
-            source = obj.spec.get("sourceRef") or {}
-            child = Unit(name, obj, _repo_path(str(obj.spec.get("path") or ".")))
-            by_name[name] = child
-            if source.get("kind") not in (None, "GitRepository", "OCIRepository", "Bucket"):
-                child.notes.append(f"source {source.get('kind')} is not read")
-            elif not files.is_dir(child.path):
-                child.errors.append(f"spec.path {obj.spec.get('path')!r} is not a folder of this repository")
-            else:
-                child.objects = build(files, child.path, child.notes, child.errors)
-            target_ns = obj.spec.get("targetNamespace")
-            if isinstance(target_ns, str) and target_ns:
-                for item in child.objects:
-                    if not _cluster_scoped_guess(item):
-                        item.body = {**item.body, "metadata": {**item.metadata, "namespace": target_ns}}
-            units.append(child)
-            queue.append(child)
-    return units, notes
 
 
 def iter_objects(units: list[Unit]) -> Iterator[tuple[Unit, Obj]]:

@@ -71,6 +71,13 @@ def _velero_reads(values: Mapping[str, Any], namespace: str, release: str) -> tu
 
 # -- chart facts (read by the registry mirror and the bring-up plan) -------------------------
 
+
+def _workloads(values: Mapping[str, Any], namespace: str) -> tuple[ObjectRef, ...]:
+    """Fixed names: the server Deployment, and the node agent when enabled."""
+    agent = (ObjectRef("DaemonSet", namespace, "node-agent"),) if values.get("deployNodeAgent") else ()
+    return (ObjectRef("Deployment", namespace, "velero"), *agent)
+
+
 CHART_FACTS = register_chart(
     ChartFacts(
         "velero",
@@ -98,6 +105,7 @@ CHART_FACTS = register_chart(
             "velero.io/VolumeSnapshotLocation",
         ),
         reads=_velero_reads,
+        workloads=lambda values, ns, release: _workloads(values, ns),
     )
 )
 METRICS_PORT = 8085
@@ -483,6 +491,5 @@ class Backup(PlatformComponent):
         )
 
         # -- health checks (wait=False): follow the final values, names are fixed ------------
-        self.add_health_check(HealthCheck("Deployment", "velero", namespace))
-        if self.release.values.get("deployNodeAgent"):
-            self.add_health_check(HealthCheck("DaemonSet", "node-agent", namespace))
+        for ref in _workloads(self.release.values, namespace):
+            self.add_health_check(HealthCheck(ref.kind, ref.name, ref.namespace))

@@ -47,10 +47,20 @@ def _drift(values: Mapping[str, Any], release: str) -> tuple[DriftIgnore, ...]:
     )
 
 
+def _workloads(values: Mapping[str, Any], namespace: str, release: str) -> tuple[ObjectRef, ...]:
+    """The controller, webhook and (unless disabled) cainjector Deployments, named by the chart's fullname."""
+    fullname = helm_fullname(
+        release, values.get("nameOverride") or "cert-manager", override=values.get("fullnameOverride")
+    )
+    suffixes = ["", "-webhook"] + (["-cainjector"] if (values.get("cainjector") or {}).get("enabled", True) else [])
+    return tuple(ObjectRef("Deployment", namespace, fullname + suffix) for suffix in suffixes)
+
+
 CHART_FACTS = register_chart(
     ChartFacts(
         "cert-manager",
         exporters=(EXPORTER,),
+        workloads=_workloads,
         # imageRegistry replaces quay.io for all five images (controller, webhook, cainjector,
         # startupapicheck, acmesolver); imageNamespace (jetstack) is kept.
         image_keys=MappingProxyType({"imageRegistry": "{mirror}"}),
@@ -214,15 +224,8 @@ class CertManager(PlatformComponent):
             values=deep_merge(defaults, values or {}),
         )
         final = self.release.values
-        fullname = helm_fullname(
-            release_name,
-            final.get("nameOverride") or "cert-manager",
-            override=final.get("fullnameOverride"),
-        )
-        self.add_health_check(HealthCheck("Deployment", fullname, namespace))
-        self.add_health_check(HealthCheck("Deployment", fullname + "-webhook", namespace))
-        if (final.get("cainjector") or {}).get("enabled", True):
-            self.add_health_check(HealthCheck("Deployment", fullname + "-cainjector", namespace))
+        for ref in _workloads(final, namespace, release_name):
+            self.add_health_check(HealthCheck(ref.kind, ref.name, ref.namespace))
 
         def pods(component: str) -> dict[str, str]:
             return {"app.kubernetes.io/instance": release_name, "app.kubernetes.io/component": component}

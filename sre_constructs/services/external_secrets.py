@@ -13,7 +13,7 @@ from constructs import Construct
 from ..kernel.alerts import check_alerts
 from ..kernel.component import HealthCheck, PlatformComponent
 from ..kernel.errors import ValidationError
-from ..kernel.facts import ChartFacts, DriftIgnore, Webhook, register_chart, webhook_ca_paths
+from ..kernel.facts import ChartFacts, DriftIgnore, ObjectRef, Webhook, register_chart, webhook_ca_paths
 from ..kernel.manifest import Manifest
 from ..kernel.naming import helm_fullname
 from ..kernel.network import Peer, tcp
@@ -54,10 +54,17 @@ def _drift(values: Mapping[str, Any], namespace: str, release: str) -> tuple[Dri
     )
 
 
+def _workloads(values: Mapping[str, Any], namespace: str, release: str) -> tuple[ObjectRef, ...]:
+    """The controller, webhook and cert-controller Deployments, named by the chart's fullname."""
+    fullname = helm_fullname(release, "external-secrets", override=values.get("fullnameOverride"))
+    return tuple(ObjectRef("Deployment", namespace, fullname + s) for s in ("", "-webhook", "-cert-controller"))
+
+
 CHART_FACTS = register_chart(
     ChartFacts(
         "external-secrets",
         exporters=(EXPORTER,),
+        workloads=_workloads,
         # global.repository replaces the whole repository of the controller, webhook and cert controller.
         image_keys=MappingProxyType({"global.repository": "{mirror}/external-secrets/external-secrets"}),
         # installCRDs: the chart's copy of config/crds/bases/ (external-secrets v2.9.0).
@@ -268,8 +275,8 @@ class ExternalSecrets(PlatformComponent):
             version=version,
             values=deep_merge(defaults, values or {}),
         )
-        for suffix in ("", "-webhook", "-cert-controller"):
-            self.add_health_check(HealthCheck("Deployment", fullname + suffix, namespace))
+        for ref in _workloads(self.release.values, namespace, release_name):
+            self.add_health_check(HealthCheck(ref.kind, ref.name, ref.namespace))
 
         # -- Network: the API server calls the webhook; Prometheus scrapes; the controller reaches
         # the API server and OpenBao.

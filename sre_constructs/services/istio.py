@@ -125,13 +125,21 @@ ISTIOD_FACTS = register_chart(
                 namespace_label=("istio-injection", "enabled"),
             ),
         ),
+        workloads=lambda values, ns, release: (ObjectRef("Deployment", ns, "istiod"),),
         creates_at_runtime=lambda values, ns, release: (ObjectRef("Secret", ns, "istio-ca-secret"),),
         drift_ignores=_istiod_drift,
     )
 )
 # The gateway runs `image: auto`: istiod's injector fills it in from global.hub above.
 GATEWAY_FACTS = register_chart(
-    ChartFacts("gateway", values_knob="gateway_values", exporters=(PROXY_EXPORTER,), drift_ignores=_gateway_drift)
+    ChartFacts(
+        "gateway",
+        values_knob="gateway_values",
+        exporters=(PROXY_EXPORTER,),
+        drift_ignores=_gateway_drift,
+        # The gateway Deployment is named by the `name` value, else after the release.
+        workloads=lambda values, ns, release: (ObjectRef("Deployment", ns, str(values.get("name") or release)),),
+    )
 )
 
 BASE_RELEASE = "istio-base"

@@ -65,10 +65,18 @@ def _runtime_secrets(values: Mapping[str, Any], namespace: str, release: str) ->
     )
 
 
+def _workloads(values: Mapping[str, Any], namespace: str, release: str) -> tuple[ObjectRef, ...]:
+    """A Deployment per controller the values leave on, named ``<nameOverride or kyverno>-<controller>``."""
+    base = values.get("nameOverride") or "kyverno"
+    enabled = [suffix for key, suffix in _CONTROLLERS.items() if (values.get(key) or {}).get("enabled", True)]
+    return tuple(ObjectRef("Deployment", namespace, f"{base}-{suffix}") for suffix in enabled)
+
+
 CHART_FACTS = register_chart(
     ChartFacts(
         "kyverno",
         exporters=(EXPORTER, POLICY_STATE),
+        workloads=_workloads,
         # global.image.registry covers reg.kyverno.io; test and webhooksCleanup pin ghcr.io themselves.
         image_keys=MappingProxyType(
             {
@@ -346,8 +354,8 @@ class Kyverno(PlatformComponent):
         self._part_of = helm_fullname(release_name, base, override=final.get("fullnameOverride"))
         # Follow the final values: a controller a user turns off has no Deployment to check.
         self._enabled = [suffix for key, suffix in _CONTROLLERS.items() if (final.get(key) or {}).get("enabled", True)]
-        for suffix in self._enabled:
-            self.add_health_check(HealthCheck("Deployment", f"{base}-{suffix}", namespace))
+        for ref in _workloads(final, namespace, release_name):
+            self.add_health_check(HealthCheck(ref.kind, ref.name, ref.namespace))
 
         def pods(suffix: str) -> dict[str, str]:
             return {"app.kubernetes.io/instance": release_name, "app.kubernetes.io/component": suffix}

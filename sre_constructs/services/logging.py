@@ -59,6 +59,38 @@ def _loki_reads(values: Mapping[str, Any], namespace: str, release: str) -> tupl
 
 # -- chart facts (read by the registry mirror and the bring-up plan) -------------------------
 
+
+def _section(values: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    found = values.get(key)
+    return found if isinstance(found, Mapping) else {}
+
+
+def _loki_workloads(values: Mapping[str, Any], namespace: str, release: str) -> tuple[ObjectRef, ...]:
+    """Loki's single binary, gateway, caches and canary, each unless the values turn it off."""
+    loki = helm_fullname(release, "loki", override=values.get("fullnameOverride"))
+    refs = []
+    if _section(values, "singleBinary").get("replicas", 0) != 0:
+        refs.append(ObjectRef("StatefulSet", namespace, loki))
+    if _section(values, "gateway").get("enabled", True) is not False:
+        refs.append(ObjectRef("Deployment", namespace, f"{loki}-gateway"))
+    for cache in ("chunksCache", "resultsCache"):
+        if _section(values, cache).get("enabled", True) is not False:
+            suffix = "chunks-cache" if cache == "chunksCache" else "results-cache"
+            refs.append(ObjectRef("StatefulSet", namespace, f"{loki}-{suffix}"))
+    if _section(values, "lokiCanary").get("enabled", True) is not False:
+        refs.append(ObjectRef("DaemonSet", namespace, f"{loki}-canary"))
+    return tuple(refs)
+
+
+def _alloy_workloads(values: Mapping[str, Any], namespace: str, release: str) -> tuple[ObjectRef, ...]:
+    """Alloy's one workload, of the kind its ``controller.type`` says."""
+    alloy = helm_fullname(release, "alloy", override=values.get("fullnameOverride"))
+    kind = {"daemonset": "DaemonSet", "deployment": "Deployment", "statefulset": "StatefulSet"}.get(
+        str(_section(values, "controller").get("type", "daemonset")), "DaemonSet"
+    )
+    return (ObjectRef(kind, namespace, alloy),)
+
+
 LOKI_FACTS = register_chart(
     ChartFacts(
         "loki",
@@ -66,6 +98,7 @@ LOKI_FACTS = register_chart(
         # global.imageRegistry wins over every component registry in loki.baseImage.
         image_keys=MappingProxyType({"global.imageRegistry": "{mirror}"}),
         reads=_loki_reads,
+        workloads=_loki_workloads,
     )
 )
 ALLOY_FACTS = register_chart(
@@ -77,6 +110,7 @@ ALLOY_FACTS = register_chart(
         image_keys=MappingProxyType({"global.image.registry": "{mirror}"}),
         # The crds subchart (crds.create).
         crds=("monitoring.grafana.com/PodLogs",),
+        workloads=_alloy_workloads,
     )
 )
 
@@ -392,8 +426,11 @@ class Logging(PlatformComponent):
             use_s3,
             endpoint_port or (80 if s3_insecure else 443),
         )
-        for check in self._workloads(namespace, self.loki.values, self.alloy.values, release_name, alloy_release_name):
-            self.add_health_check(check)
+        for ref in (
+            *_loki_workloads(self.loki.values, namespace, release_name),
+            *_alloy_workloads(self.alloy.values, namespace, alloy_release_name),
+        ):
+            self.add_health_check(HealthCheck(ref.kind, ref.name, ref.namespace))
 
     def _declare_network(
         self,
@@ -430,35 +467,3 @@ class Logging(PlatformComponent):
                 tcp(s3_port),
                 pods={**loki_pods, "app.kubernetes.io/component": "single-binary"},
             )
-
-    @staticmethod
-    def _workloads(
-        namespace: str,
-        loki_values: Mapping[str, Any],
-        alloy_values: Mapping[str, Any],
-        loki_release: str,
-        alloy_release: str,
-    ) -> list[HealthCheck]:
-        def section(values: Mapping[str, Any], key: str) -> Mapping[str, Any]:
-            found = values.get(key)
-            return found if isinstance(found, Mapping) else {}
-
-        loki = helm_fullname(loki_release, "loki", override=loki_values.get("fullnameOverride"))
-        alloy = helm_fullname(alloy_release, "alloy", override=alloy_values.get("fullnameOverride"))
-        checks = []
-        if section(loki_values, "singleBinary").get("replicas", 0) != 0:
-            checks.append(HealthCheck("StatefulSet", loki, namespace))
-        if section(loki_values, "gateway").get("enabled", True) is not False:
-            checks.append(HealthCheck("Deployment", f"{loki}-gateway", namespace))
-        for cache in ("chunksCache", "resultsCache"):
-            if section(loki_values, cache).get("enabled", True) is not False:
-                suffix = "chunks-cache" if cache == "chunksCache" else "results-cache"
-                checks.append(HealthCheck("StatefulSet", f"{loki}-{suffix}", namespace))
-        if section(loki_values, "lokiCanary").get("enabled", True) is not False:
-            checks.append(HealthCheck("DaemonSet", f"{loki}-canary", namespace))
-        kind = {"daemonset": "DaemonSet", "deployment": "Deployment", "statefulset": "StatefulSet"}.get(
-            str(section(alloy_values, "controller").get("type", "daemonset")),
-            "DaemonSet",
-        )
-        checks.append(HealthCheck(kind, alloy, namespace))
-        return checks

@@ -104,6 +104,13 @@ CHART_FACTS = register_chart(
         creates_at_runtime=lambda values, ns, release: (ObjectRef("Secret", ns, f"{release}-admission"),),
         drift_ignores=lambda values, ns, release: _drift(values, release),
         served_ports=served_ports,
+        # What the component health-checks, from the final values (node-exporter may move namespaces).
+        workloads=lambda values, ns, release: tuple(
+            ObjectRef(check.kind, check.namespace, check.name)
+            for check in Monitoring._workloads(
+                release, ns, (values.get("prometheus-node-exporter") or {}).get("namespaceOverride") or ns, values
+            )
+        ),
     )
 )
 

@@ -60,6 +60,12 @@ def _openbao_reads(values: Mapping[str, Any], namespace: str, release: str) -> t
 
 # -- chart facts (read by the registry mirror and the bring-up plan) -------------------------
 
+
+def _fullname(values: Mapping[str, Any], release: str) -> str:
+    """The chart's fullname: its server StatefulSet, Services and ServiceAccount are named after it."""
+    return helm_fullname(release, "openbao", override=values.get("fullnameOverride"))
+
+
 CHART_FACTS = register_chart(
     ChartFacts(
         "openbao",
@@ -72,6 +78,7 @@ CHART_FACTS = register_chart(
         served_ports=served_ports,
         # The seal-key init container runs the server image, written here in full.
         library_images=(SERVER_IMAGE,),
+        workloads=lambda values, ns, release: (ObjectRef("StatefulSet", ns, _fullname(values, release)),),
     )
 )
 
@@ -264,7 +271,7 @@ class OpenBao(PlatformComponent):
 
         super().__init__(scope, id, name="openbao", namespace=namespace, wait=wait)
 
-        fullname = helm_fullname(release_name, "openbao", override=(values or {}).get("fullnameOverride"))
+        fullname = _fullname(values or {}, release_name)
         monitor = pod_monitor(fullname, namespace, release_name, f"{fullname}-tls")
         self.add_alert_rules(
             alert_rules, monitors=[monitor], release=release_name, fullname=fullname, replicas=str(replicas)

@@ -11,7 +11,7 @@ from constructs import Construct
 from ..kernel.alerts import check_alerts
 from ..kernel.component import HealthCheck, PlatformComponent
 from ..kernel.errors import ValidationError
-from ..kernel.facts import ChartFacts, ServedPort, register_chart
+from ..kernel.facts import ChartFacts, ObjectRef, ServedPort, register_chart
 from ..kernel.network import Peer, tcp
 from ..kernel.paths import child_path
 from ..kernel.validation import check_bool, check_dns_label, check_one_of, check_positive_int, check_values
@@ -43,9 +43,20 @@ def _served_ports(values: Mapping[str, Any], namespace: str, release: str) -> tu
     return (ServedPort("neuvector-service-webui", port, port, {"app": "neuvector-manager-pod"}, tls=tls),)
 
 
+def _workloads(values: Mapping[str, Any], namespace: str, release: str) -> tuple[ObjectRef, ...]:
+    """The controller and enforcer, and the manager and scanner unless disabled (fixed names)."""
+    checks = [("Deployment", "neuvector-controller-pod"), ("DaemonSet", "neuvector-enforcer-pod")]
+    if (values.get("manager") or {}).get("enabled", True):
+        checks.append(("Deployment", "neuvector-manager-pod"))
+    if ((values.get("cve") or {}).get("scanner") or {}).get("enabled", True):
+        checks.append(("Deployment", "neuvector-scanner-pod"))
+    return tuple(ObjectRef(kind, namespace, name) for kind, name in checks)
+
+
 CHART_FACTS = register_chart(
     ChartFacts(
         "core",
+        workloads=_workloads,
         # One key for controller, enforcer, manager, scanner, updater and cert-upgrader.
         image_keys=MappingProxyType({"registry": "{mirror}"}),
         # core installs the neuvector.com CRDs itself (crdwebhook.enabled); the separate `crd`
@@ -292,10 +303,5 @@ class RuntimeSecurity(PlatformComponent):
             self.allow_egress("scanner-registries", registries, tcp(REGISTRY_PORT), pods=SCANNER_PODS)
 
         # -- health checks (wait=False): workload names are fixed in this chart --------------
-        checks = [("Deployment", "neuvector-controller-pod"), ("DaemonSet", "neuvector-enforcer-pod")]
-        if final.get("manager", {}).get("enabled", True):
-            checks.append(("Deployment", "neuvector-manager-pod"))
-        if final.get("cve", {}).get("scanner", {}).get("enabled", True):
-            checks.append(("Deployment", "neuvector-scanner-pod"))
-        for kind, name in checks:
-            self.add_health_check(HealthCheck(kind, name, namespace))
+        for ref in _workloads(final, namespace, release_name):
+            self.add_health_check(HealthCheck(ref.kind, ref.name, ref.namespace))

@@ -1,7 +1,9 @@
 """Validate a kustomize tree for Flux, before Flux ever sees it: the library's own or anyone's.
 
-Any tree is judged by kustomize's and Flux's rules (errors). The tree this library writes also
-follows a layout, whose departures are notes (``Finding.severity == "note"``)::
+Any tree is judged by kustomize's and Flux's rules (errors). The tree this library writes (a root
+with a ``components/`` folder) also follows a layout, whose departures are notes
+(``Finding.severity == "note"``); other layouts (a Flux user's ``clusters/<name>``) are not held to
+it. ``roots.find_tree_roots`` finds the trees in a folder::
 
     <root>/kustomization.yaml            kustomize Kustomization listing sources/*.yaml and components/*.yaml
     <root>/sources/*.yaml                Flux sources (HelmRepository, OCIRepository, ...)
@@ -143,7 +145,8 @@ def check_tree(
 
     layout.check_kustomization_files(tree)
     layout.check_applied(tree, parsed, reached)
-    layout.check_conventions(tree, reached)
+    if (root_path / "components").is_dir():  # the library's layout; a Flux user's tree has its own
+        layout.check_conventions(tree, reached)
     check_schemas(tree, crd_key)
     flux.check_flux_paths(tree, resolved_root)
     flux.check_depends_on(tree, layout.known_objects([Path(t) for t in known_trees]))

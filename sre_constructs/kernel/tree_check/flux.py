@@ -97,6 +97,15 @@ def check_flux_paths(tree: Tree, repo_root: Path) -> None:
     for doc in tree.flux_kustomizations():
         path = doc.spec.get("path")
         source = _source_of(doc)
+        if source[0] not in ("GitRepository", "OCIRepository", "Bucket", "None"):
+            kind, namespace, name = source
+            tree.note(
+                doc.file,
+                "flux-path",
+                f"{doc.label}: field spec.path {path!r} is a folder of {kind} {namespace}/{name}, not of this "
+                "repository; not checked here (sre-constructs plan follows an ArtifactGenerator's copies)",
+            )
+            continue
         if source in elsewhere:
             kind, namespace, name = source
             tree.note(

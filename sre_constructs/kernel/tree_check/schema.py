@@ -15,7 +15,7 @@ from jsonschema.exceptions import best_match
 from kubernetes_validate import utils as _kv
 from referencing import Registry, Resource
 
-from .crds import crd_index, crd_validator
+from .crds import BUNDLED, crd_index, crd_validator
 from .model import Tree, group_of, json_path
 
 KUBERNETES_VERSION = "1.33"
@@ -45,11 +45,23 @@ def check_schemas(tree: Tree, crd_key: str | tuple[str, ...] | None) -> None:
         if crd_key is None:
             continue  # custom resources are not checked at all
         validator = crd_validator(crd_key, doc.api_version, doc.kind)
+        if validator is None and group in _OPTIONAL_FLUX_GROUPS and crd_key == BUNDLED:
+            tree.note(
+                doc.file,
+                "schema",
+                f"{doc.label}: {group} is an optional Flux controller's API, without a bundled schema; "
+                "not checked (pass --crds with its CRDs to check it)",
+            )
+            continue
         if validator is None:
             tree.add(doc.file, "schema", f"{doc.label}: {_unserved(crd_key, group, doc.api_version, doc.kind)}")
             continue
         for msg in _schema_errors(validator, doc.obj):
             tree.add(doc.file, "schema", f"{doc.label}: {msg}")
+
+
+# APIs of Flux's optional controllers (source-watcher), installed only when asked for.
+_OPTIONAL_FLUX_GROUPS = frozenset({"source.extensions.fluxcd.io"})
 
 
 def _unserved(crd_key: str | tuple[str, ...], group: str, api_version: str, kind: str) -> str:
