@@ -502,8 +502,9 @@ def test_command_exit_codes_and_formats(tmp_path: Path, capsys: pytest.CaptureFi
     for argv, message in (
         (["--tree", str(good), "clusters/lab.yaml"], "give cluster files or --tree DIR, not both"),
         (["--tree", str(good), "--rendered", str(tmp_path), "--charts", str(tmp_path)], "--rendered and --charts"),
-        (["--with", str(good)], "--with and --repo-root go with --tree DIR"),
-        (["--repo-root", str(good)], "--with and --repo-root go with --tree DIR"),
+        (["--with", str(good)], "--with, --repo-root, --bootstrap-source and --flux-crds go with --tree DIR"),
+        (["--repo-root", str(good)], "--with, --repo-root, --bootstrap-source and --flux-crds go with --tree DIR"),
+        (["--bootstrap-source", "x"], "--with, --repo-root, --bootstrap-source and --flux-crds go with --tree DIR"),
     ):
         assert main(["plan", *argv]) == 2, argv
         out, err = capsys.readouterr()

@@ -12,7 +12,7 @@ from sre_constructs.plan.charts import load_rendered
 from sre_constructs.plan.mutation import injectors_of, mutate
 from sre_constructs.plan.pods import pss_violations
 from sre_constructs.plan.source import Obj
-from sre_constructs.tenant_policies import namespaced_only
+from sre_constructs.tenancy.policies import namespaced_only
 from tests.test_plan_faults import (
     GOOD_CONTAINER,
     KYVERNO_CRD,
