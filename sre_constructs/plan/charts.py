@@ -22,7 +22,7 @@ from pathlib import Path
 import yaml
 
 from ..kernel.errors import ValidationError
-from .kinds import FLUX_HELM, release_chart
+from .kinds import FLUX_HELM, release_chart, release_version
 from .source import Loader, Obj, Unit
 
 __all__ = ["load_rendered", "render_charts"]
@@ -90,13 +90,7 @@ def render_charts(folder: str | Path, units: Iterable[Unit], helm: str | None = 
     oci = {(o.namespace, o.name): o for u in units for o in u.objects if o.kind == "OCIRepository"}
     for release in _releases(units):
         chart = release_chart(release)
-        version = str(((release.spec.get("chart") or {}).get("spec") or {}).get("version") or "")
-        ref = release.spec.get("chartRef") or {}
-        source = oci.get((str(ref.get("namespace") or release.namespace), str(ref.get("name")))) if ref else None
-        if not version and source is not None:  # spec.chartRef: the version is the OCIRepository's ref
-            version = str(
-                (source.spec.get("ref") or {}).get("tag") or (source.spec.get("ref") or {}).get("semver") or ""
-            )
+        version = release_version(release, oci)
         path = _chart_path(root, chart, version)
         if path is None:
             notes.append(f"{release.label}: chart {chart} {version} not in {root}; its pods are not checked")

@@ -14,8 +14,8 @@ the missing piece.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..kernel.facts import ServedPort, chart_facts
@@ -142,7 +142,12 @@ class _Tree:
             for (ns, release), objs in self.rendered.items():
                 for obj in objs:
                     if obj.kind == "Service" and obj.name == service and (obj.namespace or ns) == namespace:
-                        return _ports_of(obj), f"release {ns}/{release} (helm template)"
+                        # Whether a port serves only HTTPS is a chart fact helm's output does not show.
+                        tls = {(p.service, p.port) for p in self._served(namespace) if p.tls}
+                        ports = [
+                            replace(port, tls=(service, port.port) in tls) for port in _ports_of(obj, workloads=objs)
+                        ]
+                        return ports, f"release {ns}/{release} (helm template)"
         for rel in self.releases:
             facts = chart_facts(rel.chart)
             if rel.namespace != namespace or facts is None:
@@ -156,6 +161,15 @@ class _Tree:
                 return _ports_of(obj), f"Service {namespace}/{service}"
         return None
 
+    def _served(self, namespace: str) -> list[ServedPort]:
+        """The Service ports the chart facts of the releases in ``namespace`` record."""
+        found: list[ServedPort] = []
+        for rel in self.releases:
+            facts = chart_facts(rel.chart)
+            if rel.namespace == namespace and facts is not None:
+                found += facts.served_ports(rel.values, namespace, rel.name)
+        return found
+
     def rendered_names(self, namespace: str) -> list[str]:
         names = []
         for release in self.releases:
@@ -165,13 +179,30 @@ class _Tree:
         return names
 
 
-def _ports_of(service: Obj) -> list[_Port]:
-    selector = service.spec.get("selector") or {}
-    return [
-        _Port(p["port"], p.get("targetPort") or p["port"], selector, False)
-        for p in service.spec.get("ports") or []
-        if isinstance(p, dict) and isinstance(p.get("port"), int)
-    ]
+def _ports_of(service: Obj, workloads: Iterable[Obj] = ()) -> list[_Port]:
+    """A Service's ports; a named ``targetPort`` becomes the number of the container port of that
+    name in the ``workloads`` the Service selects (NetworkPolicies of the tree name numbers)."""
+    selector = {str(k): str(v) for k, v in (service.spec.get("selector") or {}).items()}
+    named: dict[str, int] = {}
+    for workload in workloads:
+        if workload.kind not in ("Deployment", "StatefulSet", "DaemonSet") or workload.namespace != service.namespace:
+            continue
+        template = workload.spec.get("template") or {}
+        labels = {str(k): str(v) for k, v in ((template.get("metadata") or {}).get("labels") or {}).items()}
+        if not selector or not _subset(selector, labels):
+            continue
+        for container in (template.get("spec") or {}).get("containers") or []:
+            for port in container.get("ports") or []:
+                if isinstance(port, dict) and port.get("name") and isinstance(port.get("containerPort"), int):
+                    named[str(port["name"])] = port["containerPort"]
+    found = []
+    for p in service.spec.get("ports") or []:
+        if isinstance(p, dict) and isinstance(p.get("port"), int):
+            target = p.get("targetPort") or p["port"]
+            found.append(
+                _Port(p["port"], named.get(target, target) if isinstance(target, str) else target, selector, False)
+            )
+    return found
 
 
 def _peer_allows(peer: Mapping[str, Any], own_ns: str, other_ns: str, other_pods: Mapping[str, str]) -> bool:

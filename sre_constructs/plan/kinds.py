@@ -17,7 +17,7 @@ the object counts as Ready (``ready``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
@@ -232,6 +232,25 @@ def release_chart(obj: Obj) -> str:
     return str(ref.get("name") or "")
 
 
+def release_version(obj: Obj, oci_repositories: Mapping[tuple[str, str], Obj]) -> str:
+    """A HelmRelease's chart version: ``spec.chart.spec.version``, or for ``spec.chartRef`` the
+    OCIRepository's ``ref.tag`` (else its ``ref.semver``); ``""`` when neither says.
+
+    Args:
+        obj: the HelmRelease.
+        oci_repositories: the tree's OCIRepositories by ``(namespace, name)``.
+    """
+    version = ((obj.spec.get("chart") or {}).get("spec") or {}).get("version")
+    if version:
+        return str(version)
+    ref = obj.spec.get("chartRef") or {}
+    source = oci_repositories.get((str(ref.get("namespace") or obj.namespace), str(ref.get("name")))) if ref else None
+    if source is None:
+        return ""
+    pinned = source.spec.get("ref") or {}
+    return str(pinned.get("tag") or pinned.get("semver") or "")
+
+
 def _store_ref(obj: Obj) -> tuple[str, str, str]:
     ref = obj.spec.get("secretStoreRef") or {}
     kind = str(ref.get("kind") or "SecretStore")
@@ -342,15 +361,26 @@ class PodTemplate:
     creator: str
 
 
+def _decoded(value: Any) -> Any:
+    """``value`` as the API server stores a typed object: a ``null`` field is its zero value and
+    left out (a chart's empty ``annotations:`` reaches admission as no annotations, not as null)."""
+    if isinstance(value, dict):
+        return {k: _decoded(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_decoded(v) for v in value if v is not None]
+    return value
+
+
 def pod_templates(obj: Obj) -> Iterable[PodTemplate]:
-    """The pod template of a workload object (Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob)."""
+    """The pod template of a workload object (Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob),
+    as the API server decodes it (``null`` fields left out)."""
     spec = obj.spec
     templated = (obj.group == "apps" and obj.kind in ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet")) or (
         obj.group == "batch" and obj.kind == "Job"
     )
     template: Any = None
     if obj.group == "" and obj.kind == "Pod":
-        yield PodTemplate(obj.label, obj.metadata, spec, "")
+        yield PodTemplate(obj.label, _decoded(obj.metadata), _decoded(spec), "")
         return
     if templated:
         template = spec.get("template") or {}
@@ -359,7 +389,7 @@ def pod_templates(obj: Obj) -> Iterable[PodTemplate]:
     if isinstance(template, dict):
         creator = f"system:serviceaccount:kube-system:{_CREATORS[obj.kind]}"
         metadata = template.get("metadata") if isinstance(template.get("metadata"), dict) else {}
-        yield PodTemplate(obj.label, metadata or {}, template.get("spec") or {}, creator)
+        yield PodTemplate(obj.label, _decoded(metadata or {}), _decoded(template.get("spec") or {}), creator)
 
 
 def pod_specs(obj: Obj) -> Iterable[tuple[str, dict[str, Any]]]:

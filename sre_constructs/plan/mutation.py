@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .kinds import FLUX_HELM, release_chart, release_values
+from .kinds import FLUX_HELM, release_chart, release_values, release_version
 from .source import Obj
 
 __all__ = ["SidecarInjector", "injectors_of", "mutate"]
@@ -117,13 +117,15 @@ class SidecarInjector:
 def injectors_of(objects: Iterable[Obj]) -> list[SidecarInjector]:
     """The sidecar injectors the tree's istiod releases run."""
     found = []
+    objects = list(objects)
+    oci = {(o.namespace, o.name): o for o in objects if o.kind == "OCIRepository"}
     for obj in objects:
         if not obj.is_(FLUX_HELM, "HelmRelease") or release_chart(obj) != "istiod":
             continue
         values = release_values(obj)
-        chart = (obj.spec.get("chart") or {}).get("spec") or {}
         hub = str(_get(values, "global.hub", "docker.io/istio")).rstrip("/")
-        tag = str(_get(values, "global.tag", "") or chart.get("version") or "latest")
+        # The published chart's global.tag is its release: the chart version (spec.chart or chartRef's OCIRepository).
+        tag = str(_get(values, "global.tag", "") or release_version(obj, oci) or "latest")
         variant = str(_get(values, "global.variant", "") or "")
         image = str(_get(values, "global.proxy.image", "proxyv2"))
         proxy = image if "/" in image else f"{hub}/{image}:{tag}" + (f"-{variant}" if variant else "")
