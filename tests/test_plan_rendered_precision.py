@@ -149,6 +149,11 @@ def test_named_target_port_is_checked_as_its_container_port(edge_files: dict[str
     # The tree's NetworkPolicies open 3000 for Grafana: the pod's port `grafana` is 3000, open.
     plan = plan_files(Files(files=edge_files), ["core"], rendered=_grafana(3000))
     assert not [b for b in plan.blockers if f"grafana.{DOMAIN}" in b.need], [str(b) for b in plan.blockers]
+    # helm template leaves metadata.namespace to the chart: a Deployment without one is the release's.
+    rendered = _grafana(3000)
+    del rendered[("monitoring", "kube-prometheus-stack")][1].metadata["namespace"]
+    plan = plan_files(Files(files=edge_files), ["core"], rendered=rendered)
+    assert not [b for b in plan.blockers if f"grafana.{DOMAIN}" in b.need], [str(b) for b in plan.blockers]
     # The control: the port named `grafana` is 3001, which no NetworkPolicy opens.
     plan = plan_files(Files(files=edge_files), ["core"], rendered=_grafana(3001))
     closed = [n for n in _paths(plan) if f"grafana.{DOMAIN}" in n]
