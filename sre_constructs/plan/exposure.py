@@ -145,7 +145,8 @@ class _Tree:
                         # Whether a port serves only HTTPS is a chart fact helm's output does not show.
                         tls = {(p.service, p.port) for p in self._served(namespace) if p.tls}
                         ports = [
-                            replace(port, tls=(service, port.port) in tls) for port in _ports_of(obj, workloads=objs)
+                            replace(port, tls=(service, port.port) in tls)
+                            for port in _ports_of(obj, workloads=objs, namespace=ns)
                         ]
                         return ports, f"release {ns}/{release} (helm template)"
         for rel in self.releases:
@@ -179,13 +180,15 @@ class _Tree:
         return names
 
 
-def _ports_of(service: Obj, workloads: Iterable[Obj] = ()) -> list[_Port]:
+def _ports_of(service: Obj, workloads: Iterable[Obj] = (), namespace: str = "") -> list[_Port]:
     """A Service's ports; a named ``targetPort`` becomes the number of the container port of that
-    name in the ``workloads`` the Service selects (NetworkPolicies of the tree name numbers)."""
+    name in the ``workloads`` the Service selects (NetworkPolicies of the tree name numbers).
+    ``namespace`` is the release's, for objects a chart renders without ``metadata.namespace``."""
     selector = {str(k): str(v) for k, v in (service.spec.get("selector") or {}).items()}
+    home = service.namespace or namespace
     named: dict[str, int] = {}
     for workload in workloads:
-        if workload.kind not in ("Deployment", "StatefulSet", "DaemonSet") or workload.namespace != service.namespace:
+        if workload.kind not in ("Deployment", "StatefulSet", "DaemonSet") or (workload.namespace or namespace) != home:
             continue
         template = workload.spec.get("template") or {}
         labels = {str(k): str(v) for k, v in ((template.get("metadata") or {}).get("labels") or {}).items()}
