@@ -127,6 +127,13 @@ def test_each_ui_chain_from_host_to_the_port_its_chart_renders(exposed: Any) -> 
     assert {ui for ui in UIS if _served_tls(docs, ui)} == {"openbao", "neuvector"}
 
 
+def _route_pods(docs: list[dict[str, Any]], ui: str) -> dict[str, str]:
+    """The pod labels behind ``<ui>.<domain>``, from the Service port its chart renders."""
+    (vs,) = [v for v in _find(docs, "VirtualService") if v["spec"]["hosts"] == [f"{ui}.{DOMAIN}"]]
+    service, namespace = vs["spec"]["http"][0]["route"][0]["destination"]["host"].split(".")[:2]
+    return dict(_served(docs, namespace)[service].pods)
+
+
 def _served_tls(docs: list[dict[str, Any]], ui: str) -> bool:
     (vs,) = [v for v in _find(docs, "VirtualService") if v["spec"]["hosts"] == [f"{ui}.{DOMAIN}"]]
     service, namespace = vs["spec"]["http"][0]["route"][0]["destination"]["host"].split(".")[:2]
@@ -157,6 +164,33 @@ def test_network_paths_from_the_gateway_are_exact(exposed: Any) -> None:
         assert rule["to"][0]["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": namespace}
         assert rule["to"][0]["podSelector"] == {"matchLabels": dict(port.pods)}
         assert rule["ports"] == [{"port": port.target_port, "protocol": "TCP"}]
+    # Out to the OIDC issuer (outside the cluster, known by name only): 443 from exactly the pods
+    # that talk OIDC, the UIs' pods as their routes select them, and oauth2-proxy's.
+    proxy_pods = {"app.kubernetes.io/name": "oauth2-proxy", "app.kubernetes.io/instance": "oauth2-proxy"}
+    expected = {
+        ("monitoring", "allow-grafana-oidc-issuer"): _route_pods(docs, "grafana"),
+        ("openbao", "allow-oidc-issuer"): _route_pods(docs, "openbao"),
+        ("neuvector", "allow-controller-oidc-issuer"): {"app": "neuvector-controller-pod"},
+        ("oauth2-proxy", "allow-oidc-issuer"): proxy_pods,
+    }
+    to_issuer = {
+        (p["metadata"]["namespace"], p["metadata"]["name"]): p
+        for p in policies
+        if any(
+            peer.get("ipBlock") and 443 in [x["port"] for x in r.get("ports") or []]
+            for r in p["spec"].get("egress") or []
+            for peer in r.get("to") or []
+        )
+        and p["metadata"]["namespace"] in {"monitoring", "openbao", "neuvector", "oauth2-proxy"}
+        and "oidc" in p["metadata"]["name"]
+    }
+    assert set(to_issuer) == set(expected)
+    for key, pods in expected.items():
+        policy = to_issuer[key]
+        assert policy["spec"]["podSelector"] == {"matchLabels": pods} and pods
+        assert policy["spec"]["egress"] == [
+            {"ports": [{"port": 443, "protocol": "TCP"}], "to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}]}
+        ]
     # Nothing else lets the gateway namespace in to the UI namespaces.
     for policy in policies:
         for rule in policy["spec"].get("ingress") or []:
@@ -187,6 +221,10 @@ def test_the_authorizer_guards_exactly_the_uis_without_a_login(exposed: Any) -> 
             f"alertmanager.{DOMAIN}",
         }
     )
+    # After login at the issuer, back to the page asked for (not a bare path on auth.<domain>).
+    assert provider["envoyExtAuthzHttp"]["includeAdditionalHeadersInCheck"] == {
+        "X-Auth-Request-Redirect": "https://%REQ(:authority)%%REQ(:path)%"
+    }
     # The provider's Service is the one oauth2-proxy's chart renders.
     service, namespace = provider["envoyExtAuthzHttp"]["service"].split(".")[:2]
     assert _served(docs, namespace)[service].port == provider["envoyExtAuthzHttp"]["port"]

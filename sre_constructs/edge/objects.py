@@ -183,6 +183,10 @@ def extension_provider(service: str, port: int) -> dict[str, Any]:
             "service": service,
             "port": port,
             "includeRequestHeadersInCheck": ["authorization", "cookie"],
+            # The check carries no return URL: without it oauth2-proxy keeps a bare path and, after
+            # the callback on auth.<domain>, sends the user to that path on auth.<domain>. Envoy
+            # evaluates the operators (the value goes through its request-header formatter).
+            "includeAdditionalHeadersInCheck": {"X-Auth-Request-Redirect": "https://%REQ(:authority)%%REQ(:path)%"},
             "headersToUpstreamOnAllow": [
                 "authorization",
                 "path",

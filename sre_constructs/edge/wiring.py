@@ -204,9 +204,7 @@ def build_edge(
     if "grafana" in exposure.uis:
         monitoring = built["monitoring"]
         edge.add_manifest(objects.grafana_client_secret(str(monitoring.namespace), store, sso))
-        monitoring.allow_egress(
-            "grafana-oidc-issuer", issuer_peer, tcp(443), pods={"app.kubernetes.io/name": "grafana"}
-        )
+        monitoring.allow_egress("grafana-oidc-issuer", issuer_peer, tcp(443), pods=pods_of["grafana"])
     if "openbao" in exposure.uis:
         built["openbao"].allow_egress("oidc-issuer", issuer_peer, tcp(443), pods=pods_of["openbao"])
     if "neuvector" in exposure.uis:
