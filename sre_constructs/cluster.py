@@ -10,7 +10,7 @@ an error naming its line)::
       url: ssh://git@example.com/platform/fleet.git   # required; http(s):// or ssh://
       branch: main                     # default main
       interval: 5m                     # how often Flux polls the repository; default 5m
-    domain: lab.example.com            # optional DNS name: external URLs of Prometheus, Alertmanager, Grafana
+    domain: lab.example.com            # optional DNS zone: the ingress gateway on; external URLs of the UIs
     runbook_base_url: https://git.example.com/platform/docs/alerts.md  # optional: page runbook_url points into
     expose: [grafana, openbao]         # optional UIs served at https://<ui>.<domain> (needs domain; docs/access.md)
     sso:                               # optional OIDC provider of the exposed UIs (keys: docs/access.md)

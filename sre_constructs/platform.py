@@ -98,9 +98,12 @@ class CorePlatform(PlatformChart):
         chart_source: ``helm`` (default): charts from HelmRepositories (``spec.chart``);
             ``oci``: one OCIRepository per chart published as OCI (``spec.chartRef``; charts
             without an OCI artifact stay on HTTPS, unless a mirror serves them all).
-        domain: the cluster's DNS name; Monitoring announces ``https://prometheus.<domain>``,
-            ``https://alertmanager.<domain>`` and ``https://grafana.<domain>`` as external URLs (a
-            ``services.monitoring.domain`` knob wins). Default none.
+        domain: the cluster's DNS zone. With it the Istio ingress gateway is on (a
+            ``services.istio.gateway`` knob wins), and Monitoring announces
+            ``https://prometheus.<domain>``, ``https://alertmanager.<domain>`` and
+            ``https://grafana.<domain>`` as external URLs (a ``services.monitoring.domain`` knob
+            wins); the UIs are served there only once listed in ``expose``. Default none (no
+            gateway, nothing exposed).
         alerting: who is told when an alert fires: Monitoring's ``alerting`` knob (receivers, routes,
             heartbeat; see docs/alerting.md), given here for the platform (a
             ``services.monitoring.alerting`` knob wins). Credentials come from External Secrets' store.
@@ -227,6 +230,8 @@ class CorePlatform(PlatformChart):
         default("monitoring_namespace", knobs["monitoring"].get("namespace", "monitoring"))
         if spec.name == "monitoring" and self.domain is not None:
             default("domain", self.domain)
+        if spec.name == "istio" and self.domain is not None:
+            default("gateway", True)  # the zone's records point at its load balancer (docs/access.md)
         if spec.name == "monitoring" and self.alerting is not None:
             default("alerting", self.alerting)
         if spec.name == "monitoring" and "logging" in enabled:
@@ -383,12 +388,12 @@ class CorePlatform(PlatformChart):
             "cert-manager" in enabled
             and cert_manager.get("acme_email")
             and cert_manager.get("acme_ingress_class", "istio") == "istio"
-            and not ("istio" in enabled and settings["istio"].get("gateway", False))
+            and not ("istio" in enabled and settings["istio"].get("gateway", self.domain is not None))
         ):
             raise ValidationError(
                 self.node.path,
                 "services.istio.gateway",
-                settings["istio"].get("gateway", False),
+                settings["istio"].get("gateway", self.domain is not None),
                 "True while cert-manager has an acme_email: the HTTP-01 challenge is served through the "
                 "Istio ingress gateway (or set services.cert-manager.acme_ingress_class to your ingress)",
             )

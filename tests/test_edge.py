@@ -88,11 +88,13 @@ def _selects(selector: dict[str, Any], labels: dict[str, Any]) -> bool:
 
 def test_each_ui_chain_from_host_to_the_port_its_chart_renders(exposed: Any) -> None:
     _, _, docs = exposed
-    (gateway,) = _find(docs, "Gateway")
+    gateway = _one(docs, "Gateway", "edge")
     assert gateway["apiVersion"] == "networking.istio.io/v1"
-    https = next(s for s in gateway["spec"]["servers"] if s["port"]["number"] == 443)
-    http = next(s for s in gateway["spec"]["servers"] if s["port"]["number"] == 80)
-    assert http["tls"] == {"httpsRedirect": True}
+    ((https,),) = [gateway["spec"]["servers"]]
+    assert https["port"]["number"] == 443 and https["tls"]["mode"] == "SIMPLE"
+    # Port 80 redirects every host to HTTPS (the redirect itself: test_http01_challenges_get_through).
+    ((http,),) = [_one(docs, "Gateway", "edge-http")["spec"]["servers"]]
+    assert http["port"]["number"] == 80 and sorted(http["hosts"]) == sorted(https["hosts"])
     # The gateway workload's namespace is where Envoy reads the certificate Secret.
     gw_release = _release(docs, "gateway")
     gw_namespace = gw_release["spec"].get("targetNamespace") or gw_release["metadata"]["namespace"]
@@ -125,6 +127,13 @@ def test_each_ui_chain_from_host_to_the_port_its_chart_renders(exposed: Any) -> 
     assert {ui for ui in UIS if _served_tls(docs, ui)} == {"openbao", "neuvector"}
 
 
+def _route_pods(docs: list[dict[str, Any]], ui: str) -> dict[str, str]:
+    """The pod labels behind ``<ui>.<domain>``, from the Service port its chart renders."""
+    (vs,) = [v for v in _find(docs, "VirtualService") if v["spec"]["hosts"] == [f"{ui}.{DOMAIN}"]]
+    service, namespace = vs["spec"]["http"][0]["route"][0]["destination"]["host"].split(".")[:2]
+    return dict(_served(docs, namespace)[service].pods)
+
+
 def _served_tls(docs: list[dict[str, Any]], ui: str) -> bool:
     (vs,) = [v for v in _find(docs, "VirtualService") if v["spec"]["hosts"] == [f"{ui}.{DOMAIN}"]]
     service, namespace = vs["spec"]["http"][0]["route"][0]["destination"]["host"].split(".")[:2]
@@ -155,6 +164,33 @@ def test_network_paths_from_the_gateway_are_exact(exposed: Any) -> None:
         assert rule["to"][0]["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": namespace}
         assert rule["to"][0]["podSelector"] == {"matchLabels": dict(port.pods)}
         assert rule["ports"] == [{"port": port.target_port, "protocol": "TCP"}]
+    # Out to the OIDC issuer (outside the cluster, known by name only): 443 from exactly the pods
+    # that talk OIDC, the UIs' pods as their routes select them, and oauth2-proxy's.
+    proxy_pods = {"app.kubernetes.io/name": "oauth2-proxy", "app.kubernetes.io/instance": "oauth2-proxy"}
+    expected = {
+        ("monitoring", "allow-grafana-oidc-issuer"): _route_pods(docs, "grafana"),
+        ("openbao", "allow-oidc-issuer"): _route_pods(docs, "openbao"),
+        ("neuvector", "allow-controller-oidc-issuer"): {"app": "neuvector-controller-pod"},
+        ("oauth2-proxy", "allow-oidc-issuer"): proxy_pods,
+    }
+    to_issuer = {
+        (p["metadata"]["namespace"], p["metadata"]["name"]): p
+        for p in policies
+        if any(
+            peer.get("ipBlock") and 443 in [x["port"] for x in r.get("ports") or []]
+            for r in p["spec"].get("egress") or []
+            for peer in r.get("to") or []
+        )
+        and p["metadata"]["namespace"] in {"monitoring", "openbao", "neuvector", "oauth2-proxy"}
+        and "oidc" in p["metadata"]["name"]
+    }
+    assert set(to_issuer) == set(expected)
+    for key, pods in expected.items():
+        policy = to_issuer[key]
+        assert policy["spec"]["podSelector"] == {"matchLabels": pods} and pods
+        assert policy["spec"]["egress"] == [
+            {"ports": [{"port": 443, "protocol": "TCP"}], "to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}]}
+        ]
     # Nothing else lets the gateway namespace in to the UI namespaces.
     for policy in policies:
         for rule in policy["spec"].get("ingress") or []:
@@ -173,6 +209,10 @@ def test_the_authorizer_guards_exactly_the_uis_without_a_login(exposed: Any) -> 
     assert policy["spec"]["provider"]["name"] == provider["name"]
     assert policy["spec"]["selector"]["matchLabels"] == GATEWAY_PODS
     hosts = {h.removesuffix(":*") for r in policy["spec"]["rules"] for t in r["to"] for h in t["operation"]["hosts"]}
+    # ACME's HTTP-01 challenge for those hosts is not sent to a login.
+    assert [t["operation"]["notPaths"] for r in policy["spec"]["rules"] for t in r["to"]] == [
+        ["/.well-known/acme-challenge/*"]
+    ]
     assert (
         hosts
         == {f"{ui}.{DOMAIN}" for ui in UIS if ui not in OWN_LOGIN}
@@ -181,6 +221,10 @@ def test_the_authorizer_guards_exactly_the_uis_without_a_login(exposed: Any) -> 
             f"alertmanager.{DOMAIN}",
         }
     )
+    # After login at the issuer, back to the page asked for (not a bare path on auth.<domain>).
+    assert provider["envoyExtAuthzHttp"]["includeAdditionalHeadersInCheck"] == {
+        "X-Auth-Request-Redirect": "https://%REQ(:authority)%%REQ(:path)%"
+    }
     # The provider's Service is the one oauth2-proxy's chart renders.
     service, namespace = provider["envoyExtAuthzHttp"]["service"].split(".")[:2]
     assert _served(docs, namespace)[service].port == provider["envoyExtAuthzHttp"]["port"]
@@ -370,6 +414,88 @@ def test_cluster_files_take_expose_and_sso_with_errors_at_their_line() -> None:
     assert raised.value.where == f"x.yaml:{line}" and raised.value.field == "sso.issuer"
 
 
+@pytest.mark.parametrize(
+    ("change", "field", "line_of"),
+    [
+        ({"domain": "Not_A_Domain"}, "domain", "domain:"),
+        ({"expose": ["grafana", "kibana"]}, "expose", "expose:"),
+        ({"expose": ["prometheus"], "sso": None}, "expose", "expose:"),
+        ({"sso": {**SSO, "issuer": "http://login.example.com"}}, "sso.issuer", "issuer:"),
+    ],
+)
+def test_each_bad_edge_input_in_a_cluster_file_is_refused_at_its_line(
+    change: dict[str, Any], field: str, line_of: str
+) -> None:
+    data = {
+        "name": "x",
+        "git": {"url": "https://git.example.com/fleet.git"},
+        "domain": DOMAIN,
+        "expose": ["grafana", "prometheus"],
+        "sso": SSO,
+    }
+    data.update(change)
+    text = yaml.safe_dump({k: v for k, v in data.items() if v is not None}, sort_keys=False)
+    line = next(i for i, line in enumerate(text.splitlines(), 1) if line.strip().startswith(line_of))
+    with pytest.raises(ValidationError) as raised:
+        parse_cluster(text, "x.yaml")
+    assert (raised.value.where, raised.value.field) == (f"x.yaml:{line}", field)
+
+
+def test_http01_challenges_get_through_the_redirect_and_the_authorizer() -> None:
+    """With the ACME issuer, Let's Encrypt fetches /.well-known/acme-challenge/<token> over HTTP on
+    port 80 of each host, where cert-manager's solver route joins the host's virtual host: no
+    ``httpsRedirect`` there (Istio would redirect that route too), a catch-all redirect route instead
+    (Istio sorts catch-alls after the solver's exact match), and no login on the challenge path."""
+    app = App()
+    CorePlatform(
+        app,
+        "core",
+        domain=DOMAIN,
+        expose=list(UIS),
+        sso=SSO,
+        services={"cert-manager": {"acme_email": "ops@example.com"}},
+    )
+    files = _files(app)
+    docs = [d for data in files.values() for d in yaml.safe_load_all(data) if isinstance(d, dict)]
+    (issuer,) = [i for i in _find(docs, "ClusterIssuer") if "acme" in i["spec"]]
+    assert issuer["spec"]["acme"]["solvers"][0]["http01"]["ingress"]["class"] == "istio"
+    tls = _one(docs, "Certificate", "edge-tls", GATEWAY_NS)
+    assert tls["spec"]["issuerRef"]["name"] == issuer["metadata"]["name"]
+    servers = [s for g in _find(docs, "Gateway") for s in g["spec"]["servers"]]
+    assert not [s for s in servers if (s.get("tls") or {}).get("httpsRedirect")]
+    (http,) = [s for s in servers if s["port"]["number"] == 80]
+    assert set(http["hosts"]) == set(tls["spec"]["dnsNames"])
+    (redirect,) = [v for v in _find(docs, "VirtualService") if v["spec"]["gateways"] == [f"{GATEWAY_NS}/edge-http"]]
+    assert set(redirect["spec"]["hosts"]) == set(http["hosts"])
+    ((rule,),) = [redirect["spec"]["http"]]
+    assert "match" not in rule and "route" not in rule  # a catch-all, so the solver's exact route wins
+    assert rule["redirect"] == {"scheme": "https", "redirectCode": 301}
+    # UI routes are bound to the HTTPS gateway only: nothing is served over plain HTTP.
+    for vs in _find(docs, "VirtualService"):
+        if vs is not redirect:
+            assert vs["spec"]["gateways"] == [f"{GATEWAY_NS}/edge"]
+    plan = plan_files(Files(files=files), ["core"])
+    assert plan.ok, plan.render("text")
+
+    def redirect_on_gateway(doc: dict[str, Any]) -> None:
+        if doc["metadata"]["name"] == "edge-http":
+            doc["spec"]["servers"][0]["tls"] = {"httpsRedirect": True}
+
+    plan = _plan_with(files, "core/edge/gateway.yaml", redirect_on_gateway)
+    blocked = {b.need.split(":")[0] for b in plan.blockers if "HTTP-01" in b.need}
+    assert blocked == {f"host {h}" for h in tls["spec"]["dnsNames"]}
+    assert all("httpsRedirect" in b.provider for b in plan.blockers if "HTTP-01" in b.need)
+
+    def login_on_challenges(doc: dict[str, Any]) -> None:
+        del doc["spec"]["rules"][0]["to"][0]["operation"]["notPaths"]
+
+    plan = _plan_with(files, "core/edge/authorizationpolicy.yaml", login_on_challenges)
+    assert {b.need.split(":")[0] for b in plan.blockers if "HTTP-01" in b.need} == {
+        f"host prometheus.{DOMAIN}",
+        f"host alertmanager.{DOMAIN}",
+    }
+
+
 def test_access_pages_are_current() -> None:
     """docs/access/<cluster>.md: one generated page per example cluster that exposes UIs."""
     repo = Path(__file__).resolve().parent.parent
@@ -386,14 +512,25 @@ def test_access_pages_are_current() -> None:
     assert "bao kv put -mount=secret sso/oidc client_secret=<CLIENT_SECRET>" in page
 
 
-def test_without_expose_nothing_is_exposed() -> None:
-    """``domain`` alone keeps today's behaviour: a gateway you turn on routes what you add to it."""
+def test_domain_turns_the_gateway_on_and_exposes_nothing_until_expose() -> None:
+    """``domain`` alone: the ingress gateway runs (the zone's records point at it) and routes only
+    what you add to it; no UI is served before ``expose`` names it. Without ``domain``, no gateway."""
     app = App()
-    CorePlatform(app, "core", domain=DOMAIN, services={"istio": {"gateway": True}})
+    CorePlatform(app, "core", domain=DOMAIN)
     docs = [d for data in _files(app).values() for d in yaml.safe_load_all(data) if isinstance(d, dict)]
+    assert _release(docs, "gateway")["spec"]["releaseName"] == "istio-ingressgateway"
     assert not [d for d in docs if str(d.get("apiVersion", "")).startswith("networking.istio.io")]
     assert _one(docs, "NetworkPolicy", "allow-backends", GATEWAY_NS)["spec"]["egress"]
     assert not [d for d in docs if d["kind"] == "HelmRelease" and d["metadata"]["name"] == "oauth2-proxy"]
+    # The user's knob wins over the domain's default.
+    app = App()
+    CorePlatform(app, "core", domain=DOMAIN, services={"istio": {"gateway": False}})
+    docs = [d for data in _files(app).values() for d in yaml.safe_load_all(data) if isinstance(d, dict)]
+    assert not [d for d in _find(docs, "HelmRelease") if d["spec"]["chart"]["spec"]["chart"] == "gateway"]
+    app = App()
+    CorePlatform(app, "core")
+    docs = [d for data in _files(app).values() for d in yaml.safe_load_all(data) if isinstance(d, dict)]
+    assert not [d for d in _find(docs, "HelmRelease") if d["spec"]["chart"]["spec"]["chart"] == "gateway"]
 
 
 def test_oauth2_proxy_alone_refuses_a_plain_http_issuer() -> None:
@@ -414,12 +551,13 @@ def test_uis_with_their_own_login_need_no_sso_and_no_authorizer() -> None:
     app = App()
     CorePlatform(app, "core", domain=DOMAIN, expose=["grafana", "openbao", "neuvector"])
     docs = [d for data in _files(app).values() for d in yaml.safe_load_all(data) if isinstance(d, dict)]
-    assert {v["spec"]["hosts"][0] for v in _find(docs, "VirtualService")} == {
-        f"{ui}.{DOMAIN}" for ui in ("grafana", "openbao", "neuvector")
-    }
+    routed = {v["spec"]["hosts"][0] for v in _find(docs, "VirtualService") if v["metadata"]["name"] != "https-redirect"}
+    assert routed == {f"{ui}.{DOMAIN}" for ui in ("grafana", "openbao", "neuvector")}
     assert not _find(docs, "AuthorizationPolicy") and not _find(docs, "ExternalSecret", "monitoring")
     assert "meshConfig" not in _release(docs, "istiod")["spec"]["values"]
     assert plan_app(app).ok
+    # Without the authorizer nothing reaches the issuer but the UIs that log in there themselves.
+    assert not [p for p in _find(docs, "NetworkPolicy") if "oidc-issuer" in p["metadata"]["name"]]
 
 
 def test_behind_a_registry_mirror_oauth2_proxy_pulls_from_it() -> None:

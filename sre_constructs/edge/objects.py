@@ -12,6 +12,7 @@ from ..kernel.facts import ServedPort
 from .settings import Exposure, Sso
 
 __all__ = [
+    "ACME_CHALLENGE",
     "AUTHORIZER",
     "CERT_API",
     "authorization_policy",
@@ -20,6 +21,8 @@ __all__ = [
     "extension_provider",
     "gateway",
     "grafana_values",
+    "http_gateway",
+    "https_redirect",
     "neuvector_oidc_secret",
     "virtual_service",
 ]
@@ -56,7 +59,7 @@ def certificate(
 def gateway(
     name: str, namespace: str, pods: Mapping[str, str], hosts: Sequence[str], credential: str
 ) -> dict[str, Any]:
-    """HTTPS on 443 for ``hosts`` with the certificate Secret ``credential``; 80 redirects to HTTPS."""
+    """HTTPS on 443 for ``hosts`` with the certificate Secret ``credential``."""
     return {
         "apiVersion": NETWORKING_API,
         "kind": "Gateway",
@@ -68,13 +71,46 @@ def gateway(
                     "port": {"number": 443, "name": "https", "protocol": "HTTPS"},
                     "hosts": list(hosts),
                     "tls": {"mode": "SIMPLE", "credentialName": credential, "minProtocolVersion": "TLSV1_2"},
-                },
-                {
-                    "port": {"number": 80, "name": "http", "protocol": "HTTP"},
-                    "hosts": list(hosts),
-                    "tls": {"httpsRedirect": True},
-                },
+                }
             ],
+        },
+    }
+
+
+ACME_CHALLENGE = "/.well-known/acme-challenge/"
+"""The path ACME HTTP-01 challenges are fetched at, over plain HTTP on port 80."""
+
+
+def http_gateway(name: str, namespace: str, pods: Mapping[str, str], hosts: Sequence[str]) -> dict[str, Any]:
+    """Plain HTTP on 80 for ``hosts``, in a Gateway of its own so only :func:`https_redirect` routes it.
+
+    Not ``tls.httpsRedirect``: Istio merges every port-80 server of a host into one Envoy virtual
+    host and ``httpsRedirect`` marks all of it ``require_tls``, so the route cert-manager's HTTP-01
+    solver adds (an Ingress of class ``istio``, converted to a Gateway on the same port and host)
+    would be redirected too, to an HTTPS listener whose certificate that challenge is to produce."""
+    return {
+        "apiVersion": NETWORKING_API,
+        "kind": "Gateway",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "selector": dict(pods),
+            "servers": [{"port": {"number": 80, "name": "http", "protocol": "HTTP"}, "hosts": list(hosts)}],
+        },
+    }
+
+
+def https_redirect(name: str, namespace: str, gateway_name: str, hosts: Sequence[str]) -> dict[str, Any]:
+    """Every plain-HTTP request for ``hosts`` is redirected to HTTPS (301). A catch-all route:
+    Istio sorts it after the exact ``/.well-known/acme-challenge/<token>`` route of a pending
+    HTTP-01 challenge on the same host, so the challenge is answered over HTTP."""
+    return {
+        "apiVersion": NETWORKING_API,
+        "kind": "VirtualService",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "hosts": list(hosts),
+            "gateways": [f"{namespace}/{gateway_name}"],
+            "http": [{"name": "https-redirect", "redirect": {"scheme": "https", "redirectCode": 301}}],
         },
     }
 
@@ -147,6 +183,10 @@ def extension_provider(service: str, port: int) -> dict[str, Any]:
             "service": service,
             "port": port,
             "includeRequestHeadersInCheck": ["authorization", "cookie"],
+            # The check carries no return URL: without it oauth2-proxy keeps a bare path and, after
+            # the callback on auth.<domain>, sends the user to that path on auth.<domain>. Envoy
+            # evaluates the operators (the value goes through its request-header formatter).
+            "includeAdditionalHeadersInCheck": {"X-Auth-Request-Redirect": "https://%REQ(:authority)%%REQ(:path)%"},
             "headersToUpstreamOnAllow": [
                 "authorization",
                 "path",
@@ -161,7 +201,8 @@ def extension_provider(service: str, port: int) -> dict[str, Any]:
 
 
 def authorization_policy(name: str, namespace: str, pods: Mapping[str, str], hosts: Sequence[str]) -> dict[str, Any]:
-    """Requests for ``hosts`` at the gateway go through oauth2-proxy first (action CUSTOM)."""
+    """Requests for ``hosts`` at the gateway go through oauth2-proxy first (action CUSTOM), except
+    ACME HTTP-01 challenges (the CA cannot log in; the solver answers only its own token)."""
     return {
         "apiVersion": SECURITY_API,
         "kind": "AuthorizationPolicy",
@@ -171,7 +212,18 @@ def authorization_policy(name: str, namespace: str, pods: Mapping[str, str], hos
             "action": "CUSTOM",
             "provider": {"name": AUTHORIZER},
             # The Host header may carry the port: match both forms.
-            "rules": [{"to": [{"operation": {"hosts": [h for host in hosts for h in (host, f"{host}:*")]}}]}],
+            "rules": [
+                {
+                    "to": [
+                        {
+                            "operation": {
+                                "hosts": [h for host in hosts for h in (host, f"{host}:*")],
+                                "notPaths": [f"{ACME_CHALLENGE}*"],
+                            }
+                        }
+                    ]
+                }
+            ],
         },
     }
 

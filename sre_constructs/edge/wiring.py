@@ -26,11 +26,12 @@ from ..services.istio import Istio
 from . import objects
 from .settings import Exposure
 
-__all__ = ["GATEWAY_PODS", "Route", "build_edge", "layer_knobs", "routes_of"]
+__all__ = ["GATEWAY", "GATEWAY_PODS", "HTTP_GATEWAY", "Route", "build_edge", "layer_knobs", "routes_of"]
 
 GATEWAY_PODS = {"istio": "ingressgateway"}
 """Labels of the ingress gateway pods (chart gateway 1.30.3, release ``istio-ingressgateway``)."""
 GATEWAY = "edge"
+HTTP_GATEWAY = "edge-http"
 TLS_SECRET = "edge-tls"
 UPSTREAM_CA = "edge-upstream-ca"
 
@@ -156,6 +157,8 @@ def build_edge(
     hosts = [r.host for r in routes] + ([exposure.auth_host] if exposure.auth_host else [])
     edge.add_manifest(objects.certificate(TLS_SECRET, gateway_ns, hosts, str(issuer)))
     edge.add_manifest(objects.gateway(GATEWAY, gateway_ns, GATEWAY_PODS, hosts, TLS_SECRET))
+    edge.add_manifest(objects.http_gateway(HTTP_GATEWAY, gateway_ns, GATEWAY_PODS, hosts))
+    edge.add_manifest(objects.https_redirect("https-redirect", gateway_ns, HTTP_GATEWAY, hosts))
     gateway_peer = Peer.in_namespace(gateway_ns, "Istio ingress gateway", **GATEWAY_PODS)
     if any(r.target.tls for r in routes):
         # ca.crt of a platform-CA certificate: what the gateway verifies HTTPS-only UIs against.
@@ -194,15 +197,16 @@ def build_edge(
         return edge
     if eso is not None:
         edge.depends_on(getattr(eso, "config", None) or eso)
+    # The issuer is outside the cluster, known by name only: NetworkPolicies cannot name a host, so
+    # its peer is any address, on 443 only and from the pods that log in through it only.
     issuer_peer = Peer.anywhere("the OIDC issuer")
+    pods_of = {r.ui: dict(r.target.pods) for r in routes}
     if "grafana" in exposure.uis:
         monitoring = built["monitoring"]
         edge.add_manifest(objects.grafana_client_secret(str(monitoring.namespace), store, sso))
-        monitoring.allow_egress(
-            "grafana-oidc-issuer", issuer_peer, tcp(443), pods={"app.kubernetes.io/name": "grafana"}
-        )
+        monitoring.allow_egress("grafana-oidc-issuer", issuer_peer, tcp(443), pods=pods_of["grafana"])
     if "openbao" in exposure.uis:
-        built["openbao"].allow_egress("oidc-issuer", issuer_peer, tcp(443))
+        built["openbao"].allow_egress("oidc-issuer", issuer_peer, tcp(443), pods=pods_of["openbao"])
     if "neuvector" in exposure.uis:
         runtime = built["runtime-security"]
         edge.add_manifest(objects.neuvector_oidc_secret(str(runtime.namespace), store, sso))

@@ -17,6 +17,7 @@ from typing import Any
 from ..kernel.errors import ValidationError
 from ..kernel.tree_check import infer_repo_root
 from .alerting import alert_delivery_notes
+from .challenges import challenge_blockers
 from .engine import simulate
 from .exposure import exposure_blockers
 from .kinds import OPTIONAL_FLUX_CRDS
@@ -76,6 +77,7 @@ def plan_files(
     )
     outcome.blockers.extend(unscraped_rules(units))
     outcome.blockers.extend(exposure_blockers(units, rendered))  # exposed hosts, end to end
+    outcome.blockers.extend(challenge_blockers(units))  # ACME HTTP-01 through the gateway
     outcome.notes[:0] = notes + [n for u in units for n in (f"{u.name}: {note}" for note in u.notes)]
     outcome.notes.extend(alert_delivery_notes(units))
     return build_plan(outcome, title or ", ".join(roots))

@@ -9,7 +9,7 @@ Service that serves only TLS gets TLS from a DestinationRule; the NetworkPolicie
 namespaces let the gateway through on the pod port; and an external authorizer a CUSTOM
 AuthorizationPolicy names is declared in istiod's mesh config, by a Kustomization the policy's
 waits for. Each broken link is a :class:`~sre_constructs.plan.model.Blocker` naming the host and
-the missing piece.
+the missing piece (ACME's HTTP-01 challenges through the same gateway: :mod:`.challenges`).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from .kinds import FLUX_HELM, release_chart, release_values
 from .model import Blocker
 from .source import Obj, Unit
 
-__all__ = ["exposure_blockers"]
+__all__ = ["exposure_blockers", "host_matches"]
 
 _NET = "networking.istio.io"
 _SEC = "security.istio.io"
@@ -271,7 +271,8 @@ def _produces_secret(tree: _Tree, namespace: str, name: str) -> bool:
     return False
 
 
-def _host_matches(pattern: str, host: str) -> bool:
+def host_matches(pattern: str, host: str) -> bool:
+    """Whether a Gateway or policy host pattern (``[ns/]host``, ``*.zone``, ``*``) covers ``host``."""
     pattern = pattern.split("/", 1)[-1]
     if pattern == "*":
         return True
@@ -503,7 +504,7 @@ def exposure_blockers(units: list[Unit], rendered: Mapping[tuple[str, str], list
                 served = [
                     s
                     for s in gw.spec.get("servers") or []
-                    if any(_host_matches(str(h), str(host)) for h in s.get("hosts") or [])
+                    if any(host_matches(str(h), str(host)) for h in s.get("hosts") or [])
                 ]
                 if not served:
                     found.append(
