@@ -410,20 +410,22 @@ def test_chart_major_bump_is_upgrade(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- --charts
 
 
-def stand_in_helm(tmp_path: Path) -> Path:
+def stand_in_helm(tmp_path: Path, random_token: bool = False) -> Path:
     """A stand-in helm: renders a Deployment whose replicas come from the values file (-f), annotated
-    with the chart's file name."""
+    with the chart's file name (and, with ``random_token``, a value that differs on every render,
+    as a chart's generated password does)."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     helm = bin_dir / "helm"
+    token = "'token': uuid.uuid4().hex, " if random_token else ""
     helm.write_text(
         f"#!{sys.executable}\n"
-        "import json, sys, yaml\n"
+        "import json, sys, uuid, yaml\n"
         "args = sys.argv[1:]\n"
         "values = json.load(open(args[args.index('-f') + 1]))\n"
         "name, chart = args[1], args[2].rsplit('/', 1)[-1]\n"
         "print(yaml.safe_dump({'apiVersion': 'apps/v1', 'kind': 'Deployment',\n"
-        "    'metadata': {'name': name, 'annotations': {'chart': chart}},\n"
+        f"    'metadata': {{'name': name, 'annotations': {{{token}'chart': chart}}}},\n"
         "    'spec': {'replicas': values.get('replicaCount', 1), 'selector': {'matchLabels': {'app': name}},\n"
         "             'template': {'metadata': {'labels': {'app': name}}, 'spec': {'containers': [\n"
         "                 {'name': name, 'image': 'registry.example.com/demo:1'}]}}}}))\n"
@@ -447,7 +449,41 @@ def test_charts_show_the_rendered_fields_a_values_change_moves(tmp_path: Path, m
     assert diff(tmp_path / "same", old, old, charts=charts).empty
 
 
+def test_charts_leave_out_a_release_whose_inputs_did_not_move(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A chart that renders a random value (Grafana's admin password) renders differently every
+    # time; the cluster keeps the value it has, so an unchanged release shows nothing.
+    charts = tmp_path / "charts"
+    (charts / "demo").mkdir(parents=True)
+    monkeypatch.setenv("PATH", f"{stand_in_helm(tmp_path, random_token=True)}:/usr/bin:/bin")
+    old = {"app": [namespace("app"), release(), configmap("settings")]}
+    new = {"app": [namespace("app"), release(), configmap("settings", data={"greeting": "hi"})]}
+    result = diff(tmp_path / "same-release", old, new, charts=charts)
+    assert [c.label for c in result.changes] == ["ConfigMap app/settings"]
+    # Control: a values change still shows the rendered Deployment's fields it moves.
+    moved = {"app": [namespace("app"), release(values={"replicaCount": 2}), configmap("settings")]}
+    result = diff(tmp_path / "values", old, moved, charts=charts)
+    rendered = [c for c in result.changes if c.via]
+    assert [c.label for c in rendered] == ["Deployment app/demo"]
+    assert ("spec.replicas", 1, 2) in [(f.path, f.old, f.new) for f in rendered[0].fields]
+
+
 # --------------------------------------------------------------------------- output shapes
+
+
+def test_long_values_print_where_they_differ(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Two dashboards that share their first 200 characters: the line shows the part that differs.
+    common = '{"description": "' + "x" * 200
+    units = {"app": [namespace("app"), configmap("dash", data={"d.json": common + ' old panel"}'})]}
+    changed = {"app": [namespace("app"), configmap("dash", data={"d.json": common + ' new panel"}'})]}
+    a = write_repo(tmp_path / "a", units)
+    b = write_repo(tmp_path / "b", changed)
+    for format in ("text", "markdown"):
+        code, out = run_cli(["diff", "--tree", str(a), str(b), "--format", format], capsys)
+        assert code == 0 and "old panel" in out and "new panel" in out, out
+    # Control: values that differ early print from their start.
+    short = {"app": [namespace("app"), configmap("dash", data={"d.json": '{"a": 1}'})]}
+    code, out = run_cli(["diff", "--tree", str(a), str(write_repo(tmp_path / "c", short))], capsys)
+    assert 'data[\'d.json\']: {"description": "xxx' in out and '... -> {"a": 1}' in out, out
 
 
 def test_json_and_markdown_shapes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

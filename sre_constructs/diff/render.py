@@ -18,12 +18,31 @@ _MARKS = {"added": "+", "removed": "-", "orphaned": "-", "changed": "~", "moved"
 _WIDTH = 100
 
 
-def _value(value: Any) -> str:
+def _flat(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True, default=str) if not isinstance(value, str) else value
+    return text.replace("\n", "\\n")
+
+
+def _value(value: Any, start: int = 0) -> str:
+    """``value`` on one line, at most ``_WIDTH`` characters from ``start`` (elided around)."""
     if value == ABSENT:
         return "(absent)"
-    text = json.dumps(value, sort_keys=True, default=str) if not isinstance(value, str) else value
-    text = text.replace("\n", "\\n")
-    return text if len(text) <= _WIDTH else text[: _WIDTH - 3] + "..."
+    text = _flat(value)
+    head = "..." if start > 0 else ""
+    text = text[start:]
+    return head + text if len(text) <= _WIDTH else head + text[: _WIDTH - 3] + "..."
+
+
+def _first_difference(old: Any, new: Any) -> int:
+    """Where two long values start to differ, less some context: so that two dashboards or
+    configurations that share their first hundred characters do not print the same."""
+    if old == ABSENT or new == ABSENT:
+        return 0
+    a, b = _flat(old), _flat(new)
+    if len(a) <= _WIDTH and len(b) <= _WIDTH:
+        return 0
+    at = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
+    return max(0, at - 40) if at >= _WIDTH - 10 else 0
 
 
 def _scalars(value: Any) -> bool:
@@ -38,7 +57,8 @@ def _pair(old: Any, new: Any) -> str:
         if gone or came:
             parts = [f"-{_value(v)}" for v in gone] + [f"+{_value(v)}" for v in came]
             return " ".join(parts)
-    return f"{_value(old)} -> {_value(new)}"
+    start = _first_difference(old, new)
+    return f"{_value(old, start)} -> {_value(new, start)}"
 
 
 def _summary(diff: TreeDiff) -> str:
@@ -90,8 +110,9 @@ def _diff_lines(path: str, old: Any, new: Any) -> list[str]:
         return [f"  - {path}: {_value(v)}" for v in old if v not in new] + [
             f"  + {path}: {_value(v)}" for v in new if v not in old
         ]
-    lines = [f"  - {path}: {_value(old)}"] if old != ABSENT else []
-    return lines + ([f"  + {path}: {_value(new)}"] if new != ABSENT else [])
+    start = _first_difference(old, new)
+    lines = [f"  - {path}: {_value(old, start)}"] if old != ABSENT else []
+    return lines + ([f"  + {path}: {_value(new, start)}"] if new != ABSENT else [])
 
 
 def _cell(text: str) -> str:
