@@ -18,9 +18,10 @@ from pathlib import Path
 
 from ..kernel.errors import ValidationError
 from ..plan.source import Files, Obj
+from ..plan.units import app_trees, roots_of
 from .match import match
 from .model import FAIL_ON, LEVELS, FieldChange, KustomizationDiff, ObjectChange, PlanChange, Risk, TreeDiff
-from .read import Snapshot, app_trees, git_files, git_toplevel, roots_of, snapshot
+from .read import Snapshot, git_files, git_toplevel, snapshot
 from .render import FORMATS, render
 from .risk import Context, assess
 
