@@ -486,6 +486,29 @@ def test_long_values_print_where_they_differ(tmp_path: Path, capsys: pytest.Capt
     assert 'data[\'d.json\']: {"description": "xxx' in out and '... -> {"a": 1}' in out, out
 
 
+def test_markdown_fits_a_pull_request_comment(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # 400 ConfigMaps with 30 keys each changed: the text lists all; the Markdown stays under
+    # GitHub's 65,536 characters and says what it left out.
+    def maps(word: str, keys: int = 30) -> list[dict[str, Any]]:
+        data = {f"key{k:02}": f"{word} value of key {k} " * 3 for k in range(keys)}
+        return [namespace("app"), *(configmap(f"settings-{i:03}", data=data) for i in range(400))]
+
+    a = write_repo(tmp_path / "a", {"app": maps("old")})
+    b = write_repo(tmp_path / "b", {"app": maps("new")})
+    code, out = run_cli(["diff", "--tree", str(a), str(b), "--format", "markdown"], capsys)
+    assert code == 0 and len(out) < 65_536, len(out)
+    assert "| flux-system/app | 0 | 0 | 400 | 0 | change |" in out
+    assert "(5 more fields: `--format text` lists them all)" in out
+    assert "change(s) shown by their headline only or not at all" in out
+    code, text = run_cli(["diff", "--tree", str(a), str(b), "--format", "text"], capsys)
+    assert text.count("data.key29: ") == 400
+    # Control: a small diff is shown whole (each field a - and a + line).
+    c = write_repo(tmp_path / "c", {"app": maps("old", keys=25)[:4]})
+    d = write_repo(tmp_path / "d", {"app": maps("new", keys=25)[:4]})
+    code, out = run_cli(["diff", "--tree", str(c), str(d), "--format", "markdown"], capsys)
+    assert "more fields" not in out and "headline only" not in out and out.count("data.key24: ") == 6
+
+
 def test_json_and_markdown_shapes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     units = base_units()
     changed = copy.deepcopy(units)

@@ -16,6 +16,11 @@ __all__ = ["FORMATS", "render"]
 FORMATS = ("text", "markdown", "json")
 _MARKS = {"added": "+", "removed": "-", "orphaned": "-", "changed": "~", "moved": ">"}
 _WIDTH = 100
+# A pull-request comment holds 65,536 characters on GitHub: the details stop short of it (the
+# tables, headlines and notes are small), and one object shows at most this many fields.
+_COMMENT_BUDGET = 52_000
+_HEADLINES_BUDGET = 6_000
+_FIELDS_SHOWN = 25
 
 
 def _flat(value: Any) -> str:
@@ -119,8 +124,23 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def _change_block(change: ObjectChange) -> list[str]:
+    """One change as Markdown: its headline, risks and (at most ``_FIELDS_SHOWN``) fields."""
+    block = [f"- `{_headline(change)}` — **{change.level}**"]
+    block.extend(f"  - {r.level}: {_cell(r.reason)}" for r in change.risks)
+    if change.fields:
+        block += ["", "  ```diff"]
+        for f in change.fields[:_FIELDS_SHOWN]:
+            block.extend(_diff_lines(f.path, f.old, f.new))
+        block += ["  ```", ""]
+        if len(change.fields) > _FIELDS_SHOWN:
+            block += [f"  ({len(change.fields) - _FIELDS_SHOWN} more fields: `--format text` lists them all)", ""]
+    return block
+
+
 def _markdown(diffs: Sequence[TreeDiff]) -> str:
     out: list[str] = []
+    size = cut = 0
     for diff in diffs:
         out += [f"### Diff: {diff.title} — {_summary(diff)}", ""]
         if diff.kustomizations:
@@ -139,13 +159,12 @@ def _markdown(diffs: Sequence[TreeDiff]) -> str:
         for kust in diff.kustomizations:
             out += [f"<details><summary>{kust.name}: {kust.level}</summary>", ""]
             for change in sorted(kust.changes, key=_order):
-                out.append(f"- `{_headline(change)}` — **{change.level}**")
-                out.extend(f"  - {r.level}: {_cell(r.reason)}" for r in change.risks)
-                if change.fields:
-                    out += ["", "  ```diff"]
-                    for f in change.fields:
-                        out.extend(_diff_lines(f.path, f.old, f.new))
-                    out += ["  ```", ""]
+                block = _change_block(change)
+                if size + sum(len(line) + 1 for line in block) > _COMMENT_BUDGET:
+                    cut += 1  # over budget: the headline only, then nothing
+                    block = block[:1] if size + len(block[0]) < _COMMENT_BUDGET + _HEADLINES_BUDGET else []
+                size += sum(len(line) + 1 for line in block)
+                out += block
             while out and out[-1] == "":
                 out.pop()
             out += ["", "</details>", ""]
@@ -157,6 +176,11 @@ def _markdown(diffs: Sequence[TreeDiff]) -> str:
             out += ["<details><summary>notes</summary>", ""]
             out.extend(f"- {_cell(n)}" for n in diff.notes)
             out += ["", "</details>", ""]
+    if cut:
+        out.append(
+            f"_{cut} change(s) shown by their headline only or not at all: the whole comment would pass "
+            "GitHub's 65,536 characters; `--format text` lists every change and field._"
+        )
     return "\n".join(out).rstrip() + "\n"
 
 
