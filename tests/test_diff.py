@@ -647,14 +647,14 @@ def test_charts_missing_on_one_side_are_noted_not_shown_as_added(
     assert rendered == [("Deployment app/demo", ["metadata.annotations.chart"])]
 
 
-def flux_example(root: Path, replicas: int) -> Path:
-    """A repository shaped like Flux's own examples: ``clusters/prod`` holds bootstrap's
+def flux_example(root: Path, replicas: int, name: str = "prod") -> Path:
+    """A repository shaped like Flux's own examples: ``clusters/<name>`` holds bootstrap's
     ``flux-system`` (a Kustomization applying that folder itself) and the ``apps`` Kustomization,
     whose folder has no kustomization.yaml (Flux generates it)."""
-    cluster = root / "clusters" / "prod"
+    cluster = root / "clusters" / name
     (cluster / "flux-system").mkdir(parents=True)
     sync = flux_ks("flux-system") | {}
-    sync["spec"] = sync["spec"] | {"path": "./clusters/prod"}
+    sync["spec"] = sync["spec"] | {"path": f"./clusters/{name}"}
     (cluster / "flux-system" / "gotk-sync.yaml").write_text(yaml.safe_dump(sync))
     (cluster / "flux-system" / "kustomization.yaml").write_text(
         yaml.safe_dump(
@@ -662,10 +662,10 @@ def flux_example(root: Path, replicas: int) -> Path:
         )
     )
     apps = flux_ks("apps")
-    apps["spec"] = apps["spec"] | {"path": "./apps/prod"}
+    apps["spec"] = apps["spec"] | {"path": f"./apps/{name}"}
     (cluster / "apps.yaml").write_text(yaml.safe_dump(apps))
-    (root / "apps" / "prod").mkdir(parents=True)
-    (root / "apps" / "prod" / "web.yaml").write_text(
+    (root / "apps" / name).mkdir(parents=True)
+    (root / "apps" / name / "web.yaml").write_text(
         yaml.safe_dump_all([namespace("app"), deployment(replicas=replicas)])
     )
     return cluster
@@ -684,3 +684,24 @@ def test_tree_on_a_flux_shaped_repository(tmp_path: Path) -> None:
     assert not any("applied by" in note for note in result.notes), result.notes
     # Control: the same repository twice.
     assert diff_trees(old, old, old_repo_root=tmp_path / "old", new_repo_root=tmp_path / "old").empty
+
+
+def test_tree_on_two_repositories_diffs_each_cluster(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # `--tree` given two checkouts: each cluster folder below is diffed on its own, as `plan --tree`
+    # plans it; a cluster only on the new side is all added.
+    flux_example(tmp_path / "old", 1)
+    flux_example(tmp_path / "new", 2)
+    flux_example(tmp_path / "new", 1, name="staging")
+    old, new = tmp_path / "old", tmp_path / "new"
+    code, out = run_cli(["diff", "--tree", str(old), str(new), "--no-plan", "--format", "json"], capsys)
+    data = json.loads(out)
+    assert code == 0 and [d["title"].split(" ")[0] for d in data] == ["clusters/prod", "clusters/staging"]
+    prod, staging = data
+    assert [(c["object"], [f["path"] for f in c["fields"]]) for k in prod["kustomizations"] for c in k["changes"]] == [
+        ("Deployment app/web", ["spec.replicas"])
+    ]
+    assert staging["counts"]["added"] == 4 and staging["counts"]["removed"] == 0, staging["counts"]
+    assert not any("defined twice" in n for d in data for n in d["notes"]), [d["notes"] for d in data]
+    # Control: one repository against itself: one cluster, no changes.
+    code, out = run_cli(["diff", "--tree", str(old), str(old), "--no-plan"], capsys)
+    assert code == 0 and out.startswith("diff clusters/prod (") and "no changes" in out, out

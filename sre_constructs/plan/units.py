@@ -167,13 +167,16 @@ def app_trees(scope: Any, paths: Iterable[str] | None = None) -> dict[str, bytes
 
 def roots_of(files: Files, paths: Iterable[str]) -> list[str]:
     """The tree folders no Flux Kustomization of the others points at: where Flux is pointed by
-    hand (all of them when each is pointed at)."""
+    hand (all of them when each is pointed at). A tree whose own Kustomization syncs it (``flux
+    bootstrap``'s ``flux-system`` in the cluster folder) is still a root."""
     paths = [posixpath.normpath(p) for p in paths]
     targets = {
-        posixpath.normpath("/" + str(obj.spec.get("path") or "")).lstrip("/")
+        target
         for path in paths
         if files.is_dir(path)
         for obj in build(files, path, [], [])
         if obj.is_(FLUX_KUSTOMIZE, "Kustomization")
+        for target in [posixpath.normpath("/" + str(obj.spec.get("path") or "")).lstrip("/")]
+        if target != path
     }
     return [p for p in paths if p not in targets] or paths
