@@ -410,20 +410,22 @@ def test_chart_major_bump_is_upgrade(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- --charts
 
 
-def stand_in_helm(tmp_path: Path) -> Path:
+def stand_in_helm(tmp_path: Path, random_token: bool = False) -> Path:
     """A stand-in helm: renders a Deployment whose replicas come from the values file (-f), annotated
-    with the chart's file name."""
+    with the chart's file name (and, with ``random_token``, a value that differs on every render,
+    as a chart's generated password does)."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     helm = bin_dir / "helm"
+    token = "'token': uuid.uuid4().hex, " if random_token else ""
     helm.write_text(
         f"#!{sys.executable}\n"
-        "import json, sys, yaml\n"
+        "import json, sys, uuid, yaml\n"
         "args = sys.argv[1:]\n"
         "values = json.load(open(args[args.index('-f') + 1]))\n"
         "name, chart = args[1], args[2].rsplit('/', 1)[-1]\n"
         "print(yaml.safe_dump({'apiVersion': 'apps/v1', 'kind': 'Deployment',\n"
-        "    'metadata': {'name': name, 'annotations': {'chart': chart}},\n"
+        f"    'metadata': {{'name': name, 'annotations': {{{token}'chart': chart}}}},\n"
         "    'spec': {'replicas': values.get('replicaCount', 1), 'selector': {'matchLabels': {'app': name}},\n"
         "             'template': {'metadata': {'labels': {'app': name}}, 'spec': {'containers': [\n"
         "                 {'name': name, 'image': 'registry.example.com/demo:1'}]}}}}))\n"
@@ -447,7 +449,64 @@ def test_charts_show_the_rendered_fields_a_values_change_moves(tmp_path: Path, m
     assert diff(tmp_path / "same", old, old, charts=charts).empty
 
 
+def test_charts_leave_out_a_release_whose_inputs_did_not_move(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A chart that renders a random value (Grafana's admin password) renders differently every
+    # time; the cluster keeps the value it has, so an unchanged release shows nothing.
+    charts = tmp_path / "charts"
+    (charts / "demo").mkdir(parents=True)
+    monkeypatch.setenv("PATH", f"{stand_in_helm(tmp_path, random_token=True)}:/usr/bin:/bin")
+    old = {"app": [namespace("app"), release(), configmap("settings")]}
+    new = {"app": [namespace("app"), release(), configmap("settings", data={"greeting": "hi"})]}
+    result = diff(tmp_path / "same-release", old, new, charts=charts)
+    assert [c.label for c in result.changes] == ["ConfigMap app/settings"]
+    # Control: a values change still shows the rendered Deployment's fields it moves.
+    moved = {"app": [namespace("app"), release(values={"replicaCount": 2}), configmap("settings")]}
+    result = diff(tmp_path / "values", old, moved, charts=charts)
+    rendered = [c for c in result.changes if c.via]
+    assert [c.label for c in rendered] == ["Deployment app/demo"]
+    assert ("spec.replicas", 1, 2) in [(f.path, f.old, f.new) for f in rendered[0].fields]
+
+
 # --------------------------------------------------------------------------- output shapes
+
+
+def test_long_values_print_where_they_differ(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Two dashboards that share their first 200 characters: the line shows the part that differs.
+    common = '{"description": "' + "x" * 200
+    units = {"app": [namespace("app"), configmap("dash", data={"d.json": common + ' old panel"}'})]}
+    changed = {"app": [namespace("app"), configmap("dash", data={"d.json": common + ' new panel"}'})]}
+    a = write_repo(tmp_path / "a", units)
+    b = write_repo(tmp_path / "b", changed)
+    for format in ("text", "markdown"):
+        code, out = run_cli(["diff", "--tree", str(a), str(b), "--format", format], capsys)
+        assert code == 0 and "old panel" in out and "new panel" in out, out
+    # Control: values that differ early print from their start.
+    short = {"app": [namespace("app"), configmap("dash", data={"d.json": '{"a": 1}'})]}
+    code, out = run_cli(["diff", "--tree", str(a), str(write_repo(tmp_path / "c", short))], capsys)
+    assert 'data[\'d.json\']: {"description": "xxx' in out and '... -> {"a": 1}' in out, out
+
+
+def test_markdown_fits_a_pull_request_comment(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # 400 ConfigMaps with 30 keys each changed: the text lists all; the Markdown stays under
+    # GitHub's 65,536 characters and says what it left out.
+    def maps(word: str, keys: int = 30) -> list[dict[str, Any]]:
+        data = {f"key{k:02}": f"{word} value of key {k} " * 3 for k in range(keys)}
+        return [namespace("app"), *(configmap(f"settings-{i:03}", data=data) for i in range(400))]
+
+    a = write_repo(tmp_path / "a", {"app": maps("old")})
+    b = write_repo(tmp_path / "b", {"app": maps("new")})
+    code, out = run_cli(["diff", "--tree", str(a), str(b), "--format", "markdown"], capsys)
+    assert code == 0 and len(out) < 65_536, len(out)
+    assert "| flux-system/app | 0 | 0 | 400 | 0 | change |" in out
+    assert "(5 more fields: `--format text` lists them all)" in out
+    assert "change(s) shown by their headline only or not at all" in out
+    code, text = run_cli(["diff", "--tree", str(a), str(b), "--format", "text"], capsys)
+    assert text.count("data.key29: ") == 400
+    # Control: a small diff is shown whole (each field a - and a + line).
+    c = write_repo(tmp_path / "c", {"app": maps("old", keys=25)[:4]})
+    d = write_repo(tmp_path / "d", {"app": maps("new", keys=25)[:4]})
+    code, out = run_cli(["diff", "--tree", str(c), str(d), "--format", "markdown"], capsys)
+    assert "more fields" not in out and "headline only" not in out and out.count("data.key24: ") == 6
 
 
 def test_json_and_markdown_shapes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -588,14 +647,14 @@ def test_charts_missing_on_one_side_are_noted_not_shown_as_added(
     assert rendered == [("Deployment app/demo", ["metadata.annotations.chart"])]
 
 
-def flux_example(root: Path, replicas: int) -> Path:
-    """A repository shaped like Flux's own examples: ``clusters/prod`` holds bootstrap's
+def flux_example(root: Path, replicas: int, name: str = "prod") -> Path:
+    """A repository shaped like Flux's own examples: ``clusters/<name>`` holds bootstrap's
     ``flux-system`` (a Kustomization applying that folder itself) and the ``apps`` Kustomization,
     whose folder has no kustomization.yaml (Flux generates it)."""
-    cluster = root / "clusters" / "prod"
+    cluster = root / "clusters" / name
     (cluster / "flux-system").mkdir(parents=True)
     sync = flux_ks("flux-system") | {}
-    sync["spec"] = sync["spec"] | {"path": "./clusters/prod"}
+    sync["spec"] = sync["spec"] | {"path": f"./clusters/{name}"}
     (cluster / "flux-system" / "gotk-sync.yaml").write_text(yaml.safe_dump(sync))
     (cluster / "flux-system" / "kustomization.yaml").write_text(
         yaml.safe_dump(
@@ -603,10 +662,10 @@ def flux_example(root: Path, replicas: int) -> Path:
         )
     )
     apps = flux_ks("apps")
-    apps["spec"] = apps["spec"] | {"path": "./apps/prod"}
+    apps["spec"] = apps["spec"] | {"path": f"./apps/{name}"}
     (cluster / "apps.yaml").write_text(yaml.safe_dump(apps))
-    (root / "apps" / "prod").mkdir(parents=True)
-    (root / "apps" / "prod" / "web.yaml").write_text(
+    (root / "apps" / name).mkdir(parents=True)
+    (root / "apps" / name / "web.yaml").write_text(
         yaml.safe_dump_all([namespace("app"), deployment(replicas=replicas)])
     )
     return cluster
@@ -625,3 +684,24 @@ def test_tree_on_a_flux_shaped_repository(tmp_path: Path) -> None:
     assert not any("applied by" in note for note in result.notes), result.notes
     # Control: the same repository twice.
     assert diff_trees(old, old, old_repo_root=tmp_path / "old", new_repo_root=tmp_path / "old").empty
+
+
+def test_tree_on_two_repositories_diffs_each_cluster(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # `--tree` given two checkouts: each cluster folder below is diffed on its own, as `plan --tree`
+    # plans it; a cluster only on the new side is all added.
+    flux_example(tmp_path / "old", 1)
+    flux_example(tmp_path / "new", 2)
+    flux_example(tmp_path / "new", 1, name="staging")
+    old, new = tmp_path / "old", tmp_path / "new"
+    code, out = run_cli(["diff", "--tree", str(old), str(new), "--no-plan", "--format", "json"], capsys)
+    data = json.loads(out)
+    assert code == 0 and [d["title"].split(" ")[0] for d in data] == ["clusters/prod", "clusters/staging"]
+    prod, staging = data
+    assert [(c["object"], [f["path"] for f in c["fields"]]) for k in prod["kustomizations"] for c in k["changes"]] == [
+        ("Deployment app/web", ["spec.replicas"])
+    ]
+    assert staging["counts"]["added"] == 4 and staging["counts"]["removed"] == 0, staging["counts"]
+    assert not any("defined twice" in n for d in data for n in d["notes"]), [d["notes"] for d in data]
+    # Control: one repository against itself: one cluster, no changes.
+    code, out = run_cli(["diff", "--tree", str(old), str(old), "--no-plan"], capsys)
+    assert code == 0 and out.startswith("diff clusters/prod (") and "no changes" in out, out

@@ -82,6 +82,9 @@ def test_disabled_service_prunes_its_namespace(repo: Path, tmp_path: Path, capsy
     }
     assert removed["Namespace neuvector"]["level"] == "data-loss"
     assert "HelmRelease neuvector/neuvector" in removed
+    # The Python entry point returns the same diff as data.
+    (result,) = diff_clusters([cluster], base="HEAD", out=repo)
+    assert json.loads(json.dumps(result.to_dict(), default=str)) == data and result.fails("data-loss")
     # Control: --fail-on none reports the same and exits 0.
     assert main(["diff", str(cluster), "--base", "HEAD", "--out", str(repo), "--fail-on", "none"]) == 0
 

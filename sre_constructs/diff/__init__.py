@@ -2,7 +2,9 @@
 
 :func:`diff_trees` compares two written Flux trees (ours or hand-written); :func:`diff_clusters`
 compares the trees the code produces now (synthesized in memory, nothing written) with the trees
-committed at a git revision; :func:`diff_files` compares two repositories given as files. Each
+committed at a git revision; :func:`diff_files` compares two repositories given as files;
+:func:`diff_folders` compares two folders as ``diff --tree`` takes them (two trees, or two
+repositories holding a tree per cluster). Each
 returns a :class:`TreeDiff`: per Flux Kustomization, the objects added, pruned, changed (field
 paths, old -> new) and moved, each with its risk (:data:`LEVELS`) and the reason; and what changes
 in the bring-up plan (new blockers, new manual steps). Modules: ``read`` (both sides), ``match``
@@ -18,9 +20,10 @@ from pathlib import Path
 
 from ..kernel.errors import ValidationError
 from ..plan.source import Files, Obj
+from ..plan.units import app_trees, roots_of
 from .match import match
 from .model import FAIL_ON, LEVELS, FieldChange, KustomizationDiff, ObjectChange, PlanChange, Risk, TreeDiff
-from .read import Snapshot, app_trees, git_files, git_toplevel, roots_of, snapshot
+from .read import Snapshot, git_files, git_toplevel, snapshot
 from .render import FORMATS, render
 from .risk import Context, assess
 
@@ -36,6 +39,7 @@ __all__ = [
     "TreeDiff",
     "diff_clusters",
     "diff_files",
+    "diff_folders",
     "diff_trees",
     "render",
 ]
@@ -170,6 +174,51 @@ def diff_trees(
     return diff_files(
         old_files, new_files, [old_root], new_roots=[new_root], charts=charts, plan=plan, title=f"{old} -> {new}"
     )
+
+
+def diff_folders(
+    old: str | os.PathLike[str],
+    new: str | os.PathLike[str],
+    *,
+    repo_root: str | os.PathLike[str] | None = None,
+    charts: str | os.PathLike[str] | None = None,
+    plan: bool = True,
+) -> list[TreeDiff]:
+    """Compare two folders as ``diff --tree`` takes them: two tree roots (one diff, :func:`diff_trees`),
+    or two repositories with tree roots below them (``clusters/<name>`` beside ``flux-system/``,
+    this library's ``clusters/<name>/flux/platform-sync``), found as ``validate`` and ``plan --tree``
+    find them: one diff per root Flux is pointed at, by its path in the repository (a root on one
+    side only: everything added, or pruned). A root another root's Kustomization applies is compared
+    as part of that one.
+
+    Args:
+        old, new: the folders.
+        repo_root: the repository root both sides' Flux paths are relative to. Default: inferred
+            per tree; for repositories, each folder itself.
+        charts, plan: see :func:`diff_files`.
+
+    Raises:
+        ValidationError: a folder does not exist.
+    """
+    from ..kernel.tree_check.roots import find_tree_roots
+
+    for folder in (old, new):
+        if not Path(folder).is_dir():
+            raise ValidationError("diff", "--tree", str(folder), "an existing folder holding a Flux tree")
+    found = [find_tree_roots(Path(folder)) for folder in (old, new)]
+    if any(roots in ([], [Path(folder)]) for roots, folder in zip(found, (old, new), strict=True)):
+        return [diff_trees(old, new, old_repo_root=repo_root, new_repo_root=repo_root, charts=charts, plan=plan)]
+    sides = []
+    for folder, roots in zip((old, new), found, strict=True):
+        base = Path(repo_root if repo_root is not None else folder).resolve()
+        files = Files(base)
+        inside = [r.resolve() for r in roots if r.resolve().is_relative_to(base)]
+        sides.append((files, roots_of(files, [r.relative_to(base).as_posix() for r in inside])))
+    (old_files, old_roots), (new_files, new_roots) = sides
+    return [
+        diff_files(old_files, new_files, [root], charts=charts, plan=plan, title=f"{root} ({old} -> {new})")
+        for root in sorted(set(old_roots) | set(new_roots))
+    ]
 
 
 def diff_clusters(

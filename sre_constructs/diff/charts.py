@@ -1,9 +1,11 @@
 """``--charts``: what each HelmRelease's rendered objects become, object by object.
 
 Every HelmRelease of both sides is rendered with ``helm template`` (:mod:`sre_constructs.plan.charts`,
-the plan's renderer: its values, its chart at its version from the folder); where the rendered
-output differs (chart, version or values moved), its objects are matched and compared like the
-tree's, so a values change shows the Deployment fields it moves. Helm deletes what a chart no longer
+the plan's renderer: its values, its chart at its version from the folder); where its chart,
+version or values moved and the rendered output differs, its objects are matched and compared like
+the tree's, so a values change shows the Deployment fields it moves. A release whose inputs did
+not move is not compared: two renders of one chart differ wherever it makes random values
+(Grafana's admin password, generated certificates), which the cluster keeps. Helm deletes what a chart no longer
 renders on upgrade, so every rendered object that disappears is ``removed``.
 """
 
@@ -12,9 +14,10 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from ..plan.charts import render_charts
-from ..plan.kinds import FLUX_HELM
+from ..plan.kinds import FLUX_HELM, release_chart, release_version
 from ..plan.source import CLUSTER_SCOPED, Obj
 from .match import match
 from .model import ObjectChange
@@ -39,6 +42,15 @@ def _releases(side: Snapshot) -> dict[tuple[str, str], tuple[str, Obj]]:
     return found
 
 
+def _inputs(side: Snapshot) -> dict[tuple[str, str], tuple[str, str, Any]]:
+    """What ``helm template`` renders each release from: its chart, version and values."""
+    oci = {(o.namespace, o.name): o for _, o in side.objects.values() if o.kind == "OCIRepository"}
+    return {
+        key: (release_chart(obj), release_version(obj, oci), obj.spec.get("values") or {})
+        for key, (_, obj) in _releases(side).items()
+    }
+
+
 def _side(objects: list[Obj], namespace: str, unit: str) -> dict[Identity, tuple[str, Obj]]:
     out: dict[Identity, tuple[str, Obj]] = {}
     for obj in objects:
@@ -54,12 +66,15 @@ def rendered_changes(
     """The changes of the rendered objects of every release whose rendered output differs, and a
     note per release on both sides rendered on one side only (its chart missing from the folder)."""
     old_releases, new_releases = _releases(old), _releases(new)
+    old_inputs, new_inputs = _inputs(old), _inputs(new)
     changes: list[ObjectChange] = []
     notes: list[str] = []
     for key in sorted(set(old_rendered) | set(new_rendered)):
         before, after = old_rendered.get(key, []), new_rendered.get(key, [])
         if [o.body for o in before] == [o.body for o in after]:
             continue
+        if key in old_inputs and old_inputs.get(key) == new_inputs.get(key):
+            continue  # same chart, version and values: what differs is the chart's randomness
         unit, release = new_releases.get(key) or old_releases[key]
         if key in old_releases and key in new_releases and (key not in old_rendered or key not in new_rendered):
             side = "old" if key not in old_rendered else "new"

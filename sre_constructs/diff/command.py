@@ -26,6 +26,7 @@ major version, a new manual step), change (the rest).
   sre-constructs diff --base origin/main                  the default platform (its tree at <out>/core)
   sre-constructs diff clusters/*.yaml --base main         each cluster file, trees at <out>/clusters/<name>
   sre-constructs diff --tree old/core new/core            any two written Flux trees
+  sre-constructs diff --tree old-checkout new-checkout    two repositories: each cluster's tree root below
 
 --base REF: the trees synthesized now (in memory, nothing written), against the trees committed at
 REF in the git repository holding --out (synth's --out; default dist).
@@ -48,7 +49,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     )
     diff.add_argument("clusters", nargs="*", metavar="CLUSTER_FILE", help="cluster files; none = the default platform")
     diff.add_argument("--base", metavar="REF", help="git revision holding the committed trees (branch, tag, commit)")
-    diff.add_argument("--tree", nargs=2, metavar=("OLD", "NEW"), help="compare two written trees instead")
+    diff.add_argument(
+        "--tree", nargs=2, metavar=("OLD", "NEW"), help="compare two written trees (or repositories: each root below)"
+    )
     diff.add_argument("--out", default="dist", metavar="DIR", help="where synth writes the trees (default: dist)")
     diff.add_argument(
         "--repo-root",
@@ -70,7 +73,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 def run(args: argparse.Namespace) -> int:
     """Run ``diff``; 0 when nothing at or above ``--fail-on`` changed, 1 when something did, 2 for usage."""
     from ..kernel.errors import ValidationError
-    from . import diff_clusters, diff_trees
+    from . import diff_clusters, diff_folders
     from .render import render
 
     def usage(message: str) -> int:
@@ -85,16 +88,9 @@ def run(args: argparse.Namespace) -> int:
         return usage("--out goes with --base")
     try:
         if args.tree:
-            diffs = [
-                diff_trees(
-                    args.tree[0],
-                    args.tree[1],
-                    old_repo_root=args.repo_root,
-                    new_repo_root=args.repo_root,
-                    charts=args.charts,
-                    plan=not args.no_plan,
-                )
-            ]
+            diffs = diff_folders(
+                args.tree[0], args.tree[1], repo_root=args.repo_root, charts=args.charts, plan=not args.no_plan
+            )
         else:
             from ..cluster import load_cluster
 

@@ -9,16 +9,15 @@ from __future__ import annotations
 import os
 import posixpath
 import subprocess
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from ..kernel.errors import ValidationError
-from ..plan.source import FLUX_KUSTOMIZE, Files, Obj, Unit, build
+from ..plan.source import Files, Obj, Unit
 from ..plan.units import load_units
 
-__all__ = ["Identity", "Snapshot", "app_trees", "git_files", "git_toplevel", "roots_of", "snapshot"]
+__all__ = ["Identity", "Snapshot", "git_files", "git_toplevel", "snapshot"]
 
 Identity = tuple[str, str, str, str]
 """``(group, kind, namespace, name)``: what Flux and the API server tell objects apart by."""
@@ -67,34 +66,6 @@ def snapshot(files: Files, roots: Iterable[str]) -> Snapshot:
             # A root applied by hand that bootstrap's own Kustomization applies again: Flux owns it.
             side.objects[key] = (unit.name, obj)
     return side
-
-
-def roots_of(files: Files, paths: Iterable[str]) -> list[str]:
-    """The tree folders no Flux Kustomization of the others points at: where Flux is pointed by hand."""
-    paths = [posixpath.normpath(p) for p in paths]
-    targets = {
-        posixpath.normpath("/" + str(obj.spec.get("path") or "")).lstrip("/")
-        for path in paths
-        if files.is_dir(path)
-        for obj in build(files, path, [], [])
-        if obj.is_(FLUX_KUSTOMIZE, "Kustomization")
-    }
-    return [p for p in paths if p not in targets] or paths
-
-
-def app_trees(scope: Any, paths: Iterable[str] | None = None) -> dict[str, bytes]:
-    """Every file of the trees of a cdk8s App (or those at ``paths``), rendered in memory, by
-    repository path (``<tree_path>/<file>``)."""
-    from ..kernel.tree import _platform_charts, _render
-
-    wanted = None if paths is None else {posixpath.normpath(p) for p in paths}
-    files: dict[str, bytes] = {}
-    for tree in _platform_charts(scope):
-        if wanted is not None and posixpath.normpath(tree.tree_path) not in wanted:
-            continue
-        for rel, data in _render(tree).items():
-            files[posixpath.normpath(posixpath.join(tree.tree_path, rel))] = data
-    return files
 
 
 def _git(repo: Path, *args: str, stdin: bytes | None = None) -> bytes:
@@ -155,7 +126,3 @@ def git_files(repo: Path, ref: str, prefix: str, paths: Iterable[str]) -> dict[s
         files[rel] = out[start : start + size]
         offset = start + size + 1
     return files
-
-
-def memory(files: Mapping[str, bytes]) -> Files:
-    return Files(files=files)

@@ -16,14 +16,38 @@ __all__ = ["FORMATS", "render"]
 FORMATS = ("text", "markdown", "json")
 _MARKS = {"added": "+", "removed": "-", "orphaned": "-", "changed": "~", "moved": ">"}
 _WIDTH = 100
+# A pull-request comment holds 65,536 characters on GitHub: the details stop short of it (the
+# tables, headlines and notes are small), and one object shows at most this many fields.
+_COMMENT_BUDGET = 52_000
+_HEADLINES_BUDGET = 6_000
+_FIELDS_SHOWN = 25
 
 
-def _value(value: Any) -> str:
+def _flat(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True, default=str) if not isinstance(value, str) else value
+    return text.replace("\n", "\\n")
+
+
+def _value(value: Any, start: int = 0) -> str:
+    """``value`` on one line, at most ``_WIDTH`` characters from ``start`` (elided around)."""
     if value == ABSENT:
         return "(absent)"
-    text = json.dumps(value, sort_keys=True, default=str) if not isinstance(value, str) else value
-    text = text.replace("\n", "\\n")
-    return text if len(text) <= _WIDTH else text[: _WIDTH - 3] + "..."
+    text = _flat(value)
+    head = "..." if start > 0 else ""
+    text = text[start:]
+    return head + text if len(text) <= _WIDTH else head + text[: _WIDTH - 3] + "..."
+
+
+def _first_difference(old: Any, new: Any) -> int:
+    """Where two long values start to differ, less some context: so that two dashboards or
+    configurations that share their first hundred characters do not print the same."""
+    if old == ABSENT or new == ABSENT:
+        return 0
+    a, b = _flat(old), _flat(new)
+    if len(a) <= _WIDTH and len(b) <= _WIDTH:
+        return 0
+    at = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
+    return max(0, at - 40) if at >= _WIDTH - 10 else 0
 
 
 def _scalars(value: Any) -> bool:
@@ -38,7 +62,8 @@ def _pair(old: Any, new: Any) -> str:
         if gone or came:
             parts = [f"-{_value(v)}" for v in gone] + [f"+{_value(v)}" for v in came]
             return " ".join(parts)
-    return f"{_value(old)} -> {_value(new)}"
+    start = _first_difference(old, new)
+    return f"{_value(old, start)} -> {_value(new, start)}"
 
 
 def _summary(diff: TreeDiff) -> str:
@@ -90,16 +115,32 @@ def _diff_lines(path: str, old: Any, new: Any) -> list[str]:
         return [f"  - {path}: {_value(v)}" for v in old if v not in new] + [
             f"  + {path}: {_value(v)}" for v in new if v not in old
         ]
-    lines = [f"  - {path}: {_value(old)}"] if old != ABSENT else []
-    return lines + ([f"  + {path}: {_value(new)}"] if new != ABSENT else [])
+    start = _first_difference(old, new)
+    lines = [f"  - {path}: {_value(old, start)}"] if old != ABSENT else []
+    return lines + ([f"  + {path}: {_value(new, start)}"] if new != ABSENT else [])
 
 
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def _change_block(change: ObjectChange) -> list[str]:
+    """One change as Markdown: its headline, risks and (at most ``_FIELDS_SHOWN``) fields."""
+    block = [f"- `{_headline(change)}` — **{change.level}**"]
+    block.extend(f"  - {r.level}: {_cell(r.reason)}" for r in change.risks)
+    if change.fields:
+        block += ["", "  ```diff"]
+        for f in change.fields[:_FIELDS_SHOWN]:
+            block.extend(_diff_lines(f.path, f.old, f.new))
+        block += ["  ```", ""]
+        if len(change.fields) > _FIELDS_SHOWN:
+            block += [f"  ({len(change.fields) - _FIELDS_SHOWN} more fields: `--format text` lists them all)", ""]
+    return block
+
+
 def _markdown(diffs: Sequence[TreeDiff]) -> str:
     out: list[str] = []
+    size = cut = 0
     for diff in diffs:
         out += [f"### Diff: {diff.title} — {_summary(diff)}", ""]
         if diff.kustomizations:
@@ -118,13 +159,12 @@ def _markdown(diffs: Sequence[TreeDiff]) -> str:
         for kust in diff.kustomizations:
             out += [f"<details><summary>{kust.name}: {kust.level}</summary>", ""]
             for change in sorted(kust.changes, key=_order):
-                out.append(f"- `{_headline(change)}` — **{change.level}**")
-                out.extend(f"  - {r.level}: {_cell(r.reason)}" for r in change.risks)
-                if change.fields:
-                    out += ["", "  ```diff"]
-                    for f in change.fields:
-                        out.extend(_diff_lines(f.path, f.old, f.new))
-                    out += ["  ```", ""]
+                block = _change_block(change)
+                if size + sum(len(line) + 1 for line in block) > _COMMENT_BUDGET:
+                    cut += 1  # over budget: the headline only, then nothing
+                    block = block[:1] if size + len(block[0]) < _COMMENT_BUDGET + _HEADLINES_BUDGET else []
+                size += sum(len(line) + 1 for line in block)
+                out += block
             while out and out[-1] == "":
                 out.pop()
             out += ["", "</details>", ""]
@@ -136,6 +176,11 @@ def _markdown(diffs: Sequence[TreeDiff]) -> str:
             out += ["<details><summary>notes</summary>", ""]
             out.extend(f"- {_cell(n)}" for n in diff.notes)
             out += ["", "</details>", ""]
+    if cut:
+        out.append(
+            f"_{cut} change(s) shown by their headline only or not at all: the whole comment would pass "
+            "GitHub's 65,536 characters; `--format text` lists every change and field._"
+        )
     return "\n".join(out).rstrip() + "\n"
 
 

@@ -9,7 +9,6 @@ plans the trees of a cdk8s App in memory (the same reader and simulation, so bot
 from __future__ import annotations
 
 import os
-import posixpath
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,8 +23,8 @@ from .kinds import OPTIONAL_FLUX_CRDS
 from .model import Blocker
 from .report import Plan, build_plan
 from .scrapes import unscraped_rules
-from .source import BOOTSTRAP_SOURCES, FLUX_KUSTOMIZE, Files, Obj, build
-from .units import load_units
+from .source import BOOTSTRAP_SOURCES, Files, Obj
+from .units import app_trees, load_units, roots_of
 
 __all__ = ["Blocker", "Plan", "plan_app", "plan_clusters", "plan_files", "plan_tree"]
 
@@ -155,22 +154,10 @@ def plan_app(
     title: str = "",
 ) -> Plan:
     """Plan every tree of a cdk8s App (or one tree construct), rendered in memory, nothing written."""
-    from ..kernel.tree import _platform_charts, _render
+    from ..kernel.tree import _platform_charts
 
-    files: dict[str, bytes] = {}
-    trees = _platform_charts(scope)
-    for tree in trees:
-        for rel, data in _render(tree).items():
-            files[posixpath.normpath(posixpath.join(tree.tree_path, rel))] = data
-    paths = [posixpath.normpath(str(t.tree_path)) for t in trees]
-    in_memory = Files(files=files)
-    targets = {
-        posixpath.normpath("/" + str(obj.spec.get("path") or "")).lstrip("/")
-        for path in paths
-        for obj in build(in_memory, path, [], [])
-        if obj.is_(FLUX_KUSTOMIZE, "Kustomization")
-    }
-    roots = [p for p in paths if p not in targets] or paths
+    in_memory = Files(files=app_trees(scope))
+    roots = roots_of(in_memory, [str(t.tree_path) for t in _platform_charts(scope)])
     return plan_files(in_memory, roots, rendered=rendered, charts=charts, title=title or ", ".join(roots))
 
 

@@ -6,17 +6,21 @@ bootstrap sources, or an ``ExternalArtifact`` an ArtifactGenerator in the tree m
 (:mod:`.artifacts`). Any other source is another repository: the unit is ``unreadable`` and the
 plan reports it as unknown. The bootstrap Kustomization found in the root folder it syncs (``flux
 bootstrap``'s ``flux-system``, its path the cluster folder) is that root, not a second unit.
+
+The trees of a cdk8s App are read the same way, in memory (:func:`app_trees`), from the folders
+no Flux Kustomization of the others points at (:func:`roots_of`).
 """
 
 from __future__ import annotations
 
 import posixpath
 from collections.abc import Iterable
+from typing import Any
 
 from .artifacts import artifact_files, generators_of
 from .source import BOOTSTRAP_SOURCES, FLUX_KUSTOMIZE, Files, Obj, Unit, build, cluster_scoped_guess
 
-__all__ = ["load_units"]
+__all__ = ["app_trees", "load_units", "roots_of"]
 
 _REPOSITORY_KINDS = (None, "GitRepository", "OCIRepository", "Bucket")
 
@@ -144,3 +148,35 @@ def _namespaced(child: Unit, objects: list[Obj]) -> list[Obj]:
             if not cluster_scoped_guess(item):
                 item.body = {**item.body, "metadata": {**item.metadata, "namespace": target_ns}}
     return objects
+
+
+def app_trees(scope: Any, paths: Iterable[str] | None = None) -> dict[str, bytes]:
+    """Every file of the trees of a cdk8s App (or one tree construct; or the trees at ``paths``),
+    rendered in memory, nothing written, by repository path (``<tree_path>/<file>``)."""
+    from ..kernel.tree import _platform_charts, _render
+
+    wanted = None if paths is None else {posixpath.normpath(p) for p in paths}
+    files: dict[str, bytes] = {}
+    for tree in _platform_charts(scope):
+        if wanted is not None and posixpath.normpath(tree.tree_path) not in wanted:
+            continue
+        for rel, data in _render(tree).items():
+            files[posixpath.normpath(posixpath.join(tree.tree_path, rel))] = data
+    return files
+
+
+def roots_of(files: Files, paths: Iterable[str]) -> list[str]:
+    """The tree folders no Flux Kustomization of the others points at: where Flux is pointed by
+    hand (all of them when each is pointed at). A tree whose own Kustomization syncs it (``flux
+    bootstrap``'s ``flux-system`` in the cluster folder) is still a root."""
+    paths = [posixpath.normpath(p) for p in paths]
+    targets = {
+        target
+        for path in paths
+        if files.is_dir(path)
+        for obj in build(files, path, [], [])
+        if obj.is_(FLUX_KUSTOMIZE, "Kustomization")
+        for target in [posixpath.normpath("/" + str(obj.spec.get("path") or "")).lstrip("/")]
+        if target != path
+    }
+    return [p for p in paths if p not in targets] or paths
