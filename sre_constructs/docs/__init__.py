@@ -31,7 +31,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..alerts_doc import render_alerts_page
+from ..alerts.docs_page import render_alerts_page
 from ..dashboards.docs_page import render_dashboards_page
 from ..edge.access_docs import access_pages
 from ..plan.readme import BRINGUP_END, BRINGUP_START, bringup_block
