@@ -12,13 +12,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from .flux import flux
-from .model import LOKI, Dashboard, Panel, Query, Threshold
+from .model import GRID_WIDTH, LOKI, Dashboard, Panel, Query, Threshold
 from .scope import Scope
 
 __all__ = ["DASHBOARDS", "dashboard_for"]
 
-_RED, _ORANGE, _GREEN = Threshold("red"), Threshold("orange"), Threshold("green")
-_WIDE = 24
+_RED, _GREEN = Threshold("red"), Threshold("green")
+_WIDE = GRID_WIDTH
 
 
 def _errors_log(scope: Scope, component: str) -> tuple[Panel, ...]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import posixpath
 import subprocess
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -155,7 +155,3 @@ def git_files(repo: Path, ref: str, prefix: str, paths: Iterable[str]) -> dict[s
         files[rel] = out[start : start + size]
         offset = start + size + 1
     return files
-
-
-def memory(files: Mapping[str, bytes]) -> Files:
-    return Files(files=files)
