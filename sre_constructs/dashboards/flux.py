@@ -16,6 +16,7 @@ _RED, _GREEN = Threshold("red"), Threshold("green")
 
 
 def flux(scope: Scope) -> tuple[Panel, ...]:
+    """Flux objects not Ready or suspended, reconcile durations, the controllers up (cluster-wide)."""
     not_ready = 'gotk_resource_info{ready!="True",suspended!="true"}'
     return (
         Panel(

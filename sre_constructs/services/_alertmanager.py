@@ -140,6 +140,7 @@ class Credential:
 
     @property
     def file(self) -> str:
+        """Where Alertmanager reads it (the Secret mounted by ``alertmanagerSpec.secrets``)."""
         return f"{SECRETS_DIR}/{self.key}"
 
 
