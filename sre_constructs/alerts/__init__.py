@@ -1,5 +1,6 @@
-"""The platform's alerts: where each component's rules go (here) and ``docs/alerts.md``
-(:mod:`.docs_page`). The rules themselves live beside each service (``services/_<service>_alerts.py``).
+"""The platform's alerts: where each component's rules go (here), ``docs/alerts.md``
+(:mod:`.docs_page`) and the files ``promtool`` checks them with (:mod:`.promtool`). The rules
+themselves live beside each service (``services/_<service>_alerts.py``).
 
 Each component's alerting rules go into one PrometheusRule per ``platform_component``, applied
 only once the PrometheusRule CRD exists.
