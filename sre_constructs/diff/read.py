@@ -87,16 +87,10 @@ def roots_of(files: Files, paths: Iterable[str]) -> list[str]:
 def app_trees(scope: Any, paths: Iterable[str] | None = None) -> dict[str, bytes]:
     """Every file of the trees of a cdk8s App (or those at ``paths``), rendered in memory, by
     repository path (``<tree_path>/<file>``)."""
-    from ..kernel.tree import _platform_charts, _render
+    from ..kernel.tree import render_trees
 
-    wanted = None if paths is None else {posixpath.normpath(p) for p in paths}
-    files: dict[str, bytes] = {}
-    for tree in _platform_charts(scope):
-        if wanted is not None and posixpath.normpath(tree.tree_path) not in wanted:
-            continue
-        for rel, data in _render(tree).items():
-            files[posixpath.normpath(posixpath.join(tree.tree_path, rel))] = data
-    return files
+    trees = render_trees(scope, paths)
+    return {posixpath.normpath(posixpath.join(path, rel)): data for path, tree in trees for rel, data in tree.items()}
 
 
 def _git(repo: Path, *args: str, stdin: bytes | None = None) -> bytes:

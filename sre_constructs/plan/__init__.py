@@ -153,14 +153,11 @@ def plan_app(
     title: str = "",
 ) -> Plan:
     """Plan every tree of a cdk8s App (or one tree construct), rendered in memory, nothing written."""
-    from ..kernel.tree import _platform_charts, _render
+    from ..kernel.tree import render_trees
 
-    files: dict[str, bytes] = {}
-    trees = _platform_charts(scope)
-    for tree in trees:
-        for rel, data in _render(tree).items():
-            files[posixpath.normpath(posixpath.join(tree.tree_path, rel))] = data
-    paths = [posixpath.normpath(str(t.tree_path)) for t in trees]
+    trees = render_trees(scope)
+    files = {posixpath.normpath(posixpath.join(path, rel)): data for path, tree in trees for rel, data in tree.items()}
+    paths = [path for path, _ in trees]
     in_memory = Files(files=files)
     targets = {
         posixpath.normpath("/" + str(obj.spec.get("path") or "")).lstrip("/")
