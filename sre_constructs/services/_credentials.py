@@ -77,12 +77,10 @@ def credentials_external_secret(
     properties: Sequence[str],
     data: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The ExternalSecret rendering Secret ``name`` from ``remote_key`` of ClusterSecretStore ``store``.
+    """The ExternalSecret rendering Secret ``name`` from ``remote_key`` of ClusterSecretStore ``store``,
+    plus :data:`CHECKSUM_KEY` (``name``, ``namespace`` and ``store`` as :func:`external_secret` takes them).
 
     Args:
-        name: the ExternalSecret and its Secret.
-        namespace: where both live.
-        store: the ClusterSecretStore.
         remote_key: the KV path with the properties.
         properties: the properties read from it.
         data: the Secret's keys as ESO v2 templates over the properties; default: each property as
