@@ -10,7 +10,7 @@ from typing import Any
 from constructs import Construct
 
 from . import airgap
-from .alert_rules import emit_rules
+from .alerts import emit_rules
 from .dashboards import Dashboard, Scope, platform_dashboards
 from .edge import Exposure, check_exposure
 from .kernel.alerts import DEFAULT_RUNBOOK_BASE_URL, check_runbook_base_url

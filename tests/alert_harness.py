@@ -18,10 +18,10 @@ import yaml
 from cdk8s import App
 
 from sre_constructs import CorePlatform, write_tree
+from sre_constructs.alerts.promtool import rule_file, unit_test_file
 from sre_constructs.cluster import load_cluster
 from sre_constructs.kernel.alerts import RuleSet
 from sre_constructs.kernel.metrics import exporter_of, metric_names
-from sre_constructs.kernel.rule_files import rule_file, unit_test_file
 
 REPO = Path(__file__).resolve().parent.parent
 CLUSTERS = sorted((REPO / "clusters").glob("*.yaml"))

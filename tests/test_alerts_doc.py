@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from sre_constructs.alerts_doc import documented_rule_sets, render_alerts_page
+from sre_constructs.alerts.docs_page import documented_rule_sets, render_alerts_page
 from sre_constructs.kernel.alerts import runbook_url
 
 from .conftest import REPO

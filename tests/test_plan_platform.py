@@ -11,7 +11,7 @@ from cdk8s import App
 
 from sre_constructs import CorePlatform, write_tree
 from sre_constructs.plan import Plan, plan_app, plan_clusters, plan_tree
-from sre_constructs.plan.readme import BRINGUP_END, BRINGUP_START, bringup_block
+from sre_constructs.plan.docs_block import BRINGUP_END, BRINGUP_START, bringup_block
 from sre_constructs.services.openbao import OpenBao
 
 REPO = Path(__file__).resolve().parent.parent

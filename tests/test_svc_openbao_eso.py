@@ -93,7 +93,7 @@ def test_openbao_defaults_ha_raft_tls(chart: Chart) -> None:
     assert server["resources"]["requests"] and server["resources"]["limits"]
     # Every pod is scraped (sealed and standby ones too): a PodMonitor, not the chart's leader-only ServiceMonitor.
     assert values["serverTelemetry"]["serviceMonitor"]["enabled"] is False
-    (monitor,) = bao.rule_sets[0].monitors  # emitted where a Prometheus runs (alert_rules.emit_rules)
+    (monitor,) = bao.rule_sets[0].monitors  # emitted where a Prometheus runs (alerts.emit_rules)
     endpoint = monitor["spec"]["podMetricsEndpoints"][0]
     assert (endpoint["portNumber"], endpoint["scheme"], endpoint["path"]) == (8200, "https", "/v1/sys/metrics")
     assert endpoint["params"] == {"format": ["prometheus"]}

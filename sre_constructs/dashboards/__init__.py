@@ -12,7 +12,8 @@ from typing import Any
 
 from .model import LOKI, PROMETHEUS, Dashboard, Panel, Query, Threshold
 from .overview import overview
-from .services import DASHBOARDS, Scope, dashboard_for
+from .scope import Scope
+from .services import DASHBOARDS, dashboard_for
 
 __all__ = [
     "CONFIG_MAP_NAME",

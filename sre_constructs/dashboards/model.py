@@ -100,6 +100,7 @@ class Panel:
             raise ValueError(f"panel width {self.width}: 1 to {GRID_WIDTH}")
 
     def render(self, panel_id: int, x: int, y: int) -> dict[str, Any]:
+        """Grafana's JSON of the panel, placed at ``(x, y)`` of the grid."""
         datasource = self.queries[0].datasource if self.queries else PROMETHEUS
         targets = [
             {

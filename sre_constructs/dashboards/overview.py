@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .model import Dashboard, Panel, Query, Threshold
-from .services import Scope
+from .scope import Scope
 
 __all__ = ["overview"]
 

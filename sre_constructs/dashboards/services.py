@@ -9,35 +9,16 @@ own namespace is ``exported_namespace``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
 
-from .model import LOKI, Dashboard, Panel, Query, Threshold
+from .flux import flux
+from .model import GRID_WIDTH, LOKI, Dashboard, Panel, Query, Threshold
+from .scope import Scope
 
-__all__ = ["DASHBOARDS", "Scope", "dashboard_for"]
+__all__ = ["DASHBOARDS", "dashboard_for"]
 
-_RED, _ORANGE, _GREEN = Threshold("red"), Threshold("orange"), Threshold("green")
-_WIDE = 24
-
-
-@dataclass(frozen=True)
-class Scope:
-    """What the dashboards need to know of the platform they watch.
-
-    Attributes:
-        namespaces: component name -> the namespace it runs in.
-        flux_names: component name -> its Flux Kustomization's name (``name_prefix`` included).
-        gateway: the Istio ingress gateway's ``(namespace, Deployment name)``, when it is on.
-        loki: Loki is a datasource (logging is enabled): dashboards add their log panels.
-    """
-
-    namespaces: Mapping[str, str]
-    flux_names: Mapping[str, str] = field(default_factory=dict)
-    gateway: tuple[str, str] | None = None
-    loki: bool = False
-
-    def ns(self, component: str) -> str:
-        return self.namespaces[component]
+_RED, _GREEN = Threshold("red"), Threshold("green")
+_WIDE = GRID_WIDTH
 
 
 def _errors_log(scope: Scope, component: str) -> tuple[Panel, ...]:
@@ -475,55 +456,6 @@ def backup(scope: Scope) -> tuple[Panel, ...]:
         ),
         *_workload_panels(scope.ns("backup"))[:1],
         *_errors_log(scope, "backup"),
-    )
-
-
-def flux(scope: Scope) -> tuple[Panel, ...]:
-    not_ready = 'gotk_resource_info{ready!="True",suspended!="true"}'
-    return (
-        Panel(
-            "Objects not Ready by kind",
-            (Query(f"count by (customresource_kind) ({not_ready})", "{{customresource_kind}}"),),
-            kind="stat",
-            width=_WIDE,
-            thresholds=(_GREEN, Threshold("red", 1)),
-            description="0 for every kind; suspended objects are left out.",
-        ),
-        Panel(
-            "Not Ready",
-            (Query(not_ready, "{{customresource_kind}} {{exported_namespace}}/{{name}}", instant=True),),
-            kind="table",
-            description="Empty: each row is a Flux object whose Ready condition is False or Unknown.",
-        ),
-        Panel(
-            "Suspended",
-            (
-                Query(
-                    'gotk_resource_info{suspended="true"}',
-                    "{{customresource_kind}} {{exported_namespace}}/{{name}}",
-                    instant=True,
-                ),
-            ),
-            kind="table",
-            description="Empty outside maintenance: a suspended object is not reconciled.",
-        ),
-        Panel(
-            "Reconcile duration p99 by kind",
-            (
-                Query(
-                    "histogram_quantile(0.99, sum by (le, kind) (rate(gotk_reconcile_duration_seconds_bucket[5m])))",
-                    "{{kind}}",
-                ),
-            ),
-            unit="s",
-            description="Seconds; a steady climb means slow sources or a chart that times out.",
-        ),
-        Panel(
-            "Controllers up",
-            (Query('up{namespace="flux-system"}', "{{pod}}"),),
-            thresholds=(_RED, Threshold("green", 1)),
-            description="1 per Flux controller pod; 0 means Prometheus cannot scrape it.",
-        ),
     )
 
 

@@ -38,6 +38,11 @@ def at_or_above(level: str | None, fail_on: str) -> bool:
     return LEVELS.index(level) <= LEVELS.index(fail_on)
 
 
+def _counts(changes: list[ObjectChange]) -> dict[str, int]:
+    found = Counter(c.action for c in changes)
+    return {action: found.get(action, 0) for action in ACTIONS}
+
+
 @dataclass(frozen=True)
 class FieldChange:
     """One field path of one object: ``old`` -> ``new`` (:data:`ABSENT` where the field is not set)."""
@@ -47,6 +52,7 @@ class FieldChange:
     new: Any
 
     def to_dict(self) -> dict[str, Any]:
+        """The change as JSON data."""
         return {"path": self.path, "old": self.old, "new": self.new}
 
 
@@ -90,17 +96,21 @@ class ObjectChange:
 
     @property
     def label(self) -> str:
+        """``Kind namespace/name`` (``Kind name`` for a cluster-scoped object)."""
         return f"{self.kind} {self.namespace}/{self.name}" if self.namespace else f"{self.kind} {self.name}"
 
     @property
     def level(self) -> str:
+        """The worst of its risks (``change`` when it has none)."""
         return worst(r.level for r in self.risks) or "change"
 
     def risk(self, level: str, reason: str) -> None:
+        """Add a risk (once)."""
         if Risk(level, reason) not in self.risks:
             self.risks.append(Risk(level, reason))
 
     def to_dict(self) -> dict[str, Any]:
+        """The change as JSON data."""
         return {
             "action": self.action,
             "object": self.label,
@@ -127,11 +137,12 @@ class KustomizationDiff:
 
     @property
     def level(self) -> str | None:
+        """The worst risk of its changes (``None``: no changes)."""
         return worst(c.level for c in self.changes)
 
     def counts(self) -> dict[str, int]:
-        found = Counter(c.action for c in self.changes)
-        return {action: found.get(action, 0) for action in ACTIONS}
+        """How many objects each action (:data:`ACTIONS`) touches."""
+        return _counts(self.changes)
 
 
 @dataclass(frozen=True)
@@ -161,6 +172,7 @@ class TreeDiff:
 
     @property
     def changes(self) -> list[ObjectChange]:
+        """Every object change, Kustomization by Kustomization."""
         return [c for k in self.kustomizations for c in k.changes]
 
     @property
@@ -170,6 +182,7 @@ class TreeDiff:
 
     @property
     def empty(self) -> bool:
+        """Nothing changes: no object, nothing in the plan."""
         return not self.changes and not self.plan
 
     def fails(self, fail_on: str = "blocking") -> bool:
@@ -177,10 +190,11 @@ class TreeDiff:
         return at_or_above(self.level, fail_on)
 
     def counts(self) -> dict[str, int]:
-        found = Counter(c.action for c in self.changes)
-        return {action: found.get(action, 0) for action in ACTIONS}
+        """How many objects each action (:data:`ACTIONS`) touches, over every Kustomization."""
+        return _counts(self.changes)
 
     def to_dict(self) -> dict[str, Any]:
+        """The diff as JSON data (``--format json``)."""
         return {
             "title": self.title,
             "level": self.level,

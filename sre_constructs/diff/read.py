@@ -24,6 +24,7 @@ Identity = tuple[str, str, str, str]
 
 
 def identity(obj: Obj) -> Identity:
+    """The object's :data:`Identity`."""
     return (obj.group, obj.kind, obj.namespace, obj.name)
 
 
@@ -38,6 +39,7 @@ class Snapshot:
     objects: dict[Identity, tuple[str, Obj]] = field(default_factory=dict)
 
     def unit(self, name: str) -> Unit | None:
+        """The unit (Flux Kustomization) of that name, if this side has it."""
         return next((u for u in self.units if u.name == name), None)
 
     def prunes(self, name: str) -> bool:

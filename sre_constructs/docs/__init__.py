@@ -31,11 +31,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..alerts_doc import render_alerts_page
+from ..alerts.docs_page import render_alerts_page
 from ..dashboards.docs_page import render_dashboards_page
 from ..edge.access_docs import access_pages
-from ..plan.readme import BRINGUP_END, BRINGUP_START, bringup_block
+from ..plan.docs_block import BRINGUP_END, BRINGUP_START, bringup_block
 from ..tenancy.docs_page import render_tenant_page
+from ._markdown import replace_block
 from .graph import GRAPH_END, GRAPH_START, graph, graph_of
 from .knobs import DocsError, Knob, check_knobs
 from .service_pages import render_pages
@@ -79,8 +80,6 @@ class Block:
         Raises:
             DocsError: the markers are missing or out of order.
         """
-        from ..plan.readme import replace_block
-
         try:
             return replace_block(text, self.start, self.end, self.render())
         except ValueError:

@@ -2,7 +2,7 @@
 
 The block sits between two HTML comment markers; the entry point (:mod:`sre_constructs.docs`)
 replaces what is between them and leaves the rest of the page as written. The bring-up block
-beside it comes from :func:`sre_constructs.plan.readme.bringup_block`.
+beside it comes from :func:`sre_constructs.plan.docs_block.bringup_block`.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..kernel.facts import ServedPort
+from ..services._credentials import external_secret
 from .settings import Exposure, Sso
 
 __all__ = [
@@ -30,7 +31,6 @@ __all__ = [
 CERT_API = "cert-manager.io/v1"
 NETWORKING_API = "networking.istio.io/v1"
 SECURITY_API = "security.istio.io/v1"
-EXTERNAL_SECRETS_API = "external-secrets.io/v1"
 AUTHORIZER = "oauth2-proxy"
 """The mesh extension provider name the gateway's CUSTOM policy names."""
 
@@ -229,26 +229,9 @@ def authorization_policy(name: str, namespace: str, pods: Mapping[str, str], hos
 
 
 def _secret_from_openbao(name: str, namespace: str, store: str, sso: Sso, data: Mapping[str, str]) -> dict[str, Any]:
-    return {
-        "apiVersion": EXTERNAL_SECRETS_API,
-        "kind": "ExternalSecret",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": {
-            "refreshInterval": "1h",
-            "secretStoreRef": {"kind": "ClusterSecretStore", "name": store},
-            "target": {
-                "name": name,
-                "creationPolicy": "Owner",
-                "template": {"engineVersion": "v2", "mergePolicy": "Replace", "type": "Opaque", "data": dict(data)},
-            },
-            "data": [
-                {
-                    "secretKey": "client_secret",
-                    "remoteRef": {"key": sso.client_secret_key, "property": sso.client_secret_property},
-                }
-            ],
-        },
-    }
+    return external_secret(
+        name, namespace, store, [("client_secret", sso.client_secret_key, sso.client_secret_property)], data
+    )
 
 
 GRAFANA_SECRET = "grafana-oidc"

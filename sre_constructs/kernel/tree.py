@@ -10,7 +10,9 @@ leaves the previous tree byte for byte, and nothing outside ``<outdir>/<path>`` 
 from __future__ import annotations
 
 import os
+import posixpath
 import shutil
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +26,7 @@ from .platform_chart import PlatformChart
 from .staging import clean_leftovers, make_durable, stage_all, swap_in
 from .tree_render import dump_yaml, render_tree
 
-__all__ = ["OutdirBusyError", "TreeDriftError", "dump_yaml", "render_tree", "write_tree"]
+__all__ = ["OutdirBusyError", "TreeDriftError", "dump_yaml", "render_tree", "render_trees", "write_tree"]
 
 
 @dataclass
@@ -70,6 +72,18 @@ def _platform_charts(scope: Construct) -> list[Any]:
     if _is_tree(scope):
         return [scope]
     return [n for n in scope.node.find_all() if _is_tree(n)]
+
+
+def render_trees(scope: Construct, paths: Iterable[str] | None = None) -> list[tuple[str, dict[str, bytes]]]:
+    """Every tree under ``scope`` (or those at ``paths``) rendered in memory, nothing written: its
+    normalized tree path and its files (``{relative path: bytes}``), in the order the trees were made."""
+    wanted = None if paths is None else {posixpath.normpath(p) for p in paths}
+    found = []
+    for tree in _platform_charts(scope):
+        path = posixpath.normpath(str(tree.tree_path))
+        if wanted is None or path in wanted:
+            found.append((path, _render(tree)))
+    return found
 
 
 def _check_writable(where: str, field: str, directory: Path) -> None:

@@ -6,7 +6,7 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["deep_merge", "set_path"]
+__all__ = ["deep_merge", "get_path", "set_path"]
 
 
 def deep_merge(base: Mapping[str, Any], *overrides: Mapping[str, Any]) -> dict[str, Any]:
@@ -39,3 +39,13 @@ def set_path(values: dict[str, Any], dotted: str, value: Any) -> None:
     for part in parents:
         node = node.setdefault(part, {})
     node[leaf] = value
+
+
+def get_path(values: Mapping[str, Any], dotted: str, default: Any = None) -> Any:
+    """``values["a"]["b"]["c"]`` for ``dotted="a.b.c"``, or ``default`` where the path is not there."""
+    node: Any = values
+    for part in dotted.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return default
+        node = node[part]
+    return node

@@ -24,7 +24,7 @@ from .model import Blocker
 from .report import Plan, build_plan
 from .scrapes import unscraped_rules
 from .source import BOOTSTRAP_SOURCES, Files, Obj
-from .units import app_trees, load_units, roots_of
+from .units import load_units, roots_of, tree_files
 
 __all__ = ["Blocker", "Plan", "plan_app", "plan_clusters", "plan_files", "plan_tree"]
 
@@ -154,10 +154,11 @@ def plan_app(
     title: str = "",
 ) -> Plan:
     """Plan every tree of a cdk8s App (or one tree construct), rendered in memory, nothing written."""
-    from ..kernel.tree import _platform_charts
+    from ..kernel.tree import render_trees
 
-    in_memory = Files(files=app_trees(scope))
-    roots = roots_of(in_memory, [str(t.tree_path) for t in _platform_charts(scope)])
+    trees = render_trees(scope)
+    in_memory = Files(files=tree_files(trees))
+    roots = roots_of(in_memory, [path for path, _ in trees])
     return plan_files(in_memory, roots, rendered=rendered, charts=charts, title=title or ", ".join(roots))
 
 

@@ -14,14 +14,14 @@ the missing piece (ACME's HTTP-01 challenges through the same gateway: :mod:`.ch
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
 from ..kernel.facts import ServedPort, chart_facts
 from .kinds import FLUX_HELM, release_chart, release_values
 from .model import Blocker
-from .source import Obj, Unit
+from .source import Obj, Unit, iter_objects
 
 __all__ = ["exposure_blockers", "host_matches"]
 
@@ -30,7 +30,6 @@ _SEC = "security.istio.io"
 _CERTS = "cert-manager.io"
 _ESO = "external-secrets.io"
 _K8S_NET = "networking.k8s.io"
-_FLUX_KS = "kustomize.toolkit.fluxcd.io"
 
 
 @dataclass(frozen=True)
@@ -52,12 +51,6 @@ class _Port:
 
 def _subset(selector: Mapping[str, Any], labels: Mapping[str, Any]) -> bool:
     return all(labels.get(k) == v for k, v in selector.items())
-
-
-def _objects(units: list[Unit]) -> Iterator[tuple[Unit, Obj]]:
-    for unit in units:
-        for obj in unit.objects:
-            yield unit, obj
 
 
 def _ancestors(units: list[Unit]) -> dict[str, set[str]]:
@@ -94,7 +87,7 @@ class _Tree:
     def __init__(self, units: list[Unit], rendered: Mapping[tuple[str, str], list[Obj]] | None) -> None:
         self.units = units
         self.rendered = rendered
-        self.objects = list(_objects(units))
+        self.objects = list(iter_objects(units))
         self.releases = [
             _Release(
                 unit.name,

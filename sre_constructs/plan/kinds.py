@@ -390,9 +390,3 @@ def pod_templates(obj: Obj) -> Iterable[PodTemplate]:
         creator = f"system:serviceaccount:kube-system:{_CREATORS[obj.kind]}"
         metadata = template.get("metadata") if isinstance(template.get("metadata"), dict) else {}
         yield PodTemplate(obj.label, _decoded(metadata or {}), _decoded(template.get("spec") or {}), creator)
-
-
-def pod_specs(obj: Obj) -> Iterable[tuple[str, dict[str, Any]]]:
-    """``(where, pod spec)`` of a workload object (see :func:`pod_templates`)."""
-    for template in pod_templates(obj):
-        yield template.where, template.spec

@@ -17,21 +17,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..kernel.values import get_path
 from .kinds import FLUX_HELM, release_chart, release_values, release_version
 from .source import Obj
 
 __all__ = ["SidecarInjector", "injectors_of", "mutate"]
 
 _PROXY_RESOURCES = {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"cpu": "2000m", "memory": "1024Mi"}}
-
-
-def _get(values: Mapping[str, Any], path: str, default: Any) -> Any:
-    node: Any = values
-    for part in path.split("."):
-        if not isinstance(node, Mapping) or part not in node:
-            return default
-        node = node[part]
-    return node
 
 
 @dataclass(frozen=True)
@@ -123,19 +115,19 @@ def injectors_of(objects: Iterable[Obj]) -> list[SidecarInjector]:
         if not obj.is_(FLUX_HELM, "HelmRelease") or release_chart(obj) != "istiod":
             continue
         values = release_values(obj)
-        hub = str(_get(values, "global.hub", "docker.io/istio")).rstrip("/")
+        hub = str(get_path(values, "global.hub", "docker.io/istio")).rstrip("/")
         # The published chart's global.tag is its release: the chart version (spec.chart or chartRef's OCIRepository).
-        tag = str(_get(values, "global.tag", "") or release_version(obj, oci) or "latest")
-        variant = str(_get(values, "global.variant", "") or "")
-        image = str(_get(values, "global.proxy.image", "proxyv2"))
+        tag = str(get_path(values, "global.tag", "") or release_version(obj, oci) or "latest")
+        variant = str(get_path(values, "global.variant", "") or "")
+        image = str(get_path(values, "global.proxy.image", "proxyv2"))
         proxy = image if "/" in image else f"{hub}/{image}:{tag}" + (f"-{variant}" if variant else "")
         found.append(
             SidecarInjector(
                 release=obj.label,
                 revision=str(values.get("revision") or "default"),
                 proxy_image=proxy,
-                cni=bool(_get(values, "istio_cni.enabled", False) or _get(values, "pilot.cni.enabled", False)),
-                resources=_get(values, "global.proxy.resources", _PROXY_RESOURCES),
+                cni=bool(get_path(values, "istio_cni.enabled", False) or get_path(values, "pilot.cni.enabled", False)),
+                resources=get_path(values, "global.proxy.resources", _PROXY_RESOURCES),
             )
         )
     return found

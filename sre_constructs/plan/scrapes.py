@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ..kernel.metrics import Exporter, ScrapeTarget, exporter_of, metric_names
+from ..kernel.values import get_path
 from .kinds import release_chart
 from .model import Blocker
 from .source import Obj, Unit
@@ -57,15 +58,6 @@ def selects(selector: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
     return bool(judged) and all(judged)
 
 
-def _value(values: Mapping[str, Any], path: str, default: bool) -> bool:
-    node: Any = values
-    for key in path.split("."):
-        if not isinstance(node, Mapping) or key not in node:
-            return default
-        node = node[key]
-    return bool(node)
-
-
 def _scraped(target: ScrapeTarget, objects: Sequence[Obj]) -> bool:
     if target.builtin:
         return True
@@ -73,7 +65,7 @@ def _scraped(target: ScrapeTarget, objects: Sequence[Obj]) -> bool:
         return any(
             obj.is_("helm.toolkit.fluxcd.io", "HelmRelease")
             and release_chart(obj) == target.chart
-            and _value(obj.spec.get("values") or {}, target.values_path, target.default)
+            and bool(get_path(obj.spec.get("values") or {}, target.values_path, target.default))
             for obj in objects
         )
     return any(

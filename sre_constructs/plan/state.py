@@ -38,6 +38,7 @@ class ClusterState:
         self.have.update(self.world.preexisting)
 
     def satisfied(self, key: Key) -> bool:
+        """Whether the cluster has ``key`` now (built-in kinds always; a permission once applied RBAC grants it)."""
         if key[0] == "crd" and key[1] in BUILTIN_GROUPS:
             return True
         if key[0] == "rbac":
@@ -45,6 +46,7 @@ class ClusterState:
         return key in self.have
 
     def provide(self, provs: list[Prov], phases: tuple[str, ...], by: str) -> bool:
+        """Record what ``by`` provides in ``phases``; whether anything was new."""
         changed = False
         for prov in provs:
             if prov.phase in phases and prov.key not in self.have:

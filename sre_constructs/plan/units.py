@@ -14,13 +14,13 @@ no Flux Kustomization of the others points at (:func:`roots_of`).
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .artifacts import artifact_files, generators_of
 from .source import BOOTSTRAP_SOURCES, FLUX_KUSTOMIZE, Files, Obj, Unit, build, cluster_scoped_guess
 
-__all__ = ["app_trees", "load_units", "roots_of"]
+__all__ = ["app_trees", "load_units", "roots_of", "tree_files"]
 
 _REPOSITORY_KINDS = (None, "GitRepository", "OCIRepository", "Bucket")
 
@@ -153,16 +153,14 @@ def _namespaced(child: Unit, objects: list[Obj]) -> list[Obj]:
 def app_trees(scope: Any, paths: Iterable[str] | None = None) -> dict[str, bytes]:
     """Every file of the trees of a cdk8s App (or one tree construct; or the trees at ``paths``),
     rendered in memory, nothing written, by repository path (``<tree_path>/<file>``)."""
-    from ..kernel.tree import _platform_charts, _render
+    from ..kernel.tree import render_trees
 
-    wanted = None if paths is None else {posixpath.normpath(p) for p in paths}
-    files: dict[str, bytes] = {}
-    for tree in _platform_charts(scope):
-        if wanted is not None and posixpath.normpath(tree.tree_path) not in wanted:
-            continue
-        for rel, data in _render(tree).items():
-            files[posixpath.normpath(posixpath.join(tree.tree_path, rel))] = data
-    return files
+    return tree_files(render_trees(scope, paths))
+
+
+def tree_files(trees: Iterable[tuple[str, Mapping[str, bytes]]]) -> dict[str, bytes]:
+    """The files of rendered trees (``(tree path, {relative path: bytes})``) by repository path."""
+    return {posixpath.normpath(posixpath.join(path, rel)): data for path, tree in trees for rel, data in tree.items()}
 
 
 def roots_of(files: Files, paths: Iterable[str]) -> list[str]:

@@ -51,10 +51,12 @@ class Release:
 
     @property
     def target(self) -> str:
+        """The namespace the release installs into."""
         return str(self.obj.spec.get("targetNamespace") or self.obj.namespace)
 
     @property
     def name(self) -> str:
+        """The Helm release name."""
         return str(self.obj.spec.get("releaseName") or self.obj.name)
 
 
@@ -95,6 +97,7 @@ class World:
     health: dict[tuple[str, tuple[str, str, str]], tuple[int | None, str]] = field(default_factory=dict)
 
     def objects(self) -> list[Obj]:
+        """Every object the units apply."""
         return [obj for unit in self.units for obj in unit.objects]
 
     def provided_keys(self) -> set[Key]:

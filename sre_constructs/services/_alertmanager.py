@@ -36,6 +36,7 @@ from typing import Any
 
 from ..kernel.errors import ValidationError
 from ..kernel.validation import check_bool, check_dns_label, check_prometheus_duration
+from ._credentials import external_secret
 
 __all__ = [
     "HEARTBEAT_RECEIVER",
@@ -139,6 +140,7 @@ class Credential:
 
     @property
     def file(self) -> str:
+        """Where Alertmanager reads it (the Secret mounted by ``alertmanagerSpec.secrets``)."""
         return f"{SECRETS_DIR}/{self.key}"
 
 
@@ -436,16 +438,4 @@ def alertmanager_values(alerting: Alerting) -> dict[str, Any]:
 
 def receivers_external_secret(alerting: Alerting, namespace: str, store: str) -> dict[str, Any]:
     """The ExternalSecret rendering Secret ``alertmanager-receivers``: one key per credential file."""
-    return {
-        "apiVersion": "external-secrets.io/v1",
-        "kind": "ExternalSecret",
-        "metadata": {"name": SECRETS_NAME, "namespace": namespace},
-        "spec": {
-            "refreshInterval": "1h",
-            "secretStoreRef": {"kind": "ClusterSecretStore", "name": store},
-            "target": {"name": SECRETS_NAME, "creationPolicy": "Owner"},
-            "data": [
-                {"secretKey": c.key, "remoteRef": {"key": c.path, "property": c.prop}} for c in alerting.credentials
-            ],
-        },
-    }
+    return external_secret(SECRETS_NAME, namespace, store, [(c.key, c.path, c.prop) for c in alerting.credentials])

@@ -44,7 +44,6 @@ EXPORTER = Exporter(
 
 # The ServiceMonitor keeps honorLabels false: a certificate's namespace arrives as exported_namespace,
 # `namespace` is cert-manager's own. Two controller replicas may both report: max by deduplicates.
-_CERT = ("exported_namespace", "name")
 _WHICH = (("exported_namespace", "apps"), ("name", "web-tls"))
 _LABELS = 'name="web-tls",exported_namespace="apps",namespace="${namespace}",issuer_name="platform-ca"'
 

@@ -122,6 +122,7 @@ BYTE_SIZE = re.compile(r"^(0|([0-9]*[.])?[0-9]+((K|M|G|T|E|P)i?)?B)$")
 
 
 def volume_claim(size: str, storage_class: str | None) -> dict[str, Any]:
+    """The operator's storage spec: a ReadWriteOnce claim per replica (Prometheus', Alertmanager's)."""
     spec: dict[str, Any] = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": size}}}
     if storage_class is not None:
         spec["storageClassName"] = storage_class

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from cdk8s import App
 
-from .kernel.alerts import DEFAULT_RUNBOOK_BASE_URL, OVERRIDE_FIELDS, AlertRule, RuleSet, runbook_anchor
-from .platform import CorePlatform
+from ..kernel.alerts import DEFAULT_RUNBOOK_BASE_URL, OVERRIDE_FIELDS, AlertRule, RuleSet, runbook_anchor
+from ..platform import CorePlatform
 
 __all__ = ["documented_rule_sets", "render_alerts_page"]
 

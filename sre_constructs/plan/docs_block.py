@@ -8,22 +8,10 @@ from pathlib import Path
 from . import Plan, plan_clusters
 from .report import _capital, when
 
-__all__ = ["BRINGUP_END", "BRINGUP_START", "bringup_block", "replace_block"]
+__all__ = ["BRINGUP_END", "BRINGUP_START", "bringup_block"]
 
 BRINGUP_START = "<!-- bringup:start -->"
 BRINGUP_END = "<!-- bringup:end -->"
-
-
-def replace_block(text: str, start: str, end: str, block: str) -> str:
-    """``text`` with everything from ``start`` up to ``end`` replaced by ``start`` + ``block``.
-
-    Raises:
-        ValueError: the markers are missing or out of order.
-    """
-    first, last = text.find(start), text.find(end)
-    if first < 0 or last < first:
-        raise ValueError(f"expected {start} ... {end} around the generated block")
-    return text[:first] + start + "\n" + block + text[last:]
 
 
 def _section(name: str, plan: Plan) -> list[str]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .alerts import RuleSet, RuleTest
+from ..kernel.alerts import RuleSet, RuleTest
 
 __all__ = ["rule_file", "unit_cases", "unit_test_file"]
 

@@ -1,4 +1,8 @@
-"""Where each component's alerting rules go: one PrometheusRule per ``platform_component``, applied
+"""The platform's alerts: where each component's rules go (here), ``docs/alerts.md``
+(:mod:`.docs_page`) and the files ``promtool`` checks them with (:mod:`.promtool`). The rules
+themselves live beside each service (``services/_<service>_alerts.py``).
+
+Each component's alerting rules go into one PrometheusRule per ``platform_component``, applied
 only once the PrometheusRule CRD exists.
 
 The CRD comes with kube-prometheus-stack (Monitoring), in the middle of the chain. So:
@@ -23,8 +27,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from .kernel.alerts import DEFAULT_RUNBOOK_BASE_URL
-from .kernel.component import PlatformComponent
+from ..kernel.alerts import DEFAULT_RUNBOOK_BASE_URL
+from ..kernel.component import PlatformComponent
 
 __all__ = ["emit_rules", "waits_for"]
 
