@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .model import Dashboard, Panel, Query, Threshold
-from .services import Scope
+from .services import Scope, sealed_count
 
 __all__ = ["overview"]
 
@@ -81,11 +81,12 @@ def overview(scope: Scope) -> Dashboard:
         panels.append(
             Panel(
                 "OpenBao nodes sealed",
-                (Query("count(vault_core_unsealed == 0) or vector(0)"),),
+                (Query(sealed_count(scope.ns("openbao"))),),
                 kind="stat",
                 width=6,
                 thresholds=(_GREEN, Threshold("red", 1)),
-                description="0. A sealed node serves no secrets until it is unsealed.",
+                description="0. A sealed node serves no secrets until it is unsealed (one restarted sealed reports no "
+                "seal gauge: it counts through its scrape).",
             )
         )
     if "external-secrets" in enabled:

@@ -307,11 +307,25 @@ def logging(scope: Scope) -> tuple[Panel, ...]:
     )
 
 
+def _unsealed(namespace: str) -> str:
+    """Per OpenBao pod: 1 unsealed, 0 sealed, also for a pod that answers without the gauge."""
+    return (
+        f'max by (pod) (vault_core_unsealed{{namespace="{namespace}"}}) '
+        f'or max by (pod) (0 * (up{{namespace="{namespace}"}} == 1))'
+    )
+
+
+def sealed_count(namespace: str) -> str:
+    """How many OpenBao pods answer and are sealed (the overview's signal, OpenBaoSealed's condition)."""
+    return f"count(({_unsealed(namespace)}) == 0) or vector(0)"
+
+
 def openbao(scope: Scope) -> tuple[Panel, ...]:
     return (
         Panel(
             "Seal state per node",
-            (Query("vault_core_unsealed", "{{pod}}", instant=True),),
+            # A pod restarted sealed reports no gauge at all: it shows as 0 through its `up`.
+            (Query(_unsealed(scope.ns("openbao")), "{{pod}}", instant=True),),
             kind="stat",
             width=_WIDE,
             mappings=((0, "sealed"), (1, "unsealed")),
@@ -327,11 +341,13 @@ def openbao(scope: Scope) -> tuple[Panel, ...]:
             thresholds=(_RED, Threshold("green", 1), Threshold("red", 2)),
         ),
         Panel(
-            "Raft peers",
-            (Query("max(vault_raft_peers)", "peers"),),
+            "Raft failure tolerance",
+            (Query("max(vault_autopilot_failure_tolerance)", "voters"),),
             kind="stat",
             width=6,
-            description="The number of OpenBao replicas (reported by the leader).",
+            thresholds=(_RED, Threshold("green", 1)),
+            description="Voters the cluster can lose and keep its quorum (autopilot, on the leader): 1 with 3 "
+            "replicas, 0 with one.",
         ),
         Panel(
             "Autopilot healthy",
