@@ -59,6 +59,21 @@ def test_one_rule_per_component_with_routing_labels_and_runbook(built: Any) -> N
             assert rule["annotations"]["runbook_url"] == f"{core.runbook_base_url}#{rule['alert'].lower()}"
 
 
+def test_every_enabled_service_and_flux_emit_alerting_rules(built: Any) -> None:
+    """Monitoring's own are kube-prometheus-stack's default rules (left on); it emits Flux's."""
+    from sre_constructs.platform import SERVICES
+
+    core, _, emitted = built
+    enabled = {spec.name for spec in SERVICES if getattr(core, spec.attribute) is not None}
+    alerting = {
+        doc["metadata"]["labels"]["platform_component"]
+        for doc in emitted.values()
+        if any("alert" in rule for rule in doc["spec"]["groups"][0]["rules"])
+    }
+    assert (enabled - {"monitoring"}) | {"flux"} <= alerting, sorted(enabled)
+    assert core.monitoring.release.values.get("defaultRules", {}).get("create", True) is True
+
+
 def test_every_runbook_url_of_every_platform_lands_on_a_runbook_in_docs_alerts_md(built: Any) -> None:
     """The page on disk (what the default runbook_base_url serves) has the anchor of every emitted
     alert, not only of the documented platform's, and the section holds meaning, confirm and fix."""
