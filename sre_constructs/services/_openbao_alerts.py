@@ -242,7 +242,9 @@ ALERTS: tuple[AlertRule, ...] = (
         Runbook(
             "Every audit device failed for some requests. OpenBao refuses a request it cannot audit, so clients "
             "(External Secrets among them) get errors. The platform's device writes to stdout; a blocked or full "
-            "log pipeline is the usual cause.",
+            "log pipeline is the usual cause. OpenBao keeps these counters only while requests flow (its "
+            "prometheus_retention_time is 30s, so the seal and autopilot gauges never go stale): the alert sees "
+            "failures that repeat, as they do while clients retry; one failure on an idle node may pass unseen.",
             (
                 "kubectl -n ${namespace} logs ${fullname}-0 | grep -i audit",
                 _LOGIN,
