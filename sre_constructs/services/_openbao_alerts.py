@@ -87,10 +87,20 @@ _STATUS = (
     "kubectl -n ${namespace} get pods -l app.kubernetes.io/instance=${release} -L openbao-sealed,openbao-active",
     "kubectl -n ${namespace} exec ${fullname}-0 -- bao status",
 )
-_LOGIN = (
-    "export BAO_ADDR=https://${fullname}.${namespace}.svc:8200 BAO_TOKEN=$(bao write -field=token "
-    "auth/kubernetes/login role=platform-admin jwt=$(kubectl -n ${namespace} create token openbao-admin))"
-)
+
+
+def _as_admin(commands: str) -> str:
+    """``commands`` run in the first pod, logged in as the platform admin (as the bring-up plan does it).
+
+    In the pod because the API's certificate and address are the cluster's; the token comes from the
+    ``openbao-admin`` ServiceAccount through the Kubernetes auth role ``platform-admin``.
+    """
+    return (
+        "kubectl -n ${namespace} exec -i ${fullname}-0 -- sh -ec 'export BAO_CACERT=/openbao/tls/ca.crt; "
+        'BAO_TOKEN=$(bao write -field=token auth/kubernetes/login role=platform-admin jwt="$1"); export BAO_TOKEN; '
+        f'{commands}\' sh "$(kubectl -n ${{namespace}} create token openbao-admin)"'
+    )
+
 
 ALERTS: tuple[AlertRule, ...] = (
     AlertRule(
@@ -208,14 +218,13 @@ ALERTS: tuple[AlertRule, ...] = (
             "(autopilot's failure tolerance: healthy voters beyond the quorum).",
             (
                 *_STATUS,
-                _LOGIN,
-                "bao operator raft list-peers",
-                "bao operator raft autopilot state",
+                _as_admin("bao operator raft list-peers; bao operator raft autopilot state"),
             ),
             (
                 "A pod that lost its data rejoins through retry_join after a restart: kubectl -n ${namespace} delete "
                 "pod <pod>",
-                "Remove a peer that is gone for good, then let the new pod join: bao operator raft remove-peer <id>",
+                "Remove a peer that is gone for good, then let the new pod join: "
+                + _as_admin("bao operator raft remove-peer <id>"),
             ),
         ),
         tests=(
@@ -247,13 +256,14 @@ ALERTS: tuple[AlertRule, ...] = (
             "failures that repeat, as they do while clients retry; one failure on an idle node may pass unseen.",
             (
                 "kubectl -n ${namespace} logs ${fullname}-0 | grep -i audit",
-                _LOGIN,
-                "bao audit list -detailed",
+                _as_admin("bao audit list -detailed"),
             ),
             (
                 "Fix the device's sink (node disk pressure, container log rotation).",
-                "Add a second device so one failure does not block requests: bao audit enable -path=file2 file "
-                "file_path=/openbao/audit/audit.log (needs a writable volume)",
+                "Add a second device so one failure does not block requests. OpenBao creates audit devices from "
+                "its configuration only (the API refuses them by default): add a second `audit` block to the "
+                "server configuration (the openbao `values` knob, server.ha.raft.config), e.g. a file device on a "
+                "writable volume, then: flux reconcile helmrelease ${release} -n ${namespace} --force",
             ),
         ),
         tests=(
