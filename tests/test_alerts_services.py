@@ -112,6 +112,23 @@ def test_plan_needs_the_gateway_pod_monitor_for_the_gateway_alert(tmp_path: Path
     assert any("IstioGatewayErrorRatioHigh" in str(b) for b in plan_tree(tree).blockers)
 
 
+def test_plan_knows_a_renamed_gateway_is_scraped(tmp_path: Path) -> None:
+    """The gateway chart's pods are labelled after the gateway's name; the PodMonitor also selects the
+    injection label every one of them carries, by which the plan knows the proxies' exporter."""
+    app = cdk8s.App()
+    CorePlatform(app, "core", services={"istio": {"gateway": True, "gateway_values": {"name": "istio-edge"}}})
+    write_tree(app, tmp_path)
+    tree = tmp_path / "core"
+    monitors = list(yaml.safe_load_all((tree / "monitoring-config" / "podmonitor.yaml").read_text()))
+    (gateway,) = [d for d in monitors if d and d["metadata"]["name"] == "istio-edge"]
+    assert gateway["spec"]["selector"]["matchLabels"] == {
+        "app": "istio-edge",
+        "istio": "edge",
+        "sidecar.istio.io/inject": "true",
+    }
+    assert not [b for b in plan_tree(tree).blockers if b.kind == "scrape"]
+
+
 def test_istio_gateway_alert_can_be_tuned_and_the_knob_knows_it_without_a_gateway() -> None:
     tuned = only_set(build(Istio, gateway=True, alerts={"IstioGatewayErrorRatioHigh": {"threshold": 1}}))
     assert expr(tuned, "IstioGatewayErrorRatioHigh").endswith("> 1")
