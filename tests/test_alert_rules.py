@@ -4,6 +4,7 @@ reading only metrics its exporters have at their pins, labelled for routing, pla
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from sre_constructs.kernel.errors import ValidationError
 
 from .alert_harness import (
     CLUSTERS,
+    REPO,
     check_rules,
     emitted_rules,
     missing_cases,
@@ -55,6 +57,40 @@ def test_one_rule_per_component_with_routing_labels_and_runbook(built: Any) -> N
             assert rule["labels"]["platform_component"] == component, (key, rule["alert"])
             assert set(rule["annotations"]) == {"summary", "description", "runbook_url"}, (key, rule["alert"])
             assert rule["annotations"]["runbook_url"] == f"{core.runbook_base_url}#{rule['alert'].lower()}"
+
+
+def test_every_enabled_service_and_flux_emit_alerting_rules(built: Any) -> None:
+    """Monitoring's own are kube-prometheus-stack's default rules (left on); it emits Flux's."""
+    from sre_constructs.platform import SERVICES
+
+    core, _, emitted = built
+    enabled = {spec.name for spec in SERVICES if getattr(core, spec.attribute) is not None}
+    alerting = {
+        doc["metadata"]["labels"]["platform_component"]
+        for doc in emitted.values()
+        if any("alert" in rule for rule in doc["spec"]["groups"][0]["rules"])
+    }
+    assert (enabled - {"monitoring"}) | {"flux"} <= alerting, sorted(enabled)
+    assert core.monitoring.release.values.get("defaultRules", {}).get("create", True) is True
+
+
+def test_every_runbook_url_of_every_platform_lands_on_a_runbook_in_docs_alerts_md(built: Any) -> None:
+    """The page on disk (what the default runbook_base_url serves) has the anchor of every emitted
+    alert, not only of the documented platform's, and the section holds meaning, confirm and fix."""
+    _, _, emitted = built
+    page = (REPO / "docs" / "alerts.md").read_text(encoding="utf-8")
+    sections = {
+        heading.lower(): body for heading, body in re.findall(r"^### (\S+)\n(.*?)(?=^### |^## |\Z)", page, re.S | re.M)
+    }
+    for doc in emitted.values():
+        for rule in doc["spec"]["groups"][0]["rules"]:
+            if "alert" not in rule:
+                continue
+            anchor = rule["annotations"]["runbook_url"].rsplit("#", 1)[1]
+            assert anchor in sections, f"{rule['alert']}: no '### ' heading with anchor #{anchor} in docs/alerts.md"
+            body = sections[anchor]
+            for part in ("**What it means.**", "**Confirm.**", "```sh\n", "**Fix.**\n\n1. "):
+                assert part in body, f"{rule['alert']}: runbook without {part!r}"
 
 
 @requires_promtool
@@ -150,7 +186,7 @@ def test_alerts_knob_turns_off_overrides_and_validates() -> None:
 @pytest.mark.parametrize(
     ("knob", "field", "value"),
     [
-        ({"C": {}}, "alerts", "C"),
+        ({"C": {}}, "alerts.C", "C"),
         ({"A": {"for": "ten minutes"}}, "alerts.A.for", "ten minutes"),
         ({"A": {"for": "0"}}, "alerts.A.for", "0"),
         ({"A": {"severity": "page"}}, "alerts.A.severity", "page"),
@@ -243,3 +279,72 @@ def test_the_alerts_knob_reaches_the_emitted_rule(tmp_path: Path) -> None:
     ]
     assert "< 14 * 86400" in rule["expr"] and rule["for"] == "1h"
     assert "less than 14 days" in rule["annotations"]["summary"]
+
+
+# -- the alerts knob in a cluster file: errors at the line of the field ------------------------------
+
+_CLUSTER = "name: c\ngit:\n  url: https://git.example.com/x.git\nservices:\n  cert-manager:\n    alerts:\n"
+
+
+@pytest.mark.parametrize(
+    ("alerts", "line", "field", "value", "allowed"),
+    [
+        (
+            "      CertManagerACMEErrors:\n        for: ten minutes\n",
+            8,
+            "services.cert-manager.alerts.CertManagerACMEErrors.for",
+            "ten minutes",
+            "duration",
+        ),
+        (
+            "      CertManagerACMEErrors: {severity: page}\n",
+            7,
+            "services.cert-manager.alerts.CertManagerACMEErrors.severity",
+            "page",
+            "critical, warning, info",
+        ),
+        (
+            "      CertManagerCertificateNotReady: {}\n      NoSuchAlert: {for: 5m}\n",
+            8,
+            "services.cert-manager.alerts.NoSuchAlert",
+            "NoSuchAlert",
+            "CertManagerCertificateExpiringSoon",
+        ),
+    ],
+)
+def test_a_bad_alerts_knob_in_a_cluster_file_names_file_line_field_value_and_allowed(
+    alerts: str, line: int, field: str, value: str, allowed: str
+) -> None:
+    from sre_constructs.cluster import parse_cluster
+
+    spec = parse_cluster(_CLUSTER + alerts, "c.yaml")
+    with pytest.raises(ValidationError) as error:
+        spec.platform(App())
+    assert (error.value.where, error.value.field, error.value.value) == (f"c.yaml:{line}", field, value)
+    assert allowed in error.value.allowed
+
+
+def test_the_alerts_knob_of_a_cluster_file_reaches_the_emitted_rules(tmp_path: Path) -> None:
+    from sre_constructs.cluster import parse_cluster
+
+    text = (
+        _CLUSTER.replace("    alerts:\n", "    alerts: false\n")
+        + "  monitoring:\n    alerts:\n      FluxResourceNotReady: {for: 1h, severity: critical}\n"
+    )
+    app = App()
+    parse_cluster(text, "c.yaml").platform(app, "core")
+    emitted = emitted_rules(app, tmp_path)
+    assert not [key for key in emitted if key.endswith("/cert-manager-alerts")]
+    (flux,) = [doc for key, doc in emitted.items() if key.endswith("/flux-alerts")]
+    (rule,) = [r for r in flux["spec"]["groups"][0]["rules"] if r["alert"] == "FluxResourceNotReady"]
+    assert (rule["for"], rule["labels"]["severity"]) == ("1h", "critical")
+
+
+def test_a_bad_duration_through_the_python_api_names_the_service_field_and_value() -> None:
+    with pytest.raises(ValidationError) as error:
+        CorePlatform(App(), "core", services={"backup": {"alerts": {"VeleroBackupFailed": {"for": "soon"}}}})
+    assert (error.value.where, error.value.field, error.value.value) == (
+        "core/backup",
+        "alerts.VeleroBackupFailed.for",
+        "soon",
+    )

@@ -176,7 +176,9 @@ def test_a_critical_silences_the_warning_of_the_same_alert_and_target(tree: dict
     rules = _config(tree)["inhibit_rules"]
     critical = next(r for r in rules if r["source_matchers"] == ['severity="critical"'])
     assert critical["target_matchers"] == ['severity=~"warning|info"']
-    assert {"alertname", "namespace", "platform_component", "instance", "pod"} <= set(critical["equal"])
+    assert {"alertname", "namespace", "exported_namespace", "name", "platform_component", "instance", "pod"} <= set(
+        critical["equal"]
+    )
     warning = next(r for r in rules if r["source_matchers"] == ['severity="warning"'])
     assert warning["target_matchers"] == ['severity="info"'] and warning["equal"] == critical["equal"]
 

@@ -18,6 +18,7 @@ from sre_constructs import (
     Kyverno,
     Logging,
     Monitoring,
+    OpenBao,
     PlatformChart,
     RuntimeSecurity,
     write_tree,
@@ -111,6 +112,23 @@ def test_plan_needs_the_gateway_pod_monitor_for_the_gateway_alert(tmp_path: Path
     assert any("IstioGatewayErrorRatioHigh" in str(b) for b in plan_tree(tree).blockers)
 
 
+def test_plan_knows_a_renamed_gateway_is_scraped(tmp_path: Path) -> None:
+    """The gateway chart's pods are labelled after the gateway's name; the PodMonitor also selects the
+    injection label every one of them carries, by which the plan knows the proxies' exporter."""
+    app = cdk8s.App()
+    CorePlatform(app, "core", services={"istio": {"gateway": True, "gateway_values": {"name": "istio-edge"}}})
+    write_tree(app, tmp_path)
+    tree = tmp_path / "core"
+    monitors = list(yaml.safe_load_all((tree / "monitoring-config" / "podmonitor.yaml").read_text()))
+    (gateway,) = [d for d in monitors if d and d["metadata"]["name"] == "istio-edge"]
+    assert gateway["spec"]["selector"]["matchLabels"] == {
+        "app": "istio-edge",
+        "istio": "edge",
+        "sidecar.istio.io/inject": "true",
+    }
+    assert not [b for b in plan_tree(tree).blockers if b.kind == "scrape"]
+
+
 def test_istio_gateway_alert_can_be_tuned_and_the_knob_knows_it_without_a_gateway() -> None:
     tuned = only_set(build(Istio, gateway=True, alerts={"IstioGatewayErrorRatioHigh": {"threshold": 1}}))
     assert expr(tuned, "IstioGatewayErrorRatioHigh").endswith("> 1")
@@ -183,3 +201,29 @@ def test_kube_state_metrics_reports_kyverno_cel_policies_beside_flux() -> None:
     assert metric["each"]["gauge"]["path"] == ["status", "conditionStatus", "ready"]
     granted = [r for r in ksm["rbac"]["extraRules"] if r["apiGroups"] == ["policies.kyverno.io"]]
     assert granted and "validatingpolicies" in granted[0]["resources"] and granted[0]["verbs"] == ["list", "watch"]
+
+
+# -- OpenBao: a missing raft peer, whatever the number of replicas --------------------------------
+
+
+@requires_promtool
+@pytest.mark.parametrize(("replicas", "tolerance", "fires"), [(3, 0, True), (3, 1, False), (5, 1, True), (1, 0, False)])
+def test_openbao_raft_alert_fires_when_autopilot_tolerates_fewer_failures_than_the_replicas_allow(
+    tmp_path: Path, replicas: int, tolerance: int, fires: bool
+) -> None:
+    """A peer removed from the configuration leaves autopilot healthy but tolerating one failure fewer.
+
+    vault_raft_peers would not show it: raft sets it only when the configuration changes, and the
+    30s prometheus_retention_time drops it long before the alert's `for` (go-metrics' sink).
+    """
+    (rule_set,) = [s for s in build(OpenBao, replicas=replicas).rule_sets if s.component == "openbao"]
+    rule = alert(rule_set, "OpenBaoRaftUnhealthy")
+    assert "vault_raft_peers" not in rule.expr
+    where = 'namespace="${namespace}",pod="openbao-0"'
+    series = (
+        Series(f"vault_autopilot_healthy{{{where}}}", "1x30"),
+        Series(f"vault_autopilot_failure_tolerance{{{where}}}", f"{tolerance}x30"),
+    )
+    case = replace(rule, tests=(RuleTest(series, "15m", fires),))
+    result = run_unit_tests(replace(rule_set, alerts=(case,)), tmp_path / "raft")
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from cdk8s import App
 
 from sre_constructs import CorePlatform, write_tree
@@ -22,10 +24,11 @@ from sre_constructs.dashboards import (
     Scope,
     platform_dashboards,
 )
-from sre_constructs.dashboards.services import DASHBOARDS
+from sre_constructs.dashboards.services import DASHBOARDS, sealed_count
 from sre_constructs.kernel.metrics import exporter_of, metric_names
 from sre_constructs.services.monitoring import Monitoring
 
+from .alert_harness import PROMTOOL, requires_promtool
 from .conftest import load_docs
 
 SCOPE = Scope(
@@ -133,3 +136,35 @@ def test_a_disabled_service_has_no_dashboard_and_no_overview_panel(tmp_path: Pat
 def test_dashboards_are_the_same_bytes_on_every_build() -> None:
     first = [d.to_json() for d in platform_dashboards(SCOPE)]
     assert first == [d.to_json() for d in platform_dashboards(SCOPE)]
+
+
+@requires_promtool
+def test_the_sealed_count_counts_a_pod_restarted_sealed(tmp_path: Path) -> None:
+    """A pod restarted sealed has no vault_core_unsealed series (go-metrics drops it after the 30s
+    retention, or never sets it): the overview counts it through its scrape; a pod down is not sealed."""
+    series = [
+        ('vault_core_unsealed{namespace="openbao",pod="openbao-0"}', "1x10"),
+        ('up{namespace="openbao",pod="openbao-0"}', "1x10"),
+        ('up{namespace="openbao",pod="openbao-1"}', "1x10"),  # restarted sealed: no gauge
+        ('vault_core_unsealed{namespace="openbao",pod="openbao-2"}', "0x10"),
+        ('up{namespace="openbao",pod="openbao-2"}', "1x10"),
+        ('up{namespace="openbao",pod="openbao-3"}', "0x10"),  # down: OpenBaoDown's, not sealed
+    ]
+    healthy = [(s, v) for s, v in series if "openbao-0" in s]
+    tests = {
+        "rule_files": [],
+        "evaluation_interval": "1m",
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": [{"series": s, "values": v} for s, v in inputs],
+                "promql_expr_test": [{"expr": sealed_count("openbao"), "eval_time": "5m", "exp_samples": [expected]}],
+            }
+            for inputs, expected in ((series, {"labels": "{}", "value": 2}), (healthy, {"labels": "{}", "value": 0}))
+        ],
+    }
+    path = tmp_path / "tests.yaml"
+    path.write_text(yaml.safe_dump(tests), encoding="utf-8")
+    assert PROMTOOL is not None
+    result = subprocess.run([PROMTOOL, "test", "rules", str(path)], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr

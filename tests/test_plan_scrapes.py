@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -81,3 +82,32 @@ def test_a_rule_reading_an_unknown_metric_is_reported(tree: Path) -> None:
 )
 def test_selector_matching(selector: dict[str, object], selected: bool) -> None:
     assert selects(selector, {"app": "istiod", "istio": "pilot"}) is selected
+
+
+def test_the_default_platform_scrapes_every_metric_its_dashboards_read(tree: Path) -> None:
+    assert not [n for n in plan_tree(tree).notes if "dashboard" in n and "no data" in n]
+
+
+def test_a_dashboard_panel_whose_exporter_nothing_scrapes_is_noted(tree: Path) -> None:
+    drop(tree / "openbao", "podmonitor.yaml")
+    notes = [n for n in plan_tree(tree).notes if "they show no data" in n]
+    (openbao,) = [n for n in notes if "dashboard sre-openbao:" in n]
+    assert "ConfigMap monitoring/platform-dashboards" in openbao and "'Seal state per node'" in openbao
+    assert "metrics of OpenBao server, scraped by nothing in the tree" in openbao
+    assert any("dashboard sre-platform-overview:" in n and "'OpenBao nodes sealed'" in n for n in notes), notes
+    assert not [b for b in plan_tree(tree).blockers if "ConfigMap" in str(b)]  # a note, never a blocker
+
+
+def test_a_panel_reading_an_unknown_metric_is_noted(tree: Path) -> None:
+    path = tree / "monitoring-config" / "configmap.yaml"
+    docs = list(yaml.safe_load_all(path.read_text(encoding="utf-8")))
+    (board_map,) = [d for d in docs if d and d["metadata"]["name"] == "platform-dashboards"]
+    key = "sre-openbao.json"
+    board = json.loads(board_map["data"][key])
+    board["panels"][0]["targets"][0]["expr"] = "vault_core_sealed"
+    board_map["data"][key] = json.dumps(board)
+    path.write_text(yaml.safe_dump_all(docs), encoding="utf-8")
+    notes = [n for n in plan_tree(tree).notes if "they show no data" in n]
+    assert any(
+        "dashboard sre-openbao:" in n and "read vault_core_sealed, which no known exporter has" in n for n in notes
+    )

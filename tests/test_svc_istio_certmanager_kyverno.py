@@ -148,8 +148,8 @@ def test_istio_gateway_pod_monitor(
     assert istiod["kind"] == "ServiceMonitor"
     assert gateway["kind"] == "PodMonitor"
     assert gateway["metadata"]["namespace"] == "edge" and gateway["metadata"]["name"] == name
-    # The gateway chart's selector labels: the monitor selects exactly the gateway's pods.
-    assert gateway["spec"]["selector"]["matchLabels"] == pods
+    # The gateway chart's selector labels (and its injection label): exactly the gateway's pods.
+    assert gateway["spec"]["selector"]["matchLabels"] == {**pods, "sidecar.istio.io/inject": "true"}
     (endpoint,) = gateway["spec"]["podMetricsEndpoints"]
     assert (endpoint["port"], endpoint["path"]) == ("http-envoy-prom", "/stats/prometheus")
     # Prometheus may reach the Envoy stats port in the gateway namespace.

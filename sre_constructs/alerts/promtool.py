@@ -36,8 +36,8 @@ def unit_test_file(rule_set: RuleSet, rules_path: str) -> tuple[dict[str, Any], 
     """``(rule file, test file)`` for ``promtool test rules``: one test group per case of every alert.
 
     Args:
-        rule_set: the rules and their cases; series and labels may name ``${namespace}``,
-            ``${release}``, like expressions.
+        rule_set: the rules and their cases; series, their values and labels may name
+            ``${namespace}``, ``${release}``, like expressions.
         rules_path: the rule file's path as the test file names it.
     """
     by_name = {alert.name: alert for alert in rule_set.alerts}
@@ -52,7 +52,10 @@ def unit_test_file(rule_set: RuleSet, rules_path: str) -> tuple[dict[str, Any], 
             {
                 "name": f"{name} {'fires' if case.fires else 'stays silent'} at {case.eval_time}",
                 "interval": case.interval,
-                "input_series": [{"series": rule_set.expand(s.series, alert), "values": s.values} for s in case.series],
+                "input_series": [
+                    {"series": rule_set.expand(s.series, alert), "values": rule_set.expand(s.values, alert)}
+                    for s in case.series
+                ],
                 "alert_rule_test": [{"eval_time": case.eval_time, "alertname": name, "exp_alerts": expected}],
             }
         )

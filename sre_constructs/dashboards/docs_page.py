@@ -51,7 +51,8 @@ def render_dashboards_page() -> str:
         "`prometheus`) and, with logging enabled, Loki (uid `loki`), whose error-line panels then",
         "appear on each service's dashboard. A disabled service has no dashboard and no overview panel.",
         "Every metric a panel reads is exported by its source at the pinned version (a test checks each",
-        "query against the exporters' metric lists).",
+        "query against the exporters' metric lists), and `sre-constructs plan` notes a dashboard whose",
+        "panels read metrics nothing in the tree scrapes (they would show no data).",
         "",
     ]
     for dashboard in dashboards:

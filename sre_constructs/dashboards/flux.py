@@ -1,30 +1,24 @@
-"""Flux's dashboard: is everything Flux reconciles Ready?
-
-Flux is bootstrapped with the cluster, not installed by a chart of ours (its facts are in
-:mod:`sre_constructs.services.flux`): readiness comes from kube-state-metrics'
-``gotk_resource_info``, durations from the controllers' own metrics.
-"""
+"""Flux's dashboard: what it reconciles and whether that is Ready, read from kube-state-metrics'
+``gotk_resource_info`` and the controllers' own metrics."""
 
 from __future__ import annotations
 
-from .model import GRID_WIDTH, Panel, Query, Threshold
-from .scope import Scope
+from .model import Panel, Query, Threshold
+from .scope import GREEN, RED, WIDE, Scope
 
 __all__ = ["flux"]
 
-_RED, _GREEN = Threshold("red"), Threshold("green")
-
 
 def flux(scope: Scope) -> tuple[Panel, ...]:
-    """Flux objects not Ready or suspended, reconcile durations, the controllers up (cluster-wide)."""
+    """The panels of Flux's dashboard."""
     not_ready = 'gotk_resource_info{ready!="True",suspended!="true"}'
     return (
         Panel(
             "Objects not Ready by kind",
             (Query(f"count by (customresource_kind) ({not_ready})", "{{customresource_kind}}"),),
             kind="stat",
-            width=GRID_WIDTH,
-            thresholds=(_GREEN, Threshold("red", 1)),
+            width=WIDE,
+            thresholds=(GREEN, Threshold("red", 1)),
             description="0 for every kind; suspended objects are left out.",
         ),
         Panel(
@@ -59,7 +53,7 @@ def flux(scope: Scope) -> tuple[Panel, ...]:
         Panel(
             "Controllers up",
             (Query('up{namespace="flux-system"}', "{{pod}}"),),
-            thresholds=(_RED, Threshold("green", 1)),
+            thresholds=(RED, Threshold("green", 1)),
             description="1 per Flux controller pod; 0 means Prometheus cannot scrape it.",
         ),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .data_services import sealed_count
 from .model import Dashboard, Panel, Query, Threshold
 from .scope import Scope
 
@@ -81,11 +82,12 @@ def overview(scope: Scope) -> Dashboard:
         panels.append(
             Panel(
                 "OpenBao nodes sealed",
-                (Query("count(vault_core_unsealed == 0) or vector(0)"),),
+                (Query(sealed_count(scope.ns("openbao"))),),
                 kind="stat",
                 width=6,
                 thresholds=(_GREEN, Threshold("red", 1)),
-                description="0. A sealed node serves no secrets until it is unsealed.",
+                description="0. A sealed node serves no secrets until it is unsealed (one restarted sealed reports no "
+                "seal gauge: it counts through its scrape).",
             )
         )
     if "external-secrets" in enabled:

@@ -11,62 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from .data_services import backup, external_secrets, openbao, sealed_count
 from .flux import flux
-from .model import GRID_WIDTH, LOKI, Dashboard, Panel, Query, Threshold
-from .scope import Scope
+from .model import Dashboard, Panel, Query, Threshold
+from .scope import GREEN, RED, WIDE, Scope, errors_log, workload_panels
 
-__all__ = ["DASHBOARDS", "dashboard_for"]
-
-_RED, _GREEN = Threshold("red"), Threshold("green")
-_WIDE = GRID_WIDTH
-
-
-def _errors_log(scope: Scope, component: str) -> tuple[Panel, ...]:
-    """The component's recent error lines, when Loki is there to ask."""
-    if not scope.loki:
-        return ()
-    selector = f'{{namespace="{scope.ns(component)}"}} |~ "(?i)(error|fail|panic)"'
-    return (
-        Panel(
-            "Error lines",
-            (Query(selector, datasource=LOKI),),
-            kind="logs",
-            width=_WIDE,
-            height=10,
-            description="Recent log lines of the namespace matching error, fail or panic (Loki).",
-        ),
-    )
-
-
-def _workload_panels(namespace: str) -> tuple[Panel, ...]:
-    """Pods ready and restarts in one namespace (kube-state-metrics)."""
-    return (
-        Panel(
-            "Deployments: available / desired",
-            (
-                Query(
-                    f'kube_deployment_status_replicas_available{{namespace="{namespace}"}}',
-                    "{{deployment}} available",
-                ),
-                Query(f'kube_deployment_spec_replicas{{namespace="{namespace}"}}', "{{deployment}} desired"),
-            ),
-            description="Available replicas should equal the desired count.",
-        ),
-        Panel(
-            "Container restarts (1h)",
-            (
-                Query(
-                    f'sum by (pod) (increase(kube_pod_container_status_restarts_total{{namespace="{namespace}"}}[1h]))',
-                    "{{pod}}",
-                ),
-            ),
-            description="Restarts in the last hour; steady growth means a crash loop.",
-            thresholds=(_GREEN, Threshold("orange", 1), Threshold("red", 5)),
-        ),
-    )
+__all__ = ["DASHBOARDS", "Scope", "dashboard_for", "sealed_count"]
 
 
 def istio(scope: Scope) -> tuple[Panel, ...]:
+    """The panels of Istio's dashboard."""
     ns = scope.ns("istio")
     panels = [
         Panel(
@@ -86,14 +40,14 @@ def istio(scope: Scope) -> tuple[Panel, ...]:
             "Config rejected by proxies (5m)",
             (Query("sum by (type) (increase(pilot_total_xds_rejects[5m]))", "{{type}}"),),
             description="NACKs: proxies refusing the configuration istiod sent. Should be 0.",
-            thresholds=(_GREEN, Threshold("red", 1)),
+            thresholds=(GREEN, Threshold("red", 1)),
         ),
         Panel(
             "xDS send errors (5m)",
             (Query('sum by (type) (increase(pilot_xds_pushes{type=~".*_senderr"}[5m]))', "{{type}}"),),
             description="0: istiod failed to send configuration to a proxy.",
         ),
-        *_workload_panels(ns),
+        *workload_panels(ns),
     ]
     if scope.gateway is not None:
         gateway_ns, gateway = scope.gateway
@@ -115,21 +69,22 @@ def istio(scope: Scope) -> tuple[Panel, ...]:
                     ),
                 ),
                 unit="percentunit",
-                thresholds=(_GREEN, Threshold("orange", 0.01), Threshold("red", 0.05)),
+                thresholds=(GREEN, Threshold("orange", 0.01), Threshold("red", 0.05)),
                 description="Share of gateway responses that are 5xx; below 1%.",
             ),
         ]
-    return (*panels, *_errors_log(scope, "istio"))
+    return (*panels, *errors_log(scope, "istio"))
 
 
 def cert_manager(scope: Scope) -> tuple[Panel, ...]:
+    """The panels of cert-manager's dashboard."""
     return (
         Panel(
             "Certificates not Ready",
             (Query('sum(certmanager_certificate_ready_status{condition!="True"} == 1) or vector(0)'),),
             kind="stat",
             width=6,
-            thresholds=(_GREEN, Threshold("red", 1)),
+            thresholds=(GREEN, Threshold("red", 1)),
             description="0. A certificate that is not Ready is not served renewed.",
         ),
         Panel(
@@ -138,7 +93,7 @@ def cert_manager(scope: Scope) -> tuple[Panel, ...]:
             kind="stat",
             width=6,
             unit="dtdurations",
-            thresholds=(_RED, Threshold("orange", 7 * 86400), Threshold("green", 21 * 86400)),
+            thresholds=(RED, Threshold("orange", 7 * 86400), Threshold("green", 21 * 86400)),
             description="Time until the first certificate expires; weeks, not days.",
         ),
         Panel(
@@ -158,9 +113,9 @@ def cert_manager(scope: Scope) -> tuple[Panel, ...]:
             ),
             kind="bargauge",
             unit="dtdurations",
-            width=_WIDE,
+            width=WIDE,
             height=10,
-            thresholds=(_RED, Threshold("orange", 7 * 86400), Threshold("green", 21 * 86400)),
+            thresholds=(RED, Threshold("orange", 7 * 86400), Threshold("green", 21 * 86400)),
             description="Every certificate's remaining life; red below a week.",
         ),
         Panel(
@@ -168,12 +123,13 @@ def cert_manager(scope: Scope) -> tuple[Panel, ...]:
             (Query("sum by (controller) (increase(certmanager_controller_sync_error_count[5m]))", "{{controller}}"),),
             description="0 or rare; a steady rate means issuance keeps failing.",
         ),
-        *_workload_panels(scope.ns("cert-manager"))[:1],
-        *_errors_log(scope, "cert-manager"),
+        *workload_panels(scope.ns("cert-manager"))[:1],
+        *errors_log(scope, "cert-manager"),
     )
 
 
 def kyverno(scope: Scope) -> tuple[Panel, ...]:
+    """The panels of Kyverno's dashboard."""
     return (
         Panel(
             "Admission requests by outcome (5m rate)",
@@ -196,7 +152,7 @@ def kyverno(scope: Scope) -> tuple[Panel, ...]:
                 ),
             ),
             unit="s",
-            thresholds=(_GREEN, Threshold("orange", 1), Threshold("red", 5)),
+            thresholds=(GREEN, Threshold("orange", 1), Threshold("red", 5)),
             description="Well under a second; the API server times webhooks out at 10s.",
         ),
         Panel(
@@ -219,19 +175,20 @@ def kyverno(scope: Scope) -> tuple[Panel, ...]:
             ),
             description="0 or rare: reconcile errors requeued by Kyverno's controllers.",
         ),
-        *_workload_panels(scope.ns("kyverno")),
-        *_errors_log(scope, "kyverno"),
+        *workload_panels(scope.ns("kyverno")),
+        *errors_log(scope, "kyverno"),
     )
 
 
 def monitoring(scope: Scope) -> tuple[Panel, ...]:
+    """The panels of the monitoring stack's dashboard."""
     ns = scope.ns("monitoring")
     return (
         Panel(
             "Scrape targets down",
             (Query("count by (job, namespace) (up == 0)", "{{namespace}}/{{job}}"),),
             description="Targets Prometheus cannot scrape: their alerts cannot fire either.",
-            thresholds=(_GREEN, Threshold("red", 1)),
+            thresholds=(GREEN, Threshold("red", 1)),
         ),
         Panel(
             "Firing alerts by severity",
@@ -246,11 +203,12 @@ def monitoring(scope: Scope) -> tuple[Panel, ...]:
             ),
             description="Ready equals desired for every StatefulSet.",
         ),
-        *_workload_panels(ns),
+        *workload_panels(ns),
     )
 
 
 def logging(scope: Scope) -> tuple[Panel, ...]:
+    """The panels of Loki's and Alloy's dashboard."""
     return (
         Panel(
             "Lines received (5m rate)",
@@ -260,7 +218,7 @@ def logging(scope: Scope) -> tuple[Panel, ...]:
         Panel(
             "Lines rejected by reason (5m rate)",
             (Query("sum by (reason) (rate(loki_discarded_samples_total[5m]))", "{{reason}}"),),
-            thresholds=(_GREEN, Threshold("red", 0.001)),
+            thresholds=(GREEN, Threshold("red", 0.001)),
             description="0: lines Loki refused (rate limits, too old, too long).",
         ),
         Panel(
@@ -283,114 +241,13 @@ def logging(scope: Scope) -> tuple[Panel, ...]:
             kind="stat",
             description="Only healthy; an unhealthy component collects or forwards nothing.",
         ),
-        *_workload_panels(scope.ns("logging")),
-        *_errors_log(scope, "logging"),
-    )
-
-
-def openbao(scope: Scope) -> tuple[Panel, ...]:
-    return (
-        Panel(
-            "Seal state per node",
-            (Query("vault_core_unsealed", "{{pod}}", instant=True),),
-            kind="stat",
-            width=_WIDE,
-            mappings=((0, "sealed"), (1, "unsealed")),
-            thresholds=(_RED, Threshold("green", 1)),
-            description="Every node unsealed. A sealed node serves no secrets.",
-        ),
-        Panel(
-            "Active (leader) nodes",
-            (Query("sum(vault_core_active)", "active"),),
-            kind="stat",
-            width=6,
-            description="Exactly 1 in a healthy HA cluster.",
-            thresholds=(_RED, Threshold("green", 1), Threshold("red", 2)),
-        ),
-        Panel(
-            "Raft peers",
-            (Query("max(vault_raft_peers)", "peers"),),
-            kind="stat",
-            width=6,
-            description="The number of OpenBao replicas (reported by the leader).",
-        ),
-        Panel(
-            "Autopilot healthy",
-            (Query("max(vault_autopilot_healthy)", "healthy"),),
-            kind="stat",
-            width=6,
-            mappings=((0, "unhealthy"), (1, "healthy")),
-            thresholds=(_RED, Threshold("green", 1)),
-            description="healthy: every raft server is healthy in autopilot's view.",
-        ),
-        Panel(
-            "Audit failures (5m)",
-            (
-                Query("sum(increase(vault_audit_log_request_failure[5m]))", "requests"),
-                Query("sum(increase(vault_audit_log_response_failure[5m]))", "responses"),
-            ),
-            kind="stat",
-            width=6,
-            thresholds=(_GREEN, Threshold("red", 1)),
-            description="0. OpenBao refuses requests it cannot audit.",
-        ),
-        *_workload_panels(scope.ns("openbao"))[1:],
-        *_errors_log(scope, "openbao"),
-    )
-
-
-def external_secrets(scope: Scope) -> tuple[Panel, ...]:
-    not_ready = '{condition="Ready",status="False"} == 1'
-    return (
-        Panel(
-            "ExternalSecrets not Ready",
-            (Query(f"sum(externalsecret_status_condition{not_ready}) or vector(0)"),),
-            kind="stat",
-            width=8,
-            thresholds=(_GREEN, Threshold("red", 1)),
-            description="0. Each one keeps a stale Secret (or none).",
-        ),
-        Panel(
-            "Stores not Ready",
-            (
-                Query(
-                    f"(sum(secretstore_status_condition{not_ready}) or vector(0))"
-                    f" + (sum(clustersecretstore_status_condition{not_ready}) or vector(0))"
-                ),
-            ),
-            kind="stat",
-            width=8,
-            thresholds=(_GREEN, Threshold("red", 1)),
-            description="0. A store that is not Ready syncs none of its ExternalSecrets.",
-        ),
-        Panel(
-            "Backend calls by status (5m rate)",
-            (Query("sum by (status) (rate(externalsecret_provider_api_calls_count[5m]))", "{{status}}"),),
-            width=8,
-            description="Calls to OpenBao; errors should stay near 0.",
-        ),
-        Panel(
-            "Not Ready ExternalSecrets",
-            (Query(f"externalsecret_status_condition{not_ready}", "{{exported_namespace}}/{{name}}", instant=True),),
-            kind="table",
-            description="Empty: each row is an ExternalSecret whose Ready condition is False.",
-        ),
-        Panel(
-            "Sync errors (5m)",
-            (
-                Query(
-                    "sum by (exported_namespace, name) (increase(externalsecret_sync_calls_error[5m])) > 0",
-                    "{{exported_namespace}}/{{name}}",
-                ),
-            ),
-            description="Empty: ExternalSecrets whose last syncs failed.",
-        ),
-        *_workload_panels(scope.ns("external-secrets")),
-        *_errors_log(scope, "external-secrets"),
+        *workload_panels(scope.ns("logging")),
+        *errors_log(scope, "logging"),
     )
 
 
 def runtime_security(scope: Scope) -> tuple[Panel, ...]:
+    """The panels of NeuVector's dashboard."""
     ns = scope.ns("runtime-security")
     return (
         Panel(
@@ -401,61 +258,8 @@ def runtime_security(scope: Scope) -> tuple[Panel, ...]:
             ),
             description="NeuVector's core chart exports no metrics: its health comes from kube-state-metrics.",
         ),
-        *_workload_panels(ns),
-        *_errors_log(scope, "runtime-security"),
-    )
-
-
-def backup(scope: Scope) -> tuple[Panel, ...]:
-    return (
-        Panel(
-            "Time since the last successful backup, per schedule",
-            (
-                Query(
-                    'time() - velero_backup_last_successful_timestamp{schedule!=""}',
-                    "{{schedule}}",
-                    instant=True,
-                ),
-            ),
-            kind="bargauge",
-            unit="dtdurations",
-            width=_WIDE,
-            thresholds=(_GREEN, Threshold("orange", 86400 * 1.5), Threshold("red", 86400 * 2)),
-            description="Under one interval of each schedule; red past two days.",
-        ),
-        Panel(
-            "Backups by outcome (1d)",
-            (
-                Query("sum by (schedule) (increase(velero_backup_success_total[1d]))", "{{schedule}} completed"),
-                Query("sum by (schedule) (increase(velero_backup_failure_total[1d]))", "{{schedule}} failed"),
-                Query(
-                    "sum by (schedule) (increase(velero_backup_partial_failure_total[1d]))",
-                    "{{schedule}} partially failed",
-                ),
-            ),
-            description="Only completed backups; failed and partially failed ones need a look.",
-        ),
-        Panel(
-            "Backup storage locations",
-            (Query("velero_backup_location_status_gauge", "{{backup_location_name}}", instant=True),),
-            kind="stat",
-            mappings=((0, "unavailable"), (1, "available")),
-            thresholds=(_RED, Threshold("green", 1)),
-            description="available: Velero can reach its bucket.",
-        ),
-        Panel(
-            "Backup duration p95",
-            (
-                Query(
-                    "histogram_quantile(0.95, sum by (le, schedule) (rate(velero_backup_duration_seconds_bucket[1d])))",
-                    "{{schedule}}",
-                ),
-            ),
-            unit="s",
-            description="Stable; a sudden rise means more data or a slow bucket.",
-        ),
-        *_workload_panels(scope.ns("backup"))[:1],
-        *_errors_log(scope, "backup"),
+        *workload_panels(ns),
+        *errors_log(scope, "runtime-security"),
     )
 
 

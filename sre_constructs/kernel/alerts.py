@@ -303,8 +303,9 @@ def check_alerts(where: str, alerts: object, rules: tuple[AlertRule, ...]) -> tu
         raise ValidationError(where, "alerts", alerts, "True, False or a mapping alert name -> overrides")
     for name in alerts:
         if name not in names:
+            # Field alerts.<name>: a cluster file's error points at the line of that key.
             raise ValidationError(
-                where, "alerts", name, "an alert of this service: " + (", ".join(names) or "(it has none)")
+                where, f"alerts.{name}", name, "an alert of this service: " + (", ".join(names) or "(it has none)")
             )
     result = []
     for rule in rules:

@@ -22,7 +22,7 @@ from .exposure import exposure_blockers
 from .kinds import OPTIONAL_FLUX_CRDS
 from .model import Blocker
 from .report import Plan, build_plan
-from .scrapes import unscraped_rules
+from .scrapes import unscraped_panels, unscraped_rules
 from .source import BOOTSTRAP_SOURCES, Files, Obj
 from .units import load_units, roots_of, tree_files
 
@@ -79,6 +79,7 @@ def plan_files(
     outcome.blockers.extend(challenge_blockers(units))  # ACME HTTP-01 through the gateway
     outcome.notes[:0] = notes + [n for u in units for n in (f"{u.name}: {note}" for note in u.notes)]
     outcome.notes.extend(alert_delivery_notes(units))
+    outcome.notes.extend(unscraped_panels(units))
     return build_plan(outcome, title or ", ".join(roots))
 
 

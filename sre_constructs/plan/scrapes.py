@@ -11,11 +11,16 @@ turn the chart's own monitor on. A rule reading a metric no known exporter has i
 Both are blockers (kind ``scrape``): precise (the rule, the metric, the exporter and what would
 scrape it are named) and about the tree's own objects, so fixing them is always in the tree. Rules
 of other origins (a team's) are not checked: their exporters are not known here.
+
+The library's dashboards (the Grafana sidecar ConfigMaps it labels) are read the same way: a panel
+whose metrics nothing scrapes shows "No data", a note per dashboard and exporter (not a blocker:
+nothing fails to come up).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from ..kernel.metrics import Exporter, ScrapeTarget, exporter_of, metric_names
@@ -24,12 +29,16 @@ from .kinds import release_chart
 from .model import Blocker
 from .source import Obj, Unit
 
-__all__ = ["LIBRARY_LABEL", "unscraped_rules"]
+__all__ = ["LIBRARY_LABEL", "unscraped_panels", "unscraped_rules"]
 
 #: The label the library's PrometheusRules carry (``kernel.alerts.RuleSet.prometheus_rule``).
 LIBRARY_LABEL = ("app.kubernetes.io/part-of", "sre-constructs")
 
 _MONITORING = "monitoring.coreos.com"
+#: The label kube-prometheus-stack's Grafana sidecar loads dashboards by (``dashboards.SIDECAR_LABEL``).
+_SIDECAR_LABEL = ("grafana_dashboard", "1")
+#: The uid of the provisioned Prometheus datasource (``dashboards.PROMETHEUS``).
+_PROMETHEUS = "prometheus"
 
 
 def _requirement_holds(requirement: Mapping[str, Any], labels: Mapping[str, str]) -> bool | None:
@@ -119,3 +128,52 @@ def unscraped_rules(units: Sequence[Unit]) -> list[Blocker]:
                             )
                         )
     return blockers
+
+
+def _panel_queries(obj: Obj) -> Iterator[tuple[str, str, str]]:
+    """``(dashboard uid, panel title, PromQL)`` of every Prometheus query in a sidecar ConfigMap."""
+    for key, text in sorted((obj.body.get("data") or {}).items()):
+        try:
+            board = json.loads(str(text))
+        except ValueError:
+            continue
+        if not isinstance(board, Mapping):
+            continue
+        for panel in board.get("panels") or []:
+            for target in panel.get("targets") or [] if isinstance(panel, Mapping) else []:
+                source = target.get("datasource") if isinstance(target, Mapping) else None
+                if isinstance(source, Mapping) and source.get("uid") == _PROMETHEUS and target.get("expr"):
+                    yield str(board.get("uid") or key), str(panel.get("title") or ""), str(target["expr"])
+
+
+def unscraped_panels(units: Sequence[Unit]) -> list[str]:
+    """A note per (library dashboard, exporter) whose panels read metrics nothing in ``units`` scrapes."""
+    objects = [obj for unit in units for obj in unit.objects]
+    library_key, library_value = LIBRARY_LABEL
+    found: dict[tuple[str, str, str], list[str]] = {}
+    for unit in units:
+        for obj in unit.objects:
+            labels = obj.metadata.get("labels") or {}
+            if not (
+                obj.is_("", "ConfigMap")
+                and labels.get(_SIDECAR_LABEL[0]) == _SIDECAR_LABEL[1]
+                and labels.get(library_key) == library_value
+            ):
+                continue
+            for uid, title, expr in _panel_queries(obj):
+                for metric in sorted(metric_names(expr)):
+                    exporter = exporter_of(metric)
+                    if exporter is None:
+                        problem = f"read {metric}, which no known exporter has at its pin"
+                    elif not any(_scraped(t, objects) for t in exporter.targets):
+                        wanted = " or ".join(str(t) for t in exporter.targets) or "a scrape target"
+                        problem = f"read metrics of {exporter.name}, scraped by nothing in the tree (wants {wanted})"
+                    else:
+                        continue
+                    titles = found.setdefault((unit.name, f"{obj.label} dashboard {uid}", problem), [])
+                    if title not in titles:
+                        titles.append(title)
+    return [
+        f"{unit}: {where}: panels {', '.join(repr(t) for t in titles)} {problem}; they show no data"
+        for (unit, where, problem), titles in found.items()
+    ]

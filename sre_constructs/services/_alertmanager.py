@@ -83,7 +83,18 @@ GROUP_WAIT = "30s"
 GROUP_INTERVAL = "5m"
 REPEAT_INTERVAL = "4h"
 HEARTBEAT_INTERVAL = "1m"
-INHIBIT_EQUAL = ("alertname", "namespace", "platform_component", "cluster", "job", "service", "instance", "pod", "name")
+INHIBIT_EQUAL = (
+    "alertname",
+    "namespace",
+    "exported_namespace",  # an object's own namespace where honorLabels is false (cert-manager, ESO, Flux)
+    "platform_component",
+    "cluster",
+    "job",
+    "service",
+    "instance",
+    "pod",
+    "name",
+)
 """Labels a critical (or warning) must share with the alert it silences: the same alert on the same target."""
 
 # Which OpenBao property holds each type's credential, and which config field reads its file.

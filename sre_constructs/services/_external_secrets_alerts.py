@@ -44,6 +44,16 @@ _CONFIRM = (
     "kubectl -n ${namespace} logs deploy/${fullname} | grep <name>",
 )
 
+
+def _in_openbao(commands: str) -> str:
+    """``commands`` run in OpenBao's pod as the platform admin (OpenBao's default names; see its runbooks)."""
+    return (
+        "kubectl -n ${openbao_namespace} exec -i sts/openbao -- sh -ec 'export BAO_CACERT=/openbao/tls/ca.crt; "
+        'BAO_TOKEN=$(bao write -field=token auth/kubernetes/login role=platform-admin jwt="$1"); export BAO_TOKEN; '
+        f'{commands}\' sh "$(kubectl -n ${{openbao_namespace}} create token openbao-admin)"'
+    )
+
+
 ALERTS: tuple[AlertRule, ...] = (
     AlertRule(
         "ExternalSecretNotReady",
@@ -98,8 +108,8 @@ ALERTS: tuple[AlertRule, ...] = (
             "reach the cluster.",
             (*_CONFIRM, "kubectl get clustersecretstore"),
             (
-                "Permission denied: check the role's policy in OpenBao (bao policy read external-secrets) covers "
-                "the path.",
+                "Permission denied: check the role's policy covers the path: "
+                + _in_openbao("bao policy read ${openbao_role}"),
                 "OpenBao unreachable or sealed: see the OpenBao alerts; the store turns Ready again once it serves.",
                 "kubectl -n <namespace> annotate externalsecret <name> force-sync=$(date +%s) --overwrite",
             ),
@@ -131,8 +141,8 @@ ALERTS: tuple[AlertRule, ...] = (
             ),
             (
                 "Check OpenBao is unsealed and active (OpenBao alerts) and reachable from ${namespace}.",
-                "Check the Kubernetes auth role still binds the controller's ServiceAccount: bao read "
-                "auth/kubernetes/role/external-secrets",
+                "Check the Kubernetes auth role still binds the controller's ServiceAccount (${fullname} in "
+                "${namespace}): " + _in_openbao("bao read auth/kubernetes/role/${openbao_role}"),
                 "The store is re-validated every minute; after a fix: kubectl annotate clustersecretstore <name> "
                 "force-sync=$(date +%s) --overwrite",
             ),

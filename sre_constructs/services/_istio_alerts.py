@@ -7,7 +7,7 @@ from types import MappingProxyType
 from ..kernel.alerts import AlertRule, RuleTest, Runbook, Series
 from ..kernel.metrics import Exporter, ScrapeTarget
 
-__all__ = ["ALERTS", "GATEWAY_ALERTS", "ISTIOD_EXPORTER", "PROXY_EXPORTER"]
+__all__ = ["ALERTS", "GATEWAY_ALERTS", "GATEWAY_POD_LABEL", "ISTIOD_EXPORTER", "PROXY_EXPORTER"]
 
 _XDS = "pilot/pkg/xds/monitoring.go@1.30.3"
 _PKG_XDS = "pkg/xds/monitoring.go@1.30.3"
@@ -44,6 +44,9 @@ ISTIOD_EXPORTER = Exporter(
     targets=(ScrapeTarget(kind="ServiceMonitor", labels=MappingProxyType({"app": "istiod", "istio": "pilot"})),),
 )
 
+#: A label every pod of the gateway chart carries (charts/gateway templates/_helpers.tpl@1.30.3).
+GATEWAY_POD_LABEL = {"sidecar.istio.io/inject": "true"}
+
 PROXY_EXPORTER = Exporter(
     "Istio proxies",
     MappingProxyType(
@@ -60,8 +63,13 @@ PROXY_EXPORTER = Exporter(
     ),
     scraped_by="PodMonitor istio-ingressgateway (Istio.service_monitors(), in monitoring-config): Envoy stats, "
     "container port http-envoy-prom 15090, /stats/prometheus",
-    # The gateway chart labels its pods ``istio: <gateway name>``; the gateway is optional.
-    targets=(ScrapeTarget(kind="PodMonitor", labels=MappingProxyType({"istio": "ingressgateway"})),),
+    # The gateway chart labels its pods ``istio: <gateway name without istio->`` and, whatever the
+    # name, ``sidecar.istio.io/inject: "true"`` (gateway.sidecarInjectionLabels): our PodMonitor
+    # selects both, so a renamed gateway is known as scraped too. The gateway is optional.
+    targets=(
+        ScrapeTarget(kind="PodMonitor", labels=MappingProxyType({"istio": "ingressgateway"})),
+        ScrapeTarget(kind="PodMonitor", labels=MappingProxyType(GATEWAY_POD_LABEL)),
+    ),
 )
 
 GATEWAY_ALERTS = ("IstioGatewayErrorRatioHigh",)

@@ -87,10 +87,20 @@ _STATUS = (
     "kubectl -n ${namespace} get pods -l app.kubernetes.io/instance=${release} -L openbao-sealed,openbao-active",
     "kubectl -n ${namespace} exec ${fullname}-0 -- bao status",
 )
-_LOGIN = (
-    "export BAO_ADDR=https://${fullname}.${namespace}.svc:8200 BAO_TOKEN=$(bao write -field=token "
-    "auth/kubernetes/login role=platform-admin jwt=$(kubectl -n ${namespace} create token openbao-admin))"
-)
+
+
+def _as_admin(commands: str) -> str:
+    """``commands`` run in the first pod, logged in as the platform admin (as the bring-up plan does it).
+
+    In the pod because the API's certificate and address are the cluster's; the token comes from the
+    ``openbao-admin`` ServiceAccount through the Kubernetes auth role ``platform-admin``.
+    """
+    return (
+        "kubectl -n ${namespace} exec -i ${fullname}-0 -- sh -ec 'export BAO_CACERT=/openbao/tls/ca.crt; "
+        'BAO_TOKEN=$(bao write -field=token auth/kubernetes/login role=platform-admin jwt="$1"); export BAO_TOKEN; '
+        f'{commands}\' sh "$(kubectl -n ${{namespace}} create token openbao-admin)"'
+    )
+
 
 ALERTS: tuple[AlertRule, ...] = (
     AlertRule(
@@ -192,35 +202,37 @@ ALERTS: tuple[AlertRule, ...] = (
     ),
     AlertRule(
         "OpenBaoRaftUnhealthy",
+        # Autopilot's gauges are refreshed every few seconds on the active node. raft's own
+        # vault_raft_peers is set only when the configuration changes, so with the 30s
+        # prometheus_retention_time it has vanished long before any `for` could elapse.
         'max(vault_autopilot_healthy{namespace="${namespace}"}) == 0'
-        ' or max(vault_raft_peers{namespace="${namespace}"}) < ${replicas}',
+        ' or max(vault_autopilot_failure_tolerance{namespace="${namespace}"}) < ${tolerated}',
         "10m",
         "warning",
         "OpenBao's raft cluster is unhealthy or missing a peer",
-        "OpenBao's autopilot reports the raft cluster unhealthy, or it has fewer than ${replicas} peers, for 10 "
-        "minutes: one more failure may cost the quorum.",
+        "OpenBao's autopilot has reported the raft cluster unhealthy, or able to lose fewer than ${tolerated} "
+        "voters (${replicas} replicas), for 10 minutes: one more failure may cost the quorum.",
         Runbook(
             "A raft voter is missing or lagging: a pod lost its volume and did not rejoin, a node is partitioned, "
-            "or a peer was removed. The cluster still serves while it has quorum, with less failure tolerance.",
+            "or a peer was removed. The cluster still serves while it has quorum, with less failure tolerance "
+            "(autopilot's failure tolerance: healthy voters beyond the quorum).",
             (
                 *_STATUS,
-                _LOGIN,
-                "bao operator raft list-peers",
-                "bao operator raft autopilot state",
+                _as_admin("bao operator raft list-peers; bao operator raft autopilot state"),
             ),
             (
                 "A pod that lost its data rejoins through retry_join after a restart: kubectl -n ${namespace} delete "
                 "pod <pod>",
-                "Remove a peer that is gone for good, then let the new pod join: bao operator raft remove-peer <id>",
+                "Remove a peer that is gone for good, then let the new pod join: "
+                + _as_admin("bao operator raft remove-peer <id>"),
             ),
         ),
         tests=(
             RuleTest((Series('vault_autopilot_healthy{namespace="${namespace}",pod="a"}', "0x30"),), "15m", True),
-            RuleTest((Series('vault_raft_peers{namespace="${namespace}",pod="a"}', "0x30"),), "15m", True),
             RuleTest(
                 (
                     Series('vault_autopilot_healthy{namespace="${namespace}",pod="a"}', "1x30"),
-                    Series('vault_raft_peers{namespace="${namespace}",pod="a"}', "9x30"),
+                    Series('vault_autopilot_failure_tolerance{namespace="${namespace}",pod="a"}', "${tolerated}x30"),
                 ),
                 "15m",
                 False,
@@ -239,16 +251,19 @@ ALERTS: tuple[AlertRule, ...] = (
         Runbook(
             "Every audit device failed for some requests. OpenBao refuses a request it cannot audit, so clients "
             "(External Secrets among them) get errors. The platform's device writes to stdout; a blocked or full "
-            "log pipeline is the usual cause.",
+            "log pipeline is the usual cause. OpenBao keeps these counters only while requests flow (its "
+            "prometheus_retention_time is 30s, so the seal and autopilot gauges never go stale): the alert sees "
+            "failures that repeat, as they do while clients retry; one failure on an idle node may pass unseen.",
             (
                 "kubectl -n ${namespace} logs ${fullname}-0 | grep -i audit",
-                _LOGIN,
-                "bao audit list -detailed",
+                _as_admin("bao audit list -detailed"),
             ),
             (
                 "Fix the device's sink (node disk pressure, container log rotation).",
-                "Add a second device so one failure does not block requests: bao audit enable -path=file2 file "
-                "file_path=/openbao/audit/audit.log (needs a writable volume)",
+                "Add a second device so one failure does not block requests. OpenBao creates audit devices from "
+                "its configuration only (the API refuses them by default): add a second `audit` block to the "
+                "server configuration (the openbao `values` knob, server.ha.raft.config), e.g. a file device on a "
+                "writable volume, then: flux reconcile helmrelease ${release} -n ${namespace} --force",
             ),
         ),
         tests=(

@@ -233,7 +233,13 @@ class ExternalSecrets(PlatformComponent):
 
         super().__init__(scope, id, name="external-secrets", namespace=namespace, wait=wait)
         fullname = helm_fullname(release_name, "external-secrets", override=(values or {}).get("fullnameOverride"))
-        self.add_alert_rules(alert_rules, release=release_name, fullname=fullname)
+        self.add_alert_rules(
+            alert_rules,
+            release=release_name,
+            fullname=fullname,
+            openbao_namespace=openbao_namespace,
+            openbao_role=openbao_role,
+        )
         self.service_account: str = fullname
         """The controller's ServiceAccount (the chart names it after the fullname)."""
         self._extra_served: list[str] = []

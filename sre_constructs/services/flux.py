@@ -188,6 +188,16 @@ def _info(ready: str, suspended: str, kind: str = "Kustomization", name: str = "
     )
 
 
+def _available(deployment: str, values: str) -> Series:
+    return Series(
+        f'kube_deployment_status_replicas_available{{namespace="flux-system",deployment="{deployment}"}}', values
+    )
+
+
+def _up(pod: str, values: str) -> Series:
+    return Series(f'up{{job="${{namespace}}/flux-system",namespace="flux-system",pod="{pod}"}}', values)
+
+
 _WHICH = (("customresource_kind", "Kustomization"), ("exported_namespace", "flux-system"), ("name", "apps"))
 
 ALERTS: tuple[AlertRule, ...] = (
@@ -265,12 +275,15 @@ ALERTS: tuple[AlertRule, ...] = (
     AlertRule(
         "FluxControllerDown",
         f'kube_deployment_status_replicas_available{{namespace="flux-system",deployment=~"{_DEPLOYMENTS}"}} == 0'
-        ' or up{job="${namespace}/flux-system"} == 0',
+        ' or up{job="${namespace}/flux-system"} == 0'
+        # No controller scraped at all (pods gone, PodMonitor selecting nothing): nothing above exists.
+        ' or absent(up{job="${namespace}/flux-system"} == 1)',
         "10m",
         "critical",
         "Flux controller {{ $labels.deployment }}{{ $labels.pod }} is down",
         "Flux controller {{ $labels.deployment }}{{ $labels.pod }} in flux-system has no available replica or does "
-        "not answer its metrics endpoint for 10 minutes: nothing it reconciles changes any more.",
+        "not answer its metrics endpoint (no name: none is scraped at all) for 10 minutes: nothing it reconciles "
+        "changes any more.",
         Runbook(
             "One of Flux's controllers (source, kustomize, helm, notification) is not running or not answering. "
             "Without source-controller nothing is fetched; without kustomize- or helm-controller nothing is applied "
@@ -291,39 +304,20 @@ ALERTS: tuple[AlertRule, ...] = (
         ),
         tests=(
             RuleTest(
-                (
-                    Series(
-                        'kube_deployment_status_replicas_available{namespace="flux-system",deployment="helm-controller"}',
-                        "0x20",
-                    ),
-                ),
+                (_available("helm-controller", "0x20"), _up("kustomize-controller-1", "1x20")),
                 "15m",
                 True,
                 (("namespace", "flux-system"), ("deployment", "helm-controller")),
             ),
             RuleTest(
-                (
-                    Series(
-                        'up{job="${namespace}/flux-system",namespace="flux-system",pod="source-controller-1"}', "0x20"
-                    ),
-                ),
+                (_up("source-controller-1", "0x20"), _up("kustomize-controller-1", "1x20")),
                 "15m",
                 True,
                 (("job", "${namespace}/flux-system"), ("namespace", "flux-system"), ("pod", "source-controller-1")),
             ),
-            RuleTest(
-                (
-                    Series(
-                        'kube_deployment_status_replicas_available{namespace="flux-system",deployment="helm-controller"}',
-                        "1x20",
-                    ),
-                    Series(
-                        'up{job="${namespace}/flux-system",namespace="flux-system",pod="source-controller-1"}', "1x20"
-                    ),
-                ),
-                "15m",
-                False,
-            ),
+            # Nothing scraped, nothing reported: only absent() says so.
+            RuleTest((), "15m", True),
+            RuleTest((_available("helm-controller", "1x20"), _up("source-controller-1", "1x20")), "15m", False),
         ),
     ),
 )

@@ -24,7 +24,7 @@ from ..kernel.validation import (
 )
 from ..kernel.values import deep_merge
 from ..versions import CHARTS
-from ._istio_alerts import ALERTS, GATEWAY_ALERTS, ISTIOD_EXPORTER, PROXY_EXPORTER
+from ._istio_alerts import ALERTS, GATEWAY_ALERTS, GATEWAY_POD_LABEL, ISTIOD_EXPORTER, PROXY_EXPORTER
 
 __all__ = [
     "ALERTS",
@@ -452,7 +452,9 @@ class Istio(PlatformComponent):
                         "labels": {"app": self.gateway_name},
                     },
                     "spec": {
-                        "selector": {"matchLabels": self.gateway_pods},
+                        # The injection label every gateway pod carries whatever its name: the
+                        # plan knows the proxies' exporter by it (_istio_alerts.PROXY_EXPORTER).
+                        "selector": {"matchLabels": {**self.gateway_pods, **GATEWAY_POD_LABEL}},
                         "namespaceSelector": {"matchNames": [self.gateway_namespace]},
                         # The port the gateway container itself declares (chart deployment.yaml).
                         "podMetricsEndpoints": [

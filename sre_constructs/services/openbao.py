@@ -274,7 +274,12 @@ class OpenBao(PlatformComponent):
         fullname = _fullname(values or {}, release_name)
         monitor = pod_monitor(fullname, namespace, release_name, f"{fullname}-tls")
         self.add_alert_rules(
-            alert_rules, monitors=[monitor], release=release_name, fullname=fullname, replicas=str(replicas)
+            alert_rules,
+            monitors=[monitor],
+            release=release_name,
+            fullname=fullname,
+            replicas=str(replicas),
+            tolerated=str((replicas - 1) // 2),  # voters raft can lose and keep its quorum
         )
         internal = f"{fullname}-internal"
         self.service_url: str = f"https://{fullname}.{namespace}.svc:8200"
