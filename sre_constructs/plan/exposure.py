@@ -6,21 +6,23 @@ Envoy reads ``credentialName``); each route destination is a Service port a char
 ``helm template`` output with ``--charts``, else the chart's recorded
 :attr:`~sre_constructs.kernel.facts.ChartFacts.served_ports`, or a Service in the tree); a
 Service that serves only TLS gets TLS from a DestinationRule; the NetworkPolicies of both
-namespaces let the gateway through on the pod port; and an external authorizer a CUSTOM
-AuthorizationPolicy names is declared in istiod's mesh config, by a Kustomization the policy's
-waits for. Each broken link is a :class:`~sre_constructs.plan.model.Blocker` naming the host and
-the missing piece (ACME's HTTP-01 challenges through the same gateway: :mod:`.challenges`).
+namespaces let the gateway through on the pod port (:mod:`.netpaths`); and an external
+authorizer a CUSTOM AuthorizationPolicy names is declared in istiod's mesh config, by a
+Kustomization the policy's waits for. Each broken link is a
+:class:`~sre_constructs.plan.model.Blocker` naming the host and the missing piece (ACME's
+HTTP-01 challenges through the same gateway: :mod:`.challenges`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
 from ..kernel.facts import ServedPort, chart_facts
 from .kinds import FLUX_HELM, release_chart, release_values
 from .model import Blocker
+from .netpaths import ServicePort, matches_labels, path_open, ports_of
 from .source import Obj, Unit, iter_objects
 
 __all__ = ["exposure_blockers", "host_matches"]
@@ -39,18 +41,6 @@ class _Release:
     name: str
     chart: str
     values: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class _Port:
-    port: int
-    target: int | str
-    pods: Mapping[str, str]
-    tls: bool
-
-
-def _subset(selector: Mapping[str, Any], labels: Mapping[str, Any]) -> bool:
-    return all(labels.get(k) == v for k, v in selector.items())
 
 
 def _ancestors(units: list[Unit]) -> dict[str, set[str]]:
@@ -100,6 +90,7 @@ class _Tree:
             if obj.is_(FLUX_HELM, "HelmRelease")
         ]
         self.ancestors = _ancestors(units)
+        self.network_policies = [o for _, o in self.kind(_K8S_NET, "NetworkPolicy")]
 
     def kind(self, group: str, kind: str) -> list[tuple[Unit, Obj]]:
         return [(u, o) for u, o in self.objects if o.is_(group, kind)]
@@ -129,7 +120,7 @@ class _Tree:
                 found.append((namespace, {str(k): str(v) for k, v in labels.items()}))
         return found
 
-    def service_ports(self, namespace: str, service: str) -> tuple[list[_Port], str] | None:
+    def service_ports(self, namespace: str, service: str) -> tuple[list[ServicePort], str] | None:
         """The ports of Service ``namespace/service``, and who renders it; ``None``: nothing does."""
         if self.rendered is not None:
             for (ns, release), objs in self.rendered.items():
@@ -139,7 +130,7 @@ class _Tree:
                         tls = {(p.service, p.port) for p in self._served(namespace) if p.tls}
                         ports = [
                             replace(port, tls=(service, port.port) in tls)
-                            for port in _ports_of(obj, workloads=objs, namespace=ns)
+                            for port in ports_of(obj, workloads=objs, namespace=ns)
                         ]
                         return ports, f"release {ns}/{release} (helm template)"
         for rel in self.releases:
@@ -147,12 +138,12 @@ class _Tree:
             if rel.namespace != namespace or facts is None:
                 continue
             served: tuple[ServedPort, ...] = facts.served_ports(rel.values, rel.namespace, rel.name)
-            ports = [_Port(p.port, p.target_port, p.pods, p.tls) for p in served if p.service == service]
+            ports = [ServicePort(p.port, p.target_port, p.pods, p.tls) for p in served if p.service == service]
             if ports:
                 return ports, f"chart {rel.chart} (release {namespace}/{rel.name})"
         for _, obj in self.kind("", "Service"):
             if obj.name == service and obj.namespace == namespace:
-                return _ports_of(obj), f"Service {namespace}/{service}"
+                return ports_of(obj), f"Service {namespace}/{service}"
         return None
 
     def _served(self, namespace: str) -> list[ServedPort]:
@@ -171,84 +162,6 @@ class _Tree:
             if release.namespace == namespace and facts is not None:
                 names += [f"{p.service}:{p.port}" for p in facts.served_ports(release.values, namespace, release.name)]
         return names
-
-
-def _ports_of(service: Obj, workloads: Iterable[Obj] = (), namespace: str = "") -> list[_Port]:
-    """A Service's ports; a named ``targetPort`` becomes the number of the container port of that
-    name in the ``workloads`` the Service selects (NetworkPolicies of the tree name numbers).
-    ``namespace`` is the release's, for objects a chart renders without ``metadata.namespace``."""
-    selector = {str(k): str(v) for k, v in (service.spec.get("selector") or {}).items()}
-    home = service.namespace or namespace
-    named: dict[str, int] = {}
-    for workload in workloads:
-        if workload.kind not in ("Deployment", "StatefulSet", "DaemonSet") or (workload.namespace or namespace) != home:
-            continue
-        template = workload.spec.get("template") or {}
-        labels = {str(k): str(v) for k, v in ((template.get("metadata") or {}).get("labels") or {}).items()}
-        if not selector or not _subset(selector, labels):
-            continue
-        for container in (template.get("spec") or {}).get("containers") or []:
-            for port in container.get("ports") or []:
-                if isinstance(port, dict) and port.get("name") and isinstance(port.get("containerPort"), int):
-                    named[str(port["name"])] = port["containerPort"]
-    found = []
-    for p in service.spec.get("ports") or []:
-        if isinstance(p, dict) and isinstance(p.get("port"), int):
-            target = p.get("targetPort") or p["port"]
-            found.append(
-                _Port(p["port"], named.get(target, target) if isinstance(target, str) else target, selector, False)
-            )
-    return found
-
-
-def _peer_allows(peer: Mapping[str, Any], own_ns: str, other_ns: str, other_pods: Mapping[str, str]) -> bool:
-    if "ipBlock" in peer:
-        return str((peer.get("ipBlock") or {}).get("cidr")) in ("0.0.0.0/0", "::/0")
-    ns_sel = peer.get("namespaceSelector")
-    if ns_sel is None and own_ns != other_ns:
-        return False
-    if ns_sel is not None and not _subset(ns_sel.get("matchLabels") or {}, {"kubernetes.io/metadata.name": other_ns}):
-        return False
-    return _subset((peer.get("podSelector") or {}).get("matchLabels") or {}, other_pods)
-
-
-def _port_allows(ports: list[Any] | None, port: int | str) -> bool:
-    if not ports:
-        return True
-    return any(
-        isinstance(p, dict) and p.get("protocol", "TCP") == "TCP" and p.get("port") in (port, None) for p in ports
-    )
-
-
-def _path_open(
-    tree: _Tree,
-    direction: str,
-    ns: str,
-    pods: Mapping[str, str],
-    peer_ns: str,
-    peer_pods: Mapping[str, str],
-    port: int | str,
-) -> bool:
-    """Whether NetworkPolicies in ``ns`` let ``pods`` talk (``direction``) to peer pods on ``port``;
-    pods no policy of that direction selects are not isolated."""
-    policy_type, rules_key, side = (
-        ("Ingress", "ingress", "from") if direction == "ingress" else ("Egress", "egress", "to")
-    )
-    isolated = False
-    for _, np in tree.kind(_K8S_NET, "NetworkPolicy"):
-        if np.namespace != ns or policy_type not in (np.spec.get("policyTypes") or []):
-            continue
-        if not _subset((np.spec.get("podSelector") or {}).get("matchLabels") or {}, pods):
-            continue
-        isolated = True
-        for rule in np.spec.get(rules_key) or []:
-            peers = rule.get(side)
-            # A rule without peers allows every peer.
-            if (not peers or any(_peer_allows(p, ns, peer_ns, peer_pods) for p in peers)) and _port_allows(
-                rule.get("ports"), port
-            ):
-                return True
-    return not isolated
 
 
 def _produces_secret(tree: _Tree, namespace: str, name: str) -> bool:
@@ -338,7 +251,7 @@ def _route_blockers(
                         "no DestinationRule for that host originates TLS (mode SIMPLE): the gateway sends plaintext",
                     )
                 )
-            if not _path_open(tree, "ingress", ns, port.pods, gw_ns, gw_pods, port.target):
+            if not path_open(tree.network_policies, "ingress", ns, port.pods, gw_ns, gw_pods, port.target):
                 found.append(
                     Blocker(
                         unit.name,
@@ -347,7 +260,7 @@ def _route_blockers(
                         "default-deny there and no policy opens that path",
                     )
                 )
-            if not _path_open(tree, "egress", gw_ns, gw_pods, ns, port.pods, port.target):
+            if not path_open(tree.network_policies, "egress", gw_ns, gw_pods, ns, port.pods, port.target):
                 found.append(
                     Blocker(
                         unit.name,
@@ -366,7 +279,7 @@ def _gateways(tree: _Tree) -> tuple[dict[str, tuple[Obj, str | None, dict[str, s
     workloads = tree.gateway_workloads()
     for unit, gw in tree.kind(_NET, "Gateway"):
         selector = gw.spec.get("selector") or {}
-        match = [(ns, pods) for ns, pods in workloads if _subset(selector, pods)]
+        match = [(ns, pods) for ns, pods in workloads if matches_labels(selector, pods)]
         gw_ns, pods = match[0] if match else (None, {})
         found[f"{gw.namespace}/{gw.name}"] = (gw, gw_ns, pods)
         for server in gw.spec.get("servers") or []:
@@ -460,12 +373,12 @@ def _authorizer_blockers(tree: _Tree) -> list[Blocker]:
         port = next(p for p in result[0] if p.port == http.get("port"))
         selector = (policy.spec.get("selector") or {}).get("matchLabels") or {}
         for gw_ns, gw_pods in tree.gateway_workloads():
-            if gw_ns == policy.namespace and _subset(selector, gw_pods):
+            if gw_ns == policy.namespace and matches_labels(selector, gw_pods):
                 for direction, where_ns in (("egress", gw_ns), ("ingress", ns)):
                     pods, peer_ns, peer = (
                         (gw_pods, ns, port.pods) if direction == "egress" else (port.pods, gw_ns, gw_pods)
                     )
-                    if not _path_open(tree, direction, where_ns, pods, peer_ns, peer, port.target):
+                    if not path_open(tree.network_policies, direction, where_ns, pods, peer_ns, peer, port.target):
                         found.append(
                             Blocker(
                                 unit.name,
