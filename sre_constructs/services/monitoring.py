@@ -15,7 +15,6 @@ from ..kernel.errors import ValidationError
 from ..kernel.facts import ChartFacts, DriftIgnore, ObjectRef, Webhook, register_chart, webhook_ca_paths
 from ..kernel.manifest import Manifest
 from ..kernel.naming import helm_fullname
-from ..kernel.network import Peer, tcp
 from ..kernel.paths import child_path, path_of
 from ..kernel.validation import (
     check_bool,
@@ -33,16 +32,12 @@ from . import flux
 from ._alertmanager import Alerting, alertmanager_values, parse_alerting, receivers_external_secret
 from ._kyverno_alerts import with_policy_state
 from ._monitoring_exporters import KUBE_STATE_METRICS, PROMETHEUS_SYNTHETIC
+from ._monitoring_network import declare_network
 from ._monitoring_values import (
     ALERTMANAGER_REPLICAS,
     ALERTMANAGER_STORAGE_SIZE,
-    API_SERVER_PORTS,
     BYTE_SIZE,
-    CONTROL_PLANE_PORTS,
-    HOST_SCRAPE_PORTS,
     LOGGING_NAMESPACE,
-    LOKI_GATEWAY_PORT,
-    OPERATOR_WEBHOOK_PORT,
     PROMETHEUS_REPLICAS,
     RETENTION,
     STORAGE_SIZE,
@@ -347,14 +342,15 @@ class Monitoring(PlatformComponent):
             values=deep_merge(knobs, user_values),
             timeout="15m",
         )
-        self._declare_network(release_name, loki_datasource, managed_control_plane, alertmanager_egress)
-        if routing is not None and routing.ports and alertmanager_egress:
-            self.allow_egress(
-                "alertmanager-receiver-ports",
-                Peer.anywhere("mail relays and webhooks of the alerting receivers"),
-                tcp(*routing.ports),
-                pods={"app.kubernetes.io/name": "alertmanager"},
-            )
+        declare_network(
+            self,
+            release_name,
+            logging_namespace=logging_namespace,
+            loki_datasource=loki_datasource,
+            managed_control_plane=managed_control_plane,
+            alertmanager_egress=alertmanager_egress,
+            receiver_ports=routing.ports if routing is not None else (),
+        )
         self.alerting: PlatformComponent | None = None
         """The ``monitoring-alerting`` companion with the receivers' ExternalSecret (when one reads a credential)."""
         if routing is not None and routing.credentials and secret_store is not None:
@@ -415,59 +411,6 @@ class Monitoring(PlatformComponent):
             if not isinstance(dashboard, Dashboard):
                 raise ValidationError(path_of(self), "dashboard", dashboard, "a sre_constructs.dashboards.Dashboard")
         return self.config.add_manifest(config_map(dashboards, self.namespace or "monitoring"))
-
-    # -- network ----------------------------------------------------------------------------
-
-    def _declare_network(
-        self,
-        release: str,
-        loki_datasource: bool,
-        managed_control_plane: bool,
-        alertmanager_egress: bool,
-    ) -> None:
-        # Operator, kube-state-metrics, Grafana's sidecars, Prometheus discovery and the certgen Jobs
-        # all talk to the API server.
-        self.allow_egress("api-server", Peer.api_server(), tcp(*API_SERVER_PORTS))
-        self.allow_ingress(
-            "operator-webhook",
-            Peer.api_server(),
-            tcp(OPERATOR_WEBHOOK_PORT),
-            pods={"app.kubernetes.io/component": "prometheus-operator", "app.kubernetes.io/instance": release},
-        )
-        prometheus_pods = {"app.kubernetes.io/name": "prometheus"}
-        # Metrics ports differ per service: Prometheus may reach any pod port in any namespace.
-        self.allow_egress(
-            "prometheus-scrape-pods",
-            Peer.any_namespace("metrics endpoints of every namespace"),
-            pods=prometheus_pods,
-        )
-        host_ports = HOST_SCRAPE_PORTS + API_SERVER_PORTS + (() if managed_control_plane else CONTROL_PLANE_PORTS)
-        self.allow_egress(
-            "prometheus-scrape-hosts",
-            Peer(
-                cidr="0.0.0.0/0", description="kubelets, node-exporter (host network), the API server and control plane"
-            ),
-            tcp(*host_ports),
-            pods=prometheus_pods,
-        )
-        if loki_datasource:
-            self.allow_egress(
-                "grafana-loki",
-                Peer.in_namespace(
-                    self.logging_namespace,
-                    "Loki gateway",
-                    **{"app.kubernetes.io/name": "loki", "app.kubernetes.io/component": "gateway"},
-                ),
-                tcp(LOKI_GATEWAY_PORT),
-                pods={"app.kubernetes.io/name": "grafana"},
-            )
-        if alertmanager_egress:
-            self.allow_egress(
-                "alertmanager-receivers",
-                Peer.anywhere("alert receivers (webhooks, mail relays, chat)"),
-                tcp(443),
-                pods={"app.kubernetes.io/name": "alertmanager"},
-            )
 
     # -- health checks ----------------------------------------------------------------------
 
