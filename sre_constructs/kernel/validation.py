@@ -217,12 +217,13 @@ def check_values(where: str, field: str, value: object) -> dict[str, Any]:
     return result  # type: ignore[no-any-return]
 
 
-_DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+_DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h|d|w|y)")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0, "y": 31536000.0}
 
 
 def duration_seconds(value: str) -> float:
-    """Seconds in a Go duration string already checked by :func:`check_duration`."""
+    """Seconds in a duration already checked by :func:`check_duration` (Go) or
+    :func:`check_prometheus_duration` (Prometheus: also ``d``, ``w``, ``y``)."""
     return sum(float(n) * _UNIT_SECONDS[u] for n, u in _DURATION_PART.findall(value))
 
 

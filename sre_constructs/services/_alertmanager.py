@@ -34,8 +34,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..kernel.alerts import SEVERITIES
 from ..kernel.errors import ValidationError
-from ..kernel.validation import check_bool, check_dns_label, check_prometheus_duration
+from ..kernel.validation import check_bool, check_dns_label, check_prometheus_duration, duration_seconds
 from ._credentials import external_secret
 
 __all__ = [
@@ -46,7 +47,6 @@ __all__ = [
     "RECEIVER_TYPES",
     "SECRETS_DIR",
     "SECRETS_NAME",
-    "SEVERITIES",
     "Alerting",
     "Credential",
     "alertmanager_values",
@@ -55,7 +55,6 @@ __all__ = [
 ]
 
 RECEIVER_TYPES = ("slack", "pagerduty", "webhook", "email")
-SEVERITIES = ("critical", "warning", "info")
 PLATFORM_COMPONENTS = (
     "istio",
     "cert-manager",
@@ -132,8 +131,6 @@ _EMAIL = re.compile(r"^[^@\s]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
 _SMARTHOST = re.compile(r"^[A-Za-z0-9.-]+:[0-9]{1,5}$")
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _SLACK_CHANNEL = re.compile(r"^[#@]?[A-Za-z0-9._-]+$")
-_PROM_PART = re.compile(r"([0-9]+)(ms|y|w|d|h|m|s)")
-_PROM_SECONDS = {"y": 31536000, "w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1, "ms": 0.001}
 
 
 @dataclass(frozen=True)
@@ -167,10 +164,6 @@ class Alerting:
     """TCP ports of mail relays and webhooks other than 443, for Alertmanager's egress policy."""
 
 
-def _seconds(value: str) -> float:
-    return sum(int(n) * _PROM_SECONDS[unit] for n, unit in _PROM_PART.findall(value))
-
-
 def _keys(where: str, dotted: str, value: object, allowed: Sequence[str]) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
         raise ValidationError(where, dotted, value, "a mapping with keys " + ", ".join(allowed))
@@ -184,10 +177,6 @@ def _text(where: str, dotted: str, value: object, pattern: re.Pattern[str], allo
     if not isinstance(value, str) or not pattern.fullmatch(value):
         raise ValidationError(where, dotted, value, allowed)
     return value
-
-
-def _duration(where: str, dotted: str, value: object) -> str:
-    return check_prometheus_duration(where, dotted, value)
 
 
 def _port(address: str) -> int:
@@ -319,7 +308,7 @@ def _route(where: str, dotted: str, raw: object, receivers: Sequence[str]) -> di
         out["matchers"] = matchers
     for key in ("group_wait", "group_interval", "repeat_interval"):
         if key in route:
-            out[key] = _duration(where, f"{dotted}.{key}", route[key])
+            out[key] = check_prometheus_duration(where, f"{dotted}.{key}", route[key])
     if check_bool(where, f"{dotted}.continue", route.get("continue", False)):
         out["continue"] = True
     return out
@@ -372,7 +361,7 @@ def parse_alerting(where: str, raw: object, knob: str = "alerting") -> Alerting:
     for index, label in enumerate(group_by):
         _text(where, f"{knob}.group_by[{index}]", label, _LABEL_NAME, "a Prometheus label name such as 'namespace'")
     timing = {
-        key: _duration(where, f"{knob}.{key}", top.get(key, default_value))
+        key: check_prometheus_duration(where, f"{knob}.{key}", top.get(key, default_value))
         for key, default_value in (
             ("group_wait", GROUP_WAIT),
             ("group_interval", GROUP_INTERVAL),
@@ -383,8 +372,10 @@ def parse_alerting(where: str, raw: object, knob: str = "alerting") -> Alerting:
     watchdog = {"receiver": NULL_RECEIVER, "matchers": ['alertname="Watchdog"']}
     if "heartbeat" in top:
         hb = _keys(where, f"{knob}.heartbeat", top["heartbeat"], _HEARTBEAT_KEYS)
-        interval = _duration(where, f"{knob}.heartbeat.repeat_interval", hb.get("repeat_interval", HEARTBEAT_INTERVAL))
-        if not 30 <= _seconds(interval) <= 900:
+        interval = check_prometheus_duration(
+            where, f"{knob}.heartbeat.repeat_interval", hb.get("repeat_interval", HEARTBEAT_INTERVAL)
+        )
+        if not 30 <= duration_seconds(interval) <= 900:
             raise ValidationError(
                 where, f"{knob}.heartbeat.repeat_interval", interval, "between 30s and 15m (the heartbeat's period)"
             )
