@@ -20,7 +20,7 @@ nothing fails to come up).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from ..kernel.metrics import Exporter, ScrapeTarget, exporter_of, metric_names
@@ -82,6 +82,24 @@ def _scraped(target: ScrapeTarget, objects: Sequence[Obj]) -> bool:
     )
 
 
+def _scrape_check(objects: Sequence[Obj]) -> Callable[[Exporter], bool]:
+    """Whether an exporter has a scrape target among ``objects``, judged once per exporter."""
+    scraped: dict[str, bool] = {}
+
+    def is_scraped(exporter: Exporter) -> bool:
+        if exporter.name not in scraped:
+            scraped[exporter.name] = any(_scraped(t, objects) for t in exporter.targets)
+        return scraped[exporter.name]
+
+    return is_scraped
+
+
+def _not_scraped(exporter: Exporter) -> str:
+    """The message's end: nothing scrapes the exporter, and what would."""
+    wanted = " or ".join(str(t) for t in exporter.targets) or "a scrape target"
+    return f"scraped by nothing in the tree (wants {wanted})"
+
+
 def _library_rules(units: Iterable[Unit]) -> list[tuple[Unit, Obj]]:
     key, value = LIBRARY_LABEL
     return [
@@ -94,15 +112,8 @@ def _library_rules(units: Iterable[Unit]) -> list[tuple[Unit, Obj]]:
 
 def unscraped_rules(units: Sequence[Unit]) -> list[Blocker]:
     """A blocker per (library rule, metric) that no scrape target in ``units`` provides."""
-    objects = [obj for unit in units for obj in unit.objects]
-    scraped: dict[str, bool] = {}
+    is_scraped = _scrape_check([obj for unit in units for obj in unit.objects])
     blockers: list[Blocker] = []
-
-    def is_scraped(exporter: Exporter) -> bool:
-        if exporter.name not in scraped:
-            scraped[exporter.name] = any(_scraped(t, objects) for t in exporter.targets)
-        return scraped[exporter.name]
-
     for unit, obj in _library_rules(units):
         for group in obj.spec.get("groups") or []:
             for rule in group.get("rules") or []:
@@ -117,13 +128,12 @@ def unscraped_rules(units: Sequence[Unit]) -> list[Blocker]:
                             )
                         )
                     elif not is_scraped(exporter):
-                        wanted = " or ".join(str(t) for t in exporter.targets) or "a scrape target"
                         blockers.append(
                             Blocker(
                                 unit.name,
                                 where,
                                 f"metric {metric} scraped",
-                                f"its exporter {exporter.name} is scraped by nothing in the tree (wants {wanted})",
+                                f"its exporter {exporter.name} is {_not_scraped(exporter)}",
                                 "scrape",
                             )
                         )
@@ -148,7 +158,7 @@ def _panel_queries(obj: Obj) -> Iterator[tuple[str, str, str]]:
 
 def unscraped_panels(units: Sequence[Unit]) -> list[str]:
     """A note per (library dashboard, exporter) whose panels read metrics nothing in ``units`` scrapes."""
-    objects = [obj for unit in units for obj in unit.objects]
+    is_scraped = _scrape_check([obj for unit in units for obj in unit.objects])
     library_key, library_value = LIBRARY_LABEL
     found: dict[tuple[str, str, str], list[str]] = {}
     for unit in units:
@@ -165,9 +175,8 @@ def unscraped_panels(units: Sequence[Unit]) -> list[str]:
                     exporter = exporter_of(metric)
                     if exporter is None:
                         problem = f"read {metric}, which no known exporter has at its pin"
-                    elif not any(_scraped(t, objects) for t in exporter.targets):
-                        wanted = " or ".join(str(t) for t in exporter.targets) or "a scrape target"
-                        problem = f"read metrics of {exporter.name}, scraped by nothing in the tree (wants {wanted})"
+                    elif not is_scraped(exporter):
+                        problem = f"read metrics of {exporter.name}, {_not_scraped(exporter)}"
                     else:
                         continue
                     titles = found.setdefault((unit.name, f"{obj.label} dashboard {uid}", problem), [])
