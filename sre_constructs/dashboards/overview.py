@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from .data_services import sealed_count
 from .model import Dashboard, Panel, Query, Threshold
-from .scope import Scope
+from .scope import GREEN, RED, Scope
 
 __all__ = ["overview"]
-
-_RED, _GREEN = Threshold("red"), Threshold("green")
 
 
 def overview(scope: Scope) -> Dashboard:
@@ -32,7 +30,7 @@ def overview(scope: Scope) -> Dashboard:
             kind="stat",
             width=24,
             mappings=((0, "not ready"), (1, "ready")),
-            thresholds=(_RED, Threshold("green", 1)),
+            thresholds=(RED, Threshold("green", 1)),
             description="1 when the component's Kustomization is Ready (kube-state-metrics' gotk_resource_info).",
         ),
         Panel(
@@ -46,7 +44,7 @@ def overview(scope: Scope) -> Dashboard:
             ),
             kind="bargauge",
             width=24,
-            thresholds=(Threshold("green"), Threshold("orange", 1)),
+            thresholds=(GREEN, Threshold("orange", 1)),
             description="Empty when healthy; a bar per component and severity that is alerting.",
         ),
     ]
@@ -59,7 +57,7 @@ def overview(scope: Scope) -> Dashboard:
                 kind="stat",
                 width=6,
                 unit="dtdurations",
-                thresholds=(_RED, Threshold("orange", 7 * 86400), Threshold("green", 21 * 86400)),
+                thresholds=(RED, Threshold("orange", 7 * 86400), Threshold("green", 21 * 86400)),
                 description=(
                     "Time until the first certificate expires; cert-manager renews at two thirds of its"
                     " life, so weeks, not days."
@@ -74,7 +72,7 @@ def overview(scope: Scope) -> Dashboard:
                 kind="stat",
                 width=6,
                 unit="dtdurations",
-                thresholds=(_GREEN, Threshold("orange", 86400 * 1.5), Threshold("red", 86400 * 2)),
+                thresholds=(GREEN, Threshold("orange", 86400 * 1.5), Threshold("red", 86400 * 2)),
                 description="Age of the stalest schedule's last success; under a day for daily schedules.",
             )
         )
@@ -85,7 +83,7 @@ def overview(scope: Scope) -> Dashboard:
                 (Query(sealed_count(scope.ns("openbao"))),),
                 kind="stat",
                 width=6,
-                thresholds=(_GREEN, Threshold("red", 1)),
+                thresholds=(GREEN, Threshold("red", 1)),
                 description="0. A sealed node serves no secrets until it is unsealed (one restarted sealed reports no "
                 "seal gauge: it counts through its scrape).",
             )
@@ -97,7 +95,7 @@ def overview(scope: Scope) -> Dashboard:
                 (Query('sum(externalsecret_status_condition{condition="Ready",status="False"} == 1) or vector(0)'),),
                 kind="stat",
                 width=6,
-                thresholds=(_GREEN, Threshold("red", 1)),
+                thresholds=(GREEN, Threshold("red", 1)),
                 description="0. Each failing ExternalSecret keeps a stale Secret (or none).",
             )
         )
