@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from copy import deepcopy
 from types import MappingProxyType
 from typing import Any
 
 from ..kernel.alerts import AlertRule, RuleTest, Runbook, Series
 from ..kernel.metrics import Exporter, ScrapeTarget
 
-__all__ = ["ALERTS", "EXPORTER", "POLICY_STATE", "with_policy_state"]
+__all__ = ["ALERTS", "EXPORTER", "POLICY_STATE", "policy_state"]
 
 _P = "pkg/metrics"
 
@@ -71,7 +70,7 @@ POLICY_STATE = Exporter(
     "kube-state-metrics (Kyverno CEL policies)",
     MappingProxyType(
         {
-            # metricNamePrefix kyverno_cel_policy + metric ready (with_policy_state below).
+            # metricNamePrefix kyverno_cel_policy + metric ready (policy_state below).
             "kyverno_cel_policy_ready": "config/crds/policies.kyverno.io/policies.kyverno.io_validatingpolicies.yaml"
             "@v1.19.0:25 (status.conditionStatus.ready); kube-state-metrics "
             "pkg/customresourcestate/registry_factory.go@v2.20.0:755 (a bool gauge: 1 true, 0 false)",
@@ -86,40 +85,32 @@ POLICY_STATE = Exporter(
 )
 
 
-def with_policy_state(values: dict[str, Any]) -> dict[str, Any]:
-    """kube-prometheus-stack values with kube-state-metrics also reporting ``kyverno_cel_policy_ready``
-    (1 ready, 0 not) per CEL policy; appended to the custom resources (and RBAC) already configured.
+def policy_state() -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """kube-state-metrics' custom resource state reporting ``kyverno_cel_policy_ready`` (1 ready, 0
+    not) per CEL policy, and the RBAC rule that lets it list them (combined with Flux's by Monitoring).
 
     kube-state-metrics skips a kind whose CRD is absent, so this holds with Kyverno off too.
     """
-    result = deepcopy(values)
-    ksm = result.setdefault("kube-state-metrics", {})
-    state = ksm.setdefault("customResourceState", {"enabled": True})
-    state["enabled"] = True
-    resources = state.setdefault("config", {}).setdefault("spec", {}).setdefault("resources", [])
-    for kind in _CEL_KINDS:
-        resources.append(
-            {
-                "groupVersionKind": {"group": "policies.kyverno.io", "version": "v1", "kind": kind},
-                "metricNamePrefix": "kyverno_cel_policy",
-                "metrics": [
-                    {
-                        "name": "ready",
-                        "help": f"Whether a Kyverno {kind} is ready (status.conditionStatus.ready).",
-                        "each": {"type": "Gauge", "gauge": {"path": ["status", "conditionStatus", "ready"]}},
-                        "labelsFromPath": {
-                            "name": ["metadata", "name"],
-                            "exported_namespace": ["metadata", "namespace"],
-                        },
-                    }
-                ],
-            }
-        )
-    rules = ksm.setdefault("rbac", {}).setdefault("extraRules", [])
-    rules.append(
-        {"apiGroups": ["policies.kyverno.io"], "resources": sorted(_CEL_KINDS.values()), "verbs": ["list", "watch"]}
-    )
-    return result
+    resources = [
+        {
+            "groupVersionKind": {"group": "policies.kyverno.io", "version": "v1", "kind": kind},
+            "metricNamePrefix": "kyverno_cel_policy",
+            "metrics": [
+                {
+                    "name": "ready",
+                    "help": f"Whether a Kyverno {kind} is ready (status.conditionStatus.ready).",
+                    "each": {"type": "Gauge", "gauge": {"path": ["status", "conditionStatus", "ready"]}},
+                    "labelsFromPath": {
+                        "name": ["metadata", "name"],
+                        "exported_namespace": ["metadata", "namespace"],
+                    },
+                }
+            ],
+        }
+        for kind in _CEL_KINDS
+    ]
+    rule = {"apiGroups": ["policies.kyverno.io"], "resources": sorted(_CEL_KINDS.values()), "verbs": ["list", "watch"]}
+    return resources, rule
 
 
 # Kyverno's own namespace is the target label `namespace` of every series below (its metrics carry

@@ -117,6 +117,23 @@ def defaults() -> dict[str, Any]:
     }
 
 
+def custom_resource_state(*parts: tuple[list[dict[str, Any]], dict[str, Any]]) -> dict[str, Any]:
+    """kube-prometheus-stack values: kube-state-metrics also reports the parts' custom resources
+    (each part: its ``customResourceState`` resources and the RBAC rule that lets it list them).
+
+    Only ``rbac.extraRules`` and ``customResourceState``: the standard collectors stay on (Flux's
+    example's ``collectors: []`` and ``--custom-resource-state-only`` would silence every kube_*
+    series the default rules and our own read).
+    """
+    resources = [resource for part, _ in parts for resource in part]
+    return {
+        "kube-state-metrics": {
+            "rbac": {"extraRules": [rule for _, rule in parts]},
+            "customResourceState": {"enabled": True, "config": {"spec": {"resources": resources}}},
+        }
+    }
+
+
 # The CRDs' ByteSize (``45GB``, ``500MiB``).
 BYTE_SIZE = re.compile(r"^(0|([0-9]*[.])?[0-9]+((K|M|G|T|E|P)i?)?B)$")
 

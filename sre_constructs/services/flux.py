@@ -23,7 +23,7 @@ from ..kernel.alerts import AlertRule, RuleTest, Runbook, Series
 from ..kernel.metrics import Exporter, ScrapeTarget, register_exporter
 from ..kernel.sources import FLUX_NAMESPACE
 
-__all__ = ["ALERTS", "CONTROLLERS", "EXPORTER", "KIND_LABELS", "kube_state_metrics_values", "pod_monitor"]
+__all__ = ["ALERTS", "CONTROLLERS", "EXPORTER", "KIND_LABELS", "custom_resources", "pod_monitor"]
 
 #: The controllers ``flux bootstrap`` installs by default (label ``app``, metrics port ``http-prom``).
 CONTROLLERS = ("source-controller", "kustomize-controller", "helm-controller", "notification-controller")
@@ -114,13 +114,9 @@ _PLURALS = {
 }
 
 
-def kube_state_metrics_values() -> dict[str, Any]:
-    """kube-prometheus-stack values: kube-state-metrics reports ``gotk_resource_info`` per Flux object.
-
-    Only ``rbac.extraRules`` and ``customResourceState``: the standard collectors stay on (the
-    example's ``collectors: []`` and ``--custom-resource-state-only`` would silence every
-    kube_* series the default rules and our own read).
-    """
+def custom_resources() -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """kube-state-metrics' custom resource state reporting ``gotk_resource_info`` per Flux object, and
+    the RBAC rule that lets it list them (``_monitoring_values.custom_resource_state`` combines them)."""
     resources = []
     for kind, (group, version, extra) in KIND_LABELS.items():
         labels: dict[str, list[str]] = {
@@ -144,16 +140,7 @@ def kube_state_metrics_values() -> dict[str, Any]:
             }
         )
     groups = sorted({group for group, _, _ in KIND_LABELS.values()})
-    return {
-        "kube-state-metrics": {
-            "rbac": {
-                "extraRules": [
-                    {"apiGroups": groups, "resources": sorted(_PLURALS.values()), "verbs": ["list", "watch"]}
-                ]
-            },
-            "customResourceState": {"enabled": True, "config": {"spec": {"resources": resources}}},
-        }
-    }
+    return resources, {"apiGroups": groups, "resources": sorted(_PLURALS.values()), "verbs": ["list", "watch"]}
 
 
 def pod_monitor(namespace: str) -> dict[str, Any]:

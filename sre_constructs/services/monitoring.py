@@ -30,7 +30,7 @@ from ..kernel.values import deep_merge, set_path
 from ..versions import CHARTS
 from . import flux
 from ._alertmanager import Alerting, alertmanager_values, parse_alerting, receivers_external_secret
-from ._kyverno_alerts import with_policy_state
+from ._kyverno_alerts import policy_state
 from ._monitoring_exporters import KUBE_STATE_METRICS, PROMETHEUS_SYNTHETIC
 from ._monitoring_network import declare_network
 from ._monitoring_values import (
@@ -41,6 +41,7 @@ from ._monitoring_values import (
     PROMETHEUS_REPLICAS,
     RETENTION,
     STORAGE_SIZE,
+    custom_resource_state,
     defaults,
     served_ports,
     volume_claim,
@@ -334,7 +335,7 @@ class Monitoring(PlatformComponent):
         if routing is not None:
             knobs["alertmanager"] = deep_merge(am, alertmanager_values(routing))
 
-        knobs = with_policy_state(deep_merge(knobs, flux.kube_state_metrics_values()))
+        knobs = deep_merge(knobs, custom_resource_state(flux.custom_resources(), policy_state()))
         self.release = self.add_helm_release(
             release_name,
             CHARTS["monitoring/kube-prometheus-stack"],
