@@ -6,6 +6,7 @@ from types import MappingProxyType
 
 from ..kernel.alerts import AlertRule, RuleTest, Runbook, Series
 from ..kernel.metrics import Exporter, ScrapeTarget
+from ._openbao_alerts import as_admin
 
 __all__ = ["ALERTS", "EXPORTER"]
 
@@ -47,11 +48,7 @@ _CONFIRM = (
 
 def _in_openbao(commands: str) -> str:
     """``commands`` run in OpenBao's pod as the platform admin (OpenBao's default names; see its runbooks)."""
-    return (
-        "kubectl -n ${openbao_namespace} exec -i sts/openbao -- sh -ec 'export BAO_CACERT=/openbao/tls/ca.crt; "
-        'BAO_TOKEN=$(bao write -field=token auth/kubernetes/login role=platform-admin jwt="$1"); export BAO_TOKEN; '
-        f'{commands}\' sh "$(kubectl -n ${{openbao_namespace}} create token openbao-admin)"'
-    )
+    return as_admin(commands, namespace="${openbao_namespace}", pod="sts/openbao")
 
 
 ALERTS: tuple[AlertRule, ...] = (

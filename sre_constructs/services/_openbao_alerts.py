@@ -8,7 +8,7 @@ from typing import Any
 from ..kernel.alerts import AlertRule, RuleTest, Runbook, Series
 from ..kernel.metrics import Exporter, ScrapeTarget
 
-__all__ = ["ALERTS", "EXPORTER", "pod_monitor"]
+__all__ = ["ALERTS", "EXPORTER", "as_admin", "pod_monitor"]
 
 _RAFT = "hashicorp/raft@v1.7.3 raft.go"
 _AUTOPILOT = "physical/raft/raft_autopilot_delegate.go@v2.6.2"
@@ -89,16 +89,17 @@ _STATUS = (
 )
 
 
-def _as_admin(commands: str) -> str:
-    """``commands`` run in the first pod, logged in as the platform admin (as the bring-up plan does it).
+def as_admin(commands: str, *, namespace: str = "${namespace}", pod: str = "${fullname}-0") -> str:
+    """``commands`` run in an OpenBao pod (default the first), logged in as the platform admin (as the
+    bring-up plan does it); other services' runbooks name OpenBao's namespace and pod their own way.
 
     In the pod because the API's certificate and address are the cluster's; the token comes from the
     ``openbao-admin`` ServiceAccount through the Kubernetes auth role ``platform-admin``.
     """
     return (
-        "kubectl -n ${namespace} exec -i ${fullname}-0 -- sh -ec 'export BAO_CACERT=/openbao/tls/ca.crt; "
+        f"kubectl -n {namespace} exec -i {pod} -- sh -ec 'export BAO_CACERT=/openbao/tls/ca.crt; "
         'BAO_TOKEN=$(bao write -field=token auth/kubernetes/login role=platform-admin jwt="$1"); export BAO_TOKEN; '
-        f'{commands}\' sh "$(kubectl -n ${{namespace}} create token openbao-admin)"'
+        f'{commands}\' sh "$(kubectl -n {namespace} create token openbao-admin)"'
     )
 
 
@@ -218,13 +219,13 @@ ALERTS: tuple[AlertRule, ...] = (
             "(autopilot's failure tolerance: healthy voters beyond the quorum).",
             (
                 *_STATUS,
-                _as_admin("bao operator raft list-peers; bao operator raft autopilot state"),
+                as_admin("bao operator raft list-peers; bao operator raft autopilot state"),
             ),
             (
                 "A pod that lost its data rejoins through retry_join after a restart: kubectl -n ${namespace} delete "
                 "pod <pod>",
                 "Remove a peer that is gone for good, then let the new pod join: "
-                + _as_admin("bao operator raft remove-peer <id>"),
+                + as_admin("bao operator raft remove-peer <id>"),
             ),
         ),
         tests=(
@@ -256,7 +257,7 @@ ALERTS: tuple[AlertRule, ...] = (
             "failures that repeat, as they do while clients retry; one failure on an idle node may pass unseen.",
             (
                 "kubectl -n ${namespace} logs ${fullname}-0 | grep -i audit",
-                _as_admin("bao audit list -detailed"),
+                as_admin("bao audit list -detailed"),
             ),
             (
                 "Fix the device's sink (node disk pressure, container log rotation).",
