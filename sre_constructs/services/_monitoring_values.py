@@ -146,10 +146,15 @@ def volume_claim(size: str, storage_class: str | None) -> dict[str, Any]:
     return {"volumeClaimTemplate": {"spec": spec}}
 
 
+def fullname(values: Mapping[str, Any], release: str) -> str:
+    """kube-prometheus-stack's fullname, which it truncates to 26 characters (subcharts use their own rule)."""
+    return helm_fullname(release, "kube-prometheus-stack", override=values.get("fullnameOverride"), max_length=26)
+
+
 def served_ports(values: Mapping[str, Any], namespace: str, release: str) -> tuple[ServedPort, ...]:
     """The UI Services kube-prometheus-stack 88.5.3 renders (templates prometheus/service.yaml,
     alertmanager/service.yaml and the grafana subchart's service.yaml), each while enabled."""
-    full = helm_fullname(release, "kube-prometheus-stack", override=values.get("fullnameOverride"), max_length=26)
+    full = fullname(values, release)
 
     def section(key: str) -> Mapping[str, Any]:
         found = values.get(key)

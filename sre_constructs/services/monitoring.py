@@ -43,6 +43,7 @@ from ._monitoring_values import (
     STORAGE_SIZE,
     custom_resource_state,
     defaults,
+    fullname,
     served_ports,
     volume_claim,
 )
@@ -62,7 +63,7 @@ def _drift(values: Mapping[str, Any], release: str) -> tuple[DriftIgnore, ...]:
     """The admission-patch hook Job writes both configurations' caBundle (1 and 2 webhooks)."""
     if not ((values.get("prometheusOperator") or {}).get("admissionWebhooks") or {}).get("enabled", True):
         return ()
-    full = helm_fullname(release, "kube-prometheus-stack", override=values.get("fullnameOverride"), max_length=26)
+    full = fullname(values, release)
     hooks = (("MutatingWebhookConfiguration", 1), ("ValidatingWebhookConfiguration", 2))
     return tuple(
         DriftIgnore("admissionregistration.k8s.io", kind, f"{full}-admission", webhook_ca_paths(n)) for kind, n in hooks
@@ -417,8 +418,7 @@ class Monitoring(PlatformComponent):
 
     @staticmethod
     def _workloads(release: str, namespace: str, node_namespace: str, values: Mapping[str, Any]) -> list[HealthCheck]:
-        # kube-prometheus-stack truncates its fullname to 26 characters; subcharts use their own rule.
-        full = helm_fullname(release, "kube-prometheus-stack", override=values.get("fullnameOverride"), max_length=26)
+        full = fullname(values, release)
         clean = bool(values.get("cleanPrometheusOperatorObjectNames"))
 
         def section(key: str) -> Mapping[str, Any]:
