@@ -88,8 +88,7 @@ def layer_knobs(where: str, exposure: Exposure, knobs: dict[str, dict[str, Any]]
         host = "oauth2-proxy.oauth2-proxy.svc.cluster.local"
         under("istio", {"meshConfig": {"extensionProviders": [objects.extension_provider(host, 80)]}})
     if sso is not None and "grafana" in exposure.uis:
-        urls = {key: str(getattr(sso, key)) for key in ("authorize_url", "token_url", "userinfo_url")}
-        under("monitoring", objects.grafana_values(exposure, sso, urls))
+        under("monitoring", objects.grafana_values(sso))
     if "neuvector" in exposure.uis:
         # The manager serves HTTPS with a platform-CA certificate the gateway can verify.
         under(
