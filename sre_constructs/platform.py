@@ -23,7 +23,7 @@ from .kernel.validation import check_domain
 from .services.backup import Backup
 from .services.cert_manager import CertManager
 from .services.external_secrets import ExternalSecrets
-from .services.istio import GATEWAY_RELEASE, Istio
+from .services.istio import Istio
 from .services.kyverno import Kyverno
 from .services.logging import Logging
 from .services.monitoring import Monitoring
@@ -339,13 +339,12 @@ class CorePlatform(PlatformChart):
     def _dashboard_scope(built: Mapping[str, PlatformComponent]) -> Scope:
         """What the dashboards watch: the enabled components' namespaces and Kustomizations, the gateway."""
         istio = built.get("istio")
-        gateway = getattr(istio, "gateway", None)
         return Scope(
             namespaces={name: c.namespace for name, c in built.items() if c.namespace is not None},
             flux_names={name: c.flux_name for name, c in built.items()},
             gateway=(
-                (str(getattr(istio, "gateway_namespace", "")), gateway.values.get("name") or GATEWAY_RELEASE)
-                if gateway is not None
+                (str(istio.gateway_namespace), istio.gateway_name)
+                if isinstance(istio, Istio) and istio.gateway is not None
                 else None
             ),
             loki="logging" in built,
