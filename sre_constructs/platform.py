@@ -19,11 +19,10 @@ from .kernel.errors import ValidationError
 from .kernel.naming import helm_fullname
 from .kernel.paths import child_path, path_of
 from .kernel.platform_chart import PlatformChart
-from .kernel.validation import check_domain
 from .services.backup import Backup
 from .services.cert_manager import CertManager
 from .services.external_secrets import ExternalSecrets
-from .services.istio import GATEWAY_RELEASE, Istio
+from .services.istio import Istio
 from .services.kyverno import Kyverno
 from .services.logging import Logging
 from .services.monitoring import Monitoring
@@ -160,7 +159,7 @@ class CorePlatform(PlatformChart):
             raise ValidationError(self.node.path, "chart_source", chart_source, "one of " + ", ".join(CHART_SOURCES))
         if registry_mirror is not None:
             airgap.check_mirror(self.node.path, "registry_mirror", registry_mirror)
-        self.domain: str | None = check_domain(self.node.path, "domain", domain) if domain is not None else None
+        self.domain: str | None = domain  # checked by check_exposure above
         """The cluster's DNS name (external URLs of Prometheus, Alertmanager and Grafana)."""
         self.runbook_base_url: str = check_runbook_base_url(self.node.path, "runbook_base_url", runbook_base_url)
         """Where the runbooks of the alerts live (``runbook_url`` = ``<base>#<alert>``)."""
@@ -339,13 +338,12 @@ class CorePlatform(PlatformChart):
     def _dashboard_scope(built: Mapping[str, PlatformComponent]) -> Scope:
         """What the dashboards watch: the enabled components' namespaces and Kustomizations, the gateway."""
         istio = built.get("istio")
-        gateway = getattr(istio, "gateway", None)
         return Scope(
             namespaces={name: c.namespace for name, c in built.items() if c.namespace is not None},
             flux_names={name: c.flux_name for name, c in built.items()},
             gateway=(
-                (str(getattr(istio, "gateway_namespace", "")), gateway.values.get("name") or GATEWAY_RELEASE)
-                if gateway is not None
+                (str(istio.gateway_namespace), istio.gateway_name)
+                if isinstance(istio, Istio) and istio.gateway is not None
                 else None
             ),
             loki="logging" in built,

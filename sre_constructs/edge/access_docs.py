@@ -15,7 +15,7 @@ from ..kernel.naming import helm_fullname
 from ..platform import CorePlatform
 from ..services._openbao_oidc import oidc_steps
 from .settings import OWN_LOGIN, Exposure, Sso
-from .wiring import GATEWAY, TLS_SECRET, routes_of
+from .wiring import CALLBACK_PATHS, GATEWAY, OPENBAO_CLI_CALLBACK, TLS_SECRET, routes_of
 
 __all__ = ["access_page", "access_pages"]
 
@@ -25,11 +25,6 @@ _HOW = {
     "alertmanager": "OIDC through oauth2-proxy (Istio's external authorizer at the gateway)",
     "openbao": "OIDC auth method `oidc` (method *OIDC*, role `platform-admin`), or a token",
     "neuvector": "OIDC (*Login with OpenID*), roles from groups",
-}
-_CALLBACK = {
-    "grafana": "/login/generic_oauth",
-    "openbao": "/ui/vault/auth/oidc/oidc/callback",
-    "neuvector": "/openId_auth",
 }
 
 
@@ -60,7 +55,6 @@ def access_page(name: str, platform: CorePlatform) -> str:
     cert = platform.cert_manager
     acme = cert is not None and cert.acme_issuer_name is not None
     gateway_ns = platform.istio.gateway_namespace if platform.istio is not None else "istio-ingress"
-    hosts = [r.host for r in routes] + ([exposure.auth_host] if exposure.auth_host else [])
     lines = [
         f"# Access: cluster `{name}`",
         "",
@@ -87,7 +81,7 @@ def access_page(name: str, platform: CorePlatform) -> str:
         "",
         "| name | type | value |",
         "|---|---|---|",
-        *(f"| `{host}` | A or CNAME | the gateway's load balancer |" for host in hosts),
+        *(f"| `{host}` | A or CNAME | the gateway's load balancer |" for host in exposure.hosts),
         "",
         "## Certificate",
         "",
@@ -111,11 +105,11 @@ def _block(command: str) -> str:
 
 
 def _sso_lines(platform: CorePlatform, exposure: Exposure, sso: Sso) -> list[str]:
-    callbacks = [f"https://{exposure.host(ui)}{_CALLBACK[ui]}" for ui in exposure.uis if ui in _CALLBACK]
+    callbacks = [f"https://{exposure.host(ui)}{CALLBACK_PATHS[ui]}" for ui in exposure.uis if ui in CALLBACK_PATHS]
     if exposure.auth_host:
         callbacks.append(f"https://{exposure.auth_host}/oauth2/callback")
     if "openbao" in exposure.uis:
-        callbacks.append("http://localhost:8250/oidc/callback")
+        callbacks.append(OPENBAO_CLI_CALLBACK)
     lines = [
         "",
         "## The OIDC client",

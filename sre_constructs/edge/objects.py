@@ -10,7 +10,7 @@ from typing import Any
 
 from ..kernel.facts import ServedPort
 from ..services._credentials import external_secret
-from .settings import Exposure, Sso
+from .settings import Sso
 
 __all__ = [
     "ACME_CHALLENGE",
@@ -243,7 +243,7 @@ def grafana_client_secret(namespace: str, store: str, sso: Sso) -> dict[str, Any
     return _secret_from_openbao(GRAFANA_SECRET, namespace, store, sso, {"client-secret": "{{ .client_secret }}"})
 
 
-def grafana_values(exposure: Exposure, sso: Sso, urls: Mapping[str, str]) -> dict[str, Any]:
+def grafana_values(sso: Sso) -> dict[str, Any]:
     """kube-prometheus-stack values: Grafana logs in through OIDC (generic_oauth), roles from groups.
 
     No local admin is created (nobody holds a password): the admin group gets Admin and Grafana
@@ -269,9 +269,10 @@ def grafana_values(exposure: Exposure, sso: Sso, urls: Mapping[str, str]) -> dic
                     "name": "Single sign-on",
                     "client_id": sso.client_id,
                     "scopes": "openid profile email",
-                    "auth_url": urls["authorize_url"],
-                    "token_url": urls["token_url"],
-                    "api_url": urls["userinfo_url"],
+                    # Set whenever Grafana is exposed with sso (checked in settings).
+                    "auth_url": str(sso.authorize_url),
+                    "token_url": str(sso.token_url),
+                    "api_url": str(sso.userinfo_url),
                     "use_pkce": True,
                     "groups_attribute_path": claim,
                     "allowed_groups": " ".join(sso.groups),

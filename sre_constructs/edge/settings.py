@@ -106,6 +106,11 @@ class Exposure:
         """oauth2-proxy's callback host, when it runs."""
         return f"auth.{self.domain}" if self.sso is not None and self.behind_proxy else None
 
+    @property
+    def hosts(self) -> list[str]:
+        """Every name the gateway serves: each exposed UI's, then :attr:`auth_host` if any."""
+        return [self.host(ui) for ui in self.uis] + ([self.auth_host] if self.auth_host else [])
+
 
 def _sso(where: str, value: Any) -> Sso:
     if not isinstance(value, Mapping):

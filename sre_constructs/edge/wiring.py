@@ -26,7 +26,17 @@ from ..services.istio import Istio
 from . import objects
 from .settings import Exposure
 
-__all__ = ["GATEWAY", "GATEWAY_PODS", "HTTP_GATEWAY", "Route", "build_edge", "layer_knobs", "routes_of"]
+__all__ = [
+    "CALLBACK_PATHS",
+    "GATEWAY",
+    "GATEWAY_PODS",
+    "HTTP_GATEWAY",
+    "OPENBAO_CLI_CALLBACK",
+    "Route",
+    "build_edge",
+    "layer_knobs",
+    "routes_of",
+]
 
 GATEWAY_PODS = {"istio": "ingressgateway"}
 """Labels of the ingress gateway pods (chart gateway 1.30.3, release ``istio-ingressgateway``)."""
@@ -34,6 +44,14 @@ GATEWAY = "edge"
 HTTP_GATEWAY = "edge-http"
 TLS_SECRET = "edge-tls"
 UPSTREAM_CA = "edge-upstream-ca"
+CALLBACK_PATHS = {
+    "grafana": "/login/generic_oauth",
+    "openbao": "/ui/vault/auth/oidc/oidc/callback",
+    "neuvector": "/openId_auth",
+}
+"""Where each UI with an OIDC login of its own takes the provider's answer (a path on its host)."""
+OPENBAO_CLI_CALLBACK = "http://localhost:8250/oidc/callback"
+"""The callback of ``bao login -method=oidc`` on a person's machine."""
 
 # Which service serves each UI, and which of its chart's Service ports is the UI.
 _SERVICE_OF = {
@@ -88,8 +106,7 @@ def layer_knobs(where: str, exposure: Exposure, knobs: dict[str, dict[str, Any]]
         host = "oauth2-proxy.oauth2-proxy.svc.cluster.local"
         under("istio", {"meshConfig": {"extensionProviders": [objects.extension_provider(host, 80)]}})
     if sso is not None and "grafana" in exposure.uis:
-        urls = {key: str(getattr(sso, key)) for key in ("authorize_url", "token_url", "userinfo_url")}
-        under("monitoring", objects.grafana_values(exposure, sso, urls))
+        under("monitoring", objects.grafana_values(sso))
     if "neuvector" in exposure.uis:
         # The manager serves HTTPS with a platform-CA certificate the gateway can verify.
         under(
@@ -113,10 +130,7 @@ def layer_knobs(where: str, exposure: Exposure, knobs: dict[str, dict[str, Any]]
                 secret_property=sso.client_secret_property,
                 groups_claim=sso.groups_claim,
                 admin_group=sso.admin_group,
-                redirect_uris=(
-                    f"https://{host}/ui/vault/auth/oidc/oidc/callback",
-                    "http://localhost:8250/oidc/callback",
-                ),
+                redirect_uris=(f"https://{host}{CALLBACK_PATHS['openbao']}", OPENBAO_CLI_CALLBACK),
             ),
         )
 
@@ -154,7 +168,7 @@ def build_edge(
 
     edge = PlatformComponent(platform, "edge", name="edge")
     edge.depends_on(istio, cert_manager.config)
-    hosts = [r.host for r in routes] + ([exposure.auth_host] if exposure.auth_host else [])
+    hosts = exposure.hosts
     edge.add_manifest(objects.certificate(TLS_SECRET, gateway_ns, hosts, str(issuer)))
     edge.add_manifest(objects.gateway(GATEWAY, gateway_ns, GATEWAY_PODS, hosts, TLS_SECRET))
     edge.add_manifest(objects.http_gateway(HTTP_GATEWAY, gateway_ns, GATEWAY_PODS, hosts))

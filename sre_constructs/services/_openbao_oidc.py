@@ -12,7 +12,8 @@ from typing import Any
 from ..kernel.facts import ManualStep, ObjectRef, ServedPort
 from ..kernel.naming import helm_fullname
 from ._hcl import HclBlock
-from ._openbao_config import ADMIN_POLICY, KUBERNETES_AUTH_MOUNT, TLS_DIR
+from ._openbao_config import ADMIN_POLICY
+from ._openbao_operations import admin_command
 
 __all__ = ["OIDC_MOUNT", "OpenBaoOidc", "oidc_init_block", "oidc_settings", "oidc_steps", "served_ports"]
 
@@ -111,19 +112,16 @@ def oidc_steps(values: Mapping[str, Any], namespace: str, release: str) -> tuple
     if not isinstance(settings, Mapping):
         return ()
     init = " ".join(str(v) for obj in values.get("extraObjects") or () for v in (obj.get("data") or {}).values())
-    found = re.search(rf'"role-{ADMIN_POLICY}".*?bound_service_account_names = \["([^"]+)"\]', init, re.S)
-    account = found[1] if found else "openbao-admin"
     mount = re.search(r'"mount-kv-v2".*?path = "sys/mounts/([^"]+)"', init, re.S)
     kv = mount[1] if mount else "secret"
-    pod = f"{helm_fullname(release, 'openbao', override=values.get('fullnameOverride'))}-0"
     secret = f"bao kv get -mount={kv} -field={settings.get('secret_property')} {settings.get('secret_key')}"
-    command = (
-        f"kubectl -n {namespace} exec -i {pod} -- sh -ec 'export BAO_CACERT={TLS_DIR}/ca.crt; "
-        f'BAO_TOKEN=$(bao write -field=token auth/{KUBERNETES_AUTH_MOUNT}/login role={ADMIN_POLICY} jwt="$1"); '
-        f"export BAO_TOKEN; bao write auth/{OIDC_MOUNT}/config oidc_discovery_url={settings.get('discovery_url')} "
+    command = admin_command(
+        values,
+        namespace,
+        release,
+        f"bao write auth/{OIDC_MOUNT}/config oidc_discovery_url={settings.get('discovery_url')} "
         f'oidc_client_id={settings.get("client_id")} oidc_client_secret="$({secret})" '
-        f"default_role={ADMIN_POLICY}' sh "
-        f'"$(kubectl -n {namespace} create token {account})"'
+        f"default_role={ADMIN_POLICY}",
     )
     return (
         ManualStep(

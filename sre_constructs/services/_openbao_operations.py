@@ -20,7 +20,26 @@ from ._openbao_config import (
     TLS_DIR,
 )
 
-__all__ = ["kv_write_command", "manual_inputs", "seal_key_container"]
+__all__ = ["admin_command", "kv_write_command", "manual_inputs", "seal_key_container"]
+
+
+def admin_command(values: Mapping[str, Any], namespace: str, release: str, script: str) -> str:
+    """The command that runs ``script`` (``bao`` commands) inside pod 0 as ``platform-admin``.
+
+    It logs in there with a short-lived token of the admin ServiceAccount the self-init binds to
+    role ``platform-admin`` (read from the init file the values ship; ``openbao-admin`` if absent).
+    """
+    pod = f"{helm_fullname(release, 'openbao', override=values.get('fullnameOverride'))}-0"
+    init = " ".join(str(v) for obj in values.get("extraObjects") or () for v in (obj.get("data") or {}).values())
+    found = re.search(rf'"role-{ADMIN_POLICY}".*?bound_service_account_names = \["([^"]+)"\]', init, re.S)
+    account = found[1] if found else "openbao-admin"
+    # A bare assignment, so `sh -e` stops on a failed login instead of running with no token.
+    return (
+        f"kubectl -n {namespace} exec -i {pod} -- sh -ec 'export BAO_CACERT={TLS_DIR}/ca.crt; "
+        f'BAO_TOKEN=$(bao write -field=token auth/{KUBERNETES_AUTH_MOUNT}/login role={ADMIN_POLICY} jwt="$1"); '
+        f"export BAO_TOKEN; {script}' sh "
+        f'"$(kubectl -n {namespace} create token {account})"'
+    )
 
 
 def kv_write_command(
@@ -32,19 +51,8 @@ def kv_write_command(
     admin path the self-init creates) and writes ``path`` under ``mount``; replace each
     ``<PROPERTY>`` (``key=-`` reads one value from stdin instead of the command line).
     """
-    pod = f"{helm_fullname(release, 'openbao', override=values.get('fullnameOverride'))}-0"
     pairs = " ".join(f"{prop}=<{prop.upper()}>" for prop in properties)
-    # The admin account the self-init binds to role platform-admin (the init file ships in the values).
-    init = " ".join(str(v) for obj in values.get("extraObjects") or () for v in (obj.get("data") or {}).values())
-    found = re.search(rf'"role-{ADMIN_POLICY}".*?bound_service_account_names = \["([^"]+)"\]', init, re.S)
-    account = found[1] if found else "openbao-admin"
-    # A bare assignment, so `sh -e` stops on a failed login instead of writing with no token.
-    return (
-        f"kubectl -n {namespace} exec -i {pod} -- sh -ec 'export BAO_CACERT={TLS_DIR}/ca.crt; "
-        f'BAO_TOKEN=$(bao write -field=token auth/{KUBERNETES_AUTH_MOUNT}/login role={ADMIN_POLICY} jwt="$1"); '
-        f"export BAO_TOKEN; bao kv put -mount={mount} {path} {pairs}' sh "
-        f'"$(kubectl -n {namespace} create token {account})"'
-    )
+    return admin_command(values, namespace, release, f"bao kv put -mount={mount} {path} {pairs}")
 
 
 # What a person checks for each KMS seal type before OpenBao can start (its attributes fill the command).
