@@ -117,10 +117,11 @@ def _plan_changes(
     old_rendered: Mapping[tuple[str, str], list[Obj]] | None,
     new_rendered: Mapping[tuple[str, str], list[Obj]] | None,
 ) -> list[PlanChange]:
-    from ..plan import plan_files
+    from ..plan import plan_units
 
-    now = plan_files(after.files, after.roots, rendered=new_rendered) if after.roots else None
-    was = plan_files(before.files, before.roots, rendered=old_rendered) if before.roots else None
+    # The snapshots' units, read once: the plan reads the same files with the same reader.
+    now = plan_units(after.units, rendered=new_rendered) if after.roots else None
+    was = plan_units(before.units, rendered=old_rendered) if before.roots else None
     if now is None:
         return []
     known = {str(b) for b in was.blockers} if was is not None else set()
