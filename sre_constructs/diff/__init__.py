@@ -77,10 +77,11 @@ def diff_files(
     old_rendered: dict[tuple[str, str], list[Obj]] | None = None
     new_rendered: dict[tuple[str, str], list[Obj]] | None = None
     if charts is not None:
-        from .charts import render_side, rendered_changes
+        from ..plan.charts import render_charts
+        from .charts import rendered_changes
 
-        old_rendered, old_notes = render_side(charts, before) if before.roots else ({}, [])
-        new_rendered, new_notes = render_side(charts, after)
+        old_rendered, old_notes = render_charts(Path(charts), before.units) if before.roots else ({}, [])
+        new_rendered, new_notes = render_charts(Path(charts), after.units)
         result.notes += sorted(set(new_notes) | {f"old side: {n}" for n in old_notes if n not in new_notes})
         chart_changes, chart_notes = rendered_changes(before, after, old_rendered, new_rendered)
         changes += chart_changes
