@@ -77,10 +77,11 @@ def diff_files(
     old_rendered: dict[tuple[str, str], list[Obj]] | None = None
     new_rendered: dict[tuple[str, str], list[Obj]] | None = None
     if charts is not None:
-        from .charts import render_side, rendered_changes
+        from ..plan.charts import render_charts
+        from .charts import rendered_changes
 
-        old_rendered, old_notes = render_side(charts, before) if before.roots else ({}, [])
-        new_rendered, new_notes = render_side(charts, after)
+        old_rendered, old_notes = render_charts(Path(charts), before.units) if before.roots else ({}, [])
+        new_rendered, new_notes = render_charts(Path(charts), after.units)
         result.notes += sorted(set(new_notes) | {f"old side: {n}" for n in old_notes if n not in new_notes})
         chart_changes, chart_notes = rendered_changes(before, after, old_rendered, new_rendered)
         changes += chart_changes
@@ -117,10 +118,11 @@ def _plan_changes(
     old_rendered: Mapping[tuple[str, str], list[Obj]] | None,
     new_rendered: Mapping[tuple[str, str], list[Obj]] | None,
 ) -> list[PlanChange]:
-    from ..plan import plan_files
+    from ..plan import plan_units
 
-    now = plan_files(after.files, after.roots, rendered=new_rendered) if after.roots else None
-    was = plan_files(before.files, before.roots, rendered=old_rendered) if before.roots else None
+    # The snapshots' units, read once: the plan reads the same files with the same reader.
+    now = plan_units(after.units, rendered=new_rendered) if after.roots else None
+    was = plan_units(before.units, rendered=old_rendered) if before.roots else None
     if now is None:
         return []
     known = {str(b) for b in was.blockers} if was is not None else set()

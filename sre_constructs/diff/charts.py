@@ -11,26 +11,17 @@ renders on upgrade, so every rendered object that disappears is ``removed``.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
-from ..plan.charts import render_charts
+from ..plan.charts import Rendered
 from ..plan.kinds import FLUX_HELM, release_chart, release_version
 from ..plan.source import CLUSTER_SCOPED, Obj
 from .match import match
 from .model import ObjectChange
 from .read import Identity, Snapshot, identity
 
-__all__ = ["Rendered", "render_side", "rendered_changes"]
-
-Rendered = dict[tuple[str, str], list[Obj]]
-
-
-def render_side(folder: str | os.PathLike[str], side: Snapshot) -> tuple[Rendered, list[str]]:
-    """Every HelmRelease of ``side`` rendered (with notes on those that could not be)."""
-    return render_charts(Path(folder), side.units)
+__all__ = ["rendered_changes"]
 
 
 def _releases(side: Snapshot) -> dict[tuple[str, str], tuple[str, Obj]]:

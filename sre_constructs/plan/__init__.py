@@ -23,10 +23,10 @@ from .kinds import OPTIONAL_FLUX_CRDS
 from .model import Blocker
 from .report import Plan, build_plan
 from .scrapes import unscraped_panels, unscraped_rules
-from .source import BOOTSTRAP_SOURCES, Files, Obj
+from .source import BOOTSTRAP_SOURCES, Files, Obj, Unit
 from .units import load_units, roots_of, tree_files
 
-__all__ = ["Blocker", "Plan", "plan_app", "plan_clusters", "plan_files", "plan_tree"]
+__all__ = ["Blocker", "Plan", "plan_app", "plan_clusters", "plan_files", "plan_tree", "plan_units"]
 
 
 def plan_files(
@@ -58,10 +58,41 @@ def plan_files(
     Raises:
         ValidationError: ``flux_crds`` names a controller the plan does not know.
     """
+    units, notes = load_units(files, list(roots), bootstrap)
+    return plan_units(
+        units,
+        notes,
+        rendered=rendered,
+        charts=charts,
+        mirror=mirror,
+        title=title or ", ".join(roots),
+        bootstrap=bootstrap,
+        flux_crds=flux_crds,
+    )
+
+
+def plan_units(
+    units: list[Unit],
+    notes: Sequence[str] = (),
+    *,
+    rendered: Mapping[tuple[str, str], list[Obj]] | None = None,
+    charts: str | os.PathLike[str] | None = None,
+    mirror: str | None = None,
+    title: str = "",
+    bootstrap: Sequence[str] = BOOTSTRAP_SOURCES,
+    flux_crds: Sequence[str] = (),
+) -> Plan:
+    """Plan units already read with :func:`~sre_constructs.plan.units.load_units` (``notes``: its
+    reader notes, with the ``bootstrap`` they were read with); the other arguments as for
+    :func:`plan_files`, which reads and calls this.
+
+    Raises:
+        ValidationError: ``flux_crds`` names a controller the plan does not know.
+    """
     for name in flux_crds:
         if name not in OPTIONAL_FLUX_CRDS:
             raise ValidationError("plan", "flux_crds", name, f"one of {', '.join(sorted(OPTIONAL_FLUX_CRDS))}")
-    units, notes = load_units(files, list(roots), bootstrap)
+    notes = list(notes)
     if charts is not None:
         from .charts import render_charts
 
@@ -80,7 +111,7 @@ def plan_files(
     outcome.notes[:0] = notes + [n for u in units for n in (f"{u.name}: {note}" for note in u.notes)]
     outcome.notes.extend(alert_delivery_notes(units))
     outcome.notes.extend(unscraped_panels(units))
-    return build_plan(outcome, title or ", ".join(roots))
+    return build_plan(outcome, title)
 
 
 def infer_mirror(units: Sequence[Any]) -> str | None:

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
+from .labels import selector_matches
+
 __all__ = ["KINDS", "Verdict", "evaluate", "user_info"]
 
 KINDS = ("ValidatingPolicy", "NamespacedValidatingPolicy")
@@ -72,25 +74,6 @@ def _eval(expression: str, data: Mapping[str, Any]) -> Any:
     return result.plain_value()
 
 
-def _selects(selector: Mapping[str, Any] | None, labels: Mapping[str, str]) -> bool:
-    """A Kubernetes label selector on ``labels`` (an empty or missing selector selects all)."""
-    if not selector:
-        return True
-    if any(labels.get(k) != v for k, v in (selector.get("matchLabels") or {}).items()):
-        return False
-    for expr in selector.get("matchExpressions") or []:
-        key, op, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
-        ok = {
-            "In": key in labels and labels[key] in values,
-            "NotIn": key not in labels or labels[key] not in values,
-            "Exists": key in labels,
-            "DoesNotExist": key not in labels,
-        }.get(str(op), False)
-        if not ok:
-            return False
-    return True
-
-
 def _rule_matches(rule: Mapping[str, Any]) -> bool:
     """Whether a ``resourceRules`` entry covers CREATE of ``pods`` (core group, ``v1``) in a namespace."""
 
@@ -134,9 +117,9 @@ def evaluate(
         return verdict
     if any(_rule_matches(r) for r in match.get("excludeResourceRules") or []):
         return verdict
-    if not _selects(match.get("namespaceSelector"), labels):
+    if not selector_matches(match.get("namespaceSelector"), labels):
         return verdict
-    if not _selects(match.get("objectSelector"), (pod.get("metadata") or {}).get("labels") or {}):
+    if not selector_matches(match.get("objectSelector"), (pod.get("metadata") or {}).get("labels") or {}):
         return verdict
     if "Deny" not in (spec.get("validationActions") or []):
         return verdict

@@ -15,7 +15,7 @@ from typing import Any
 
 from .exposure import host_matches
 from .model import Blocker
-from .source import Obj, Unit
+from .source import Obj, Unit, iter_objects
 
 __all__ = ["challenge_blockers"]
 
@@ -62,7 +62,7 @@ def challenge_blockers(units: list[Unit]) -> list[Blocker]:
     HTTP on port 80: no ``httpsRedirect`` on a port-80 server of that host (Istio applies it to the
     whole virtual host, the solver's route included) and no CUSTOM authorizer in front of the
     challenge path (the CA cannot log in)."""
-    objects = [(unit, obj) for unit in units for obj in unit.objects]
+    objects = list(iter_objects(units))
 
     def kind(group: str, name: str) -> list[tuple[Unit, Obj]]:
         return [(u, o) for u, o in objects if o.is_(group, name)]

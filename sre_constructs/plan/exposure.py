@@ -45,17 +45,7 @@ class _Release:
 
 def _ancestors(units: list[Unit]) -> dict[str, set[str]]:
     """Each unit's transitive ``dependsOn`` (unit names ``namespace/name``)."""
-    direct: dict[str, set[str]] = {}
-    for unit in units:
-        ks = unit.kustomization
-        if ks is None:
-            continue
-        deps = ks.spec.get("dependsOn") or []
-        direct[unit.name] = {
-            f"{d.get('namespace') or ks.namespace or 'flux-system'}/{d.get('name')}"
-            for d in deps
-            if isinstance(d, dict)
-        }
+    direct = {unit.name: set(unit.depends_on) for unit in units if unit.kustomization is not None}
     found: dict[str, set[str]] = {}
 
     def up(name: str, seen: frozenset[str]) -> set[str]:

@@ -26,6 +26,7 @@ from typing import Any
 from ..kernel.metrics import Exporter, ScrapeTarget, exporter_of, metric_names
 from ..kernel.values import get_path
 from .kinds import release_chart
+from .labels import requirement_holds
 from .model import Blocker
 from .source import Obj, Unit
 
@@ -43,13 +44,9 @@ _PROMETHEUS = "prometheus"
 
 def _requirement_holds(requirement: Mapping[str, Any], labels: Mapping[str, str]) -> bool | None:
     """Whether a matchExpressions entry selects ``labels`` (``None``: it is about a key they lack)."""
-    key, operator = str(requirement.get("key")), requirement.get("operator")
-    values = [str(v) for v in requirement.get("values") or []]
-    if operator == "DoesNotExist":
-        return key not in labels
-    if key not in labels:
+    if requirement.get("operator") != "DoesNotExist" and str(requirement.get("key")) not in labels:
         return None
-    return {"In": labels[key] in values, "NotIn": labels[key] not in values, "Exists": True}.get(str(operator), False)
+    return requirement_holds(requirement, labels)
 
 
 def selects(selector: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
